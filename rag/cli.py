@@ -1,0 +1,172 @@
+"""The `rag` command: ingest, ask, status, remove."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.ingesting import IngestReport
+from rag.library import Library
+from rag.records import Answer
+from rag.settings import load_settings
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def _library(args: argparse.Namespace) -> Library:
+    return Library(load_settings(index_dir=args.index))
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def update(file: str, done: int, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit="file", desc="ingest", file=sys.stderr))
+        bar[0].n = done
+        bar[0].set_postfix_str(file[-40:], refresh=True)
+        if done == total:
+            bar[0].close()
+
+    return update
+
+
+def _print_report(report: IngestReport) -> None:
+    print(
+        f"{report.files_seen} files: {len(report.indexed)} indexed, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+        f"{report.pages} pages, {report.chunks} chunks in {report.seconds:.1f} s"
+    )
+    for file, reason in report.skipped:
+        print(f"  skipped {file}: {reason}")
+
+
+def command_ingest(args: argparse.Namespace) -> int:
+    library = _library(args)
+    try:
+        paths = [Path(p) for p in args.paths] or None
+        report = library.ingest(paths, progress=None if args.quiet else _progress_bar())
+    finally:
+        library.close()
+    _print_report(report)
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer and its numbered sources, for a terminal."""
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+    for citation in answer.citations:
+        page = f", page {citation.page}" if citation.page is not None else ""
+        lines.append(f"[{citation.n}] {citation.document} ({citation.file}{page})")
+        lines.append(f"    \u201c{citation.quote}\u201d")
+    return "\n".join(lines)
+
+
+def command_ask(args: argparse.Namespace) -> int:
+    library = _library(args)
+    try:
+        mode = "extractive" if args.extractive else None
+        answer = library.ask(args.question, mode=mode, documents=args.docs)
+    finally:
+        library.close()
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    library = _library(args)
+    try:
+        stats = library.status()
+        documents = library.documents() if args.documents else []
+    finally:
+        library.close()
+    print(f"index:     {Path(library.settings.index_dir).resolve()}")
+    print(f"documents: {stats.documents}")
+    print(f"pages:     {stats.pages}")
+    print(f"chunks:    {stats.chunks}")
+    print(f"model:     {stats.model} ({stats.dimension}-d)")
+    print(f"size:      {_human_bytes(stats.bytes_on_disk)}")
+    for document in documents:
+        print(
+            f"  {document.id:>4}  {document.file}  {document.pages} pages, "
+            f"{document.chunks} chunks, added {document.added_at}  {document.title}"
+        )
+    return 0
+
+
+def command_remove(args: argparse.Namespace) -> int:
+    library = _library(args)
+    try:
+        for reference in args.documents:
+            document = library.remove(reference)
+            print(f"removed {document.file} ({document.chunks} chunks): {document.title}")
+    finally:
+        library.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Cited answers from a library of reports, offline."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--index", metavar="PATH", type=Path, default=None,
+        help="index folder (default: RAG_INDEX_DIR, rag.toml, or ./index)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", parents=[common], help="index files and folders")
+    ingest.add_argument("paths", nargs="*", help="files or folders (default: corpus/ and seeds/)")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(run=command_ingest)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--extractive", action="store_true", help="quote sentences; no generator")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--docs", nargs="+", metavar="DOC", help="only search these documents")
+    ask.set_defaults(run=command_ask)
+
+    status = commands.add_parser("status", parents=[common], help="what the index holds")
+    status.add_argument("--documents", action="store_true", help="list every document")
+    status.set_defaults(run=command_status)
+
+    remove = commands.add_parser("remove", parents=[common], help="delete documents")
+    remove.add_argument("documents", nargs="+", metavar="DOC", help="id, file, path or title")
+    remove.set_defaults(run=command_remove)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except RagError as error:
+        print(f"rag: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

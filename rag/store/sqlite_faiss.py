@@ -1,0 +1,483 @@
+"""The default store: SQLite (documents, chunks, vectors, FTS5) with a FAISS search structure.
+
+SQLite is the source of truth, vectors included, and every change is one SQLite transaction
+that also bumps a generation counter. The FAISS file `vectors.<generation>.faiss` is derived:
+written atomically after changes, and rebuilt from SQLite whenever the file for the current
+generation is missing, damaged or disagrees with the chunk table. A crash at any moment thus
+leaves the previous committed state readable, and readers always search the FAISS structure of
+the very snapshot they read chunk rows from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.errors import (
+    CorruptIndexError,
+    DocumentNotFoundError,
+    IndexMismatchError,
+    MissingIndexError,
+)
+from rag.records import DocumentInfo, Page, Passage
+from rag.store import Hit, NewDocument, StoreStats
+
+SCHEMA_VERSION = "1"
+DATABASE_NAME = "library.sqlite"
+_FAISS_FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours""".split()
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL,
+    title TEXT NOT NULL,
+    format TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
+CREATE TABLE IF NOT EXISTS pages(
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    number INTEGER,
+    text TEXT NOT NULL,
+    raw_text TEXT NOT NULL,
+    PRIMARY KEY(document_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+_DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash, d.pages,
+    (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.added_at"""
+
+
+def lexical_query(text: str) -> str:
+    """An FTS5 query matching any content word of `text` (each quoted, so never a syntax error)."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    unique = list(dict.fromkeys(words))
+    return " OR ".join(f'"{word}"' for word in unique)
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class SqliteFaissStore:
+    """A store in one folder: `library.sqlite` plus `vectors.<generation>.faiss`."""
+
+    def __init__(
+        self, directory: Path, model: str, dimension: int | None = None, *, create: bool = True
+    ):
+        """Open (or with `create`, make) the index; `dimension` None takes the stored one."""
+        if create and dimension is None:
+            raise ValueError("creating an index needs the vector dimension")
+        self.directory = Path(directory)
+        self.model = model
+        self.dimension = dimension
+        database = self.directory / DATABASE_NAME
+        if not database.exists() and not create:
+            raise MissingIndexError(
+                f"no index at {self.directory}: run `rag ingest` first (or set --index)"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._index: faiss.Index | None = None
+        self._index_generation = -1
+        self._dirty = False
+        self._db = sqlite3.connect(
+            database, isolation_level=None, check_same_thread=False, timeout=60
+        )
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._initialise(create)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise CorruptIndexError(
+                f"{database} is not a readable index ({error}); move it away and ingest again"
+            ) from error
+        except IndexMismatchError:
+            self._db.close()
+            raise
+
+    # -- set-up and validation -------------------------------------------------------------
+
+    def _initialise(self, create: bool) -> None:
+        if create:
+            with self._lock:
+                self._db.executescript(_SCHEMA)  # idempotent; runs outside any transaction
+            with self._write() as db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                    [
+                        ("schema_version", SCHEMA_VERSION),
+                        ("embedding_model", self.model),
+                        ("dimension", str(self.dimension)),
+                        ("generation", "0"),
+                    ],
+                )
+        with self._lock:
+            self._check_meta(dict(self._db.execute("SELECT key, value FROM meta")))
+
+    def _check_meta(self, meta: dict[str, str]) -> None:
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise CorruptIndexError(
+                f"index at {self.directory} has layout version {meta.get('schema_version')!r}, "
+                f"this program reads version {SCHEMA_VERSION}"
+            )
+        stored_model, stored_dimension = meta.get("embedding_model"), meta.get("dimension")
+        if self.dimension is None and stored_dimension is not None:
+            self.dimension = int(stored_dimension)
+        if stored_model != self.model or stored_dimension != str(self.dimension):
+            raise IndexMismatchError(
+                f"index at {self.directory} holds vectors of model '{stored_model}' "
+                f"({stored_dimension}-d) but the configured model is '{self.model}' "
+                f"({self.dimension}-d); use another index folder or re-ingest into a new one"
+            )
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot; the FAISS structure is brought to the snapshot's generation."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._sync_index(self._generation())
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    def _generation(self) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    def _bump_generation(self, db: sqlite3.Connection) -> int:
+        generation = self._generation() + 1
+        db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(generation),))
+        return generation
+
+    # -- the FAISS structure ---------------------------------------------------------------
+
+    def _faiss_path(self, generation: int) -> Path:
+        return self.directory / f"vectors.{generation}.faiss"
+
+    def _new_index(self) -> faiss.Index:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+
+    def _chunk_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def _read_index_file(self, generation: int) -> faiss.Index | None:
+        path = self._faiss_path(generation)
+        if not path.exists():
+            return None
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError:
+            return None
+        if index.d != self.dimension or index.ntotal != self._chunk_count():
+            return None
+        return index
+
+    def _rebuild_index(self) -> faiss.Index:
+        index = self._new_index()
+        rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
+        while batch := rows.fetchmany(4096):
+            ids = np.array([row[0] for row in batch], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype=np.float32)
+            index.add_with_ids(vectors.reshape(len(batch), self.dimension), ids)
+        return index
+
+    def _sync_index(self, generation: int) -> None:
+        if self._index is not None and self._index_generation == generation:
+            return
+        index = self._read_index_file(generation)
+        self._dirty = index is None
+        self._index = index if index is not None else self._rebuild_index()
+        self._index_generation = generation
+
+    def flush(self) -> None:
+        """Write the FAISS structure for the current generation (atomically) and drop old ones."""
+        with self._lock:
+            if not self._dirty or self._index is None:
+                return
+            path = self._faiss_path(self._index_generation)
+            temporary = path.with_suffix(".faiss.tmp")
+            faiss.write_index(self._index, str(temporary))
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+            _fsync_directory(self.directory)
+            self._dirty = False
+            self._remove_stale_files(keep=path)
+
+    def _remove_stale_files(self, keep: Path) -> None:
+        for candidate in self.directory.iterdir():
+            match = _FAISS_FILE.match(candidate.name)
+            if candidate != keep and (match or candidate.name.endswith(".faiss.tmp")):
+                if match and int(match.group(1)) > self._index_generation:
+                    continue  # written by a newer writer in another process
+                candidate.unlink(missing_ok=True)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put_document(self, document: NewDocument) -> DocumentInfo:
+        if document.vectors.shape != (len(document.chunks), self.dimension):
+            raise ValueError(
+                f"{document.file}: {document.vectors.shape} vectors for {len(document.chunks)} "
+                f"chunks of dimension {self.dimension}"
+            )
+        vectors = np.ascontiguousarray(document.vectors, dtype=np.float32)
+        with self._write() as db:
+            self._sync_index(self._generation())
+            old_ids = self._delete_document_rows(db, source=document.source)
+            cursor = db.execute(
+                """INSERT INTO documents(source, file, title, format, content_hash, size, pages,
+                added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    document.source, document.file, document.title, document.format,
+                    document.content_hash, document.size, len(document.pages),
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+            document_id = cursor.lastrowid
+            db.executemany(
+                "INSERT INTO pages(document_id, ordinal, number, text, raw_text) VALUES (?,?,?,?,?)",
+                [
+                    (document_id, ordinal, page.number, page.text, page.raw_text)
+                    for ordinal, page in enumerate(document.pages)
+                ],
+            )
+            new_ids = []
+            for chunk, vector in zip(document.chunks, vectors):
+                cursor = db.execute(
+                    """INSERT INTO chunks(document_id, ordinal, page, start, end, text,
+                    token_count, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        document_id, chunk.ordinal, chunk.page, chunk.start, chunk.end,
+                        chunk.text, chunk.token_count, vector.tobytes(),
+                    ),
+                )
+                new_ids.append(cursor.lastrowid)
+            generation = self._bump_generation(db)
+        self._apply_to_index(generation, removed=old_ids, added=(new_ids, vectors))
+        return self._document(document_id)
+
+    def remove_document(self, document_id: int) -> None:
+        with self._write() as db:
+            self._sync_index(self._generation())
+            row = db.execute("SELECT source FROM documents WHERE id=?", (document_id,)).fetchone()
+            if row is None:
+                raise DocumentNotFoundError(f"no document with id {document_id} in the index")
+            removed = self._delete_document_rows(db, source=row[0])
+            generation = self._bump_generation(db)
+        self._apply_to_index(generation, removed=removed, added=None)
+
+    def _delete_document_rows(self, db: sqlite3.Connection, source: str) -> list[int]:
+        row = db.execute("SELECT id FROM documents WHERE source=?", (source,)).fetchone()
+        if row is None:
+            return []
+        ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE document_id=?", (row[0],))]
+        db.execute("DELETE FROM chunks WHERE document_id=?", (row[0],))
+        db.execute("DELETE FROM pages WHERE document_id=?", (row[0],))
+        db.execute("DELETE FROM documents WHERE id=?", (row[0],))
+        return ids
+
+    def _apply_to_index(
+        self,
+        generation: int,
+        removed: list[int],
+        added: tuple[list[int], np.ndarray] | None,
+    ) -> None:
+        """Bring the in-memory FAISS structure from `generation - 1` to `generation`."""
+        with self._lock:
+            if self._index is None or self._index_generation != generation - 1:
+                self._index = None  # another writer got in between: rebuild on next read
+                return
+            if removed:
+                self._index.remove_ids(np.array(removed, dtype=np.int64))
+            if added and added[0]:
+                self._index.add_with_ids(added[1], np.array(added[0], dtype=np.int64))
+            self._index_generation = generation
+            self._dirty = True
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _document(self, document_id: int) -> DocumentInfo:
+        row = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.id=?", (document_id,)
+        ).fetchone()
+        if row is None:
+            raise DocumentNotFoundError(f"no document with id {document_id} in the index")
+        return DocumentInfo(*row)
+
+    def document_by_source(self, source: str) -> DocumentInfo | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.source=?", (source,)
+            ).fetchone()
+        return DocumentInfo(*row) if row else None
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents d ORDER BY d.file, d.id"
+            ).fetchall()
+        return [DocumentInfo(*row) for row in rows]
+
+    def find_documents(self, reference: str) -> list[DocumentInfo]:
+        matches = []
+        for document in self.documents():
+            names = {document.file, Path(document.file).name, document.source, document.title}
+            if reference == str(document.id) or reference in names:
+                matches.append(document)
+        return matches
+
+    def _allowed_chunk_ids(self, document_ids: list[int]) -> np.ndarray:
+        marks = ",".join("?" * len(document_ids))
+        rows = self._db.execute(
+            f"SELECT id FROM chunks WHERE document_id IN ({marks})", document_ids
+        ).fetchall()
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def search_dense(
+        self, vector: np.ndarray, k: int, document_ids: list[int] | None = None
+    ) -> list[Hit]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dimension)
+        with self._read():
+            params = None
+            if document_ids is not None:
+                allowed = self._allowed_chunk_ids(document_ids)
+                if allowed.size == 0:
+                    return []
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            if self._index.ntotal == 0:
+                return []
+            scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
+        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_lexical(
+        self, query: str, k: int, document_ids: list[int] | None = None
+    ) -> list[Hit]:
+        match = lexical_query(query)
+        if not match:
+            return []
+        sql = """SELECT f.rowid, bm25(chunks_fts) AS score FROM chunks_fts f
+                 JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?"""
+        parameters: list[object] = [match]
+        if document_ids is not None:
+            sql += f" AND c.document_id IN ({','.join('?' * len(document_ids))})"
+            parameters.extend(document_ids)
+        sql += " ORDER BY score LIMIT ?"
+        parameters.append(k)
+        with self._lock:
+            rows = self._db.execute(sql, parameters).fetchall()
+        return [Hit(int(rowid), -float(score)) for rowid, score in rows]  # bm25(): lower is better
+
+    def passages(self, chunk_ids: list[int]) -> list[Passage]:
+        if not chunk_ids:
+            return []
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"""SELECT c.id, c.document_id, d.title, d.file, c.page, c.start, c.end, c.text
+                FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})""",
+                chunk_ids,
+            ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return [Passage(*by_id[i], score=0.0) for i in chunk_ids if i in by_id]
+
+    def vectors(self, chunk_ids: list[int]) -> np.ndarray:
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = dict(
+                self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids)
+            )
+        missing = [i for i in chunk_ids if i not in rows]
+        if missing:
+            raise KeyError(f"chunk ids not in the index: {missing}")
+        blob = b"".join(rows[i] for i in chunk_ids)
+        return np.frombuffer(blob, dtype=np.float32).reshape(len(chunk_ids), self.dimension)
+
+    def page(self, document_id: int, page: int | None) -> Page:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT number, text, raw_text FROM pages WHERE document_id=? AND number IS ?",
+                (document_id, page),
+            ).fetchone()
+        if row is None:
+            raise DocumentNotFoundError(f"document {document_id} has no page {page}")
+        return Page(*row)
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            documents, pages = self._db.execute(
+                "SELECT count(*), coalesce(sum(pages), 0) FROM documents"
+            ).fetchone()
+            chunks = self._chunk_count()
+            generation = self._generation()
+        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        return StoreStats(documents, pages, chunks, self.model, self.dimension, size, generation)
+
+    def close(self) -> None:
+        with self._lock:
+            self.flush()
+            self._db.close()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project; `install.sh test` adds what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+# torch first and pinned: an unpinned torch pulls a CUDA build of several GB.
+.venv/bin/pip install --quiet torch==2.13.0
+if [ "${1:-}" = "test" ]; then
+    .venv/bin/pip install --quiet -e '.[test]'
+else
+    .venv/bin/pip install --quiet -e .
+fi

@@ -1,0 +1,69 @@
+"""Shared fixtures: the real embedding model, a built index of the real library, file makers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.embedding import Embedder, get_embedder
+from rag.library import Library
+from rag.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "000_2ab8909efb0e4c04.txt"
+SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return get_embedder(Settings().embedding_model)
+
+
+def settings_for(index_dir: Path, **overrides: object) -> Settings:
+    return load_settings(index_dir=index_dir, **overrides)
+
+
+@pytest.fixture(scope="session")
+def library_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the default library (corpus/ and seeds/), built once per test session."""
+    index_dir = tmp_path_factory.mktemp("library-index")
+    library = Library(settings_for(index_dir))
+    report = library.ingest([ROOT / "corpus", ROOT / "seeds"])
+    library.close()
+    assert not report.skipped, report.skipped
+    return index_dir
+
+
+@pytest.fixture
+def library(library_index: Path) -> Library:
+    """A Library over the shared default-library index (do not modify it)."""
+    opened = Library(settings_for(library_index))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def library_copy(library_index: Path, tmp_path: Path) -> Library:
+    """A Library over a private copy of the default-library index, free to modify."""
+    target = tmp_path / "index"
+    shutil.copytree(library_index, target)
+    opened = Library(settings_for(target))
+    yield opened
+    opened.close()
+
+
+def make_pdf(path: Path, pages: list[str], password: str | None = None) -> Path:
+    """A real PDF with one text page per string (optionally encrypted)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    if password is not None:
+        pdf.set_encryption(owner_password="owner-secret", user_password=password)
+    pdf.output(str(path))
+    return path

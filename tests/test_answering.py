@@ -1,0 +1,42 @@
+"""End-to-end extractive answers on the real library with the real embedding model."""
+
+from conftest import SEED_QUESTION
+from rag.records import NOT_IN_LIBRARY
+
+
+def test_seed_question_is_answered_with_a_citation_to_the_seed(library):
+    answer = library.ask(SEED_QUESTION, mode="extractive")
+    assert not answer.refused
+    assert "7.6 metric tons" in answer.text
+    first = answer.citations[0]
+    assert first.file == "000_2ab8909efb0e4c04.txt" and first.page is None
+    assert "7.6 metric tons" in first.quote
+    assert answer.text.startswith(first.quote) and "[1]" in answer.text
+
+
+def test_crs_question_cites_the_report_and_page(library):
+    answer = library.ask("What is Australia's surface area in square miles?", mode="extractive")
+    assert "2.96 million sq. miles" in answer.text
+    assert (answer.citations[0].file, answer.citations[0].page) == ("IF10491v14.pdf", 1)
+
+
+def test_every_citation_quotes_the_stored_page_exactly(library):
+    answer = library.ask("Who is the Chief of Space Operations and whom does the CSO report to?")
+    assert answer.citations
+    for citation in answer.citations:
+        passage = library.store().passages([citation.chunk_id])[0]
+        assert passage.text[citation.chunk_start:citation.chunk_end] == citation.quote
+        page = library.store().page(passage.document_id, citation.page)
+        assert page.text[citation.page_start:citation.page_end] == citation.quote
+        assert citation.chunk_id in {p.chunk_id for p in answer.passages}  # only retrieved ones
+
+
+def test_questions_outside_the_library_are_refused(library):
+    for question in (
+        "Who won the 2018 FIFA World Cup?",
+        "What was Brazil's coffee export volume in 2023?",
+        "How many nuclear warheads does China possess according to the Federation of American Scientists?",
+    ):
+        answer = library.ask(question, mode="extractive")
+        assert answer.refused, (question, answer.text)
+        assert answer.text == NOT_IN_LIBRARY and answer.citations == []

@@ -1,0 +1,85 @@
+"""The `rag` command end to end, as a user runs it (real model, real files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, SEED, SEED_QUESTION
+
+
+def rag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+        cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300,
+    )
+
+
+def test_ingest_ask_reingest_change_and_remove(tmp_path: Path):
+    folder = tmp_path / "library"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "seed.txt").write_text(SEED.read_text())
+    (folder / "sub" / "ports.md").write_text("# Port notes\n\nThe port of Ilo handles copper exports.")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    (folder / "empty.txt").write_bytes(b"")
+    index = tmp_path / "index"
+
+    first = rag("ingest", str(folder), "--index", str(index), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "2 indexed, 0 unchanged, 2 skipped" in first.stdout
+    assert "skipped broken.pdf: not a readable PDF" in first.stdout
+    assert "skipped empty.txt: empty file" in first.stdout
+
+    asked = rag("ask", SEED_QUESTION, "--json", "--extractive", env={"RAG_INDEX_DIR": str(index)})
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["refused"] is False and "7.6 metric tons" in answer["answer"]
+    citation = answer["citations"][0]
+    assert set(citation) >= {"n", "document", "file", "page", "quote", "chunk_id"}
+    assert (citation["n"], citation["file"], citation["page"]) == (1, "seed.txt", None)
+    assert "7.6 metric tons" in citation["quote"]
+
+    (folder / "sub" / "ports.md").write_text("# Port notes\n\nThe port of Matarani ships zinc ore.")
+    again = rag("ingest", str(folder), "--index", str(index), "--quiet")
+    assert "1 indexed, 1 unchanged, 2 skipped" in again.stdout, again.stdout
+
+    unchanged = rag("ingest", str(folder), "--index", str(index), "--quiet")
+    assert "0 indexed, 2 unchanged" in unchanged.stdout and " 0 chunks" in unchanged.stdout
+
+    removed = rag("remove", "sub/ports.md", "--index", str(index))
+    assert removed.returncode == 0 and "removed sub/ports.md" in removed.stdout
+    status = rag("status", "--documents", "--index", str(index))
+    assert "documents: 1" in status.stdout and "ports.md" not in status.stdout
+    gone = rag("ask", "Which port ships zinc ore?", "--json", "--index", str(index))
+    assert "ports.md" not in gone.stdout
+
+
+def test_expected_errors_are_one_line_without_traceback(tmp_path: Path):
+    missing = rag("ask", "anything", "--index", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().count("\n") == 0 and "Traceback" not in missing.stderr
+    assert "no index at" in missing.stderr and "rag ingest" in missing.stderr
+
+    bad_setting = rag("status", env={"RAG_TOP_K": "many"})
+    assert bad_setting.returncode == 1 and "top_k" in bad_setting.stderr
+    assert "Traceback" not in bad_setting.stderr
+
+    not_there = rag("remove", "no-such-doc.pdf", "--index", str(tmp_path / "nowhere"))
+    assert not_there.returncode == 1 and "Traceback" not in not_there.stderr
+
+
+def test_default_library_reingest_adds_nothing(library_copy):
+    report = library_copy.ingest([ROOT / "corpus", ROOT / "seeds"])
+    assert report.indexed == [] and report.chunks == 0
+    assert len(report.unchanged) == 19
+
+
+def test_removed_document_leaves_search_results(library_copy):
+    before = library_copy.ask(SEED_QUESTION, mode="extractive")
+    assert before.citations[0].file == "000_2ab8909efb0e4c04.txt"
+    library_copy.remove("000_2ab8909efb0e4c04.txt")
+    after = library_copy.ask(SEED_QUESTION, mode="extractive")
+    assert all(p.file != "000_2ab8909efb0e4c04.txt" for p in after.passages)
