@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -88,6 +89,22 @@ class Library:
         if mode != EXTRACTIVE:
             raise RagError(f"answer mode '{mode}' is not available yet; use --extractive")
         return answer_extractively(question, passages, self.embedder, self.settings)
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        mode: str | None = None,
+        documents: list[str] | None = None,
+        history: list[tuple[str, str]] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Pieces of the answer text as they are produced, then the checked `Answer` last.
+
+        `history` holds earlier (question, answer text) turns of the conversation.
+        """
+        answer = self.ask(question, mode=mode, documents=documents)
+        yield answer.text
+        yield answer
 
     def documents(self) -> list[DocumentInfo]:
         return self.store().documents()
