@@ -31,3 +31,7 @@ class MissingIndexError(RagError):
 
 class SettingsError(RagError):
     """A setting in rag.toml or a RAG_* variable is invalid; the message names it."""
+
+
+class SourceFileError(RagError):
+    """A document's original file is missing, unreadable or changed since it was indexed."""

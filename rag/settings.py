@@ -118,6 +118,26 @@ class Settings(BaseSettings):
         description="API key for the OpenAI-compatible server; local servers ignore it.",
     )
 
+    # The app (`rag serve`)
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the app listens on; 127.0.0.1 keeps it to this machine (0.0.0.0: all).",
+    )
+    port: int = Field(7860, description="Port the app listens on.", ge=1, le=65535)
+    auth_user: str | None = Field(
+        None, description="User name of the app's login (RAG_AUTH_USER); unset: no login."
+    )
+    auth_password: SecretStr | None = Field(
+        None, description="Password of the app's login (RAG_AUTH_PASSWORD); set with auth_user."
+    )
+    upload_dir: Path | None = Field(
+        None,
+        description="Folder that files uploaded in the app are saved to; unset: <index_dir>/uploads.",
+    )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, description="Largest file the app accepts as an upload.", ge=1
+    )
+
 
 def _config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, "rag.toml"))

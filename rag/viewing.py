@@ -1,0 +1,216 @@
+"""Showing a cited source: the quote in its page text, the PDF page with the quote highlighted,
+and the original file, served only for documents of the library."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from rag.errors import DocumentNotFoundError, SourceFileError
+from rag.ingesting import content_hash
+from rag.normalising import normalise, raw_span
+from rag.records import Citation, DocumentInfo, Page
+from rag.store import DocumentStore
+
+CONTEXT_CHARS = 700  # page text shown on each side of the quote
+RENDER_SCALE = 1.5  # pixels per PDF point: 108 dpi
+HIGHLIGHT_FILL = (255, 200, 0, 90)
+HIGHLIGHT_OUTLINE = (230, 150, 0, 255)
+Box = tuple[float, float, float, float]  # left, top, right, bottom in image pixels
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A citation opened: its document, page, and the quote with the page text around it."""
+
+    citation: Citation
+    document: DocumentInfo
+    page: Page
+    before: str  # page text before the quote (at most CONTEXT_CHARS, cut at a word)
+    quote: str
+    after: str
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.document.format == "pdf" and self.page.number is not None
+
+
+def _cut_before(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return "…" + cut[cut.find(" ") + 1:] if " " in cut else "…" + cut
+
+
+def _cut_after(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
+
+
+def source_view(store: DocumentStore, citation: Citation, context_chars: int = CONTEXT_CHARS) -> SourceView:
+    """The stored page of a citation with its quote located; raise if the index changed since."""
+    passages = store.passages([citation.chunk_id])
+    if not passages:
+        raise DocumentNotFoundError(
+            f"citation [{citation.n}] points to a passage that is no longer in the index "
+            f"(its document was removed or re-ingested); ask the question again"
+        )
+    passage = passages[0]
+    document = next((d for d in store.documents() if d.id == passage.document_id), None)
+    if document is None:
+        raise DocumentNotFoundError(f"citation [{citation.n}]: its document is no longer in the index")
+    page = store.page(passage.document_id, citation.page)
+    start, end = citation.page_start, citation.page_end
+    if page.text[start:end] != citation.quote:
+        raise DocumentNotFoundError(
+            f"citation [{citation.n}]: the quoted words are no longer on {document.file}"
+            f"{f' page {page.number}' if page.number else ''} (re-ingested?); ask the question again"
+        )
+    return SourceView(
+        citation=citation,
+        document=document,
+        page=page,
+        before=_cut_before(page.text[:start], context_chars),
+        quote=citation.quote,
+        after=_cut_after(page.text[end:], context_chars),
+    )
+
+
+def original_file(document: DocumentInfo) -> Path:
+    """The document's file as it was indexed; raise if it is gone or has changed since."""
+    path = Path(document.source)
+    try:
+        unchanged = content_hash(path) == document.content_hash
+    except OSError as error:
+        raise SourceFileError(
+            f"{document.file}: the original file {path} cannot be read ({error.strerror or error})"
+        ) from error
+    if not unchanged:
+        raise SourceFileError(
+            f"{document.file}: the original file {path} changed after it was indexed; "
+            f"run `rag ingest` on it again"
+        )
+    return path
+
+
+def copy_for_serving(document: DocumentInfo, folder: Path) -> Path:
+    """A copy of the document's original file under `folder`, made once per file version.
+
+    Only files of indexed documents are ever copied, so a web server that serves `folder`
+    serves library files and nothing else.
+    """
+    target = folder / f"{document.id}-{document.content_hash[:16]}" / Path(document.source).name
+    if not target.exists():
+        source = original_file(document)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    return target
+
+
+def _char_indices(bounded: str, full: str) -> list[int]:
+    """For each character of PDFium's bounded text, its index among the page's characters.
+
+    The bounded text is the page text with some generated line breaks left out, and with \\x02
+    where the full text has \\ufffe (a hyphen at a line end).
+    """
+    indices: list[int] = []
+    j = 0
+    for char in bounded:
+        wanted = "\ufffe" if char == "\x02" else char
+        while j < len(full) and full[j] != wanted:
+            j += 1
+        if j == len(full):
+            raise ValueError("the page's bounded text is not a subsequence of its text")
+        indices.append(j)
+        j += 1
+    return indices
+
+
+def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
+    """A rectangle in PDF page space (left, bottom, right, top) in rendered-image pixels."""
+    import pypdfium2.raw as pdfium_c
+
+    left, bottom, right, top = rect
+    points = []
+    for x, y in ((left, top), (right, bottom)):
+        device_x, device_y = ctypes.c_int(), ctypes.c_int()
+        pdfium_c.FPDF_PageToDevice(
+            page, 0, 0, width, height, 0, x, y, ctypes.byref(device_x), ctypes.byref(device_y)
+        )
+        points.append((device_x.value, device_y.value))
+    (x1, y1), (x2, y2) = points
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def render_page(path: Path, page: Page, span: tuple[int, int] | None = None,
+                scale: float = RENDER_SCALE) -> Image.Image:
+    """Page `page.number` of the PDF at `path` as an image, with the words of the normalised
+    page-text `span` highlighted when the page still holds the text it was indexed with."""
+    import pypdfium2 as pdfium
+
+    if page.number is None:
+        raise ValueError("render_page needs a page of a PDF")
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as error:
+        raise SourceFileError(f"{path}: cannot open the PDF ({error})") from error
+    try:
+        if not 1 <= page.number <= len(pdf):
+            raise SourceFileError(f"{path} has no page {page.number}")
+        pdf_page = pdf[page.number - 1]
+        image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
+        boxes = _quote_boxes(pdf_page, page, span, image.size) if span else []
+    finally:
+        pdf.close()
+    if boxes:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(overlay)
+        for left, top, right, bottom in boxes:
+            draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=HIGHLIGHT_FILL,
+                           outline=HIGHLIGHT_OUTLINE, width=1)
+        image = Image.alpha_composite(image, overlay)
+    return image.convert("RGB")
+
+
+def _quote_boxes(pdf_page: object, page: Page, span: tuple[int, int], size: tuple[int, int]) -> list[Box]:
+    """Pixel boxes around the characters of the normalised `span`; none if the page changed."""
+    textpage = pdf_page.get_textpage()  # type: ignore[attr-defined]
+    try:
+        bounded = textpage.get_text_bounded()
+        text, offsets = normalise(bounded, keep_line_breaks=False)
+        if bounded != page.raw_text or text != page.text:
+            return []
+        raw_start, raw_end = raw_span(offsets, span[0], span[1], len(bounded))
+        if raw_end <= raw_start:
+            return []
+        indices = _char_indices(bounded, textpage.get_text_range())
+        first, last = indices[raw_start], indices[raw_end - 1]
+        count = textpage.count_rects(first, last - first + 1)
+        rects = [textpage.get_rect(i) for i in range(count)]
+    finally:
+        textpage.close()
+    raw_page = pdf_page.raw  # type: ignore[attr-defined]
+    return _merge_lines([_device_box(raw_page, rect, *size) for rect in rects])
+
+
+def _merge_lines(boxes: list[Box]) -> list[Box]:
+    """One box per line of text: boxes that overlap vertically by half their height are joined."""
+    merged: list[Box] = []
+    for left, top, right, bottom in sorted(boxes, key=lambda box: (box[1], box[0])):
+        if merged:
+            m_left, m_top, m_right, m_bottom = merged[-1]
+            overlap = min(bottom, m_bottom) - max(top, m_top)
+            if overlap >= 0.5 * min(bottom - top, m_bottom - m_top):
+                merged[-1] = (min(left, m_left), min(top, m_top), max(right, m_right),
+                              max(bottom, m_bottom))
+                continue
+        merged.append((left, top, right, bottom))
+    return merged

@@ -1,0 +1,122 @@
+"""Uploads: names that cannot escape the folder, type/size/content checks, ingest and removal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_pdf, settings_for
+
+from rag.errors import UnreadableFileError
+from rag.library import Library
+from rag.uploads import MAX_NAME_CHARS, safe_file_name, save_upload
+
+
+@pytest.mark.parametrize(
+    ("given", "safe"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\Windows\\evil.MD", "evil.md"),
+        ("/absolute/path/notes.txt", "notes.txt"),
+        (".bashrc.txt", "bashrc.txt"),
+        ("..", "upload"),
+        ("", "upload"),
+        ("name\x00with\x1fcontrols.txt", "namewithcontrols.txt"),
+        ("Résumé <draft>?.docx", "Résumé _draft.docx"),
+        ("ends with dots...", "ends with dots"),
+    ],
+)
+def test_safe_file_name(given: str, safe: str):
+    assert safe_file_name(given) == safe
+
+
+def test_long_names_are_cut_keeping_the_suffix():
+    name = safe_file_name("x" * 500 + ".pdf")
+    assert len(name) == MAX_NAME_CHARS and name.endswith("x.pdf")
+
+
+@pytest.mark.parametrize("name", ["../../escape.txt", "..\\..\\escape.txt", "/tmp/escape.txt", "....txt"])
+def test_saved_uploads_stay_in_the_folder(tmp_path: Path, name: str):
+    source = tmp_path / "incoming"
+    source.write_text("The harbour master keeps the tide tables.")
+    folder = tmp_path / "uploads"
+    saved = save_upload(source, name, folder, max_bytes=1000)
+    assert saved.parent == folder.resolve()
+    assert saved.read_text() == source.read_text()
+
+
+def test_refusals_name_the_file_and_say_why(tmp_path: Path):
+    folder = tmp_path / "uploads"
+    program = tmp_path / "tool"
+    program.write_bytes(b"MZ\x90\x00binary")
+    with pytest.raises(UnreadableFileError, match=r"tool\.exe: files '\.exe' cannot be indexed; upload PDF"):
+        save_upload(program, "tool.exe", folder, max_bytes=1000)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    with pytest.raises(UnreadableFileError, match=r"empty\.txt: the file is empty"):
+        save_upload(empty, "empty.txt", folder, max_bytes=1000)
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * 3 * 2**20)
+    with pytest.raises(UnreadableFileError, match=r"big\.txt: 3\.0 MB is over the upload limit of 2\.0 MB"):
+        save_upload(big, "big.txt", folder, max_bytes=2 * 2**20)
+    fake = tmp_path / "fake"
+    fake.write_text("just text, not a PDF")
+    with pytest.raises(UnreadableFileError, match=r"fake\.pdf: not a PDF"):
+        save_upload(fake, "fake.pdf", folder, max_bytes=1000)
+    with pytest.raises(UnreadableFileError, match=r"fake\.docx: not a Word \.docx file"):
+        save_upload(fake, "fake.docx", folder, max_bytes=1000)
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_same_name_other_content_gets_a_new_name(tmp_path: Path):
+    folder = tmp_path / "uploads"
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_text("First version of the notes.")
+    second.write_text("Second, different version of the notes.")
+    saved_first = save_upload(first, "notes.txt", folder, max_bytes=1000)
+    assert save_upload(first, "notes.txt", folder, max_bytes=1000) == saved_first
+    saved_second = save_upload(second, "notes.txt", folder, max_bytes=1000)
+    assert saved_second.name == "notes-2.txt"
+    assert saved_first.read_text() == "First version of the notes."
+
+
+def test_add_uploads_indexes_good_files_and_keeps_no_bad_ones(tmp_path: Path):
+    library = Library(settings_for(tmp_path / "index"))
+    notes = tmp_path / "incoming-notes"
+    notes.write_text("# Lighthouse notes\n\nThe Quellport lighthouse was built in 1887 by Ada Moravec.")
+    broken = tmp_path / "incoming-broken"
+    broken.write_bytes(b"%PDF-1.4 truncated")
+    paper = make_pdf(tmp_path / "incoming.pdf", ["Tide tables for Quellport harbour, spring 1990."])
+    try:
+        report = library.add_uploads(
+            [(notes, "notes.md"), (broken, "broken.pdf"), (paper, "../tides.pdf"), (notes, "x.exe")]
+        )
+        assert report.indexed == ["notes.md", "tides.pdf"]
+        skipped = dict(report.skipped)
+        assert skipped["broken.pdf"].startswith("not a readable PDF")
+        assert "cannot be indexed" in skipped["x.exe"]
+        folder = library.upload_folder()
+        assert sorted(p.name for p in folder.iterdir()) == ["notes.md", "tides.pdf"]
+        assert {d.file for d in library.documents()} == {"notes.md", "tides.pdf"}
+
+        again = library.add_uploads([(notes, "notes.md")])
+        assert again.unchanged == ["notes.md"] and again.chunks == 0
+
+        removed = library.discard("notes.md")
+        assert removed.file == "notes.md" and not (folder / "notes.md").exists()
+        assert [d.file for d in library.documents()] == ["tides.pdf"]
+    finally:
+        library.close()
+
+
+def test_discard_leaves_files_outside_the_upload_folder(tmp_path: Path):
+    outside = tmp_path / "mine.txt"
+    outside.write_text("A file the user keeps elsewhere about the Quellport ferry timetable.")
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        library.ingest([outside])
+        library.discard("mine.txt")
+        assert outside.exists() and library.documents() == []
+    finally:
+        library.close()
