@@ -21,7 +21,9 @@ def test_crs_question_cites_the_report_and_page(library):
 
 
 def test_every_citation_quotes_the_stored_page_exactly(library):
-    answer = library.ask("Who is the Chief of Space Operations and whom does the CSO report to?")
+    answer = library.ask(
+        "Who is the Chief of Space Operations and whom does the CSO report to?", mode="extractive"
+    )
     assert answer.citations
     for citation in answer.citations:
         passage = library.store().passages([citation.chunk_id])[0]

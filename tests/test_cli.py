@@ -53,7 +53,7 @@ def test_ingest_ask_reingest_change_and_remove(tmp_path: Path):
     assert removed.returncode == 0 and "removed sub/ports.md" in removed.stdout
     status = rag("status", "--documents", "--index", str(index))
     assert "documents: 1" in status.stdout and "ports.md" not in status.stdout
-    gone = rag("ask", "Which port ships zinc ore?", "--json", "--index", str(index))
+    gone = rag("ask", "Which port ships zinc ore?", "--json", "--extractive", "--index", str(index))
     assert "ports.md" not in gone.stdout
 
 

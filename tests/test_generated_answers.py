@@ -1,0 +1,46 @@
+"""Generated answers end to end: the real packaged model over the real library."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from conftest import SEED_QUESTION
+from rag.records import NOT_IN_LIBRARY
+
+pytestmark = pytest.mark.slow
+
+
+def test_local_model_answers_the_seed_question_with_a_checked_citation(library):
+    pieces = list(library.ask_stream(SEED_QUESTION, mode="local"))
+    *streamed, answer = pieces
+    assert len(streamed) > 1 and all(isinstance(p, str) for p in streamed)  # token by token
+    assert not answer.refused and answer.mode == "local"
+    assert "7.6 metric tons" in answer.text
+    assert "000_2ab8909efb0e4c04.txt" in {c.file for c in answer.citations}
+    assert answer.sentences and all(s.verdict for s in answer.sentences)
+    cited = [s for s in answer.sentences if "7.6" in s.text]
+    assert cited and cited[0].verdict == "supported" and cited[0].citations
+    for citation in answer.citations:
+        passage = next(p for p in answer.passages if p.chunk_id == citation.chunk_id)
+        assert passage.text[citation.chunk_start:citation.chunk_end] == citation.quote
+
+
+def test_local_model_says_not_in_the_library(library):
+    answer = library.ask("What was Brazil's coffee export volume in 2023?", mode="local")
+    assert answer.refused and answer.text == NOT_IN_LIBRARY and answer.citations == []
+
+
+def test_follow_up_is_condensed_and_retrieves_the_right_passage(library):
+    history = [(SEED_QUESTION, "7.6 metric tons of cocaine were seized near Trujillo in 2014. [1]")]
+    answer = library.ask("And from which ports was it to be shipped?", mode="local", history=history)
+    assert answer.question != "And from which ports was it to be shipped?"  # rewritten
+    assert any("Callao (Lima) and Paita" in p.text for p in answer.passages[:3])
+
+
+def test_refuses_before_generating_when_nothing_is_relevant(library, monkeypatch):
+    """Control flow only: a chat model that must never be called."""
+    never = FakeListChatModel(responses=[])
+    monkeypatch.setattr(library, "chat_model", lambda mode: never)
+    answer = library.ask("Who won the 2018 FIFA World Cup?", mode="local")
+    assert answer.refused and answer.text == NOT_IN_LIBRARY
