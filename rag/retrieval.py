@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.embedding import Embedder
+from rag.embedding import QUERY, Embedder
 from rag.records import Passage
 from rag.settings import Settings
 from rag.store import DocumentStore, Hit
@@ -38,9 +38,13 @@ def retrieve(
 ) -> list[Passage]:
     """The `k` passages that best match the question, each with its cosine similarity to it."""
     k = k or settings.top_k
-    query_vector = embedder.embed([question])[0]
-    dense = store.search_dense(query_vector, settings.candidates, document_ids)
-    lexical = store.search_lexical(question, settings.candidates, document_ids)
+    query_vector = embedder.embed([question], prompt_name=QUERY)[0]
+    dense: list[Hit] = []  # a ranking of weight 0 is not searched at all
+    lexical: list[Hit] = []
+    if settings.dense_weight:
+        dense = store.search_dense(query_vector, settings.candidates, document_ids)
+    if settings.lexical_weight:
+        lexical = store.search_lexical(question, settings.candidates, document_ids)
     fused = reciprocal_rank_fusion(
         [dense, lexical], [settings.dense_weight, settings.lexical_weight], settings.rrf_k
     )[:k]

@@ -118,6 +118,15 @@ class Settings(BaseSettings):
         description="API key for the OpenAI-compatible server; local servers ignore it.",
     )
 
+    # Evaluation
+    eval_cache_dir: Path = Field(
+        Path(".cache/eval"),
+        description=(
+            "Folder of the indexes `rag eval` builds for datasets, one per dataset, embedding "
+            "model and chunking; re-runs reuse them."
+        ),
+    )
+
     # The app (`rag serve`)
     host: str = Field(
         "127.0.0.1",

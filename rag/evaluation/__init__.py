@@ -1,0 +1,1 @@
+"""Quality as a command: datasets, metrics and runners behind `rag eval`."""

@@ -1,0 +1,242 @@
+"""Running an evaluation through the real pipeline: ingest the dataset, retrieve, answer, score."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rag.citations import Judge, strip_markers
+from rag.embedding import get_embedder
+from rag.errors import RagError
+from rag.evaluation.datasets import FINANCEBENCH, Dataset, QAItem, QASet, RetrievalSet
+from rag.evaluation.metrics import (
+    CitedSentence,
+    citation_scores,
+    contains_accepted,
+    figure_recall,
+    hit_at_k,
+    mean,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+)
+from rag.evaluation.reports import Report
+from rag.generation import chat_model, judge_support
+from rag.ingesting import IngestReport, Progress
+from rag.library import Library
+from rag.records import Answer, Passage
+from rag.retrieval import retrieve
+from rag.settings import Settings
+
+RETRIEVAL = "retrieval"
+HIT_KS = (1, 3, 5, 10)
+RECALL_DEPTH = 100  # documents ranked for Recall@100
+RECALL_CANDIDATES = 300  # chunks taken from each search method to rank RECALL_DEPTH documents
+
+
+def index_folder(settings: Settings, dataset: Dataset, model: str) -> Path:
+    """The cached index of a dataset: one per dataset, embedding model and chunking."""
+    name = f"{dataset.name}-{model}-{settings.chunk_tokens}x{settings.chunk_overlap_tokens}"
+    return settings.eval_cache_dir / name
+
+
+def ingest_dataset(
+    library: Library, dataset: Dataset, progress: Progress | None = None
+) -> IngestReport:
+    """Bring the dataset's documents into the library's index; unchanged ones cost nothing."""
+    if isinstance(dataset, RetrievalSet):
+        return library.ingest_texts(dataset.corpus, progress)
+    return library.ingest(dataset.documents, progress)
+
+
+def settings_summary(settings: Settings, model: str) -> dict[str, object]:
+    """The settings that decide the figures of a run."""
+    keys = (
+        "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "candidates", "rrf_k",
+        "dense_weight", "lexical_weight", "top_k",
+    )
+    return {"model": model, **{key: getattr(settings, key) for key in keys}}
+
+
+def document_ranking(passages: list[Passage]) -> list[str]:
+    """Documents in the order of their best chunk (a document scores as its best chunk)."""
+    return list(dict.fromkeys(passage.file for passage in passages))
+
+
+def _ranked_documents(library: Library, settings: Settings, query: str) -> list[str]:
+    everything = 2 * settings.candidates  # the fused list is never longer
+    passages = retrieve(library.store(), library.embedder, settings, query, k=everything)
+    return document_ranking(passages)
+
+
+def evaluate_retrieval(
+    library: Library, dataset: RetrievalSet, *, limit: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """nDCG@10, Recall@100 and MRR@10 of the documents ranked for each query.
+
+    nDCG@10 and MRR@10 use the settings as given; Recall@100 ranks deeper, taking at least
+    RECALL_CANDIDATES chunks from each search method.
+    """
+    started = time.perf_counter()
+    settings = library.settings
+    deep = settings.model_copy(
+        update={"candidates": max(settings.candidates, RECALL_CANDIDATES)}
+    )
+    queries = dataset.queries[:limit]
+    rows: list[dict[str, object]] = []
+    for done, query in enumerate(queries):
+        if progress:
+            progress(query.id, done, len(queries))
+        relevance = dataset.qrels[query.id]
+        ranking = _ranked_documents(library, settings, query.text)
+        deep_ranking = _ranked_documents(library, deep, query.text)
+        rows.append({
+            "id": query.id,
+            "ndcg@10": ndcg_at_k(ranking, relevance, 10),
+            "recall@100": recall_at_k(deep_ranking, set(relevance), RECALL_DEPTH),
+            "mrr@10": mrr_at_k(ranking, set(relevance), 10),
+            "relevant": sorted(relevance),
+            "top10": ranking[:10],
+        })
+    if progress:
+        progress("", len(queries), len(queries))
+    metrics = {
+        name: mean([row[name] for row in rows]) for name in ("ndcg@10", "recall@100", "mrr@10")
+    }
+    return Report(
+        dataset=dataset.name, kind=dataset.kind, mode=RETRIEVAL, judge=None,
+        questions=len(rows), settings=settings_summary(settings, library.embedder.name),
+        metrics=metrics, seconds=time.perf_counter() - started, rows=rows,
+    )
+
+
+def evidence_rank(passages: list[Passage], item: QAItem) -> int | None:
+    """1-based rank of the first passage from an evidence page (or file, for page None)."""
+    wanted = {(evidence.file, evidence.page) for evidence in item.evidence}
+    ranking = [(passage.file, passage.page) for passage in passages]
+    return next((rank for rank, key in enumerate(ranking, 1) if key in wanted), None)
+
+
+def cited_sentences(answer: Answer) -> list[CitedSentence]:
+    """The answer's sentences, markers removed, each with the texts of the passages it cites."""
+    texts = {passage.chunk_id: passage.text for passage in answer.passages}
+    cited = {citation.n: texts[citation.chunk_id] for citation in answer.citations}
+    return [
+        CitedSentence(strip_markers(s.text).strip(), [cited[n] for n in s.citations if n in cited])
+        for s in answer.sentences
+    ]
+
+
+def correctness_claim(question: str, gold: str) -> str:
+    """The claim a judge checks against a generated answer to score it as correct."""
+    return f'The answer to the question "{question}" is: {gold}'
+
+
+def _answer_row(
+    item: QAItem, answer: Answer, kind: str, judge: Judge | None
+) -> dict[str, object]:
+    text = strip_markers(answer.text)
+    row: dict[str, object] = {"answer": answer.text, "refused": answer.refused}
+    if item.unanswerable:
+        row["correct"] = answer.refused
+        return row
+    if kind == FINANCEBENCH:
+        recall = None if answer.refused else figure_recall(item.answers[0], text)
+        row["figure_recall"] = recall
+        row["correct"] = None if recall is None else recall == 1.0
+        if judge is not None:
+            claim = correctness_claim(item.question, item.answers[0])
+            row["judge_correct"] = not answer.refused and judge(claim, text) is True
+    else:
+        row["correct"] = not answer.refused and contains_accepted(text, item.answers)
+    if judge is not None and not answer.refused:
+        scores = citation_scores(cited_sentences(answer), judge)
+        row["citation_recall"], row["citation_precision"] = scores.recall, scores.precision
+    return row
+
+
+def _qa_metrics(rows: list[dict[str, object]], mode: str) -> dict[str, float | None]:
+    answerable = [row for row in rows if not row["unanswerable"]]
+    metrics: dict[str, float | None] = {
+        f"hit@{k}": mean([float(row["rank"] is not None and row["rank"] <= k) for row in answerable])
+        for k in HIT_KS
+    }
+    metrics["mrr@10"] = mean([1 / row["rank"] if row["rank"] else 0.0 for row in answerable])
+    if mode == RETRIEVAL:
+        return metrics
+    unanswerable = [row for row in rows if row["unanswerable"]]
+    metrics["answered"] = mean([float(not row["refused"]) for row in answerable])
+    metrics["correct"] = mean([_float(row["correct"]) for row in answerable])
+    for name in ("figure_recall", "judge_correct", "citation_recall", "citation_precision"):
+        metrics[name] = mean([_float(row.get(name)) for row in answerable])
+    metrics["refused_unanswerable"] = mean([float(row["refused"]) for row in unanswerable])
+    return metrics
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def evaluate_qa(
+    library: Library, dataset: QASet, *, mode: str, judge: Judge | None = None,
+    judge_name: str | None = None, limit: int | None = None, progress: Progress | None = None,
+) -> Report:
+    """Evidence-page Hit@k and MRR@10 of retrieval, then (unless `mode` is "retrieval") the
+    answer of `mode` scored for correctness and, with a judge, for ALCE citation quality."""
+    started = time.perf_counter()
+    items = dataset.items[:limit]
+    rows: list[dict[str, object]] = []
+    for done, item in enumerate(items):
+        if progress:
+            progress(item.id, done, len(items))
+        passages = retrieve(
+            library.store(), library.embedder, library.settings, item.question, k=max(HIT_KS)
+        )
+        row: dict[str, object] = {
+            "id": item.id, "question": item.question, "gold": item.answers,
+            "unanswerable": item.unanswerable,
+            "rank": evidence_rank(passages, item) if item.evidence else None,
+        }
+        if mode != RETRIEVAL:
+            answer = library.ask(item.question, mode=mode)
+            row |= _answer_row(item, answer, dataset.kind, judge)
+        rows.append(row)
+    if progress:
+        progress("", len(items), len(items))
+    return Report(
+        dataset=dataset.name, kind=dataset.kind, mode=mode, judge=judge_name,
+        questions=len(rows), settings=settings_summary(library.settings, library.embedder.name),
+        metrics=_qa_metrics(rows, mode), seconds=time.perf_counter() - started, rows=rows,
+    )
+
+
+def evaluate(
+    library: Library, dataset: Dataset, *, mode: str, judge: Judge | None = None,
+    judge_name: str | None = None, limit: int | None = None, progress: Progress | None = None,
+) -> Report:
+    """Score the library's pipeline on a dataset whose documents are already ingested."""
+    if isinstance(dataset, RetrievalSet):
+        if mode != RETRIEVAL:
+            raise RagError(f"{dataset.name} is a retrieval set: use --mode retrieval")
+        return evaluate_retrieval(library, dataset, limit=limit, progress=progress)
+    return evaluate_qa(
+        library, dataset, mode=mode, judge=judge, judge_name=judge_name, limit=limit,
+        progress=progress,
+    )
+
+
+def model_judge(settings: Settings, generator: str) -> Judge:
+    """A judge that asks the chat model of `generator` ("local" or "openai") yes or no."""
+    model = chat_model(settings, generator)
+    return lambda claim, passage: judge_support(model, claim, passage)
+
+
+def eval_library(settings: Settings, dataset: Dataset, index: Path | None) -> Library:
+    """A Library over `index`, or over the dataset's cached index under `eval_cache_dir`."""
+    if index is None:
+        model = get_embedder(
+            settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir
+        ).name
+        index = index_folder(settings, dataset, model)
+    return Library(settings.model_copy(update={"index_dir": index}))
