@@ -33,9 +33,9 @@ class SettingsError(RagError):
     """A setting in rag.toml or a RAG_* variable is invalid; the message names it."""
 
 
-class DatasetError(RagError):
-    """An evaluation dataset is missing, of an unknown layout or malformed; the message says where."""
-
-
 class SourceFileError(RagError):
     """A document's original file is missing, unreadable or changed since it was indexed."""
+
+
+class DatasetError(RagError):
+    """An evaluation dataset is missing, of an unknown layout or malformed; the message says where."""
