@@ -8,21 +8,32 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import UnreadableFileError
-from rag.normalising import normalise
+from rag.normalising import normalised_text
 from rag.records import LoadedFile, Page
 
 MAX_DOCX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_DOCX_COMPRESSION_RATIO = 200
+# About 8,000 pages: splitting and embedding that much text takes tens of minutes on a laptop.
+MAX_TEXT_CHARS = 20_000_000
+# Text has few control characters; data named .txt (images, archives, executables) has many.
+MAX_CONTROL_BYTES_SHARE = 0.05
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _TITLE_SKIP = re.compile(r"^(https?://|www\.|updated\b|published\b|page \d+)", re.I)
-_NON_CONTENT_TAGS = [
+_NON_CONTENT_TAGS = frozenset([
     "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
     "svg", "canvas", "iframe", "object", "embed", "button", "select", "menu",
-]
+])
+_NON_CONTENT_ROLES = frozenset(["navigation", "banner", "contentinfo"])
+_BLOCK_TAGS = frozenset([
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "pre", "blockquote", "div", "section",
+    "dd", "dt", "figcaption", "td", "th",
+])
+_HEADING_TAGS = frozenset(["h1", "h2", "h3"])
 
 
 def _page(number: int | None, raw: str) -> Page:
     """A page; whole-file formats (no page number) keep line breaks, PDFs' wrapped lines don't."""
-    text, _ = normalise(raw, keep_line_breaks=number is None)
+    text = normalised_text(raw, keep_line_breaks=number is None)
     return Page(number=number, text=text, raw_text=raw)
 
 
@@ -37,7 +48,8 @@ def _title_from_text(text: str, fallback: str) -> str:
 def _decode_text(data: bytes, path: Path) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
+    head = data[:8192]
+    if b"\x00" in head or len(_CONTROL_BYTES.findall(head)) > MAX_CONTROL_BYTES_SHARE * len(head):
         raise UnreadableFileError(f"{path}: binary data, not text")
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
@@ -60,25 +72,93 @@ def load_markdown(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="markdown", pages=[_page(None, raw)])
 
 
-def load_html(path: Path) -> LoadedFile:
-    from bs4 import BeautifulSoup
+class _HtmlText:
+    """An lxml parser target that keeps the text of an HTML page's content, without a tree.
 
-    soup = BeautifulSoup(_decode_text(path.read_bytes(), path), "html.parser")
-    title_tag = soup.find("title")
-    title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    for tag in soup.find_all(_NON_CONTENT_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo"]}):
-        tag.decompose()
-    body = soup.find("main") or soup.find("article") or soup.body or soup
-    blocks = re.compile(r"^(p|h[1-6]|li|tr|pre|blockquote|div|section|dd|dt|figcaption|td|th)$")
-    for tag in body.find_all(blocks):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    raw = body.get_text("")
-    if not title:
-        heading = body.find(re.compile("^h[1-3]$"))
-        title = heading.get_text(" ", strip=True) if heading else _title_from_text(raw, path.stem)
+    Text inside scripts, styles, navigation and other non-content elements is dropped; block
+    elements are set apart by blank lines. No tree is built, so memory holds only the text,
+    however many elements the page has or however deep they nest.
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[str] = []
+        self.title: list[str] = []
+        self.regions: dict[str, list[int]] = {}  # first <main>, <article>: [first, end) segment
+        self.headings: list[tuple[int, str]] = []  # (segment index, text) of each h1-h3
+        self._open: list[tuple[str, bool]] = []  # open elements: (tag, starts skipped content)
+        self._region_depth: dict[str, int] = {}
+        self._skipping = 0
+        self._heading: list[str] | None = None
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        skipped = tag in _NON_CONTENT_TAGS or attributes.get("role") in _NON_CONTENT_ROLES
+        self._open.append((tag, skipped))
+        self._skipping += skipped
+        if self._skipping:
+            return
+        if tag in ("main", "article") and tag not in self.regions:
+            self.regions[tag] = [len(self.segments), -1]
+            self._region_depth[tag] = len(self._open)
+        if tag in _BLOCK_TAGS:
+            self.segments.append("\n\n")
+        if tag in _HEADING_TAGS and self._heading is None:
+            self._heading = []
+            self.headings.append((len(self.segments), ""))
+
+    def end(self, tag: str) -> None:
+        if not self._open:
+            return
+        depth = len(self._open)
+        _, skipped = self._open.pop()
+        self._skipping -= skipped
+        if self._skipping or skipped:
+            return
+        if tag in _BLOCK_TAGS:
+            self.segments.append("\n\n")
+        if tag in _HEADING_TAGS and self._heading is not None:
+            position, _ = self.headings[-1]
+            self.headings[-1] = (position, " ".join("".join(self._heading).split()))
+            self._heading = None
+        for region, region_depth in list(self._region_depth.items()):
+            if region_depth == depth:
+                self.regions[region][1] = len(self.segments)
+                del self._region_depth[region]
+
+    def data(self, text: str) -> None:
+        if self._skipping:
+            return
+        if self._open and self._open[-1][0] == "title":
+            self.title.append(text)
+        else:
+            self.segments.append(text)
+            if self._heading is not None:
+                self._heading.append(text)
+
+    def close(self) -> _HtmlText:
+        return self
+
+    def content(self) -> tuple[str, str]:
+        """The text of the first <main>, else of the first <article>, else of the whole page,
+        and the first h1-h3 heading within it."""
+        first, end = 0, len(self.segments)
+        for region in ("main", "article"):
+            if region in self.regions:
+                first, end = self.regions[region]
+                end = len(self.segments) if end < 0 else end
+                break
+        heading = next((text for at, text in self.headings if first <= at < end and text), "")
+        return "".join(self.segments[first:end]), heading
+
+
+def load_html(path: Path) -> LoadedFile:
+    from lxml import etree
+
+    target = _HtmlText()
+    parser = etree.HTMLParser(target=target, no_network=True, remove_comments=True)
+    parser.feed(_decode_text(path.read_bytes(), path))
+    parser.close()
+    raw, heading = target.content()
+    title = " ".join("".join(target.title).split()) or heading or _title_from_text(raw, path.stem)
     return LoadedFile(title=title, format="html", pages=[_page(None, raw)])
 
 
@@ -88,7 +168,12 @@ def load_pdf(path: Path) -> LoadedFile:
     try:
         pdf = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as error:
-        reason = "it is encrypted with a password" if "password" in str(error).lower() else error
+        message = str(error).lower()
+        reason = (
+            "it is encrypted with a password" if "password" in message
+            else f"damaged or truncated: {error}" if "format error" in message
+            else error
+        )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
     try:
         pages = []
@@ -122,24 +207,124 @@ def _check_zip_is_safe(path: Path) -> None:
         )
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+
+
+def _xml_parser():  # lxml.etree.XMLParser that never fetches or expands external content
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _docx_part(archive: zipfile.ZipFile, name: str):  # lxml.etree._Element, or None if absent
+    from lxml import etree
+
+    try:
+        return etree.fromstring(archive.read(name), _xml_parser())
+    except KeyError:
+        return None
+
+
+def _docx_main_part(archive: zipfile.ZipFile, path: Path) -> str:
+    """The name of the document part that the package's relationships point to."""
+    relationships = _docx_part(archive, "_rels/.rels")
+    for relationship in [] if relationships is None else relationships.iter(_RELATIONSHIP):
+        if relationship.get("Type", "").endswith("/officeDocument"):
+            return relationship.get("Target", "").lstrip("/")
+    raise UnreadableFileError(f"{path}: not a Word .docx file (no main document part)")
+
+
+def _docx_heading_styles(archive: zipfile.ZipFile) -> frozenset[str]:
+    """Ids of the paragraph styles named Title or Heading (Word's names, in any language)."""
+    styles = _docx_part(archive, "word/styles.xml")
+    headings = set()
+    for style in [] if styles is None else styles.iter(f"{_W}style"):
+        name = style.find(f"{_W}name")
+        label = (name.get(f"{_W}val", "") if name is not None else "").lower()
+        if label.startswith(("title", "heading")):
+            headings.add(style.get(f"{_W}styleId", ""))
+    return frozenset(headings)
+
+
+class _DocxText:
+    """Paragraphs and table rows of a Word body, in document order, from iterparse events.
+
+    Each element is dropped once read, so memory holds the text, not the XML tree.
+    """
+
+    TAGS = [f"{_W}{name}" for name in ("p", "t", "tab", "br", "cr", "pStyle", "tr", "tc", "tbl")]
+
+    def __init__(self, heading_styles: frozenset[str]) -> None:
+        self.heading_styles = heading_styles
+        self.blocks: list[str] = []
+        self.headings: list[str] = []
+        self._paragraphs: list[tuple[list[str], list[str]]] = []  # open: (pieces, style)
+        self._rows: list[list[str]] = []  # open table rows: their cells' text
+        self._cells: list[list[str]] = []  # open cells: their paragraphs' text
+
+    def start(self, tag: str) -> None:
+        if tag == f"{_W}p":
+            self._paragraphs.append(([], []))
+        elif tag == f"{_W}tr":
+            self._rows.append([])
+        elif tag == f"{_W}tc":
+            self._cells.append([])
+
+    def end(self, element) -> None:  # element: lxml.etree._Element
+        tag = element.tag
+        in_run = element.getparent() is not None and element.getparent().tag == f"{_W}r"
+        if tag == f"{_W}t" and self._paragraphs:
+            self._paragraphs[-1][0].append(element.text or "")
+        elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr") and in_run and self._paragraphs:
+            self._paragraphs[-1][0].append("\t" if tag == f"{_W}tab" else "\n")
+        elif tag == f"{_W}pStyle" and self._paragraphs:
+            self._paragraphs[-1][1].append(element.get(f"{_W}val", ""))
+        elif tag == f"{_W}p" and self._paragraphs:
+            pieces, style = self._paragraphs.pop()
+            text = "".join(pieces)
+            self._add(text)
+            if style and style[0] in self.heading_styles:
+                self.headings.append(text)
+        elif tag == f"{_W}tc" and self._cells:
+            cell = "\n".join(self._cells.pop())
+            if self._rows:
+                self._rows[-1].append(cell)
+        elif tag == f"{_W}tr" and self._rows:
+            self._add(" | ".join(self._rows.pop()))
+        if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+
+    def _add(self, text: str) -> None:
+        (self._cells[-1] if self._cells else self.blocks).append(text)
+
+
 def load_docx(path: Path) -> LoadedFile:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
 
     _check_zip_is_safe(path)
-    try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError) as error:
-        raise UnreadableFileError(f"{path}: not a readable Word .docx file ({error})") from error
-    blocks = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(" | ".join(cell.text for cell in row.cells))
-    raw = "\n\n".join(block for block in blocks if block.strip())
-    headings = [p.text for p in document.paragraphs if p.style.name.startswith(("Title", "Heading"))]
-    title = (document.core_properties.title or "").strip() or next(
-        (h for h in headings if h.strip()), _title_from_text(raw, path.stem)
-    )
+    with zipfile.ZipFile(path) as archive:
+        core = _docx_part(archive, "docProps/core.xml")
+        title_element = core.find(_DC_TITLE) if core is not None else None
+        body = _DocxText(_docx_heading_styles(archive))
+        try:
+            part = archive.open(_docx_main_part(archive, path))
+        except KeyError as error:
+            raise UnreadableFileError(f"{path}: not a Word .docx file ({error})") from error
+        with part:
+            events = etree.iterparse(
+                part, events=("start", "end"), tag=_DocxText.TAGS,
+                resolve_entities=False, no_network=True, load_dtd=False,
+            )
+            for event, element in events:
+                body.start(element.tag) if event == "start" else body.end(element)
+    raw = "\n\n".join(block for block in body.blocks if block.strip())
+    title = ((title_element.text or "") if title_element is not None else "").strip()
+    title = title or next((h for h in body.headings if h.strip()), _title_from_text(raw, path.stem))
     return LoadedFile(title=title, format="docx", pages=[_page(None, raw)])
 
 
@@ -168,8 +353,17 @@ def load(path: Path) -> LoadedFile:
         raise
     except MemoryError as error:
         raise UnreadableFileError(f"{path}: too large to read into memory") from error
-    except (OSError, ValueError, RuntimeError, LookupError, zipfile.BadZipFile) as error:
+    except OSError as error:
+        raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
+    except Exception as error:  # parsers of untrusted files fail in many ways (lxml raises
+        # SyntaxError, zlib its own error...); whichever it is, this one file cannot be read
         raise UnreadableFileError(f"{path}: {type(error).__name__}: {error}") from error
     if not any(page.text.strip() for page in loaded.pages):
         raise UnreadableFileError(f"{path}: no text in the file")
+    characters = sum(len(page.text) for page in loaded.pages)
+    if characters > MAX_TEXT_CHARS:
+        raise UnreadableFileError(
+            f"{path}: refused, its text is {characters:,} characters, over the limit of "
+            f"{MAX_TEXT_CHARS:,} (about 8,000 pages); split it into smaller files"
+        )
     return loaded

@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# A word broken by a hyphen at a line end ("exam-\nple"), a run of whitespace, or one character.
-# PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
+# A word broken by a hyphen at a line end ("exam-\nple"), a run of whitespace, a run of text
+# with single spaces between its words (matched whole, so that long text costs few matches), or
+# one character. PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
 _TOKEN = re.compile(
-    r"(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))|(?P<space>\s+)|(?P<char>.)", re.S
+    r"(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))|(?P<space>\s+)"
+    r"|(?P<run>[^\s\-\x02]++(?: [^\s\-\x02]++)*+)|(?P<char>.)",
+    re.S,
 )
 _REPLACEMENTS = {
     "\u00ad": "", "\u200b": "", "\ufeff": "", "\u2010": "-", "\u2011": "-", "\x02": "-",
 }
+# Printable characters that normalisation still changes: replacements and ligatures.
+_CHANGED_PRINTABLE = re.compile("[\u2010\u2011\ufb00-\ufb06]")
 
 
 _GAP_RANK = ["", " ", "\n", "\n\n"]
@@ -37,28 +42,60 @@ def normalise(raw: str, keep_line_breaks: bool = False) -> tuple[str, list[int]]
     text, not the wrapped lines of a PDF), and any other run one space. Leading and trailing
     whitespace is removed.
     """
-    out: list[str] = []
     offsets: list[int] = []
-    pending_gap = ""  # whitespace seen since the last character: "", " " or "\n\n"
-    pending_at = 0
-    for match in _TOKEN.finditer(raw):
-        if match.lastgroup == "hyphen":
-            continue
-        piece = match.group() if match.lastgroup == "space" else _normalise_char(match.group())
-        if piece.isspace():
-            breaks = piece.count("\n")
-            gap = "\n\n" if breaks >= 2 else "\n" if breaks and keep_line_breaks else " "
-            if not pending_gap:
-                pending_at = match.start()
-            pending_gap = max(pending_gap, gap, key=_GAP_RANK.index)
-            continue
-        if pending_gap and out:
-            out.append(pending_gap)
-            offsets.extend([pending_at] * len(pending_gap))
-        pending_gap = ""
-        out.append(piece)
-        offsets.extend([match.start()] * len(piece))
-    return "".join(out), offsets
+    return _Normaliser(keep_line_breaks, offsets).run(raw), offsets
+
+
+def normalised_text(raw: str, keep_line_breaks: bool = False) -> str:
+    """The text `normalise` returns, without building its offset map (one int per character)."""
+    return _Normaliser(keep_line_breaks, None).run(raw)
+
+
+class _Normaliser:
+    """One pass of `normalise` over a text; `offsets`, when given, receives the offset map."""
+
+    def __init__(self, keep_line_breaks: bool, offsets: list[int] | None) -> None:
+        self.keep_line_breaks = keep_line_breaks
+        self.offsets = offsets
+        self.out: list[str] = []
+        self.pending_gap = ""  # whitespace seen since the last character: "", " ", "\n", "\n\n"
+        self.pending_at = 0
+
+    def run(self, raw: str) -> str:
+        for match in _TOKEN.finditer(raw):
+            kind, start = match.lastgroup, match.start()
+            if kind == "hyphen":
+                continue
+            text = match.group()
+            if kind == "space":
+                self._gap(text, start)
+            elif kind == "run" and text.isprintable() and not _CHANGED_PRINTABLE.search(text):
+                self._emit(text, range(start, match.end()))
+            else:  # a lone character, or a run holding characters that normalisation changes
+                for position, char in enumerate(text, start):
+                    piece = char if char == " " else _normalise_char(char)
+                    if piece.isspace():
+                        self._gap(piece, position)
+                    else:
+                        self._emit(piece, [position] * len(piece))
+        return "".join(self.out)
+
+    def _gap(self, whitespace: str, start: int) -> None:
+        breaks = whitespace.count("\n")
+        gap = "\n\n" if breaks >= 2 else "\n" if breaks and self.keep_line_breaks else " "
+        if not self.pending_gap:
+            self.pending_at = start
+        self.pending_gap = max(self.pending_gap, gap, key=_GAP_RANK.index)
+
+    def _emit(self, piece: str, positions: range | list[int]) -> None:
+        if self.pending_gap and self.out:
+            self.out.append(self.pending_gap)
+            if self.offsets is not None:
+                self.offsets.extend([self.pending_at] * len(self.pending_gap))
+        self.pending_gap = ""
+        self.out.append(piece)
+        if self.offsets is not None:
+            self.offsets.extend(positions)
 
 
 def raw_span(offsets: list[int], start: int, end: int, raw_length: int) -> tuple[int, int]:
