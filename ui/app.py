@@ -1,0 +1,381 @@
+"""The Gradio app: chat with clickable citations, a source viewer, a reviewer view, the library.
+
+Only wiring: every operation is a call to `rag.library.Library` or another rag/ function, and
+every piece of HTML comes from `ui.render`. `rag serve` starts it; `gr.api` exposes `ask`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError, SettingsError, SourceFileError
+from rag.library import Library
+from rag.records import Answer
+from rag.reviewing import write_review
+from rag.viewing import copy_for_serving, original_file, render_page, source_view
+from ui import render
+
+STYLE = Path(__file__).with_name("style.css")
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
+THEME = gr.themes.Soft(
+    primary_hue="indigo", neutral_hue="slate", radius_size="lg",
+    font=SYSTEM_FONTS, font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+).set(
+    block_title_background_fill="transparent", block_title_padding="0",
+    block_title_text_color="*neutral_500", block_title_text_size="*text_sm",
+    block_label_background_fill="transparent",
+)
+# A click on any citation link (#cite-<turn>-<n>) in the page asks the server for that source.
+CITATION_CLICKS = """
+if (!window.ragCitationClicks) {
+  window.ragCitationClicks = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#cite-"]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const [, turn, n] = link.getAttribute('href').match(/^#cite-(\\d+)-(\\d+)$/) || [];
+    if (turn !== undefined) trigger('click', {turn: Number(turn), n: Number(n)});
+  }, true);
+}
+"""
+SCROLL_TO_QUOTE = """
+watch('value', () => {
+  const passage = element.querySelector('.passage');
+  const quote = element.querySelector('mark.quote');
+  if (passage && quote) passage.scrollTop = quote.offsetTop - passage.offsetTop - 40;
+});
+"""
+EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
+EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
+UPLOAD_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text"]
+Turn = tuple[str, Answer]  # the question as typed, and its answer
+
+
+class App:
+    """The handlers of one app: a Library, and a private folder for the files it serves."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.files = Path(tempfile.mkdtemp(prefix="rag-app-"))
+        atexit.register(shutil.rmtree, self.files, ignore_errors=True)
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def mode_label(self, mode: str) -> str:
+        return render.generator_label(mode, self.library.settings)
+
+    def respond(
+        self, question: str, messages: list[dict], turns: list[Turn], mode: str,
+        documents: list[str] | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream the answer into the chat; when done, bind its citations and review it."""
+        question = question.strip()
+        if not question:
+            return
+        turn = len(turns)
+        messages = [*messages, {"role": "user", "content": question},
+                    {"role": "assistant", "content": render.streaming_html("")}]
+        keep = (gr.skip(),) * 4
+        yield "", messages, turns, *keep
+        text = ""
+        history = [(asked, answer.text) for asked, answer in turns]
+        try:
+            for piece in self.library.ask_stream(
+                question, mode=mode, documents=documents or None, history=history
+            ):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
+                text += piece
+                messages[-1] = {"role": "assistant", "content": render.streaming_html(text)}
+                yield gr.skip(), messages, turns, *keep
+        except RagError as error:
+            messages[-1] = {"role": "assistant", "content": render.notice_html(str(error), "error")}
+            yield gr.skip(), messages, turns, *keep
+            return
+        turns = [*turns, (question, answer)]
+        messages[-1] = {
+            "role": "assistant", "content": render.answer_html(answer, turn, self.mode_label(answer.mode)),
+        }
+        yield gr.skip(), messages, turns, *self.review(turn, turns)
+
+    def new_conversation(self) -> tuple[Any, ...]:
+        return (
+            [], [], render.notice_html(EMPTY_SOURCE), gr.update(value=None, visible=False),
+            gr.update(value=None, visible=False), *self.review(None, []),
+        )
+
+    # -- source viewer -------------------------------------------------------------------------
+
+    def show_citation(self, turns: list[Turn], event: gr.EventData) -> tuple[Any, ...]:
+        """Open the source of citation `event.n` of answer `event.turn`."""
+        hidden = gr.update(value=None, visible=False)
+        try:
+            _, answer = turns[int(event.turn)]
+            citation = next(c for c in answer.citations if c.n == int(event.n))
+        except (IndexError, StopIteration, AttributeError, ValueError):
+            return render.notice_html("This citation belongs to an earlier conversation.", "error"), hidden, hidden, gr.Tabs(selected="source")
+        try:
+            view = source_view(self.library.store(), citation)
+        except RagError as error:
+            return render.notice_html(str(error), "error"), hidden, hidden, gr.Tabs(selected="source")
+        try:
+            served = copy_for_serving(view.document, self.files / "originals")
+            image = render_page(served, view.page, (citation.page_start, citation.page_end)) if view.is_pdf else None
+        except SourceFileError as error:
+            card = render.source_html(view) + render.notice_html(str(error), "error")
+            return card, hidden, hidden, gr.Tabs(selected="source")
+        return (
+            render.source_html(view),
+            gr.update(value=image, visible=image is not None,
+                      label=f"Page {view.page.number}" if image is not None else None),
+            gr.update(value=str(served), visible=True, label=f"Download {served.name}"),
+            gr.Tabs(selected="source"),
+        )
+
+    # -- reviewer view -------------------------------------------------------------------------
+
+    def review(self, turn: int | None, turns: list[Turn]) -> tuple[Any, ...]:
+        """The review table of answer `turn`, the picker of answers, and the two export files."""
+        choices = [(f"{i + 1}. {render.plain_question(q)}", i) for i, (q, _) in enumerate(turns)]
+        if turn is None or not 0 <= turn < len(turns):
+            hidden = gr.update(value=None, visible=False)
+            return render.notice_html(EMPTY_REVIEW), gr.update(choices=choices, value=None), hidden, hidden
+        answer = turns[turn][1]
+        folder = self.files / "reviews" / uuid.uuid4().hex
+        return (
+            render.review_html(answer, turn),
+            gr.update(choices=choices, value=turn),
+            gr.update(value=str(write_review(answer, folder, "md")), visible=True),
+            gr.update(value=str(write_review(answer, folder, "csv")), visible=True),
+        )
+
+    # -- library -------------------------------------------------------------------------------
+
+    def library_view(self, message: str = "") -> tuple[Any, ...]:
+        """Stats, table, pickers and a status message, after a change to the library."""
+        documents = self.library.documents()
+        choices = render.document_choices(documents)
+        return (
+            render.stats_html(self.library.status()),
+            render.library_rows(documents),
+            gr.update(choices=choices),
+            gr.update(choices=choices, value=None),
+            message,
+        )
+
+    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        """Save and index uploaded files, reporting what was added and what was refused."""
+        if not files:
+            return (gr.skip(),) * 5 + (None,)
+
+        def step(file: str, done: int, total: int) -> None:
+            progress((done, total), desc=f"Indexing {file}" if file else "Saving the index")
+
+        report = self.library.add_uploads([(Path(f), Path(f).name) for f in files], step)
+        lines = [f"Added **{file}**." for file in report.indexed]
+        lines += [f"**{file}** is already in the library." for file in report.unchanged]
+        lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
+        return (*self.library_view("\n\n".join(lines)), None)
+
+    def remove(self, document_id: str | None) -> tuple[Any, ...]:
+        if not document_id:
+            return self.library_view("Choose a document to remove.")
+        try:
+            document = self.library.discard(document_id)
+        except RagError as error:
+            return self.library_view(f"Could not remove it: {error}")
+        return self.library_view(f"Removed **{document.file}** ({document.title}).")
+
+    # -- API -------------------------------------------------------------------------------------
+
+    def ask(self, question: str) -> dict:
+        """Answer a question from the library: the JSON object that `rag ask --json` prints."""
+        try:
+            return self.library.ask(question).to_json()
+        except RagError as error:
+            raise gr.Error(str(error)) from error
+
+
+def build_app(library: Library) -> gr.Blocks:
+    """The app's page and events, bound to `library`."""
+    app = App(library)
+    settings = library.settings
+    modes = library.generators()
+    documents = library.documents()
+    private = {"api_visibility": "private"}
+    with gr.Blocks(title="Report library", fill_width=True) as blocks:
+        with gr.Row(elem_id="top"):
+            gr.HTML(
+                '<div class="brand"><span class="logo">❝</span><div><div class="name">Report library'
+                '</div><div class="tagline">Answers with a citation for every sentence</div></div></div>',
+                js_on_load=None,
+            )
+            stats = gr.HTML(render.stats_html(library.status()), elem_id="stats", js_on_load=None)
+        bridge = gr.HTML("", js_on_load=CITATION_CLICKS, elem_id="citation-bridge")
+        turns = gr.State([])
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, elem_id="chat-column"):
+                        new = gr.Button(
+                            "New conversation", size="sm", variant="secondary",
+                            elem_id="new-conversation",
+                        )
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", height="60vh", show_label=False, layout="bubble",
+                            buttons=["copy"], feedback_options=None, autoscroll=True,
+                            placeholder=(
+                                "<div class='empty-chat'><div class='big'>Ask the library</div>"
+                                "<div>Every sentence of an answer cites the passage it comes "
+                                "from. Click a number to see it on the page.</div></div>"
+                            ),
+                        )
+                        with gr.Row(elem_id="composer"):
+                            question = gr.Textbox(
+                                placeholder="Ask a question about the reports…", show_label=False,
+                                lines=1, max_lines=6, scale=8, autofocus=True, elem_id="question",
+                                container=False,
+                            )
+                            send = gr.Button("Ask", variant="primary", scale=1, elem_id="send", min_width=80)
+                        with gr.Row(elem_id="controls", equal_height=True):
+                            scope = gr.Dropdown(
+                                render.document_choices(documents), value=[], multiselect=True,
+                                label="Search in (empty: every document)", scale=3, elem_id="scope",
+                            )
+                            generator = gr.Dropdown(
+                                [(app.mode_label(mode), mode) for mode in modes],
+                                value=settings.generator if settings.generator in modes else modes[0],
+                                label="Answer with", scale=2, min_width=230, elem_id="generator",
+                            )
+                    with gr.Column(scale=6, elem_id="side"):
+                        with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
+                            with gr.Tab("Source", id="source"):
+                                source = gr.HTML(
+                                    render.notice_html(EMPTY_SOURCE), elem_id="source",
+                                    js_on_load=SCROLL_TO_QUOTE,
+                                )
+                                page_image = gr.Image(
+                                    visible=False, interactive=False, show_label=True,
+                                    elem_id="page-image", buttons=["fullscreen"], format="png",
+                                )
+                                original = gr.DownloadButton(
+                                    "Download original", visible=False, size="sm", elem_id="original",
+                                )
+                            with gr.Tab("Review", id="review"):
+                                review_pick = gr.Dropdown([], label="Answer", elem_id="review-pick")
+                                review = gr.HTML(render.notice_html(EMPTY_REVIEW), elem_id="review", js_on_load=None)
+                                with gr.Row():
+                                    export_md = gr.DownloadButton("Export Markdown", visible=False, size="sm", elem_id="export-md")
+                                    export_csv = gr.DownloadButton("Export CSV", visible=False, size="sm", elem_id="export-csv")
+            with gr.Tab("Library", id="library"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=7):
+                        table = gr.Dataframe(
+                            render.library_rows(documents), headers=render.LIBRARY_COLUMNS,
+                            interactive=False, wrap=True, elem_id="documents", show_label=False,
+                            max_height=640,
+                            column_widths=["38%", "20%", "8%", "8%", "9%", "17%"],
+                        )
+                    with gr.Column(scale=3, elem_id="library-side"):
+                        uploads = gr.File(
+                            label=f"Add documents (PDF, Word, HTML, Markdown, text; up to "
+                            f"{settings.max_upload_bytes / 2**20:.0f} MB)",
+                            file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
+                            elem_id="upload", height=150,
+                        )
+                        to_remove = gr.Dropdown(
+                            render.document_choices(documents), value=None,
+                            label="Remove a document", elem_id="remove-pick",
+                        )
+                        remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
+                        library_message = gr.Markdown(elem_id="library-message")
+
+        review_outputs = [review, review_pick, export_md, export_csv]
+        ask = {
+            "fn": app.respond,
+            "inputs": [question, chatbot, turns, generator, scope],
+            "outputs": [question, chatbot, turns, *review_outputs],
+            **private,
+        }
+        question.submit(**ask)
+        send.click(**ask)
+        new.click(
+            app.new_conversation, None,
+            [chatbot, turns, source, page_image, original, *review_outputs], **private,
+        )
+        bridge.click(app.show_citation, [turns], [source, page_image, original, side_tabs], **private)
+        review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
+        library_outputs = [stats, table, scope, to_remove, library_message]
+        uploads.upload(app.upload, [uploads], [*library_outputs, uploads], **private)
+        remove.click(app.remove, [to_remove], library_outputs, **private)
+        gr.api(app.ask, api_name="ask")
+    return blocks
+
+
+def auth(library: Library) -> tuple[str, str] | None:
+    """The login the settings ask for, if any."""
+    settings = library.settings
+    if settings.auth_user is None and settings.auth_password is None:
+        return None
+    if not settings.auth_user or settings.auth_password is None:
+        raise SettingsError(
+            "auth_user and auth_password must be set together (RAG_AUTH_USER, RAG_AUTH_PASSWORD)"
+        )
+    return settings.auth_user, settings.auth_password.get_secret_value()
+
+
+def warm_up(library: Library) -> None:
+    """Load the models in the background so that the first question does not wait for them."""
+
+    def run() -> None:
+        try:
+            library.warm_up()
+        except RagError as error:
+            print(f"rag: warning: {error}", file=sys.stderr)
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+
+def launch(library: Library, *, block: bool = True) -> gr.Blocks:
+    """Serve the app on the configured host and port (with the configured login)."""
+    settings = library.settings
+    blocks = build_app(library)
+    warm_up(library)
+    blocks.queue(default_concurrency_limit=1).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=auth(library),
+        auth_message="Sign in to the report library.",
+        max_file_size=settings.max_upload_bytes,
+        theme=THEME,
+        css_paths=[STYLE],
+        ssr_mode=False,
+        footer_links=["api"],
+        show_error=True,
+        quiet=True,
+        prevent_thread_lock=not block,
+    )
+    return blocks
+
+
+def main() -> None:
+    """`python -m ui.app [--host H] [--port P] [--index PATH]`: the same as `rag serve`."""
+    from rag.cli import main as rag_main
+
+    sys.exit(rag_main(["serve", *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    main()

