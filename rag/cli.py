@@ -27,14 +27,16 @@ def _library(args: argparse.Namespace) -> Library:
     return Library(load_settings(index_dir=args.index))
 
 
-def _progress_bar(desc: str = "ingest") -> Callable[[str, int, int], None]:
+def _progress_bar(
+    desc: str = "ingest", unit: str = "file"
+) -> Callable[[str, int, int], None]:
     from tqdm import tqdm
 
     bar: list[tqdm] = []
 
     def update(file: str, done: int, total: int) -> None:
         if not bar:
-            bar.append(tqdm(total=total, unit="item", desc=desc, file=sys.stderr))
+            bar.append(tqdm(total=total, unit=unit, desc=desc, file=sys.stderr))
         bar[0].n = done
         bar[0].set_postfix_str(file[-40:], refresh=True)
         if done == total:
@@ -64,12 +66,20 @@ def command_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_answer(answer: Answer) -> str:
-    """The answer and its numbered sources, for a terminal."""
-    lines = [answer.text]
+VERDICT_MARKS = {"unsupported": "\u2717 unsupported", "uncited": "? uncited", "weak": "~ weak"}
+
+
+def format_sources(answer: Answer) -> str:
+    """The numbered sources of an answer and the sentences that failed the citation check."""
+    lines = []
+    flagged = [s for s in answer.sentences if s.verdict in VERDICT_MARKS]
+    if flagged:
+        lines += ["", "Citation check:"]
+        lines += [f"  {VERDICT_MARKS[s.verdict]}: {s.text}" for s in flagged]
+    if answer.removed_markers:
+        lines.append(f"  {answer.removed_markers} citation(s) to passages not shown were removed")
     if answer.citations:
-        lines.append("")
-        lines.append("Sources:")
+        lines += ["", "Sources:"]
     for citation in answer.citations:
         page = f", page {citation.page}" if citation.page is not None else ""
         lines.append(f"[{citation.n}] {citation.document} ({citation.file}{page})")
@@ -77,17 +87,67 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def format_answer(answer: Answer) -> str:
+    """The answer and its numbered sources, for a terminal."""
+    return answer.text + format_sources(answer)
+
+
+def _mode(args: argparse.Namespace) -> str | None:
+    return "extractive" if args.extractive else args.generator
+
+
+def stream_to_terminal(
+    library: Library, question: str, mode: str | None, documents: list[str] | None,
+    history: list[tuple[str, str]],
+) -> Answer:
+    """Print the answer as it streams, then its checked form and sources; return it."""
+    streamed: list[str] = []
+    for piece in library.ask_stream(question, mode=mode, documents=documents, history=history):
+        if isinstance(piece, str):
+            streamed.append(piece)
+            print(piece, end="", flush=True)
+        else:
+            answer = piece
+    print()
+    if "".join(streamed).strip() != answer.text.strip():
+        print("\nChecked answer:\n" + answer.text)
+    print(format_sources(answer))
+    return answer
+
+
 def command_ask(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
-        mode = "extractive" if args.extractive else None
-        answer = library.ask(args.question, mode=mode, documents=args.docs)
+        if args.json:
+            answer = library.ask(args.question, mode=_mode(args), documents=args.docs)
+            print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        else:
+            stream_to_terminal(library, args.question, _mode(args), args.docs, [])
     finally:
         library.close()
-    if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
-    else:
-        print(format_answer(answer))
+    return 0
+
+
+def command_chat(args: argparse.Namespace) -> int:
+    library = _library(args)
+    history: list[tuple[str, str]] = []
+    print("Ask about the library; follow-up questions use the conversation. "
+          "'/new' starts over, an empty line or Ctrl-D quits.")
+    try:
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            if question == "/new":
+                history.clear()
+                continue
+            answer = stream_to_terminal(library, question, _mode(args), args.docs, history)
+            history.append((question, answer.text))
+    finally:
+        library.close()
     return 0
 
 
@@ -124,25 +184,29 @@ def command_remove(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation.datasets import BEIR, load_dataset
+    from rag.evaluation.datasets import load_dataset
     from rag.evaluation.reports import format_table, write_json
-    from rag.evaluation.runners import RETRIEVAL, eval_library, evaluate, ingest_dataset, model_judge
+    from rag.evaluation.runners import (
+        RETRIEVAL, choose_mode, eval_library, evaluate, ingest_dataset, model_judge,
+    )
 
     settings = load_settings()
     dataset = load_dataset(Path(args.dataset), settings.library_paths)
-    mode = args.mode or (RETRIEVAL if dataset.kind == BEIR else "extractive")
+    mode = choose_mode(dataset, args.mode)
     judge_name = args.judge or ("openai" if settings.openai_base_url else "local")
     judge = None
     if mode != RETRIEVAL and judge_name != "none":
         judge = model_judge(settings, judge_name)
     library = eval_library(settings, dataset, args.index)
     try:
-        ingested = ingest_dataset(library, dataset, None if args.quiet else _progress_bar())
+        ingested = ingest_dataset(
+            library, dataset, None if args.quiet else _progress_bar("ingest", "document")
+        )
         if ingested.indexed or ingested.skipped:
             _print_report(ingested)
         report = evaluate(
-            library, dataset, mode=mode, judge=judge, judge_name=judge and judge_name,
-            limit=args.limit, progress=None if args.quiet else _progress_bar("eval"),
+            library, dataset, mode=mode, judge=judge, judge_name=judge_name if judge else None,
+            limit=args.limit, progress=None if args.quiet else _progress_bar("eval", "question"),
         )
     finally:
         library.close()
@@ -174,6 +238,31 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_brief(args: argparse.Namespace) -> int:
+    from rag.briefing import build_briefing
+    from rag.exporting import FORMATS, export
+
+    if args.out.suffix.lower() not in FORMATS:
+        raise RagError(f"--out {args.out}: end the file name in {', '.join(FORMATS)}")
+    library = _library(args)
+    try:
+        briefing = build_briefing(
+            library, args.topic, args.sections, documents=args.docs, mode=_mode(args),
+            progress=None if args.quiet else _progress_bar("brief", unit="step"),
+        )
+    finally:
+        library.close()
+    export(briefing, args.out)
+    if briefing.covered:
+        print(
+            f"{args.out}: {len(briefing.sections)} sections, {len(briefing.references)} "
+            f"references from {len(briefing.cited_documents)} documents"
+        )
+    else:
+        print(f"{args.out}: not in the library (no passage is close enough to the topic)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a library of reports, offline."
@@ -192,10 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
     ask.add_argument("question")
-    ask.add_argument("--extractive", action="store_true", help="quote sentences; no generator")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.add_argument("--docs", nargs="+", metavar="DOC", help="only search these documents")
     ask.set_defaults(run=command_ask)
+
+    chat = commands.add_parser("chat", parents=[common], help="a conversation with follow-ups")
+    chat.set_defaults(run=command_chat)
+    for sub in (ask, chat):
+        sub.add_argument(
+            "--generator", choices=["extractive", "local", "openai"],
+            help="answerer (default: the generator setting, 'local')",
+        )
+        sub.add_argument("--extractive", action="store_true", help="same as --generator extractive")
+        sub.add_argument("--docs", nargs="+", metavar="DOC", help="only search these documents")
 
     status = commands.add_parser("status", parents=[common], help="what the index holds")
     status.add_argument("--documents", action="store_true", help="list every document")
@@ -237,6 +334,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: host setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: port setting, 7860)")
     serve.set_defaults(run=command_serve)
+
+    brief = commands.add_parser(
+        "brief", parents=[common], help="a cited briefing on a topic (.md, .docx or .pdf)",
+    )
+    brief.add_argument("topic", metavar="TOPIC")
+    brief.add_argument(
+        "--out", type=Path, required=True, metavar="FILE",
+        help="where to write it; the suffix picks the format: .md, .docx or .pdf",
+    )
+    brief.add_argument("--sections", type=int, default=5, metavar="N", help="sections (default 5)")
+    brief.add_argument("--docs", nargs="+", metavar="DOC", help="only use these documents")
+    brief.add_argument(
+        "--generator", choices=["extractive", "local", "openai"],
+        help="writer of questions and answers (default: the generator setting, 'local')",
+    )
+    brief.add_argument("--extractive", action="store_true", help="same as --generator extractive")
+    brief.add_argument("--quiet", action="store_true", help="no progress bar")
+    brief.set_defaults(run=command_brief)
     return parser
 
 

