@@ -41,18 +41,19 @@ def retrieve(
     query_vector = embedder.embed([question], prompt_name=QUERY)[0]
     dense: list[Hit] = []  # a ranking of weight 0 is not searched at all
     lexical: list[Hit] = []
-    if settings.dense_weight:
-        dense = store.search_dense(query_vector, settings.candidates, document_ids)
-    if settings.lexical_weight:
-        lexical = store.search_lexical(question, settings.candidates, document_ids)
-    fused = reciprocal_rank_fusion(
-        [dense, lexical], [settings.dense_weight, settings.lexical_weight], settings.rrf_k
-    )[:k]
-    chunk_ids = [chunk_id for chunk_id, _ in fused]
-    passages = store.passages(chunk_ids)
-    if not passages:
-        return []
-    similarities = store.vectors([p.chunk_id for p in passages]) @ query_vector
+    with store.snapshot():  # one committed state, however a concurrent ingest goes on
+        if settings.dense_weight:
+            dense = store.search_dense(query_vector, settings.candidates, document_ids)
+        if settings.lexical_weight:
+            lexical = store.search_lexical(question, settings.candidates, document_ids)
+        fused = reciprocal_rank_fusion(
+            [dense, lexical], [settings.dense_weight, settings.lexical_weight], settings.rrf_k
+        )[:k]
+        chunk_ids = [chunk_id for chunk_id, _ in fused]
+        passages = store.passages(chunk_ids)
+        if not passages:
+            return []
+        similarities = store.vectors([p.chunk_id for p in passages]) @ query_vector
     scores = dict(fused)
     return [
         replace(p, score=scores[p.chunk_id], dense_similarity=float(similarity))

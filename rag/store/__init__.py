@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +50,9 @@ class DocumentStore(Protocol):
 
     model: str
     dimension: int
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one committed state, never a concurrent writer's partial change."""
 
     def put_document(self, document: NewDocument) -> DocumentInfo:
         """Store a document, atomically replacing any earlier version from the same source."""

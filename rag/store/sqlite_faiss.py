@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from rag.store import Hit, NewDocument, StoreStats
 SCHEMA_VERSION = "1"
 DATABASE_NAME = "library.sqlite"
 _FAISS_FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
+_TEMPORARY_FILE = re.compile(r"^vectors\.(\d+)\.(?:.*\.)?faiss\.tmp$")
+_TABLES = frozenset(["meta", "documents", "pages", "chunks", "chunks_fts"])
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -130,10 +133,12 @@ class SqliteFaissStore:
         self._index: faiss.Index | None = None
         self._index_generation = -1
         self._dirty = False
+        self._in_snapshot = False
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=60
         )
         try:
+            self._check_is_ours(database, create)  # before anything writes to the file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -143,11 +148,26 @@ class SqliteFaissStore:
             raise CorruptIndexError(
                 f"{database} is not a readable index ({error}); move it away and ingest again"
             ) from error
-        except IndexMismatchError:
+        except (CorruptIndexError, IndexMismatchError, MissingIndexError):
             self._db.close()
             raise
 
     # -- set-up and validation -------------------------------------------------------------
+
+    def _check_is_ours(self, database: Path, create: bool) -> None:
+        """Refuse an SQLite file of another program (never add tables to it) or an empty one."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if not tables and not create:
+            raise MissingIndexError(
+                f"no index at {self.directory}: {database.name} is empty; run `rag ingest` "
+                "first (or set --index)"
+            )
+        if tables and not _TABLES <= tables:
+            listed = ", ".join(sorted(tables)[:5])
+            raise CorruptIndexError(
+                f"{database} is an SQLite database of another program (tables: {listed}), not "
+                "an index of rag; choose another index folder with --index"
+            )
 
     def _initialise(self, create: bool) -> None:
         if create:
@@ -172,6 +192,12 @@ class SqliteFaissStore:
                 f"index at {self.directory} has layout version {meta.get('schema_version')!r}, "
                 f"this program reads version {SCHEMA_VERSION}"
             )
+        for key in ("dimension", "generation"):
+            if not (meta.get(key) or "").isdigit():
+                raise CorruptIndexError(
+                    f"index at {self.directory} is damaged: its {key} is {meta.get(key)!r}, "
+                    "not a number; move it away and ingest again"
+                )
         stored_model, stored_dimension = meta.get("embedding_model"), meta.get("dimension")
         if self.dimension is None and stored_dimension is not None:
             self.dimension = int(stored_dimension)
@@ -185,8 +211,22 @@ class SqliteFaissStore:
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """SQLite's errors about a damaged or foreign file, as a CorruptIndexError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            damaged = type(error) is sqlite3.DatabaseError or str(error).startswith("no such ")
+            if not damaged:
+                raise
+            raise CorruptIndexError(
+                f"the index at {self.directory} is damaged ({error}); run `rag check`, or move "
+                "it away and ingest again"
+            ) from error
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._damage_reported():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -196,15 +236,27 @@ class SqliteFaissStore:
             self._db.execute("COMMIT")
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A read snapshot; the FAISS structure is brought to the snapshot's generation."""
+    def snapshot(self) -> Iterator[None]:
+        """Hold one read transaction: every read inside sees the same committed state, never a
+        writer's half-done change, whatever other processes commit meanwhile. Snapshots nest."""
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._sync_index(self._generation())
-                yield self._db
-            finally:
-                self._db.execute("COMMIT")
+            if self._in_snapshot:
+                yield
+                return
+            with self._damage_reported():
+                self._db.execute("BEGIN")
+                self._in_snapshot = True
+                try:
+                    yield
+                finally:
+                    self._in_snapshot = False
+                    self._db.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, inside a snapshot."""
+        with self.snapshot():
+            yield self._db
 
     def _generation(self) -> int:
         return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
@@ -225,25 +277,56 @@ class SqliteFaissStore:
     def _chunk_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def _read_index_file(self, generation: int) -> faiss.Index | None:
+    def _chunk_ids(self) -> np.ndarray:
+        rows = self._db.execute("SELECT id FROM chunks ORDER BY id")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def _index_file_problem(self, index: faiss.Index) -> str | None:
+        """Why a FAISS structure read from a file cannot serve this snapshot, if it cannot."""
+        if not isinstance(index, faiss.IndexIDMap2) or not isinstance(
+            faiss.downcast_index(index.index), faiss.IndexFlatIP
+        ):
+            return f"it holds a {type(index).__name__}, not an IndexIDMap2 over IndexFlatIP"
+        if index.d != self.dimension:
+            return f"its vectors have {index.d} dimensions, the index {self.dimension}"
+        stored = self._chunk_ids()
+        if not np.array_equal(np.sort(faiss.vector_to_array(index.id_map)), stored):
+            return f"its {index.ntotal} ids differ from the {stored.size} chunk ids in SQLite"
+        return None
+
+    def _load_index_file(self, generation: int) -> tuple[faiss.Index | None, str | None]:
+        """The FAISS structure of `generation` from its file, or None and why not."""
         path = self._faiss_path(generation)
         if not path.exists():
-            return None
+            return None, f"{path.name} is missing"
         try:
             index = faiss.read_index(str(path))
-        except RuntimeError:
-            return None
-        if index.d != self.dimension or index.ntotal != self._chunk_count():
-            return None
-        return index
+        except (RuntimeError, MemoryError) as error:
+            return None, f"{path.name} is unreadable ({str(error).splitlines()[0][:120]})"
+        problem = self._index_file_problem(index)
+        return (None, f"{path.name}: {problem}") if problem else (index, None)
+
+    def _read_index_file(self, generation: int) -> faiss.Index | None:
+        return self._load_index_file(generation)[0]
+
+    def _stored_vectors(self, batch_rows: list[tuple[int, bytes]]) -> np.ndarray:
+        """The vectors of (id, blob) rows; a blob of the wrong size means a damaged index."""
+        row_bytes = self.dimension * 4
+        wrong = [row[0] for row in batch_rows if len(row[1]) != row_bytes]
+        if wrong:
+            raise CorruptIndexError(
+                f"the index at {self.directory} is damaged: chunks {wrong[:5]} have vectors of "
+                f"the wrong size; run `rag check`, or move it away and ingest again"
+            )
+        blob = b"".join(row[1] for row in batch_rows)
+        return np.frombuffer(blob, dtype=np.float32).reshape(len(batch_rows), self.dimension)
 
     def _rebuild_index(self) -> faiss.Index:
         index = self._new_index()
         rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
         while batch := rows.fetchmany(4096):
             ids = np.array([row[0] for row in batch], dtype=np.int64)
-            vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype=np.float32)
-            index.add_with_ids(vectors.reshape(len(batch), self.dimension), ids)
+            index.add_with_ids(self._stored_vectors(batch), ids)
         return index
 
     def _sync_index(self, generation: int) -> None:
@@ -260,22 +343,37 @@ class SqliteFaissStore:
             if not self._dirty or self._index is None:
                 return
             path = self._faiss_path(self._index_generation)
-            temporary = path.with_suffix(".faiss.tmp")
-            faiss.write_index(self._index, str(temporary))
-            with open(temporary, "rb+") as handle:
+            # A name of its own: another process may be writing this generation's file too.
+            descriptor, name = tempfile.mkstemp(
+                dir=self.directory, prefix=f"{path.stem}.", suffix=".faiss.tmp"
+            )
+            os.close(descriptor)
+            faiss.write_index(self._index, name)
+            with open(name, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(temporary, path)
+            try:
+                os.replace(name, path)
+            except FileNotFoundError:
+                return  # `rag check --repair` took it for a crash's leftover; rebuilt when read
             _fsync_directory(self.directory)
             self._dirty = False
-            self._remove_stale_files(keep=path)
+            self._remove_stale_files(self._index_generation)
 
-    def _remove_stale_files(self, keep: Path) -> None:
+    def _stale_files(self, generation: int) -> list[Path]:
+        """FAISS files and temporary files of generations before `generation` (a crash's or an
+        older writer's), and temporary files of `generation` itself; never a newer writer's."""
+        stale = []
         for candidate in self.directory.iterdir():
-            match = _FAISS_FILE.match(candidate.name)
-            if candidate != keep and (match or candidate.name.endswith(".faiss.tmp")):
-                if match and int(match.group(1)) > self._index_generation:
-                    continue  # written by a newer writer in another process
-                candidate.unlink(missing_ok=True)
+            match = _FAISS_FILE.match(candidate.name) or _TEMPORARY_FILE.match(candidate.name)
+            if match is None or int(match.group(1)) > generation:
+                continue
+            if candidate != self._faiss_path(generation):
+                stale.append(candidate)
+        return stale
+
+    def _remove_stale_files(self, generation: int) -> None:
+        for candidate in self._stale_files(generation):
+            candidate.unlink(missing_ok=True)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -318,8 +416,9 @@ class SqliteFaissStore:
                 )
                 new_ids.append(cursor.lastrowid)
             generation = self._bump_generation(db)
+            stored = self._document(document_id)
         self._apply_to_index(generation, removed=old_ids, added=(new_ids, vectors))
-        return self._document(document_id)
+        return stored
 
     def remove_document(self, document_id: int) -> None:
         with self._write() as db:
@@ -370,14 +469,14 @@ class SqliteFaissStore:
         return DocumentInfo(*row)
 
     def document_by_source(self, source: str) -> DocumentInfo | None:
-        with self._lock:
+        with self._read():
             row = self._db.execute(
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.source=?", (source,)
             ).fetchone()
         return DocumentInfo(*row) if row else None
 
     def documents(self) -> list[DocumentInfo]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents d ORDER BY d.file, d.id"
             ).fetchall()
@@ -403,6 +502,7 @@ class SqliteFaissStore:
     ) -> list[Hit]:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dimension)
         with self._read():
+            self._sync_index(self._generation())
             params = None
             if document_ids is not None:
                 allowed = self._allowed_chunk_ids(document_ids)
@@ -428,7 +528,7 @@ class SqliteFaissStore:
             parameters.extend(document_ids)
         sql += " ORDER BY score LIMIT ?"
         parameters.append(k)
-        with self._lock:
+        with self._read():
             rows = self._db.execute(sql, parameters).fetchall()
         return [Hit(int(rowid), -float(score)) for rowid, score in rows]  # bm25(): lower is better
 
@@ -436,7 +536,7 @@ class SqliteFaissStore:
         if not chunk_ids:
             return []
         marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 f"""SELECT c.id, c.document_id, d.title, d.file, c.page, c.start, c.end, c.text
                 FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})""",
@@ -447,18 +547,17 @@ class SqliteFaissStore:
 
     def vectors(self, chunk_ids: list[int]) -> np.ndarray:
         marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
+        with self._read():
             rows = dict(
                 self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids)
             )
         missing = [i for i in chunk_ids if i not in rows]
         if missing:
             raise KeyError(f"chunk ids not in the index: {missing}")
-        blob = b"".join(rows[i] for i in chunk_ids)
-        return np.frombuffer(blob, dtype=np.float32).reshape(len(chunk_ids), self.dimension)
+        return self._stored_vectors([(i, rows[i]) for i in chunk_ids])
 
     def page(self, document_id: int, page: int | None) -> Page:
-        with self._lock:
+        with self._read():
             row = self._db.execute(
                 "SELECT number, text, raw_text FROM pages WHERE document_id=? AND number IS ?",
                 (document_id, page),
@@ -468,14 +567,24 @@ class SqliteFaissStore:
         return Page(*row)
 
     def stats(self) -> StoreStats:
-        with self._lock:
+        with self._read():
             documents, pages = self._db.execute(
                 "SELECT count(*), coalesce(sum(pages), 0) FROM documents"
             ).fetchone()
             chunks = self._chunk_count()
             generation = self._generation()
-        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
-        return StoreStats(documents, pages, chunks, self.model, self.dimension, size, generation)
+        return StoreStats(
+            documents, pages, chunks, self.model, self.dimension, self._bytes_on_disk(), generation
+        )
+
+    def _bytes_on_disk(self) -> int:
+        size = 0
+        for path in self.directory.iterdir():
+            try:
+                size += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:
+                pass  # a temporary file that another process has just renamed or removed
+        return size
 
     def close(self) -> None:
         with self._lock:
