@@ -39,3 +39,7 @@ class SourceFileError(RagError):
 
 class DatasetError(RagError):
     """An evaluation dataset is missing, of an unknown layout or malformed; the message says where."""
+
+
+class ExportError(RagError):
+    """A briefing cannot be written: unknown format, missing font or unwritable file."""

@@ -1,0 +1,393 @@
+"""Topic to briefing: plan sub-questions, answer each with checked citations, assemble one document.
+
+A briefing holds only sentences whose citation check says "supported": sentences judged weak or
+unsupported, and sentences without a citation, never reach it. Citations are renumbered across
+the whole briefing so that one quoted span of one page has one number everywhere, and a
+sentence already used by an earlier section is not repeated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from rag.answering import EXTRACTIVE, is_prose, relevant_enough
+from rag.citations import parse_markers, strip_markers
+from rag.errors import RagError
+from rag.library import Library
+from rag.records import Answer, Citation, Passage, Sentence
+from rag.retrieval import retrieve
+from rag.sentences import sentence_spans
+
+BriefingProgress = Callable[[str, int, int], None]
+"""progress(step, steps done, steps in all): called as the briefing is planned and written."""
+
+NOT_COVERED = "Not in the library: none of the indexed documents covers this topic."
+PLANNER_SYSTEM = (
+    "You plan a short briefing for trainers. Write questions that the briefing should answer. "
+    "Reply with the questions only, one per line."
+)
+PLANNER_HUMAN = (
+    "Topic: {topic}\n\nSome of what the reports say:\n{context}\n\n"
+    "Write {n} short questions about {topic} that these reports can answer. "
+    "Each question names the topic. One question per line."
+)
+PLANNER_CONTEXT_PASSAGES = 4
+EXTRA_ATTEMPTS = 2  # reserve sub-questions tried when planned ones find nothing supported
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I)
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'-]*)*")
+_PHRASE_STOPWORDS = frozenset(
+    "the this that these those a an in on of for and or to by with from as at is are was were be "
+    "been has have had it its their they he she we our you your not no may can could would should "
+    "will also such than then there which who whom what when where while about into over under "
+    "more most other some any all each between among according however since because during "
+    "although additional potential proposed several including include includes might must "
+    "certain various many much further being using based related within without upon through "
+    "like described below above following report reports figure table source section "
+    "example new first second last one two three".split()
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One numbered entry of the reference list: the passage span a briefing cites."""
+
+    n: int
+    chunk_id: int
+    document: str
+    file: str
+    page: int | None
+    quote: str
+    chunk_start: int  # offsets of `quote` within the stored chunk text
+    chunk_end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A sub-question and the supported sentences that answer it, with global [n] markers."""
+
+    question: str
+    sentences: list[Sentence]
+
+    @property
+    def text(self) -> str:
+        return " ".join(sentence.text for sentence in self.sentences)
+
+
+@dataclass(frozen=True)
+class Briefing:
+    """A cited briefing on a topic, ready to export."""
+
+    topic: str
+    title: str
+    date: str  # ISO 8601
+    mode: str
+    scope: list[str]  # the documents searched, as "title (file)"
+    cited_documents: list[str]
+    summary: list[Sentence]  # key points: the first sentence of each section
+    sections: list[Section]
+    references: list[Reference]
+    unanswered: list[str] = field(default_factory=list)  # sub-questions with nothing supported
+    dropped_sentences: int = 0  # sentences left out as weak, unsupported or uncited
+
+    @property
+    def covered(self) -> bool:
+        """False when the library holds nothing on the topic."""
+        return bool(self.sections)
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def parse_questions(reply: str, topic: str) -> list[str]:
+    """The distinct questions of a planner's reply, one per line, without list numbering."""
+    questions: dict[str, str] = {}
+    for line in reply.splitlines():
+        question = _LIST_PREFIX.sub("", line).strip().strip("\"'*").strip()
+        if (
+            len(question.split()) < 3
+            or question.endswith(":")  # a lead-in such as "Here are the questions:"
+            or question.lower().rstrip("?") == topic.lower()
+        ):
+            continue
+        if not question.endswith("?"):
+            question = question.rstrip(".:;") + "?"
+        questions.setdefault(question.lower(), question)
+    return list(questions.values())
+
+
+def model_questions(chat: BaseChatModel, topic: str, n: int, passages: list[Passage]) -> list[str]:
+    """Up to `n` sub-questions written by the chat model from the topic and leading passages."""
+    context = "\n".join(
+        f"- {_leading_sentence(passage.text)}" for passage in passages[:PLANNER_CONTEXT_PASSAGES]
+    )
+    prompt = PLANNER_HUMAN.format(topic=topic, context=context, n=n)
+    reply = chat.invoke([SystemMessage(PLANNER_SYSTEM), HumanMessage(prompt)], max_tokens=40 * n)
+    return parse_questions(reply.text, topic)[:n]
+
+
+def _leading_sentence(text: str) -> str:
+    """The first prose sentence of a passage (the passage start when none is prose)."""
+    sentences = [text[start:end] for start, end in sentence_spans(text)]
+    return next((s for s in sentences if is_prose(s)), text[:200])
+
+
+def prose_sentences(passage: Passage) -> list[str]:
+    """The passage's prose sentences, leaving out page furniture such as running headers that
+    repeat the document title."""
+    sentences = (passage.text[start:end] for start, end in sentence_spans(passage.text))
+    return [s for s in sentences if is_prose(s) and passage.title.lower() not in s.lower()]
+
+
+def key_phrase(passage: Passage, topic: str, used: set[str]) -> str | None:
+    """The phrase that best names what a passage adds to the topic: the most frequent pair of
+    content words, or name of several words, in its prose, leaving out the words of the topic
+    and of the document title, and phrases already `used`."""
+    known = {word[:5] for word in re.findall(r"\w+", f"{topic} {passage.title}".lower())}
+
+    def content(word: str) -> bool:
+        return len(word) > 2 and word not in _PHRASE_STOPWORDS and not word.isdigit()
+
+    phrases: Counter[str] = Counter()
+    for sentence in prose_sentences(passage):
+        words = re.findall(r"[\w-]+", sentence.lower())
+        for first, second in zip(words, words[1:]):
+            if content(first) and content(second) and not {first[:5], second[:5]} & known:
+                phrases[f"{first} {second}"] += 1
+        for match in _NAME.finditer(sentence):
+            name = match.group()
+            if match.start() > 0 and len(name.split()) > 1 and name.lower() not in passage.title.lower():
+                phrases[name] += 2
+    ranked = [p for p, _ in phrases.most_common() if p.lower() not in used]
+    return ranked[0] if ranked else None
+
+
+def extractive_questions(topic: str, n: int, passages: list[Passage]) -> list[str]:
+    """Up to `n` sub-questions derived from the best passages on the topic, one per distinct
+    document page, each asking about the passage's key phrase in the topic's terms."""
+    questions: list[str] = []
+    used: set[str] = set()
+    pages: set[tuple[int, int | None]] = set()
+    for passage in passages:
+        if len(questions) == n:
+            break
+        if (passage.document_id, passage.page) in pages:
+            continue
+        phrase = key_phrase(passage, topic, used)
+        if phrase is None:
+            continue
+        pages.add((passage.document_id, passage.page))
+        used.add(phrase.lower())
+        questions.append(f"What do the reports say about {phrase} in {topic}?")
+    return questions
+
+
+def plan_subquestions(
+    library: Library,
+    topic: str,
+    n: int,
+    *,
+    documents: list[str] | None = None,
+    mode: str = EXTRACTIVE,
+    passages: list[Passage] | None = None,
+) -> list[str]:
+    """Sub-questions that cover the topic: written by the chat model of `mode`, topped up with
+    questions derived from the passages when the model's reply gives fewer than `n`; derived
+    from the passages alone in extractive mode."""
+    if passages is None:
+        passages = topic_passages(library, topic, n, documents)
+    derived = extractive_questions(topic, n + EXTRA_ATTEMPTS, passages)
+    if mode == EXTRACTIVE:
+        return derived[:n]
+    planned = model_questions(library.chat_model(mode), topic, n, passages)
+    known = {question.lower() for question in planned}
+    return planned + [q for q in derived if q.lower() not in known][: max(0, n - len(planned))]
+
+
+def topic_passages(
+    library: Library, topic: str, n: int, documents: list[str] | None
+) -> list[Passage]:
+    """The passages that best match the topic: enough to plan `n` sections and spares."""
+    document_ids = library.document_ids(documents) if documents else None
+    k = max(library.settings.top_k, 4 * (n + EXTRA_ATTEMPTS))
+    return retrieve(
+        library.store(), library.embedder, library.settings, topic, k=k, document_ids=document_ids
+    )
+
+
+# -- assembling ------------------------------------------------------------------------------
+
+
+class _Numbering:
+    """Global citation numbers: one per distinct (file, page, quoted words)."""
+
+    def __init__(self) -> None:
+        self.references: dict[tuple[str, int | None, str], Reference] = {}
+
+    def number(self, citation: Citation) -> int:
+        key = (citation.file, citation.page, citation.quote.strip())
+        if key not in self.references:
+            self.references[key] = Reference(
+                n=len(self.references) + 1,
+                chunk_id=citation.chunk_id,
+                document=citation.document,
+                file=citation.file,
+                page=citation.page,
+                quote=citation.quote.strip(),
+                chunk_start=citation.chunk_start,
+                chunk_end=citation.chunk_end,
+            )
+        return self.references[key].n
+
+
+def renumber(text: str, numbers: dict[int, int]) -> str:
+    """`text` with each marker [n] rewritten [numbers[n]]; a number repeated within a run of
+    adjacent markers ("[1][2]" where both become 4) is written once."""
+    pieces: list[str] = []
+    done = 0
+    run: set[int] = set()
+    for marker in parse_markers(text):
+        if text[done:marker.start]:
+            run = set()
+        new = [n for n in dict.fromkeys(numbers[n] for n in marker.numbers) if n not in run]
+        run.update(new)
+        pieces += [text[done:marker.start], "".join(f"[{n}]" for n in new)]
+        done = marker.end
+    return "".join(pieces) + text[done:]
+
+
+def _reads_as_prose(claim: str, cited: list[int], citations: dict[int, Citation]) -> bool:
+    """False for quoted page furniture: a running header holding its document's title, a
+    heading ending in a colon, a link or footnote."""
+    titles = [citations[n].document.lower() for n in cited]
+    return (
+        is_prose(claim)
+        and not claim.endswith(":")
+        and not any(title in claim.lower() for title in titles)
+    )
+
+
+def supported_section(
+    answer: Answer, numbering: _Numbering, seen: set[str]
+) -> tuple[Section, int]:
+    """The section made of an answer's supported sentences not `seen` before, with global
+    citation numbers; also how many sentences were dropped as weak, unsupported or uncited."""
+    by_n = {citation.n: citation for citation in answer.citations}
+    kept: list[Sentence] = []
+    dropped = 0
+    if answer.refused:
+        return Section(answer.question, []), 0
+    for sentence in answer.sentences:
+        if sentence.verdict != "supported" or not sentence.citations:
+            dropped += 1
+            continue
+        claim = " ".join(strip_markers(sentence.text).split())
+        if claim.lower() in seen or not _reads_as_prose(claim, sentence.citations, by_n):
+            continue
+        seen.add(claim.lower())
+        numbers = {n: numbering.number(by_n[n]) for n in sentence.citations}
+        kept.append(
+            Sentence(
+                text=renumber(sentence.text.strip(), numbers),
+                citations=list(dict.fromkeys(numbers[n] for n in sentence.citations)),
+                verdict="supported",
+            )
+        )
+    return Section(answer.question, kept), dropped
+
+
+def _label(title: str, file: str) -> str:
+    return f"{title} ({file})"
+
+
+def build_briefing(
+    library: Library,
+    topic: str,
+    sections: int = 5,
+    *,
+    documents: list[str] | None = None,
+    mode: str | None = None,
+    progress: BriefingProgress | None = None,
+    today: date | None = None,
+) -> Briefing:
+    """A briefing of up to `sections` sections on `topic`, from the named `documents` (default:
+    the whole library), answered in `mode` ("extractive", "local", "openai"; default: the
+    generator setting).
+
+    Only sentences with a "supported" verdict are kept (weak, unsupported and uncited ones are
+    dropped and counted). A sub-question whose answer keeps nothing is listed as unanswered and
+    one of the spare derived sub-questions is tried in its place (at most EXTRA_ATTEMPTS). When
+    no passage is close enough to the topic, no model is asked and the briefing says so.
+    """
+    topic = " ".join(topic.split())
+    if not topic:
+        raise RagError("the briefing topic is empty")
+    if sections < 1:
+        raise RagError(f"a briefing needs at least one section (got {sections})")
+    mode = mode or library.settings.generator
+    report = progress or (lambda step, done, total: None)
+    scope = [
+        _label(d.title, d.file)
+        for d in (
+            [library.find_document(reference) for reference in documents]
+            if documents else library.documents()
+        )
+    ]
+    passages = topic_passages(library, topic, sections, documents)
+    total = sections + 1
+    report("planning", 0, total)
+    questions: list[str] = []
+    if relevant_enough(passages, library.settings):
+        questions = plan_subquestions(
+            library, topic, sections, documents=documents, mode=mode, passages=passages
+        )
+        reserve = [
+            q for q in extractive_questions(topic, sections + EXTRA_ATTEMPTS, passages)
+            if q not in questions
+        ]
+        questions += reserve[:EXTRA_ATTEMPTS]
+    report("planned", 1, total)
+    numbering = _Numbering()
+    seen: set[str] = set()
+    written: list[Section] = []
+    unanswered: list[str] = []
+    dropped = 0
+    for question in questions:
+        if len(written) == sections:
+            break
+        answer = library.ask(question, mode=mode, documents=documents)
+        section, lost = supported_section(answer, numbering, seen)
+        dropped += lost
+        if section.sentences:
+            written.append(section)
+            if len(written) < sections:  # the last step is reported once, as "done"
+                report(question, len(written) + 1, total)
+        else:
+            unanswered.append(question)
+    report("done", total, total)
+    references = list(numbering.references.values())
+    return Briefing(
+        topic=topic,
+        title=f"Briefing: {topic[:1].upper()}{topic[1:]}",
+        date=(today or date.today()).isoformat(),
+        mode=mode,
+        scope=scope,
+        cited_documents=list(dict.fromkeys(_label(r.document, r.file) for r in references)),
+        summary=[section.sentences[0] for section in written],
+        sections=written,
+        references=references,
+        unanswered=unanswered,
+        dropped_sentences=dropped,
+    )
+
+
+def reference_line(reference: Reference) -> str:
+    """A reference as every export writes it: title, page, file and the quoted words."""
+    page = f", page {reference.page}" if reference.page is not None else ""
+    return f"{reference.document}{page} ({reference.file}): \u201c{reference.quote}\u201d"

@@ -1,0 +1,155 @@
+"""Briefings: planning, supported sentences only, global citation numbers, and the three exports."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.briefing import Briefing, build_briefing, parse_questions, reference_line, renumber
+from rag.cli import main
+from rag.citations import parse_markers
+from rag.errors import ExportError
+from rag.exporting import export, to_markdown
+from rag.library import Library
+from rag.settings import load_settings
+
+TOPIC = "seabed mining"
+OFF_TOPIC = "sourdough bread baking recipes"
+REFERENCE = re.compile(r"\[(\d+)\] (.+?\u201d)(?= \[\d+\] | \W*Only sentences|$)")
+
+
+@pytest.fixture(scope="module")
+def extractive_briefing(library_index: Path) -> Briefing:
+    library = Library(load_settings(index_dir=library_index))
+    try:
+        return build_briefing(library, TOPIC, 5, mode="extractive")
+    finally:
+        library.close()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def references_in(text: str) -> dict[int, str]:
+    """The numbered reference entries of an exported briefing's text."""
+    references = flat(text).split(" References ", 1)[1]
+    return {int(n): body for n, body in REFERENCE.findall(references)}
+
+
+def check_briefing(briefing: Briefing, library: Library) -> None:
+    """Every sentence cited; numbers consistent across the document; each quote stored."""
+    assert len(briefing.sections) >= 3
+    numbers = [r.n for r in briefing.references]
+    assert numbers == list(range(1, len(numbers) + 1))
+    used: set[int] = set()
+    for sentence in [s for section in briefing.sections for s in section.sentences]:
+        markers = [n for marker in parse_markers(sentence.text) for n in marker.numbers]
+        assert markers and set(markers) == set(sentence.citations), sentence.text
+        assert sentence.verdict == "supported"
+        used |= set(markers)
+    assert used == set(numbers)  # no reference left uncited, no marker without a reference
+    for point in briefing.summary:
+        assert point in [s for section in briefing.sections for s in section.sentences]
+    keys = [(r.file, r.page, r.quote) for r in briefing.references]
+    assert len(keys) == len(set(keys))  # one number per quoted span
+    for reference in briefing.references:
+        [passage] = library.store().passages([reference.chunk_id])
+        assert passage.text[reference.chunk_start:reference.chunk_end] == reference.quote
+        assert passage.title == reference.document and passage.page == reference.page
+
+
+def test_extractive_briefing_cites_every_sentence(extractive_briefing: Briefing, library: Library) -> None:
+    check_briefing(extractive_briefing, library)
+    assert extractive_briefing.covered and extractive_briefing.mode == "extractive"
+    assert len(extractive_briefing.summary) == len(extractive_briefing.sections)
+    assert any("Seabed" in doc for doc in extractive_briefing.cited_documents)
+
+
+def test_exports_hold_the_same_references(extractive_briefing: Briefing, tmp_path: Path) -> None:
+    import docx
+    import pypdfium2
+
+    expected = {r.n: flat(reference_line(r)) for r in extractive_briefing.references}
+    paths = {suffix: tmp_path / f"briefing{suffix}" for suffix in (".md", ".docx", ".pdf")}
+    for path in paths.values():
+        export(extractive_briefing, path)
+
+    markdown = paths[".md"].read_text(encoding="utf-8")
+    assert markdown == to_markdown(extractive_briefing)
+    assert references_in(markdown) == expected
+
+    word = docx.Document(str(paths[".docx"]))
+    headings = [p.text for p in word.paragraphs if p.style.name == "Heading 1"]
+    for section in extractive_briefing.sections:
+        assert any(section.question in heading for heading in headings)
+    assert "References" in headings
+    assert references_in("\n".join(p.text for p in word.paragraphs)) == expected
+
+    pdf = pypdfium2.PdfDocument(str(paths[".pdf"]))
+    text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert references_in(text) == expected
+    for section in extractive_briefing.sections:
+        assert flat(section.sentences[0].text) in flat(text)
+
+
+def test_unknown_export_format_is_refused(extractive_briefing: Briefing, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=r"\.md, \.docx, \.pdf"):
+        export(extractive_briefing, tmp_path / "briefing.txt")
+
+
+@pytest.mark.parametrize("mode", ["extractive", "local"])
+def test_topic_outside_the_library_gives_a_short_not_in_library_briefing(
+    library: Library, mode: str
+) -> None:
+    briefing = build_briefing(library, OFF_TOPIC, 3, mode=mode)  # local: refused before any model
+    assert not briefing.covered
+    assert briefing.sections == [] and briefing.references == [] and briefing.summary == []
+    markdown = to_markdown(briefing)
+    assert "Not in the library" in markdown and "References" not in markdown
+    assert len(markdown.splitlines()) < 10
+
+
+def test_parse_questions_reads_numbered_and_bulleted_lines() -> None:
+    reply = (
+        "Here are the questions:\n1. What is seabed mining?\n2) Who regulates seabed mining\n"
+        "- What are the environmental risks of seabed mining?\n"
+        "* What is seabed mining?\nseabed mining\n\n"
+        "Q4: Which companies test seabed mining equipment?"
+    )
+    assert parse_questions(reply, TOPIC) == [
+        "What is seabed mining?",
+        "Who regulates seabed mining?",
+        "What are the environmental risks of seabed mining?",
+        "Which companies test seabed mining equipment?",
+    ]
+
+
+def test_renumber_maps_markers_and_merges_repeats() -> None:
+    assert renumber("Mining rose. [1][2] Fell [2, 3].", {1: 4, 2: 4, 3: 7}) == (
+        "Mining rose. [4] Fell [4][7]."
+    )
+
+
+def test_rag_brief_writes_the_file_the_suffix_names(
+    library_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "seabed.md"
+    code = main(["brief", TOPIC, "--sections", "3", "--extractive", "--quiet",
+                 "--index", str(library_index), "--out", str(out)])
+    assert code == 0
+    assert out.read_text(encoding="utf-8").startswith("# Briefing: Seabed mining")
+    assert "3 sections" in capsys.readouterr().out
+    code = main(["brief", TOPIC, "--extractive", "--index", str(library_index),
+                 "--out", str(tmp_path / "seabed.txt")])
+    assert code == 1
+    assert ".md, .docx, .pdf" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_local_model_briefing_is_cited_and_supported(library: Library) -> None:
+    briefing = build_briefing(library, TOPIC, 3, mode="local")
+    check_briefing(briefing, library)
+    assert briefing.mode == "local"
