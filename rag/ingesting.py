@@ -6,19 +6,26 @@ import fnmatch
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from rag.embedding import DOCUMENT, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load
 from rag.normalising import normalise
-from rag.records import Chunk, Page
+from rag.records import Chunk, LoadedFile, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
 
 CHECKPOINT_SECONDS = 30.0
+PREFETCH_FILES = 4  # files loaded and split ahead of the embedder
+EMBED_BATCH_CHUNKS = 512  # chunks of several files embedded in one call, ordered by length
+T = TypeVar("T")
+R = TypeVar("R")
 TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
 TEXT_SOURCE_PREFIX = "text:"
 
@@ -58,6 +65,18 @@ class _Split:
 
     document: TextDocument
     page: Page
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A file loaded and split, waiting for its vectors."""
+
+    source: SourceFile
+    absolute: str
+    digest: str
+    size: int
+    loaded: LoadedFile
     chunks: list[Chunk]
 
 
@@ -111,6 +130,19 @@ def discover(
                     yield SourceFile(path, relative)
 
 
+def _ahead(
+    pool: Executor, work: Callable[[T], R], items: list[T], depth: int
+) -> Iterator[tuple[T, Future[R]]]:
+    """(item, future of work(item)) in order, keeping `depth` items submitted ahead."""
+    waiting: deque[tuple[T, Future[R]]] = deque()
+    upcoming = iter(items)
+    for item in upcoming:
+        waiting.append((item, pool.submit(work, item)))
+        if len(waiting) > depth:
+            yield waiting.popleft()
+    yield from waiting
+
+
 def content_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -138,27 +170,49 @@ class Ingestor:
         self.max_file_bytes = max_file_bytes
 
     def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
-        """Index every supported file under `paths`; unreadable files are skipped and reported."""
+        """Index every supported file under `paths`; unreadable files are skipped and reported.
+
+        A worker thread hashes, loads and splits the next files while this thread embeds; the
+        chunks of several files are embedded together (ordered by length) and each file is then
+        stored in its own transaction. At most PREFETCH_FILES files wait to be embedded.
+        """
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
         sources = list(discover(paths, self.exclude, report))
-        for done, source in enumerate(sources):
-            if progress:
-                progress(source.file, done, len(sources))
-            try:
-                self._ingest_file(source, report)
-            except UnreadableFileError as error:
-                report.skipped.append((source.file, _reason(error, source.path)))
-            if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
-                self.store.flush()
-                last_checkpoint = time.perf_counter()
+        pending: list[_Prepared] = []
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
+        try:
+            for done, (source, outcome) in enumerate(
+                _ahead(pool, self._prepare, sources, PREFETCH_FILES)
+            ):
+                if progress:
+                    progress(source.file, done, len(sources))
+                try:
+                    prepared = outcome.result()
+                except UnreadableFileError as error:
+                    report.skipped.append((source.file, _reason(error, source.path)))
+                    continue
+                if prepared is None:
+                    report.unchanged.append(source.file)
+                    continue
+                pending.append(prepared)
+                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                    self._embed_and_store(pending, report)
+                    pending = []
+                if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
+                    self.store.flush()
+                    last_checkpoint = time.perf_counter()
+            self._embed_and_store(pending, report)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.store.flush()
         if progress:
             progress("", len(sources), len(sources))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_file(self, source: SourceFile, report: IngestReport) -> None:
+    def _prepare(self, source: SourceFile) -> _Prepared | None:
+        """The file loaded and split; None when the index holds it unchanged."""
         path = source.path
         try:
             size = path.stat().st_size
@@ -174,29 +228,37 @@ class Ingestor:
         absolute = str(path.resolve())
         existing = self.store.document_by_source(absolute)
         if existing is not None and existing.content_hash == digest:
-            report.unchanged.append(source.file)
-            return
+            return None
         loaded = load(path)
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")
-        vectors = self.embedder.embed([chunk.text for chunk in chunks], prompt_name=DOCUMENT)
-        self.store.put_document(
-            NewDocument(
-                source=absolute,
-                file=source.file,
-                title=loaded.title,
-                format=loaded.format,
-                content_hash=digest,
-                size=size,
-                pages=loaded.pages,
-                chunks=chunks,
-                vectors=vectors,
+        return _Prepared(source, absolute, digest, size, loaded, chunks)
+
+    def _embed_and_store(self, batch: list[_Prepared], report: IngestReport) -> None:
+        """Embed the chunks of several files in one call, then store each file atomically."""
+        texts = [chunk.text for prepared in batch for chunk in prepared.chunks]
+        vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
+        offset = 0
+        for prepared in batch:
+            count = len(prepared.chunks)
+            self.store.put_document(
+                NewDocument(
+                    source=prepared.absolute,
+                    file=prepared.source.file,
+                    title=prepared.loaded.title,
+                    format=prepared.loaded.format,
+                    content_hash=prepared.digest,
+                    size=prepared.size,
+                    pages=prepared.loaded.pages,
+                    chunks=prepared.chunks,
+                    vectors=vectors[offset:offset + count],
+                )
             )
-        )
-        report.indexed.append(source.file)
-        report.pages += len(loaded.pages)
-        report.chunks += len(chunks)
+            offset += count
+            report.indexed.append(prepared.source.file)
+            report.pages += len(prepared.loaded.pages)
+            report.chunks += count
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None

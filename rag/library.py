@@ -46,6 +46,8 @@ class Library:
             self.settings.embedding_model,
             self.settings.embedding_batch_size,
             self.settings.model_cache_dir,
+            self.settings.embedding_backend,
+            self.settings.embedding_threads,
         )
 
     def store(self, *, create: bool = False) -> SqliteFaissStore:

@@ -1,0 +1,95 @@
+"""The ONNX backends: exported once from the packaged model, checked, and equal in use to torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import AUTO, TORCH, Embedder, get_embedder
+from rag.errors import ModelUnavailableError
+from rag.models import DEFAULT_CACHE_DIR, sha256_of
+from rag.onnx_embedding import FP32, INT8, MANIFEST, MIN_COSINE, exported_model, weights_file
+from rag.settings import Settings
+
+MODEL = Settings().embedding_model
+TEXTS = [
+    "Callao",
+    "How much cocaine was seized near Trujillo in 2014?",
+    "The Exchange Stabilization Fund (ESF) can buy or sell foreign currencies, hold U.S. dollar "
+    "and foreign-currency assets, and provide financing to foreign governments. " * 6,
+    "Polymetallic nodules on the abyssal plains hold nickel, cobalt, copper and manganese.",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return get_embedder(MODEL, backend=TORCH)
+
+
+@pytest.mark.parametrize(("backend", "least_cosine"), [(FP32, 0.9999), (INT8, MIN_COSINE)])
+def test_onnx_vectors_agree_with_the_model(torch_embedder, backend, least_cosine):
+    onnx = get_embedder(MODEL, backend=backend)
+    assert onnx.backend == backend
+    assert (onnx.name, onnx.dimension, onnx.max_tokens) == (
+        torch_embedder.name, torch_embedder.dimension, torch_embedder.max_tokens
+    )
+    vectors = onnx.embed(TEXTS)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.sum(vectors * torch_embedder.embed(TEXTS), axis=1).min() >= least_cosine
+
+
+def test_token_counts_match_the_model_tokenizer(torch_embedder):
+    onnx = get_embedder(MODEL, backend=INT8)
+    long_text = " ".join(TEXTS) * 3  # far past the model's 256 tokens: counted, not truncated
+    for text in [*TEXTS, long_text, "naïve café — ﬁnal", ""]:
+        expected = len(torch_embedder.model.tokenizer.encode(text, add_special_tokens=False))
+        assert onnx.count_tokens(text) == torch_embedder.count_tokens(text) == expected
+    assert onnx.count_tokens(long_text) > 256
+
+
+def test_auto_prefers_int8():
+    assert get_embedder(MODEL).backend == get_embedder(MODEL, backend=AUTO).backend == INT8
+
+
+def test_export_is_reused_and_redone_when_damaged(tmp_path):
+    embedder = get_embedder(MODEL, backend=INT8)  # makes the export in the default cache
+    source = DEFAULT_CACHE_DIR.expanduser() / "onnx" / embedder.name
+    shutil.copytree(source, tmp_path / "onnx" / embedder.name)
+    manifest = json.loads((tmp_path / "onnx" / embedder.name / MANIFEST).read_text())
+    assert manifest["source_sha256"] == sha256_of(weights_file(embedder.path))
+    assert manifest["probe_min_cosine"][INT8] >= MIN_COSINE
+
+    file = exported_model(embedder.path, embedder.name, tmp_path, INT8)
+    assert sha256_of(file) == manifest["files"][INT8]["sha256"]  # reused, not exported again
+    file.write_bytes(b"damaged")
+    again = exported_model(embedder.path, embedder.name, tmp_path, INT8)
+    redone = json.loads((again.parent / MANIFEST).read_text())
+    assert sha256_of(again) == redone["files"][INT8]["sha256"]
+    assert not list(tmp_path.joinpath("onnx").glob(".*"))  # no temporary folder left behind
+
+
+def model_without_fast_tokenizer(tmp_path: Path) -> Path:
+    """A copy of the packaged model (weights linked) lacking tokenizer.json."""
+    original = get_embedder(MODEL, backend=TORCH).path
+    copy = tmp_path / "model"
+    shutil.copytree(original, copy, ignore=shutil.ignore_patterns("*.safetensors", "tokenizer.json"))
+    weights = weights_file(original)
+    (copy / weights.name).symlink_to(weights)
+    return copy
+
+
+def test_auto_falls_back_to_torch_and_explicit_backend_refuses(tmp_path):
+    path = model_without_fast_tokenizer(tmp_path)
+    fallback = Embedder(str(path), cache_dir=tmp_path / "cache", backend=AUTO)
+    assert fallback.backend == TORCH
+    assert fallback.count_tokens("How much cocaine?") == 4  # how much cocaine ?
+    assert fallback.embed(["Callao"]).shape == (1, 384)
+    with pytest.raises(ModelUnavailableError, match="tokenizer.json"):
+        _ = Embedder(str(path), cache_dir=tmp_path / "cache", backend=INT8).backend
+    with pytest.raises(ModelUnavailableError, match="unknown embedding backend"):
+        Embedder(MODEL, backend="tpu")

@@ -1,0 +1,71 @@
+"""The ingest pipeline: files prepared ahead of the embedder, chunks of several files embedded
+together, each file stored on its own; the outcome is that of one file at a time."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import ingesting
+from rag.ingesting import _ahead
+from rag.library import Library
+from tests.conftest import settings_for
+
+TOPICS = ["cocaine seizures in Peru", "seabed mining of nodules", "the Strait of Hormuz",
+          "foreign holdings of debt", "biometric identification"]
+
+
+def write_library(folder: Path) -> list[str]:
+    folder.mkdir()
+    for number, topic in enumerate(TOPICS):
+        text = f"Report {number} on {topic}.\n\n" + f"This paragraph is about {topic}. " * (8 + 30 * number)
+        (folder / f"{number}-report.txt").write_text(text)
+    (folder / "5-empty.txt").write_text("")
+    (folder / "6-broken.pdf").write_bytes(b"%PDF-1.7 this is not a PDF")
+    return [f"{number}-report.txt" for number in range(len(TOPICS))]
+
+
+@pytest.mark.parametrize("batch_chunks", [1, 3, 10_000])
+def test_ingest_stores_every_file_as_if_one_at_a_time(tmp_path, monkeypatch, batch_chunks):
+    monkeypatch.setattr(ingesting, "EMBED_BATCH_CHUNKS", batch_chunks)
+    expected = write_library(tmp_path / "library")
+    library = Library(settings_for(tmp_path / "index"))
+    seen: list[tuple[str, int, int]] = []
+    report = library.ingest([tmp_path / "library"], progress=lambda *step: seen.append(step))
+    try:
+        assert report.indexed == expected
+        assert sorted(file for file, _ in report.skipped) == ["5-empty.txt", "6-broken.pdf"]
+        assert [step[1] for step in seen] == list(range(len(expected) + 3))  # 7 files, then done
+        store = library.store()
+        assert store.stats().chunks == report.chunks > len(TOPICS)
+        probe = library.embedder.embed(["report"])[0]
+        for document in store.documents():
+            ids = [h.chunk_id for h in store.search_dense(probe, 1000, [document.id])]
+            assert len(ids) == document.chunks
+            texts = [p.text for p in store.passages(ids)]
+            own = library.embedder.embed(texts, prompt_name="document")
+            # int8 vectors depend a little on the batch a text shares; still the same model.
+            assert np.sum(store.vectors(ids) * own, axis=1).min() >= 0.98
+        again = library.ingest([tmp_path / "library"])
+        assert (again.indexed, again.unchanged, again.chunks) == ([], expected, 0)
+    finally:
+        library.close()
+
+
+def test_ahead_keeps_a_bounded_number_of_items_in_flight():
+    submitted: list[int] = []
+
+    def work(item: int) -> int:
+        submitted.append(item)
+        return item * item
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        consumed = []
+        for item, future in _ahead(pool, work, list(range(10)), depth=3):
+            assert future.result() == item * item
+            consumed.append(item)
+            assert len(submitted) <= item + 1 + 3  # never more than 3 beyond the one in hand
+    assert consumed == list(range(10))
