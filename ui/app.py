@@ -18,7 +18,9 @@ from typing import Any
 
 import gradio as gr
 
+from rag.briefing import build_briefing
 from rag.errors import RagError, SettingsError, SourceFileError
+from rag.exporting import export, to_markdown
 from rag.library import Library
 from rag.records import Answer
 from rag.reviewing import write_review
@@ -198,6 +200,36 @@ class App:
             return self.library_view(f"Could not remove it: {error}")
         return self.library_view(f"Removed **{document.file}** ({document.title}).")
 
+    # -- briefing ------------------------------------------------------------------------------
+
+    def brief(
+        self, topic: str, sections: float, mode: str, documents: list[str] | None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, ...]:
+        """Write a cited briefing on a topic: its Markdown preview and .md/.docx/.pdf downloads."""
+        hidden = (gr.update(value=None, visible=False),) * 3
+        if not topic.strip():
+            return ("Type a topic for the briefing.", *hidden)
+
+        def step(label: str, done: int, total: int) -> None:
+            progress((done, total), desc="Planning" if done == 0 else f"Writing: {label}")
+
+        try:
+            briefing = build_briefing(
+                self.library, topic, int(sections), documents=documents or None, mode=mode,
+                progress=step,
+            )
+            folder = self.files / uuid.uuid4().hex
+            folder.mkdir()
+            stem = "-".join(briefing.topic.lower().split())[:60] or "briefing"
+            paths = [folder / f"{stem}-briefing{suffix}" for suffix in (".md", ".docx", ".pdf")]
+            for path in paths:
+                export(briefing, path)
+        except RagError as error:
+            return (f"**Could not write the briefing:** {error}", *hidden)
+        downloads = (gr.update(value=str(path), visible=True) for path in paths)
+        return (to_markdown(briefing), *downloads)
+
     # -- API -------------------------------------------------------------------------------------
 
     def ask(self, question: str) -> dict:
@@ -301,6 +333,35 @@ def build_app(library: Library) -> gr.Blocks:
                         )
                         remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
                         library_message = gr.Markdown(elem_id="library-message")
+            with gr.Tab("Briefing", id="briefing"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, elem_id="briefing-side"):
+                        topic = gr.Textbox(
+                            label="Topic", placeholder="e.g. seabed mining", elem_id="brief-topic",
+                        )
+                        brief_sections = gr.Slider(
+                            1, 8, value=5, step=1, label="Sections", elem_id="brief-sections",
+                        )
+                        brief_scope = gr.Dropdown(
+                            render.document_choices(documents), value=[], multiselect=True,
+                            label="From (empty: every document)", elem_id="brief-scope",
+                        )
+                        brief_generator = gr.Dropdown(
+                            [(app.mode_label(mode), mode) for mode in modes],
+                            value=settings.generator if settings.generator in modes else modes[0],
+                            label="Write with", elem_id="brief-generator",
+                        )
+                        write = gr.Button("Write briefing", variant="primary", elem_id="brief-write")
+                        brief_md = gr.DownloadButton("Markdown", visible=False, size="sm", elem_id="brief-md")
+                        brief_docx = gr.DownloadButton("Word", visible=False, size="sm", elem_id="brief-docx")
+                        brief_pdf = gr.DownloadButton("PDF", visible=False, size="sm", elem_id="brief-pdf")
+                    with gr.Column(scale=7):
+                        brief_preview = gr.Markdown(
+                            "A briefing plans sub-questions on the topic, answers each with "
+                            "checked citations and lists every quoted passage.",
+                            elem_id="brief-preview",
+                        )
+
 
         review_outputs = [review, review_pick, export_md, export_csv]
         ask = {
@@ -320,6 +381,10 @@ def build_app(library: Library) -> gr.Blocks:
         library_outputs = [stats, table, scope, to_remove, library_message]
         uploads.upload(app.upload, [uploads], [*library_outputs, uploads], **private)
         remove.click(app.remove, [to_remove], library_outputs, **private)
+        write.click(
+            app.brief, [topic, brief_sections, brief_generator, brief_scope],
+            [brief_preview, brief_md, brief_docx, brief_pdf], **private,
+        )
         gr.api(app.ask, api_name="ask")
     return blocks
 
