@@ -117,6 +117,11 @@ def discover(
         resolved_root = root.resolve()
         for folder, folders, names in os.walk(root):
             folders[:] = sorted(d for d in folders if not _excluded(d, exclude))
+            for name in folders:  # os.walk does not follow links to folders; say so for these
+                link = Path(folder) / name
+                if link.is_symlink() and not link.resolve().is_relative_to(resolved_root):
+                    relative = link.relative_to(root).as_posix()
+                    report.skipped.append((relative, "symbolic link to outside the folder"))
             for name in sorted(names):
                 path = Path(folder) / name
                 relative = path.relative_to(root).as_posix()
@@ -190,7 +195,10 @@ class Ingestor:
                 try:
                     prepared = outcome.result()
                 except UnreadableFileError as error:
-                    report.skipped.append((source.file, _reason(error, source.path)))
+                    reason = _reason(error, source.path)
+                    if self.store.document_by_source(str(source.path.resolve())) is not None:
+                        reason += " (the version indexed before is kept)"
+                    report.skipped.append((source.file, reason))
                     continue
                 if prepared is None:
                     report.unchanged.append(source.file)

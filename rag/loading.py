@@ -17,6 +17,7 @@ MAX_DOCX_COMPRESSION_RATIO = 200
 MAX_TEXT_CHARS = 20_000_000
 # Text has few control characters; data named .txt (images, archives, executables) has many.
 MAX_CONTROL_BYTES_SHARE = 0.05
+TITLE_SCAN_CHARS = 20_000
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _TITLE_SKIP = re.compile(r"^(https?://|www\.|updated\b|published\b|page \d+)", re.I)
 _NON_CONTENT_TAGS = frozenset([
@@ -38,7 +39,9 @@ def _page(number: int | None, raw: str) -> Page:
 
 
 def _title_from_text(text: str, fallback: str) -> str:
-    for line in text.splitlines():
+    """The first line that reads like a title, from the start of the text only (a 50 MB line
+    would otherwise be split into millions of words)."""
+    for line in text[:TITLE_SCAN_CHARS].splitlines():
         line = line.strip().lstrip("#").strip()
         if len(re.findall(r"[^\W\d_]{2,}", line)) >= 2 and not _TITLE_SKIP.match(line):
             return line[:200]
@@ -67,8 +70,8 @@ def load_text(path: Path) -> LoadedFile:
 
 def load_markdown(path: Path) -> LoadedFile:
     raw = _decode_text(path.read_bytes(), path)
-    headings = re.findall(r"^#\s+(.+)$", raw, re.M)
-    title = headings[0].strip() if headings else _title_from_text(raw, path.stem)
+    heading = re.search(r"^#\s+(.+)$", raw, re.M)
+    title = heading.group(1).strip() if heading else _title_from_text(raw, path.stem)
     return LoadedFile(title=title, format="markdown", pages=[_page(None, raw)])
 
 
