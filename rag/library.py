@@ -30,6 +30,7 @@ from rag.splitting import Splitter
 from rag.uploads import safe_file_name, save_upload
 from rag.store import StoreStats
 from rag.store.sqlite_faiss import SqliteFaissStore
+from rag.store.vector_index import IndexPlan
 
 
 class Library:
@@ -54,8 +55,11 @@ class Library:
         """The open store; `create` makes an empty index where there is none."""
         if self._store is None:
             dimension = self.embedder.dimension if create else None  # None: no model load
+            plan = IndexPlan(
+                ann_threshold=self.settings.ann_threshold, nprobe=self.settings.ann_nprobe
+            )
             self._store = SqliteFaissStore(
-                self.settings.index_dir, self.embedder.name, dimension, create=create
+                self.settings.index_dir, self.embedder.name, dimension, create=create, plan=plan
             )
         return self._store
 

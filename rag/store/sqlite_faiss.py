@@ -1,11 +1,16 @@
 """The default store: SQLite (documents, chunks, vectors, FTS5) with a FAISS search structure.
 
 SQLite is the source of truth, vectors included, and every change is one SQLite transaction
-that also bumps a generation counter. The FAISS file `vectors.<generation>.faiss` is derived:
-written atomically after changes, and rebuilt from SQLite whenever the file for the current
-generation is missing, damaged or disagrees with the chunk table. A crash at any moment thus
-leaves the previous committed state readable, and readers always search the FAISS structure of
-the very snapshot they read chunk rows from.
+that also bumps a generation counter. The FAISS file `vectors.<generation>.faiss` is derived: a
+base holding the chunks of that generation, exact below `IndexPlan.ann_threshold` chunks and
+IVF-SQ8 above (see `rag.store.vector_index`), memory-mapped when large. A reader at generation G
+opens the newest base of a generation <= G and layers on it, from SQLite, the chunks added since
+(chunk ids only grow, so they are the ids above the base's largest) and the ids removed since.
+Adding a file thus writes only its SQLite rows; a new base is written (atomically) when there is
+none or the layers outgrow a fraction of it, and rebuilt from SQLite whenever the newest base is
+missing, damaged or disagrees with the chunk table. A crash at any moment thus leaves the
+previous committed state readable, and readers always search the vectors of the very snapshot
+they read chunk rows from.
 """
 
 from __future__ import annotations
@@ -31,6 +36,18 @@ from rag.errors import (
 )
 from rag.records import DocumentInfo, Page, Passage
 from rag.store import Hit, NewDocument, StoreStats
+from rag.store.vector_index import (
+    IVF,
+    IndexPlan,
+    LayeredIndex,
+    build,
+    ids_of,
+    index_kind,
+    kind_of,
+    new_flat,
+    training_size,
+)
+from rag.store.vector_index import read as read_index_file
 
 SCHEMA_VERSION = "1"
 DATABASE_NAME = "library.sqlite"
@@ -115,9 +132,16 @@ class SqliteFaissStore:
     """A store in one folder: `library.sqlite` plus `vectors.<generation>.faiss`."""
 
     def __init__(
-        self, directory: Path, model: str, dimension: int | None = None, *, create: bool = True
+        self,
+        directory: Path,
+        model: str,
+        dimension: int | None = None,
+        *,
+        create: bool = True,
+        plan: IndexPlan | None = None,
     ):
-        """Open (or with `create`, make) the index; `dimension` None takes the stored one."""
+        """Open (or with `create`, make) the index; `dimension` None takes the stored one;
+        `plan` says from what size the vector index is approximate (default: IndexPlan())."""
         if create and dimension is None:
             raise ValueError("creating an index needs the vector dimension")
         self.directory = Path(directory)
@@ -130,9 +154,11 @@ class SqliteFaissStore:
             )
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._index: faiss.Index | None = None
+        self.plan = plan or IndexPlan()
+        self._index: LayeredIndex | None = None
         self._index_generation = -1
-        self._dirty = False
+        self._dirty = False  # the base in memory has no file yet
+        self._changed = False  # this object has written vectors since it opened
         self._in_snapshot = False
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=60
@@ -272,7 +298,7 @@ class SqliteFaissStore:
         return self.directory / f"vectors.{generation}.faiss"
 
     def _new_index(self) -> faiss.Index:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        return new_flat(self.dimension)
 
     def _chunk_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
@@ -283,24 +309,34 @@ class SqliteFaissStore:
 
     def _index_file_problem(self, index: faiss.Index) -> str | None:
         """Why a FAISS structure read from a file cannot serve this snapshot, if it cannot."""
-        if not isinstance(index, faiss.IndexIDMap2) or not isinstance(
-            faiss.downcast_index(index.index), faiss.IndexFlatIP
-        ):
-            return f"it holds a {type(index).__name__}, not an IndexIDMap2 over IndexFlatIP"
+        if kind_of(index) is None:
+            return f"it holds a {type(index).__name__}, not an IndexIDMap2 of this store's kinds"
         if index.d != self.dimension:
             return f"its vectors have {index.d} dimensions, the index {self.dimension}"
+        in_file = ids_of(index)
         stored = self._chunk_ids()
-        if not np.array_equal(np.sort(faiss.vector_to_array(index.id_map)), stored):
-            return f"its {index.ntotal} ids differ from the {stored.size} chunk ids in SQLite"
+        # Chunks up to the base's largest id existed when it was written: all must be in it.
+        older = stored[: np.searchsorted(stored, in_file.max(initial=0), side="right")]
+        if not np.isin(older, in_file).all():
+            return f"its {index.ntotal} ids lack some of the {older.size} chunk ids in SQLite"
         return None
 
+    def _base_generation(self, generation: int) -> int | None:
+        """The newest generation <= `generation` that has a FAISS file, if any."""
+        found = [
+            int(match.group(1))
+            for match in map(_FAISS_FILE.match, os.listdir(self.directory))
+            if match and int(match.group(1)) <= generation
+        ]
+        return max(found, default=None)
+
     def _load_index_file(self, generation: int) -> tuple[faiss.Index | None, str | None]:
-        """The FAISS structure of `generation` from its file, or None and why not."""
+        """The FAISS base of `generation` from its file, or None and why not."""
         path = self._faiss_path(generation)
         if not path.exists():
             return None, f"{path.name} is missing"
         try:
-            index = faiss.read_index(str(path))
+            index = read_index_file(path, self.plan)
         except (RuntimeError, MemoryError) as error:
             return None, f"{path.name} is unreadable ({str(error).splitlines()[0][:120]})"
         problem = self._index_file_problem(index)
@@ -321,34 +357,79 @@ class SqliteFaissStore:
         blob = b"".join(row[1] for row in batch_rows)
         return np.frombuffer(blob, dtype=np.float32).reshape(len(batch_rows), self.dimension)
 
-    def _rebuild_index(self) -> faiss.Index:
-        index = self._new_index()
-        rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
+    def _vector_batches(self, after_id: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of the chunks with ids above `after_id`, in batches."""
+        rows = self._db.execute(
+            "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id", (after_id,)
+        )
         while batch := rows.fetchmany(4096):
-            ids = np.array([row[0] for row in batch], dtype=np.int64)
-            index.add_with_ids(self._stored_vectors(batch), ids)
-        return index
+            yield np.array([row[0] for row in batch], dtype=np.int64), self._stored_vectors(batch)
+
+    def _rebuild_index(self) -> faiss.Index:
+        """A base of every chunk, of the kind the chunk count calls for."""
+        count = self._chunk_count()
+        sample = None
+        if index_kind(count, self.plan) == IVF:
+            rows = self._db.execute(
+                "SELECT id, vector FROM chunks ORDER BY random() LIMIT ?", (training_size(count),)
+            ).fetchall()
+            sample = self._stored_vectors(rows)
+        return build(self.dimension, count, self.plan, sample, self._vector_batches())
+
+    def _layers(self, generation: int) -> LayeredIndex | None:
+        """The newest base <= `generation` from its file, with SQLite's later changes on top."""
+        base_generation = self._base_generation(generation)
+        if base_generation is None:
+            return None
+        base = self._read_index_file(base_generation)
+        if base is None:
+            return None
+        in_base = ids_of(base)
+        layers = LayeredIndex.over(base, base_generation, int(in_base.max(initial=0)))
+        layers.removed.update(np.setdiff1d(in_base, self._chunk_ids()).tolist())
+        for ids, vectors in self._vector_batches(after_id=layers.base_max_id):
+            layers.add(ids, vectors)
+        return layers
 
     def _sync_index(self, generation: int) -> None:
         if self._index is not None and self._index_generation == generation:
             return
-        index = self._read_index_file(generation)
-        self._dirty = index is None
-        self._index = index if index is not None else self._rebuild_index()
+        layers = self._layers(generation)
+        self._dirty = layers is None
+        if layers is None:
+            layers = LayeredIndex.over(self._rebuild_index(), generation, self._max_chunk_id())
+        self._index = layers
         self._index_generation = generation
 
+    def _max_chunk_id(self) -> int:
+        """The largest chunk id ever given (AUTOINCREMENT never gives it again)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='chunks'").fetchone()
+        return int(row[0]) if row else 0
+
     def flush(self) -> None:
-        """Write the FAISS structure for the current generation (atomically) and drop old ones."""
+        """Write a new FAISS base (atomically) if the one in memory has no file, or if this
+        object's changes have grown the layers past `plan`'s share of the base; drop old files.
+        """
         with self._lock:
-            if not self._dirty or self._index is None:
+            if self._index is None:
                 return
+            outgrown = self._changed and self._index.needs_new_base(self.plan)
+            if not (self._dirty or outgrown):
+                return
+            if self._index.changes:  # fold the layers into a new base of the current kind
+                with self._read():
+                    generation = self._generation()
+                    self._index = LayeredIndex.over(
+                        self._rebuild_index(), generation, self._max_chunk_id()
+                    )
+                    self._index_generation = generation
             path = self._faiss_path(self._index_generation)
             # A name of its own: another process may be writing this generation's file too.
             descriptor, name = tempfile.mkstemp(
                 dir=self.directory, prefix=f"{path.stem}.", suffix=".faiss.tmp"
             )
             os.close(descriptor)
-            faiss.write_index(self._index, name)
+            faiss.write_index(self._index.base, name)
             with open(name, "rb+") as handle:
                 os.fsync(handle.fileno())
             try:
@@ -356,18 +437,19 @@ class SqliteFaissStore:
             except FileNotFoundError:
                 return  # `rag check --repair` took it for a crash's leftover; rebuilt when read
             _fsync_directory(self.directory)
-            self._dirty = False
+            self._dirty = self._changed = False
             self._remove_stale_files(self._index_generation)
 
     def _stale_files(self, generation: int) -> list[Path]:
-        """FAISS files and temporary files of generations before `generation` (a crash's or an
-        older writer's), and temporary files of `generation` itself; never a newer writer's."""
+        """FAISS files of generations before the newest base <= `generation` (a crash's or an
+        older writer's), and temporary files up to `generation`; never a newer writer's."""
+        base = self._base_generation(generation)
         stale = []
         for candidate in self.directory.iterdir():
             match = _FAISS_FILE.match(candidate.name) or _TEMPORARY_FILE.match(candidate.name)
             if match is None or int(match.group(1)) > generation:
                 continue
-            if candidate != self._faiss_path(generation):
+            if base is None or candidate != self._faiss_path(base):
                 stale.append(candidate)
         return stale
 
@@ -448,15 +530,14 @@ class SqliteFaissStore:
     ) -> None:
         """Bring the in-memory FAISS structure from `generation - 1` to `generation`."""
         with self._lock:
+            self._changed = True
             if self._index is None or self._index_generation != generation - 1:
-                self._index = None  # another writer got in between: rebuild on next read
+                self._index = None  # another writer got in between: reload on next read
                 return
-            if removed:
-                self._index.remove_ids(np.array(removed, dtype=np.int64))
-            if added and added[0]:
-                self._index.add_with_ids(added[1], np.array(added[0], dtype=np.int64))
+            self._index.remove(removed)
+            if added:
+                self._index.add(np.array(added[0], dtype=np.int64), added[1])
             self._index_generation = generation
-            self._dirty = True
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -503,16 +584,13 @@ class SqliteFaissStore:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dimension)
         with self._read():
             self._sync_index(self._generation())
-            params = None
+            allowed = None
             if document_ids is not None:
                 allowed = self._allowed_chunk_ids(document_ids)
                 if allowed.size == 0:
                     return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            if self._index.ntotal == 0:
-                return []
-            scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            scores, ids = self._index.search(query, k, allowed, self.plan)
+        return [Hit(int(i), float(s)) for i, s in zip(ids, scores)]
 
     def search_lexical(
         self, query: str, k: int, document_ids: list[int] | None = None
