@@ -34,6 +34,15 @@ def safe_file_name(name: str) -> str:
     return stem[: MAX_NAME_CHARS - len(suffix)] + suffix
 
 
+def describe_size(size: int) -> str:
+    """A byte count for people: "3.0 MB", "4.9 KB" or "512 bytes"."""
+    if size >= 2**20:
+        return f"{size / 2**20:.1f} MB"
+    if size >= 2**10:
+        return f"{size / 2**10:.1f} KB"
+    return f"{size} bytes"
+
+
 def check_upload(path: Path, name: str, max_bytes: int) -> None:
     """Refuse, naming the file, an upload of an unsupported type, empty, too large, or whose
     content is not of the type its name says."""
@@ -49,7 +58,7 @@ def check_upload(path: Path, name: str, max_bytes: int) -> None:
         raise UnreadableFileError(f"{name}: the file is empty")
     if size > max_bytes:
         raise UnreadableFileError(
-            f"{name}: {size / 2**20:.1f} MB is over the upload limit of {max_bytes / 2**20:.1f} MB "
+            f"{name}: {describe_size(size)} is over the upload limit of {describe_size(max_bytes)} "
             f"(setting max_upload_bytes)"
         )
     signature = _SIGNATURES.get(suffix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -118,5 +119,57 @@ def test_discard_leaves_files_outside_the_upload_folder(tmp_path: Path):
         library.ingest([outside])
         library.discard("mine.txt")
         assert outside.exists() and library.documents() == []
+    finally:
+        library.close()
+
+
+def test_app_upload_names_each_bad_file_and_leaves_the_index_unchanged(tmp_path: Path):
+    """The app's upload handler, given a corrupt PDF, a binary .txt, an empty and an over-size
+    file, names each with its reason and changes neither the index nor the upload folder."""
+    from ui.app import App
+
+    library = Library(settings_for(tmp_path / "index", max_upload_bytes=4096))
+    kept = tmp_path / "kept.txt"
+    kept.write_text("The Quellport ferry sails twice a day to the island of Varn.")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + random.Random(7).randbytes(3000))
+    (incoming / "binary.txt").write_bytes(random.Random(8).randbytes(3000))
+    (incoming / "empty.txt").write_bytes(b"")
+    (incoming / "big.txt").write_text("tide " * 1000)
+    reasons = {
+        "corrupt.pdf": "not a readable PDF",
+        "binary.txt": "binary data, not text",
+        "empty.txt": "the file is empty",
+        "big.txt": "4.9 KB is over the upload limit of 4.0 KB",
+    }
+    try:
+        library.ingest([kept])
+        before = (library.documents(), library.status())
+        *_, message, cleared = App(library).upload(
+            [str(incoming / name) for name in reasons], None, progress=lambda *_, **__: None
+        )
+        lines = message.split("\n\n")
+        assert len(lines) == len(reasons) and cleared is None
+        for name, reason in reasons.items():
+            line = next(line for line in lines if line.startswith(f"Could not add **{name}**: "))
+            assert reason in line, line
+        assert (library.documents(), library.status()) == before
+        folder = library.upload_folder()
+        assert not folder.exists() or not any(folder.iterdir())
+    finally:
+        library.close()
+
+
+def test_a_path_traversal_name_is_saved_and_indexed_inside_the_upload_folder(tmp_path: Path):
+    library = Library(settings_for(tmp_path / "library" / "index"))
+    source = tmp_path / "incoming"
+    source.write_text("The Varn island ferry timetable changed in May 2021.")
+    try:
+        report = library.add_uploads([(source, "../../etc/passwd.txt")])
+        assert report.indexed == ["passwd.txt"] and not report.skipped
+        assert [p.name for p in library.upload_folder().iterdir()] == ["passwd.txt"]
+        assert [d.source for d in library.documents()] == [str(library.upload_folder() / "passwd.txt")]
+        assert not (tmp_path / "etc").exists() and not (tmp_path / "library" / "etc").exists()
     finally:
         library.close()
