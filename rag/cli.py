@@ -230,7 +230,7 @@ def command_serve(args: argparse.Namespace) -> int:
             _print_report(library.ingest(progress=_progress_bar()))
         from ui.app import launch  # imported here: gradio takes seconds to import
 
-        app = launch(library, block=False)
+        app = launch(library)
         print(f"rag: serving on {app.local_url} (Ctrl+C stops)", flush=True)
         app.block_thread()
     finally:

@@ -24,7 +24,7 @@ from rag.exporting import export, to_markdown
 from rag.library import Library
 from rag.records import Answer
 from rag.reviewing import write_review
-from rag.viewing import copy_for_serving, original_file, render_page, source_view
+from rag.viewing import copy_for_serving, render_page, source_view
 from ui import render
 
 STYLE = Path(__file__).with_name("style.css")
@@ -107,9 +107,8 @@ class App:
             yield gr.skip(), messages, turns, *keep
             return
         turns = [*turns, (question, answer)]
-        messages[-1] = {
-            "role": "assistant", "content": render.answer_html(answer, turn, self.mode_label(answer.mode)),
-        }
+        content = render.answer_html(answer, turn, self.mode_label(answer.mode))
+        messages[-1] = {"role": "assistant", "content": content}
         yield gr.skip(), messages, turns, *self.review(turn, turns)
 
     def new_conversation(self) -> tuple[Any, ...]:
@@ -123,28 +122,30 @@ class App:
     def show_citation(self, turns: list[Turn], event: gr.EventData) -> tuple[Any, ...]:
         """Open the source of citation `event.n` of answer `event.turn`."""
         hidden = gr.update(value=None, visible=False)
+        source_tab = gr.Tabs(selected="source")
         try:
             _, answer = turns[int(event.turn)]
             citation = next(c for c in answer.citations if c.n == int(event.n))
         except (IndexError, StopIteration, AttributeError, ValueError):
-            return render.notice_html("This citation belongs to an earlier conversation.", "error"), hidden, hidden, gr.Tabs(selected="source")
+            notice = render.notice_html("This citation belongs to an earlier conversation.", "error")
+            return notice, hidden, hidden, source_tab
         try:
             view = source_view(self.library.store(), citation)
         except RagError as error:
-            return render.notice_html(str(error), "error"), hidden, hidden, gr.Tabs(selected="source")
+            return render.notice_html(str(error), "error"), hidden, hidden, source_tab
         try:
             served = copy_for_serving(view.document, self.files / "originals")
-            image = render_page(served, view.page, (citation.page_start, citation.page_end)) if view.is_pdf else None
+            span = (citation.page_start, citation.page_end)
+            image = render_page(served, view.page, span) if view.is_pdf else None
         except SourceFileError as error:
             card = render.source_html(view) + render.notice_html(str(error), "error")
-            return card, hidden, hidden, gr.Tabs(selected="source")
-        return (
-            render.source_html(view),
-            gr.update(value=image, visible=image is not None,
-                      label=f"Page {view.page.number}" if image is not None else None),
-            gr.update(value=str(served), visible=True, label=f"Download {served.name}"),
-            gr.Tabs(selected="source"),
+            return card, hidden, hidden, source_tab
+        page_image = gr.update(
+            value=image, visible=image is not None,
+            label=f"Page {view.page.number}" if image is not None else None,
         )
+        download = gr.update(value=str(served), visible=True, label=f"Download {served.name}")
+        return render.source_html(view), page_image, download, source_tab
 
     # -- reviewer view -------------------------------------------------------------------------
 
@@ -153,7 +154,8 @@ class App:
         choices = [(f"{i + 1}. {render.plain_question(q)}", i) for i, (q, _) in enumerate(turns)]
         if turn is None or not 0 <= turn < len(turns):
             hidden = gr.update(value=None, visible=False)
-            return render.notice_html(EMPTY_REVIEW), gr.update(choices=choices, value=None), hidden, hidden
+            picker = gr.update(choices=choices, value=None)
+            return render.notice_html(EMPTY_REVIEW), picker, hidden, hidden
         answer = turns[turn][1]
         folder = self.files / "reviews" / uuid.uuid4().hex
         return (
@@ -165,19 +167,22 @@ class App:
 
     # -- library -------------------------------------------------------------------------------
 
-    def library_view(self, message: str = "") -> tuple[Any, ...]:
-        """Stats, table, pickers and a status message, after a change to the library."""
+    def library_view(self, scope: list[str] | None, message: str = "") -> tuple[Any, ...]:
+        """Stats, table, pickers (keeping the chosen documents that remain) and a message."""
         documents = self.library.documents()
         choices = render.document_choices(documents)
+        remaining = {str(document.id) for document in documents}
         return (
             render.stats_html(self.library.status()),
             render.library_rows(documents),
-            gr.update(choices=choices),
+            gr.update(choices=choices, value=[d for d in scope or [] if d in remaining]),
             gr.update(choices=choices, value=None),
             message,
         )
 
-    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def upload(
+        self, files: list[str] | None, scope: list[str] | None, progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, ...]:
         """Save and index uploaded files, reporting what was added and what was refused."""
         if not files:
             return (gr.skip(),) * 5 + (None,)
@@ -189,16 +194,16 @@ class App:
         lines = [f"Added **{file}**." for file in report.indexed]
         lines += [f"**{file}** is already in the library." for file in report.unchanged]
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
-        return (*self.library_view("\n\n".join(lines)), None)
+        return (*self.library_view(scope, "\n\n".join(lines)), None)
 
-    def remove(self, document_id: str | None) -> tuple[Any, ...]:
+    def remove(self, document_id: str | None, scope: list[str] | None) -> tuple[Any, ...]:
         if not document_id:
-            return self.library_view("Choose a document to remove.")
+            return self.library_view(scope, "Choose a document to remove.")
         try:
             document = self.library.discard(document_id)
         except RagError as error:
-            return self.library_view(f"Could not remove it: {error}")
-        return self.library_view(f"Removed **{document.file}** ({document.title}).")
+            return self.library_view(scope, f"Could not remove it: {error}")
+        return self.library_view(scope, f"Removed **{document.file}** ({document.title}).")
 
     # -- briefing ------------------------------------------------------------------------------
 
@@ -249,11 +254,7 @@ def build_app(library: Library) -> gr.Blocks:
     private = {"api_visibility": "private"}
     with gr.Blocks(title="Report library", fill_width=True) as blocks:
         with gr.Row(elem_id="top"):
-            gr.HTML(
-                '<div class="brand"><span class="logo">❝</span><div><div class="name">Report library'
-                '</div><div class="tagline">Answers with a citation for every sentence</div></div></div>',
-                js_on_load=None,
-            )
+            gr.HTML(render.BRAND, js_on_load=None)
             stats = gr.HTML(render.stats_html(library.status()), elem_id="stats", js_on_load=None)
         bridge = gr.HTML("", js_on_load=CITATION_CLICKS, elem_id="citation-bridge")
         turns = gr.State([])
@@ -280,7 +281,9 @@ def build_app(library: Library) -> gr.Blocks:
                                 lines=1, max_lines=6, scale=8, autofocus=True, elem_id="question",
                                 container=False,
                             )
-                            send = gr.Button("Ask", variant="primary", scale=1, elem_id="send", min_width=80)
+                            send = gr.Button(
+                                "Ask", variant="primary", scale=1, elem_id="send", min_width=80,
+                            )
                         with gr.Row(elem_id="controls", equal_height=True):
                             scope = gr.Dropdown(
                                 render.document_choices(documents), value=[], multiselect=True,
@@ -289,7 +292,7 @@ def build_app(library: Library) -> gr.Blocks:
                             generator = gr.Dropdown(
                                 [(app.mode_label(mode), mode) for mode in modes],
                                 value=settings.generator if settings.generator in modes else modes[0],
-                                label="Answer with", scale=2, min_width=230, elem_id="generator",
+                                label="Answer with", scale=2, min_width=270, elem_id="generator",
                             )
                     with gr.Column(scale=6, elem_id="side"):
                         with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
@@ -307,10 +310,17 @@ def build_app(library: Library) -> gr.Blocks:
                                 )
                             with gr.Tab("Review", id="review"):
                                 review_pick = gr.Dropdown([], label="Answer", elem_id="review-pick")
-                                review = gr.HTML(render.notice_html(EMPTY_REVIEW), elem_id="review", js_on_load=None)
+                                review = gr.HTML(
+                                    render.notice_html(EMPTY_REVIEW), elem_id="review", js_on_load=None,
+                                )
                                 with gr.Row():
-                                    export_md = gr.DownloadButton("Export Markdown", visible=False, size="sm", elem_id="export-md")
-                                    export_csv = gr.DownloadButton("Export CSV", visible=False, size="sm", elem_id="export-csv")
+                                    export_md = gr.DownloadButton(
+                                        "Export Markdown", visible=False, size="sm",
+                                        elem_id="export-md",
+                                    )
+                                    export_csv = gr.DownloadButton(
+                                        "Export CSV", visible=False, size="sm", elem_id="export-csv",
+                                    )
             with gr.Tab("Library", id="library"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=7):
@@ -362,7 +372,6 @@ def build_app(library: Library) -> gr.Blocks:
                             elem_id="brief-preview",
                         )
 
-
         review_outputs = [review, review_pick, export_md, export_csv]
         ask = {
             "fn": app.respond,
@@ -379,8 +388,8 @@ def build_app(library: Library) -> gr.Blocks:
         bridge.click(app.show_citation, [turns], [source, page_image, original, side_tabs], **private)
         review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
         library_outputs = [stats, table, scope, to_remove, library_message]
-        uploads.upload(app.upload, [uploads], [*library_outputs, uploads], **private)
-        remove.click(app.remove, [to_remove], library_outputs, **private)
+        uploads.upload(app.upload, [uploads, scope], [*library_outputs, uploads], **private)
+        remove.click(app.remove, [to_remove, scope], library_outputs, **private)
         write.click(
             app.brief, [topic, brief_sections, brief_generator, brief_scope],
             [brief_preview, brief_md, brief_docx, brief_pdf], **private,
@@ -413,25 +422,31 @@ def warm_up(library: Library) -> None:
     threading.Thread(target=run, name="warm-up", daemon=True).start()
 
 
-def launch(library: Library, *, block: bool = True) -> gr.Blocks:
-    """Serve the app on the configured host and port (with the configured login)."""
+def launch(library: Library) -> gr.Blocks:
+    """Start serving the app on the configured host and port (with the configured login) in
+    the background; the caller waits with `.block_thread()`."""
     settings = library.settings
     blocks = build_app(library)
     warm_up(library)
-    blocks.queue(default_concurrency_limit=1).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=auth(library),
-        auth_message="Sign in to the report library.",
-        max_file_size=settings.max_upload_bytes,
-        theme=THEME,
-        css_paths=[STYLE],
-        ssr_mode=False,
-        footer_links=["api"],
-        show_error=True,
-        quiet=True,
-        prevent_thread_lock=not block,
-    )
+    try:
+        blocks.queue(default_concurrency_limit=1).launch(
+            server_name=settings.host,
+            server_port=settings.port,
+            auth=auth(library),
+            auth_message="Sign in to the report library.",
+            max_file_size=settings.max_upload_bytes,
+            theme=THEME,
+            css_paths=[STYLE],
+            ssr_mode=False,
+            footer_links=["api"],
+            show_error=True,
+            quiet=True,
+            prevent_thread_lock=True,
+        )
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise RagError(
+            f"cannot listen on {settings.host}:{settings.port} ({error}); choose another --port"
+        ) from error
     return blocks
 
 

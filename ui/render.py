@@ -21,6 +21,10 @@ from rag.viewing import SourceView
 
 FORMAT_NAMES = {"pdf": "PDF", "docx": "Word", "html": "HTML", "markdown": "Markdown", "text": "Text"}
 GENERATOR_NAMES = {"extractive": "Extractive (quotes, no model)"}
+BRAND = (
+    '<div class="brand"><span class="logo">❝</span><div><div class="name">Report library</div>'
+    '<div class="tagline">Answers with a citation for every sentence</div></div></div>'
+)
 
 
 def generator_label(mode: str, settings: Settings) -> str:

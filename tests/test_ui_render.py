@@ -1,0 +1,70 @@
+"""The app's HTML and set-up, without a browser: citation links, escaping, login settings, API."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import settings_for
+
+from rag.errors import SettingsError
+from rag.library import Library
+from rag.records import NOT_IN_LIBRARY, Answer, Citation, Sentence
+from ui import render
+from ui.app import auth, build_app
+
+CITATION = Citation(
+    n=1, chunk_id=7, document="Ports <of> Peru", file="ports.pdf", page=4,
+    quote="Callao handles most container traffic.", chunk_start=0, chunk_end=38,
+    page_start=10, page_end=48,
+)
+ANSWER = Answer(
+    question="Which port?",
+    text="Callao handles most traffic [1]. <script>alert(1)</script> Paita is smaller.",
+    refused=False, mode="local", citations=[CITATION],
+    sentences=[
+        Sentence("Callao handles most traffic [1].", [1], "supported"),
+        Sentence("<script>alert(1)</script> Paita is smaller.", [], "uncited"),
+    ],
+)
+
+
+def test_answer_markers_become_links_to_their_turn_and_html_is_escaped():
+    html = render.answer_html(ANSWER, 3, "Local: Qwen2.5-Coder 1.5B")
+    assert '<a class="cite" href="#cite-3-1" title="Ports &lt;of&gt; Peru, p. 4">1</a>' in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="#cite-3-1"><span class="num">1</span><span class="title">Ports &lt;of&gt; Peru' in html
+    assert "ports.pdf · p. 4" in html
+    assert "1 sentence to review" in html and "Local: Qwen2.5-Coder 1.5B · 1 source" in html
+
+
+def test_streaming_markers_are_inert_and_refusals_have_no_sources():
+    assert render.streaming_html("Callao [1]") == (
+        'Callao <span class="cite pending">1</span><span class="cursor"></span>'
+    )
+    refused = Answer(question="?", text=NOT_IN_LIBRARY, refused=True, mode="extractive")
+    html = render.answer_html(refused, 0, "Extractive")
+    assert '<div class="refusal">Not in the library' in html and "cite" not in html
+
+
+def test_review_flags_uncited_sentences():
+    html = render.review_html(ANSWER, 2)
+    assert '<tr class="flagged uncited">' in html and '<tr class="supported">' in html
+    assert '<span class="badge uncited">1 NO CITATION</span>' in html
+    assert 'href="#cite-2-1"' in html
+
+
+def test_login_needs_both_user_and_password(tmp_path):
+    assert auth(Library(settings_for(tmp_path))) is None
+    both = Library(settings_for(tmp_path, auth_user="analyst", auth_password="secret"))
+    assert auth(both) == ("analyst", "secret")
+    with pytest.raises(SettingsError, match="auth_user and auth_password must be set together"):
+        auth(Library(settings_for(tmp_path, auth_password="secret")))
+
+
+def test_only_ask_is_a_public_api_endpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("The ferry to Isla Taquile leaves Puno at seven.")
+    library = Library(settings_for(tmp_path / "index"))
+    library.ingest([tmp_path / "notes.txt"])
+    blocks = build_app(library)
+    library.close()
+    public = [fn.api_name for fn in blocks.fns.values() if fn.api_visibility == "public"]
+    assert public == ["ask"]
