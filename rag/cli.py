@@ -183,6 +183,22 @@ def command_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_check(args: argparse.Namespace) -> int:
+    library = _library(args)
+    try:
+        report = library.check(repair=args.repair)
+    finally:
+        library.close()
+    print(f"index:    {Path(library.settings.index_dir).resolve()}")
+    print(f"checked:  {', '.join(report.checked)}")
+    for finding in report.findings:
+        state = "repaired" if finding.repaired else "PROBLEM "
+        print(f"{state} {finding.check}: {finding.problem}\n         -> {finding.action}")
+    remaining = len(report.remaining)
+    print("no problems remain" if report.ok else f"{remaining} problem(s) remain")
+    return 0 if report.ok else 1
+
+
 def command_eval(args: argparse.Namespace) -> int:
     from rag.evaluation.datasets import load_dataset
     from rag.evaluation.reports import format_table, write_json
@@ -301,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="delete documents")
     remove.add_argument("documents", nargs="+", metavar="DOC", help="id, file, path or title")
     remove.set_defaults(run=command_remove)
+
+    check = commands.add_parser(
+        "check", parents=[common], help="verify the index; --repair fixes what it can",
+        description="Verifies SQLite, FTS5, stored vectors, the model, the FAISS file, files "
+        "left by crashes, and the source files; exit status 1 while problems remain.",
+    )
+    check.add_argument(
+        "--repair", action="store_true",
+        help="rebuild the FAISS file and the FTS5 index from SQLite, remove files crashes left",
+    )
+    check.set_defaults(run=command_check)
 
     evaluate = commands.add_parser(
         "eval", help="measure retrieval, answer and citation quality on a dataset",

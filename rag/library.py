@@ -18,6 +18,7 @@ from rag.answering import (
     relevant_enough,
     stream_generated_answer,
 )
+from rag.checking import CheckReport, check_index
 from rag.embedding import Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
@@ -239,6 +240,11 @@ class Library:
         if self.settings.openai_base_url and self.settings.openai_model:
             modes.append("openai")
         return modes
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the index (SQLite, FTS5, vectors, model, FAISS file, leftover files, source
+        files); with `repair`, fix what can be fixed. See `rag.checking`."""
+        return check_index(self.store, self.embedder, repair)
 
     def status(self) -> StoreStats:
         return self.store().stats()

@@ -37,6 +37,7 @@ from rag.errors import (
 from rag.records import DocumentInfo, Page, Passage
 from rag.store import Hit, NewDocument, StoreStats
 from rag.store.vector_index import (
+    FLAT,
     IVF,
     IndexPlan,
     LayeredIndex,
@@ -663,6 +664,125 @@ class SqliteFaissStore:
             except FileNotFoundError:
                 pass  # a temporary file that another process has just renamed or removed
         return size
+
+    # -- checking and repair (`rag check`) ------------------------------------------------------
+
+    def chunk_ids(self) -> list[int]:
+        """Every chunk id in SQLite, ascending."""
+        with self._read():
+            return self._chunk_ids().tolist()
+
+    def sqlite_problems(self) -> list[str]:
+        """What SQLite's own integrity check finds wrong in the database file."""
+        with self._read():
+            rows = [row[0] for row in self._db.execute("PRAGMA integrity_check(10)")]
+        return [] if rows == ["ok"] else rows
+
+    def lexical_index_problem(self) -> str | None:
+        """Why the FTS5 index disagrees with the chunk table, if it does."""
+        try:
+            with self._write() as db:
+                db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)")
+        except CorruptIndexError as error:
+            return f"the FTS5 index disagrees with the chunk table ({error.__cause__})"
+        return None
+
+    def rebuild_lexical_index(self) -> None:
+        """Rebuild the FTS5 index from the chunk table."""
+        with self._write() as db:
+            db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')")
+
+    def vector_problems(self, tolerance: float = 1e-3) -> dict[int, str]:
+        """Chunk id -> what is wrong with its stored vector: size, non-finite values or norm."""
+        problems: dict[int, str] = {}
+        row_bytes = self.dimension * 4
+        with self._read():
+            rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
+            while batch := rows.fetchmany(4096):
+                sized = []
+                for chunk_id, blob in batch:
+                    if len(blob) != row_bytes:
+                        problems[chunk_id] = f"{len(blob)} bytes, not {row_bytes}"
+                    else:
+                        sized.append((chunk_id, blob))
+                if not sized:
+                    continue
+                vectors = self._stored_vectors(sized)
+                finite = np.isfinite(vectors).all(axis=1)
+                norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0), axis=1)
+                for (chunk_id, _), ok, norm in zip(sized, finite, norms):
+                    if not ok:
+                        problems[chunk_id] = "values that are not finite numbers"
+                    elif abs(norm - 1.0) > tolerance:
+                        problems[chunk_id] = f"norm {norm:.3f}, not 1"
+        return problems
+
+    def faiss_file_problem(self) -> str | None:
+        """Why the FAISS file that readers start from does not mirror SQLite, if it does not:
+        missing, unreadable, of another kind or dimension, lacking ids, or (for an exact base,
+        whose vectors are SQLite's own) holding other vectors."""
+        with self._read():
+            generation = self._generation()
+            base_generation = self._base_generation(generation)
+            if base_generation is None:
+                return f"no FAISS file for generation {generation} or before"
+            base, problem = self._load_index_file(base_generation)
+            if base is None or kind_of(base) != FLAT:
+                return problem  # an approximate base holds quantized vectors: ids only
+            in_base = ids_of(base)
+            rows = self._db.execute(
+                "SELECT id, vector FROM chunks WHERE id <= ? ORDER BY id",
+                (int(in_base.max(initial=0)),),
+            ).fetchall()
+            try:
+                in_sqlite = self._stored_vectors(rows)
+            except CorruptIndexError:
+                return "cannot be compared: SQLite holds vectors of the wrong size"
+        order = np.argsort(in_base)
+        in_file = np.asarray(
+            faiss.rev_swig_ptr(faiss.downcast_index(base.index).get_xb(), base.ntotal * base.d)
+        ).reshape(base.ntotal, base.d)[order]
+        still_stored = np.isin(in_base[order], [row[0] for row in rows])
+        differing = ~np.isclose(in_file[still_stored], in_sqlite, atol=1e-6).all(axis=1)
+        if differing.any():
+            return f"its vectors differ from SQLite's for {int(differing.sum())} chunks"
+        return None
+
+    def rebuild_faiss_file(self) -> None:
+        """Rebuild the FAISS base from SQLite and write its file for the current generation."""
+        with self._lock:
+            with self._read():
+                generation = self._generation()
+                self._index = LayeredIndex.over(
+                    self._rebuild_index(), generation, self._max_chunk_id()
+                )
+                self._index_generation = generation
+            self._dirty = True
+            self.flush()
+
+    def stale_files(self) -> list[Path]:
+        """Files that no reader needs: FAISS bases older than the newest one at or before the
+        current generation, and temporary files (a crash's, or those of a flush under way,
+        which then leaves its base to be rebuilt)."""
+        with self._read():
+            generation = self._generation()
+            keep = self._base_generation(generation)
+        stale = []
+        for candidate in self.directory.iterdir():
+            base = _FAISS_FILE.match(candidate.name)
+            temporary = _TEMPORARY_FILE.match(candidate.name)
+            if base and keep is not None and int(base.group(1)) < keep:
+                stale.append(candidate)
+            elif temporary and int(temporary.group(1)) <= generation:
+                stale.append(candidate)
+        return stale
+
+    def remove_stale_files(self) -> list[Path]:
+        """Remove the files `stale_files` names; return them."""
+        stale = self.stale_files()
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     def close(self) -> None:
         with self._lock:
