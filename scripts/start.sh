@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the project into .venv, indexes the default library if needed, and answers a question.
+# Installs the project into .venv and starts the app on http://127.0.0.1:7860,
+# indexing the default library (corpus/ and seeds/) first when there is no index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/rag ingest
-exec .venv/bin/rag ask "${1:-How much cocaine did the Peruvian police seize near Trujillo in 2014?}"
+exec .venv/bin/rag serve "$@"
