@@ -195,7 +195,7 @@ def command_check(args: argparse.Namespace) -> int:
         state = "repaired" if finding.repaired else "PROBLEM "
         print(f"{state} {finding.check}: {finding.problem}\n         -> {finding.action}")
     remaining = len(report.remaining)
-    print("no problems remain" if report.ok else f"{remaining} problem(s) remain")
+    print("no problems remain" if report.ok else f"problems remaining: {remaining}")
     return 0 if report.ok else 1
 
 

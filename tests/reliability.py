@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, settings_for
@@ -106,3 +107,62 @@ def write_zip_bomb(path: Path, unpacked_mb: int = 300) -> Path:
             for _ in range(unpacked_mb):
                 part.write(block)
     return path
+
+
+def report_text(number: int, version: int) -> str:
+    """A report of a few chunks whose every version has its own marker word."""
+    marker = f"marker{number}v{version}"
+    paragraphs = [
+        f"Report {number}, version {version}, section {section}: {marker}. The port of "
+        f"Callao moved {number * 1000 + section * 10 + version} tonnes of copper concentrate "
+        f"in week {section}, while vessels from Paita carried zinc, fish meal and grapes. "
+        * 3
+        for section in range(4)
+    ]
+    return "\n\n".join(paragraphs)
+
+
+def write_version(folder: Path, files: int, version: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(files):
+        (folder / f"report-{number}.txt").write_text(report_text(number, version))
+
+
+def expected_chunks(tmp_path: Path, files: int, versions: int) -> dict[str, list[str]]:
+    """content hash -> the chunk texts, in order, that each version of each report gives."""
+    expected: dict[str, list[str]] = {}
+    for version in range(versions):
+        folder, index = tmp_path / f"reference-{version}", tmp_path / f"reference-{version}-index"
+        write_version(folder, files, version)
+        with open_library(index) as library:
+            library.ingest([folder])
+            for document, passages in chunks_by_document(library.store()).items():
+                expected[document.content_hash] = [passage.text for passage in passages]
+    return expected
+
+
+def chunks_by_document(store) -> dict:  # DocumentInfo -> its Passages in order; one snapshot
+    with store.snapshot():
+        documents = {document.id: document for document in store.documents()}
+        found: dict[int, list] = {document_id: [] for document_id in documents}
+        for passage in store.passages(store.chunk_ids()):
+            found[passage.document_id].append(passage)
+    return {documents[document_id]: passages for document_id, passages in found.items()}
+
+
+def dense_ids(store) -> list[int]:
+    """Every chunk id the FAISS side holds for the current snapshot, ascending."""
+    probe = np.full(store.dimension, store.dimension ** -0.5, dtype=np.float32)
+    return sorted(hit.chunk_id for hit in store.search_dense(probe, len(store.chunk_ids()) + 10))
+
+
+def assert_consistent(store, expected: dict[str, list[str]]) -> dict:
+    """In one snapshot: FAISS and SQLite hold the same chunk ids, and every document is one
+    complete version of its file. Returns DocumentInfo -> its Passages."""
+    with store.snapshot():
+        assert dense_ids(store) == store.chunk_ids()
+        found = chunks_by_document(store)
+    for document, passages in found.items():
+        assert [passage.text for passage in passages] == expected[document.content_hash]
+        assert document.chunks == len(passages)
+    return found

@@ -189,11 +189,17 @@ class SqliteFaissStore:
                 f"no index at {self.directory}: {database.name} is empty; run `rag ingest` "
                 "first (or set --index)"
             )
-        if tables and not _TABLES <= tables:
+        if tables and "meta" not in tables:
             listed = ", ".join(sorted(tables)[:5])
             raise CorruptIndexError(
                 f"{database} is an SQLite database of another program (tables: {listed}), not "
                 "an index of rag; choose another index folder with --index"
+            )
+        if tables and not _TABLES <= tables:
+            missing = ", ".join(sorted(_TABLES - tables))
+            raise CorruptIndexError(
+                f"{database} is damaged: its tables {missing} are missing; move it away and "
+                "ingest again"
             )
 
     def _initialise(self, create: bool) -> None:
