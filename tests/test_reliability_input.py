@@ -8,13 +8,16 @@ import base64
 import os
 import random
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
 import docx
 
 from conftest import make_pdf
+from rag.records import Page
 from rag.retrieval import retrieve
+from rag.splitting import Splitter
 from reliability import (
     open_library,
     rag_command,
@@ -145,3 +148,21 @@ def test_bad_files_are_named_skipped_and_bounded_and_keep_the_indexed_version(
         assert text["page.html"] == "Chancay opened as a deep-water port."
         assert documents["page.html"].title == "Harbour page"
         assert text["nested.html"] == "Salaverry handles bulk grain."
+
+
+def test_a_huge_single_line_splits_in_linear_time_into_small_chunks(embedder):
+    """Measured on 2 MB: 2-4 s. Before, a run without spaces was cut one character at a time
+    (200 s for 2 MB of 'x', hours for 50 MB) and chunks of it could be any length."""
+    splitter = Splitter(embedder.count_tokens, max_tokens=200, overlap_tokens=40)
+    vocabulary = "copper zinc port cargo vessel tonnes export Callao Paita Ilo grain fish".split()
+    words = " ".join(random.Random(5).choices(vocabulary, k=330_000))[:2_000_000]
+    for text in ("x" * 2_000_000, words):
+        started = time.perf_counter()
+        chunks = splitter.split([Page(None, text, text)])
+        assert time.perf_counter() - started < 30
+        assert all(len(c.text) <= splitter.max_chars and c.token_count <= 200 for c in chunks)
+        covered = 0  # every character is in a chunk, but for spaces between chunks
+        for chunk in chunks:
+            assert not text[covered:chunk.start].strip()
+            covered = max(covered, chunk.end)
+        assert covered == len(text.rstrip())
