@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -262,24 +263,33 @@ class OnnxEncoder:
     def __init__(
         self, layout: ModelLayout, model_file: Path, threads: int | None, variant: str = FP32
     ) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         self.layout = layout
         self.variant = variant
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-        options.inter_op_num_threads = 1
-        # Busy-waiting threads take cores from the parsing thread and other processes.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.model_file = model_file
+        self.threads = threads
         self.count_tokens = token_counter(layout.tokenizer_file)
         self.tokenizer = Tokenizer.from_file(str(layout.tokenizer_file))
         self.tokenizer.enable_truncation(layout.max_seq_length)
         self.tokenizer.no_padding()
+
+    @cached_property
+    def session(self):  # onnxruntime.InferenceSession, made at the first encode
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads or len(os.sched_getaffinity(0))
+        options.inter_op_num_threads = 1
+        # Busy-waiting threads take cores from the parsing thread and other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(
+            str(self.model_file), options, providers=["CPUExecutionProvider"]
+        )
+
+    @cached_property
+    def _inputs(self) -> set[str]:
+        return {i.name for i in self.session.get_inputs()}
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit vectors; texts are batched by token length so that little padding is run."""

@@ -1,0 +1,231 @@
+"""The store at 100k and 1M chunks: build time, size on disk, memory, query latency, recall.
+
+    .venv/bin/python benchmarks/scale.py --sizes 100000 1000000 [--folder /tmp/rag-scale]
+
+Chunks are real text: ~800-character windows at random offsets of the documents in
+../shared/data (CRS and GAO reports, SciFact abstracts, TAT-QA paragraphs), 100 per document.
+Vectors are not embedded one by one: windows are embedded with the project's embedder and
+every stored vector is a random mix of three of 512 such plus a little noise, normalised, so that
+the vectors cluster as real ones do. Each size is built with the store's own code (one SQLite
+transaction per document, then the FAISS base) in a folder that is deleted afterwards.
+
+Queries run in a fresh process that opens the index (memory-mapped where large): dense search
+(FAISS), lexical search (FTS5 bm25), and a whole retrieval step (both, then the passages' rows),
+each over 200 queries; recall@10 of dense search against exact search over the same vectors.
+Adding one more 50-chunk document is timed too, against the cost of rewriting the base file
+that a store without layers pays on every change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.records import Chunk, Page
+from rag.store import NewDocument
+from rag.store.sqlite_faiss import DATABASE_NAME, SqliteFaissStore
+from rag.store.vector_index import IndexPlan
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DIM = 384
+PER_DOCUMENT = 100
+WINDOW = 800
+BASIS = 512
+QUERIES = 200
+MODEL = "scale-bench"
+
+
+def text_pool() -> list[str]:
+    """Real documents' text: reports (Markdown), abstracts, table-question paragraphs."""
+    texts = [p.read_text() for p in sorted((DATA / "us-gov-reports").glob("*/markdown/*.md"))]
+    texts += [
+        json.loads(line)["text"] for line in (DATA / "scifact" / "corpus.jsonl").open()
+    ]
+    for name in ("tatqa_dataset_dev.json", "tatqa_dataset_test_gold.json"):
+        for item in json.loads((DATA / "tatqa" / name).read_text()):
+            texts.append(" ".join(p["text"] for p in item["paragraphs"]))
+    return [re.sub(r"\s+", " ", t) for t in texts if len(t) > 2 * WINDOW]
+
+
+def window(texts: list[str], rng: np.random.Generator) -> str:
+    text = texts[rng.integers(len(texts))]
+    start = int(rng.integers(0, len(text) - WINDOW))
+    start = text.find(" ", start) + 1
+    end = text.rfind(" ", start, start + WINDOW)
+    return text[start:end]
+
+
+def basis_vectors(texts: list[str]) -> np.ndarray:
+    from rag.embedding import get_embedder
+    from rag.settings import Settings
+
+    rng = np.random.default_rng(1)
+    return get_embedder(Settings().embedding_model).embed([window(texts, rng) for _ in range(BASIS)])
+
+
+def mixed(basis: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    picks = rng.integers(0, len(basis), (count, 3))
+    weights = rng.dirichlet([1.0, 1.0, 1.0], count).astype(np.float32)
+    vectors = np.einsum("nk,nkd->nd", weights, basis[picks])
+    vectors += 0.02 * rng.standard_normal(vectors.shape).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def document(number: int, texts: list[str], vectors: np.ndarray, rng) -> NewDocument:
+    windows = [window(texts, rng) for _ in range(len(vectors))]
+    page = "\n\n".join(windows)
+    chunks, start = [], 0
+    for ordinal, text in enumerate(windows):
+        chunks.append(Chunk(ordinal, 1, start, start + len(text), text, len(text) // 4))
+        start += len(text) + 2
+    return NewDocument(
+        source=f"/scale/{number}.txt", file=f"{number}.txt", title=f"Document {number}",
+        format="text", content_hash=str(number), size=len(page),
+        pages=[Page(1, page, page)], chunks=chunks, vectors=vectors,
+    )
+
+
+def folder_bytes(folder: Path) -> dict[str, int]:
+    sizes = {"sqlite": 0, "faiss": 0}
+    for path in folder.iterdir():
+        sizes["faiss" if path.suffix == ".faiss" else "sqlite"] += path.stat().st_size
+    return sizes
+
+
+def build(folder: Path, size: int, texts: list[str], basis: np.ndarray) -> dict:
+    rng = np.random.default_rng(size)
+    store = SqliteFaissStore(folder, MODEL, DIM, plan=IndexPlan())
+    began = time.perf_counter()
+    for number in range(size // PER_DOCUMENT):
+        store.put_document(document(number, texts, mixed(basis, PER_DOCUMENT, rng), rng))
+    stored = time.perf_counter()
+    store.flush()  # the FAISS base: rebuilt from SQLite, of the kind this size calls for
+    based = time.perf_counter()
+    base = faiss.read_index(str(next(folder.glob("vectors.*.faiss"))))
+    began_write = time.perf_counter()
+    faiss.write_index(base, str(folder / "rewrite.probe"))  # what each change cost before layers
+    rewrite = time.perf_counter() - began_write
+    (folder / "rewrite.probe").unlink()
+    began_add = time.perf_counter()
+    store.put_document(document(size, texts, mixed(basis, 50, rng), rng))
+    store.flush()
+    added = time.perf_counter() - began_add
+    store.close()
+    return {
+        "chunks": size, "store_s": stored - began, "faiss_base_s": based - stored,
+        "build_s": based - began, "add_one_file_s": added, "rewrite_base_file_s": rewrite,
+        **{f"{k}_bytes": v for k, v in folder_bytes(folder).items()},
+    }
+
+
+def query_run(folder: Path, basis_file: Path) -> dict:
+    """Open the index in this (fresh) process and time queries; recall against exact search."""
+    rng = np.random.default_rng(7)
+    basis = np.load(basis_file)
+    texts = text_pool()
+    queries = mixed(basis, QUERIES, rng)
+    words = [" ".join(window(texts, rng).split()[:8]) for _ in range(QUERIES)]
+    before = resident_mb()
+    began = time.perf_counter()
+    store = SqliteFaissStore(folder, MODEL, create=False)
+    store.search_dense(queries[0], 10)
+    opened = time.perf_counter() - began
+    timings: dict[str, list[float]] = {"dense": [], "lexical": [], "retrieve": []}
+    found = []
+    for vector, text in zip(queries, words):
+        t0 = time.perf_counter()
+        dense = store.search_dense(vector, 40)
+        t1 = time.perf_counter()
+        lexical = store.search_lexical(text, 40)
+        t2 = time.perf_counter()
+        with store.snapshot():
+            ids = list(dict.fromkeys(h.chunk_id for h in dense[:6] + lexical[:6]))
+            store.passages(ids)
+            store.vectors(ids)
+        t3 = time.perf_counter()
+        timings["dense"].append(t1 - t0)
+        timings["lexical"].append(t2 - t1)
+        timings["retrieve"].append(t3 - t0)
+        found.append([h.chunk_id for h in dense[:10]])
+    rss = resident_mb() - before  # what the open index and 200 queries added
+    exact = exact_top10(store, queries)
+    recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact))
+    plan = store.plan
+    store.close()
+    result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, "nprobe": plan.nprobe}
+    for name, values in timings.items():
+        values.sort()
+        result[f"{name}_ms_p50"] = 1000 * statistics.median(values)
+        result[f"{name}_ms_p95"] = 1000 * values[int(0.95 * (len(values) - 1))]
+    return result
+
+
+def resident_mb() -> float:
+    """Resident memory now: anonymous plus mapped file pages (a mapped index counts)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def exact_top10(store: SqliteFaissStore, queries: np.ndarray) -> list[list[int]]:
+    """Exact inner-product top 10 over every stored vector (streamed from SQLite)."""
+    best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 10), dtype=np.int64)
+    with store.snapshot():
+        for ids, vectors in store._vector_batches():
+            scores = queries @ vectors.T
+            all_scores = np.concatenate([best_scores, scores], axis=1)
+            all_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
+            top = np.argsort(-all_scores, axis=1)[:, :10]
+            best_scores = np.take_along_axis(all_scores, top, axis=1)
+            best_ids = np.take_along_axis(all_ids, top, axis=1)
+    return best_ids.tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/rag-scale"))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--query", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--basis", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.query:
+        print(json.dumps(query_run(args.query, args.basis)))
+        return
+    args.folder.mkdir(parents=True, exist_ok=True)
+    texts = text_pool()
+    basis = basis_vectors(texts)
+    basis_file = args.folder / "basis.npy"
+    np.save(basis_file, basis)
+    results = []
+    for size in args.sizes:
+        folder = args.folder / str(size)
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            result = build(folder, size, texts, basis)
+            print(json.dumps(result), flush=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--query", str(folder), "--basis", str(basis_file)],
+                capture_output=True, text=True, check=True,
+            )
+            result.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(result), flush=True)
+            results.append(result)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    basis_file.unlink()
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
