@@ -125,17 +125,16 @@ def parse_questions(reply: str, topic: str) -> list[str]:
 def model_questions(chat: BaseChatModel, topic: str, n: int, passages: list[Passage]) -> list[str]:
     """Up to `n` sub-questions written by the chat model from the topic and leading passages."""
     context = "\n".join(
-        f"- {_leading_sentence(passage.text)}" for passage in passages[:PLANNER_CONTEXT_PASSAGES]
+        f"- {_leading_sentence(passage)}" for passage in passages[:PLANNER_CONTEXT_PASSAGES]
     )
     prompt = PLANNER_HUMAN.format(topic=topic, context=context, n=n)
     reply = chat.invoke([SystemMessage(PLANNER_SYSTEM), HumanMessage(prompt)], max_tokens=40 * n)
     return parse_questions(reply.text, topic)[:n]
 
 
-def _leading_sentence(text: str) -> str:
+def _leading_sentence(passage: Passage) -> str:
     """The first prose sentence of a passage (the passage start when none is prose)."""
-    sentences = [text[start:end] for start, end in sentence_spans(text)]
-    return next((s for s in sentences if is_prose(s)), text[:200])
+    return next(iter(prose_sentences(passage)), passage.text[:200])
 
 
 def prose_sentences(passage: Passage) -> list[str]:

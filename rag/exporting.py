@@ -9,6 +9,7 @@ from rag.errors import ExportError
 
 FORMATS = (".md", ".docx", ".pdf")
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian package fonts-dejavu-core
+LISTED_SCOPE = 3  # a scope of more documents is given as a count
 PDF_FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 MODE_NAMES = {
     "extractive": "extractive (quoted sentences, no generator)",
@@ -20,7 +21,9 @@ MODE_NAMES = {
 def front_matter(briefing: Briefing) -> list[str]:
     """The lines under the title: date, how it was written, which documents it searched."""
     searched = (
-        f"{len(briefing.scope)} documents" if len(briefing.scope) != 1 else briefing.scope[0]
+        "; ".join(briefing.scope)
+        if len(briefing.scope) <= LISTED_SCOPE
+        else f"{len(briefing.scope)} documents"
     )
     return [
         f"Date: {briefing.date}",
