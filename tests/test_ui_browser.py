@@ -194,7 +194,7 @@ def test_seed_question_streams_a_cited_answer_that_opens_its_passage(app: Server
 
 def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server, page, shot):
     open_app(page, app.url)
-    pick(page, "generator", "Extractive (quotes, no model)")
+    pick(page, "generator", "Extractive (no model)")
     ask(page, "What is Australia's surface area?")
     wait_for_answer(page)
     answer = last_answer(page)

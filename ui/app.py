@@ -262,12 +262,22 @@ def build_app(library: Library) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, elem_id="chat-column"):
-                        new = gr.Button(
-                            "New conversation", size="sm", variant="secondary",
-                            elem_id="new-conversation",
-                        )
+                        with gr.Row(elem_id="controls", equal_height=True):
+                            scope = gr.Dropdown(
+                                render.document_choices(documents), value=[], multiselect=True,
+                                label="Search in (empty: every document)", scale=3, elem_id="scope",
+                            )
+                            generator = gr.Dropdown(
+                                [(app.mode_label(mode), mode) for mode in modes],
+                                value=settings.generator if settings.generator in modes else modes[0],
+                                label="Answer with", scale=2, min_width=230, elem_id="generator",
+                            )
+                            new = gr.Button(
+                                "New conversation", size="sm", variant="secondary", scale=0,
+                                min_width=150, elem_id="new-conversation",
+                            )
                         chatbot = gr.Chatbot(
-                            elem_id="chat", height="60vh", show_label=False, layout="bubble",
+                            elem_id="chat", height="56vh", show_label=False, layout="bubble",
                             buttons=["copy"], feedback_options=None, autoscroll=True,
                             placeholder=(
                                 "<div class='empty-chat'><div class='big'>Ask the library</div>"
@@ -284,17 +294,7 @@ def build_app(library: Library) -> gr.Blocks:
                             send = gr.Button(
                                 "Ask", variant="primary", scale=1, elem_id="send", min_width=80,
                             )
-                        with gr.Row(elem_id="controls", equal_height=True):
-                            scope = gr.Dropdown(
-                                render.document_choices(documents), value=[], multiselect=True,
-                                label="Search in (empty: every document)", scale=3, elem_id="scope",
-                            )
-                            generator = gr.Dropdown(
-                                [(app.mode_label(mode), mode) for mode in modes],
-                                value=settings.generator if settings.generator in modes else modes[0],
-                                label="Answer with", scale=2, min_width=270, elem_id="generator",
-                            )
-                    with gr.Column(scale=6, elem_id="side"):
+                    with gr.Column(scale=5, elem_id="side"):
                         with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
                             with gr.Tab("Source", id="source"):
                                 source = gr.HTML(
@@ -381,10 +381,9 @@ def build_app(library: Library) -> gr.Blocks:
         }
         question.submit(**ask)
         send.click(**ask)
-        new.click(
-            app.new_conversation, None,
-            [chatbot, turns, source, page_image, original, *review_outputs], **private,
-        )
+        conversation_outputs = [chatbot, turns, source, page_image, original, *review_outputs]
+        new.click(app.new_conversation, None, conversation_outputs, **private)
+        chatbot.clear(app.new_conversation, None, conversation_outputs, **private)
         bridge.click(app.show_citation, [turns], [source, page_image, original, side_tabs], **private)
         review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
         library_outputs = [stats, table, scope, to_remove, library_message]

@@ -20,7 +20,7 @@ from rag.store import StoreStats
 from rag.viewing import SourceView
 
 FORMAT_NAMES = {"pdf": "PDF", "docx": "Word", "html": "HTML", "markdown": "Markdown", "text": "Text"}
-GENERATOR_NAMES = {"extractive": "Extractive (quotes, no model)"}
+GENERATOR_NAMES = {"extractive": "Extractive (no model)"}
 BRAND = (
     '<div class="brand"><span class="logo">❝</span><div><div class="name">Report library</div>'
     '<div class="tagline">Answers with a citation for every sentence</div></div></div>'
