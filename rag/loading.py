@@ -276,8 +276,8 @@ class _DocxText:
             self._cells.append([])
 
     def end(self, element) -> None:  # element: lxml.etree._Element
-        tag = element.tag
-        in_run = element.getparent() is not None and element.getparent().tag == f"{_W}r"
+        tag, parent = element.tag, element.getparent()
+        in_run = parent is not None and parent.tag == f"{_W}r"
         if tag == f"{_W}t" and self._paragraphs:
             self._paragraphs[-1][0].append(element.text or "")
         elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr") and in_run and self._paragraphs:
@@ -298,7 +298,6 @@ class _DocxText:
             self._add(" | ".join(self._rows.pop()))
         if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
             element.clear()
-            parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
 
