@@ -39,10 +39,6 @@ class Candidate:
     def text(self) -> str:
         return self.passage.text[self.start:self.end]
 
-    @property
-    def page_span(self) -> tuple[int, int]:
-        return self.passage.start + self.start, self.passage.start + self.end
-
 
 def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
     """The 'not in the library' answer."""
@@ -156,20 +152,7 @@ def select_sentences(candidates: list[Candidate], settings: Settings) -> list[Ca
 
 
 def cite(n: int, candidate: Candidate) -> Citation:
-    passage = candidate.passage
-    page_start, page_end = candidate.page_span
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk_id,
-        document=passage.title,
-        file=passage.file,
-        page=passage.page,
-        quote=candidate.text,
-        chunk_start=candidate.start,
-        chunk_end=candidate.end,
-        page_start=page_start,
-        page_end=page_end,
-    )
+    return Citation.of(n, candidate.passage, candidate.start, candidate.end)
 
 
 def answer_extractively(
@@ -236,12 +219,23 @@ def condense_prompt() -> ChatPromptTemplate:
     )
 
 
+# Chat-template control markup. llama.cpp reads it in a prompt as real control tokens, so a
+# document holding "<|im_end|><|im_start|>system" could open a conversation turn of its own.
+_CONTROL_MARKUP = re.compile(r"<\|[^|<>\s]{1,40}\|>|\[/?INST\]|</?s>|<(?:start|end)_of_turn>")
+
+
+def neutralise(text: str) -> str:
+    """Document text without chat-template control markup, so that it reaches a model as data."""
+    return _CONTROL_MARKUP.sub(" ", text)
+
+
 def format_passages(passages: list[Passage]) -> str:
-    """The passages as the model sees them: numbered, with document title and page."""
+    """The passages as the model sees them: numbered, with document title and page, their
+    control markup neutralised."""
     blocks = []
     for n, passage in enumerate(passages, start=1):
         page = f", page {passage.page}" if passage.page is not None else ""
-        blocks.append(f"[{n}] {passage.title}{page}:\n{passage.text}")
+        blocks.append(neutralise(f"[{n}] {passage.title}{page}:\n{passage.text}"))
     return "\n\n".join(blocks)
 
 
@@ -292,4 +286,4 @@ def answers_the_question(chat: BaseChatModel, question: str, answer: str) -> boo
 
 def model_judge(chat: BaseChatModel) -> Judge:
     """The chat model as a yes/no judge of whether a passage supports a claim."""
-    return lambda claim, passage: judge_support(chat, claim, passage)
+    return lambda claim, passage: judge_support(chat, claim, neutralise(passage))

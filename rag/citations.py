@@ -177,19 +177,7 @@ def _quote_span(passage_text: str, claims: Iterable[str]) -> tuple[int, int]:
 
 
 def _cite(n: int, passage: Passage, claims: list[str]) -> Citation:
-    start, end = _quote_span(passage.text, claims)
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk_id,
-        document=passage.title,
-        file=passage.file,
-        page=passage.page,
-        quote=passage.text[start:end],
-        chunk_start=start,
-        chunk_end=end,
-        page_start=passage.start + start,
-        page_end=passage.start + end,
-    )
+    return Citation.of(n, passage, *_quote_span(passage.text, claims))
 
 
 def _clean_markers(text: str, passage_count: int) -> tuple[str, dict[int, int], int]:

@@ -89,6 +89,22 @@ class Citation:
     page_start: int  # offsets of `quote` within the page's normalised text
     page_end: int
 
+    @classmethod
+    def of(cls, n: int, passage: Passage, start: int, end: int) -> Citation:
+        """Citation `n` quoting `passage.text[start:end]`."""
+        return cls(
+            n=n,
+            chunk_id=passage.chunk_id,
+            document=passage.title,
+            file=passage.file,
+            page=passage.page,
+            quote=passage.text[start:end],
+            chunk_start=start,
+            chunk_end=end,
+            page_start=passage.start + start,
+            page_end=passage.start + end,
+        )
+
     def to_json(self) -> dict:
         return {
             "n": self.n,
