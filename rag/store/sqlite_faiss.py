@@ -160,6 +160,8 @@ class SqliteFaissStore:
         self._index_generation = -1
         self._dirty = False  # the base in memory has no file yet
         self._changed = False  # this object has written vectors since it opened
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._ids_generation = -1
         self._in_snapshot = False
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=60
@@ -311,8 +313,13 @@ class SqliteFaissStore:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def _chunk_ids(self) -> np.ndarray:
-        rows = self._db.execute("SELECT id FROM chunks ORDER BY id")
-        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+        """Every chunk id, ascending; read once per generation (each write bumps it)."""
+        generation = self._generation()
+        if self._ids_generation != generation:
+            rows = self._db.execute("SELECT id FROM chunks ORDER BY id")
+            self._ids = np.fromiter((row[0] for row in rows), dtype=np.int64)
+            self._ids_generation = generation
+        return self._ids
 
     def _index_file_problem(self, index: faiss.Index) -> str | None:
         """Why a FAISS structure read from a file cannot serve this snapshot, if it cannot."""
@@ -605,10 +612,12 @@ class SqliteFaissStore:
         match = lexical_query(query)
         if not match:
             return []
-        sql = """SELECT f.rowid, bm25(chunks_fts) AS score FROM chunks_fts f
-                 JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?"""
+        sql = "SELECT f.rowid, bm25(chunks_fts) AS score FROM chunks_fts f"
         parameters: list[object] = [match]
-        if document_ids is not None:
+        if document_ids is None:
+            sql += " WHERE chunks_fts MATCH ?"
+        else:  # the join costs a row lookup per match: only when filtering by document
+            sql += " JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?"
             sql += f" AND c.document_id IN ({','.join('?' * len(document_ids))})"
             parameters.extend(document_ids)
         sql += " ORDER BY score LIMIT ?"
