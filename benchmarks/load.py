@@ -1,0 +1,193 @@
+"""Load: many concurrent clients asking the running app through its API endpoint `ask`.
+
+Starts `rag serve` (extractive answers) on a copy of an existing index and a free loopback
+port, then has CLIENTS gradio_client clients, each in its own thread, ask QUESTIONS questions in
+total (the project's question set, in turn). It reports errors, replies that are not a valid
+`rag ask --json` object, latency percentiles (seconds from a call to its reply) and throughput.
+
+    .venv/bin/python benchmarks/load.py --index index [--clients 20] [--questions 200] [--out load.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gradio_client import Client
+
+from rag.records import NOT_IN_LIBRARY
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "benchmarks" / "questions" / "library.jsonl"
+ANSWER_KEYS = {"answer", "refused", "mode", "citations", "sentences", "removed_markers"}
+CITATION_KEYS = {
+    "n", "document", "file", "page", "quote", "chunk_id",
+    "chunk_start", "chunk_end", "page_start", "page_end",
+}
+START_SECONDS = 300
+
+
+@dataclass
+class Result:
+    """What a load run measured. `latencies` are seconds per answered call."""
+
+    clients: int
+    questions: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    refused: int = 0
+
+    def summary(self) -> dict[str, float | int]:
+        ordered = sorted(self.latencies)
+        return {
+            "clients": self.clients,
+            "questions": self.questions,
+            "answered": len(ordered),
+            "errors": len(self.errors),
+            "invalid": len(self.invalid),
+            "refused": self.refused,
+            "seconds": round(self.seconds, 2),
+            "per_second": round(len(ordered) / self.seconds, 2) if self.seconds else 0.0,
+            "p50_s": round(statistics.median(ordered), 3) if ordered else 0.0,
+            "p95_s": round(percentile(ordered, 0.95), 3) if ordered else 0.0,
+            "max_s": round(ordered[-1], 3) if ordered else 0.0,
+        }
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """The nearest-rank percentile of sorted values."""
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)]
+
+
+def reply_problem(reply: object) -> str | None:
+    """Why `reply` is not a valid `rag ask --json` object (cited answer or refusal), else None."""
+    if not isinstance(reply, dict) or set(reply) != ANSWER_KEYS:
+        return f"not an answer object: {str(reply)[:200]}"
+    citations = reply["citations"]
+    if reply["refused"]:
+        if reply["answer"] != NOT_IN_LIBRARY or citations:
+            return f"a refusal with text or citations: {reply['answer'][:200]}"
+        return None
+    if not citations:
+        return f"an answer without citations: {reply['answer'][:200]}"
+    if any(set(c) != CITATION_KEYS or not c["quote"] for c in citations):
+        return f"a citation without its fields or quote: {citations}"
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", reply["answer"])}
+    if markers != {c["n"] for c in citations}:
+        return f"markers {sorted(markers)} do not match citations in: {reply['answer'][:200]}"
+    return None
+
+
+def load_questions(count: int) -> list[str]:
+    """`count` questions of the project's question set, repeated in turn as needed."""
+    with open(QUESTIONS, encoding="utf-8") as handle:
+        questions = [json.loads(line)["question"] for line in handle if line.strip()]
+    return [questions[i % len(questions)] for i in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(index: Path) -> Iterator[str]:
+    """`rag serve` (extractive) on a copy of `index` and a free loopback port; yields its URL."""
+    with tempfile.TemporaryDirectory(prefix="rag-load-") as folder:
+        copy = Path(folder) / "index"
+        shutil.copytree(index, copy)
+        port = free_port()
+        log_path = Path(folder) / "serve.log"
+        with open(log_path, "w+") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "rag.cli", "serve", "--index", str(copy), "--port", str(port)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                env={**os.environ, "RAG_GENERATOR": "extractive", "GRADIO_ANALYTICS_ENABLED": "False"},
+            )
+            try:
+                deadline = time.monotonic() + START_SECONDS
+                while "rag: serving on" not in log_path.read_text():
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"rag serve did not start:\n{log_path.read_text()}")
+                    time.sleep(0.2)
+                yield f"http://127.0.0.1:{port}/"
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+
+
+def run_load(url: str, clients: int, questions: list[str]) -> Result:
+    """Ask `questions` through `clients` concurrent clients, client i taking every i-th one."""
+    result = Result(clients=clients, questions=len(questions))
+    lock = threading.Lock()
+    warm = Client(url, verbose=False, download_files=False)
+    warm.predict(questions[0], api_name="/ask")  # loads the embedding model; not timed
+
+    def client_work(i: int) -> None:
+        client = Client(url, verbose=False, download_files=False)
+        for question in questions[i::clients]:
+            started = time.perf_counter()
+            try:
+                reply = client.predict(question, api_name="/ask")
+            except Exception as error:  # any failure of a call is what a load test counts
+                with lock:
+                    result.errors.append(f"{question}: {type(error).__name__}: {error}")
+                continue
+            elapsed = time.perf_counter() - started
+            problem = reply_problem(reply)
+            with lock:
+                result.latencies.append(elapsed)
+                result.refused += bool(isinstance(reply, dict) and reply.get("refused"))
+                if problem:
+                    result.invalid.append(f"{question}: {problem}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client_work, range(clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "index", help="index to serve (copied)")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--out", type=Path, help="write the summary, errors and invalid replies here")
+    args = parser.parse_args()
+    with serving(args.index) as url:
+        result = run_load(url, args.clients, load_questions(args.questions))
+    summary = result.summary()
+    print(json.dumps(summary))
+    for problem in result.errors + result.invalid:
+        print(problem, file=sys.stderr)
+    if args.out:
+        report = {**summary, "error_messages": result.errors, "invalid_replies": result.invalid}
+        args.out.write_text(json.dumps(report, indent=1))
+    return 1 if result.errors or result.invalid else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
