@@ -123,13 +123,22 @@ def parse_questions(reply: str, topic: str) -> list[str]:
 
 
 def model_questions(chat: BaseChatModel, topic: str, n: int, passages: list[Passage]) -> list[str]:
-    """Up to `n` sub-questions written by the chat model from the topic and leading passages."""
+    """Up to `n` sub-questions written by the chat model from the topic and leading passages;
+    questions that share no content word with the topic are left out."""
     context = "\n".join(
         f"- {_leading_sentence(passage)}" for passage in passages[:PLANNER_CONTEXT_PASSAGES]
     )
     prompt = PLANNER_HUMAN.format(topic=topic, context=context, n=n)
     reply = chat.invoke([SystemMessage(PLANNER_SYSTEM), HumanMessage(prompt)], max_tokens=40 * n)
-    return parse_questions(reply.text, topic)[:n]
+    topic_words = _stems(topic)
+    on_topic = [q for q in parse_questions(reply.text, topic) if _stems(q) & topic_words]
+    return on_topic[:n]
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems (first five letters) of the content words of `text`."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return {word[:5] for word in words if word not in _PHRASE_STOPWORDS}
 
 
 def _leading_sentence(passage: Passage) -> str:
@@ -286,14 +295,14 @@ def supported_section(
         if sentence.verdict != "supported" or not sentence.citations:
             dropped += 1
             continue
-        claim = " ".join(strip_markers(sentence.text).split())
+        claim = " ".join(_LIST_PREFIX.sub("", strip_markers(sentence.text), count=1).split())
         if claim.lower() in seen or not _reads_as_prose(claim, sentence.citations, by_n):
             continue
         seen.add(claim.lower())
         numbers = {n: numbering.number(by_n[n]) for n in sentence.citations}
         kept.append(
             Sentence(
-                text=renumber(sentence.text.strip(), numbers),
+                text=renumber(_LIST_PREFIX.sub("", sentence.text.strip(), count=1), numbers),
                 citations=list(dict.fromkeys(numbers[n] for n in sentence.citations)),
                 verdict="supported",
             )
