@@ -13,10 +13,12 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from conftest import ROOT, settings_for
@@ -36,26 +38,15 @@ MODES = ("at random", "after the first commit", "while writing the FAISS file")
 WRITER_RUNS = 4
 
 
-def _changed(path: Path, before: tuple[int, int] | None) -> bool:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return False
-    return (stat.st_size, stat.st_mtime_ns) != before
-
-
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
+def generation(index: Path) -> int:
+    """The index's commit counter, read as any reader would."""
+    with closing(sqlite3.connect(f"file:{index / 'library.sqlite'}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
 
 
 def kill_during(command: list[str], index: Path, mode: str, delay: float) -> bool:
     """Run `command`, SIGKILL it at the moment `mode` names; False if it ended first."""
-    wal = index / "library.sqlite-wal"
-    wal_before = _stat(wal)
+    committed = generation(index)
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -64,11 +55,11 @@ def kill_during(command: list[str], index: Path, mode: str, delay: float) -> boo
         if mode == MODES[0]:
             fire = time.perf_counter() - started >= delay
         elif mode == MODES[1]:
-            fire = _changed(wal, wal_before)
+            fire = generation(index) > committed
             if fire:
                 time.sleep(delay)
-        else:
-            fire = any(name.endswith(".faiss.tmp") for name in os.listdir(index))
+        else:  # its temporary file, or the file itself (the trial removed the old one)
+            fire = any(name.endswith((".faiss.tmp", ".faiss")) for name in os.listdir(index))
         if fire:
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -99,14 +90,15 @@ def test_sigkill_at_many_moments_leaves_a_consistent_searchable_index(tmp_path: 
     rng = random.Random(2024)
     killed: Counter[str] = Counter()
     committed_in_killed_runs: set[int] = set()
+    indexed = Counter({0: FILES})  # how many reports the index holds in each version
     for trial in range(TRIALS):
-        version = (trial + 1) % 2
+        version = 1 - indexed.most_common(1)[0][0]  # so that most reports must be written
         write_version(folder, FILES, version)
         mode = MODES[trial % len(MODES)]
         if mode == MODES[2]:  # no FAISS file: the ingest rebuilds and writes one at its end
             for path in index.glob("vectors.*.faiss"):
                 path.unlink()
-        delay = rng.uniform(0.3, whole_run) if mode == MODES[0] else rng.uniform(0, 0.05)
+        delay = rng.uniform(0.3, 0.8 * whole_run) if mode == MODES[0] else rng.uniform(0, 0.004)
         killed[mode] += kill_during(command, index, mode, delay)
 
         store = SqliteFaissStore(index, embedder.name, create=False)
@@ -117,15 +109,14 @@ def test_sigkill_at_many_moments_leaves_a_consistent_searchable_index(tmp_path: 
                 assert_searchable(store, passages)
             problem = store.faiss_file_problem()
             assert problem is None or problem.startswith("no FAISS file"), problem
-            committed_in_killed_runs.add(
-                sum(version_of(passages[0].text) == version for passages in found.values())
-            )
+            indexed = Counter(version_of(passages[0].text) for passages in found.values())
+            committed_in_killed_runs.add(indexed[version])
         finally:
             store.close()
 
     print(f"killed per mode: {dict(killed)}; documents committed: {committed_in_killed_runs}")
-    assert sum(killed.values()) >= TRIALS * 2 // 3, killed  # most trials were really killed
-    assert len(committed_in_killed_runs) >= 2  # the kills fell at different points
+    assert sum(killed.values()) >= TRIALS // 2, killed  # most trials were really killed
+    assert any(0 < n < FILES for n in committed_in_killed_runs)  # some fell between commits
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     with open_library(index) as library:
@@ -133,7 +124,7 @@ def test_sigkill_at_many_moments_leaves_a_consistent_searchable_index(tmp_path: 
         current = {d.source: d.content_hash for d in found}
         report = library.check()
     assert set(current) == sources and len(set(current.values())) == FILES
-    assert {version_of(passages[0].text) for passages in found.values()} == {TRIALS % 2}
+    assert {version_of(passages[0].text) for passages in found.values()} == {version}
     assert report.ok, report.findings
 
 
