@@ -169,7 +169,7 @@ def test_a_reader_sees_each_document_before_or_after_its_commit(tmp_path: Path, 
         if len({version_of(expected[content_hash][0]) for _, content_hash in state}) > 1
     ]
     print(f"{reads} reads; {len(states)} states, {len(mid_ingest)} of them mid-ingest")
-    assert reads > 50 and len(states) > WRITER_RUNS
+    assert reads > 50 and mid_ingest  # it read between the commits of one ingest
 
 
 def version_of(chunk_text: str) -> int:
