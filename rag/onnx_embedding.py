@@ -192,7 +192,13 @@ def _export(layout: ModelLayout, folder: Path, source_sha: str) -> dict:
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
         shutil.rmtree(folder, ignore_errors=True)
-        os.replace(work, folder)
+        try:
+            os.replace(work, folder)
+        except OSError:  # another process put its export there meanwhile: use that one
+            theirs = _read_manifest(folder)
+            if theirs is None or theirs.get("source_sha256") != source_sha:
+                raise
+            return theirs
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
