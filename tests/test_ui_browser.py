@@ -48,7 +48,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env},
+            env={**os.environ, **env},
         )
         threading.Thread(target=self._collect, daemon=True).start()
 
@@ -193,6 +193,8 @@ def test_seed_question_streams_a_cited_answer_that_opens_its_passage(app: Server
 
 
 def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server, page, shot):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     open_app(page, app.url)
     pick(page, "generator", "Extractive (no model)")
     ask(page, "What is Australia's surface area?")
@@ -220,6 +222,7 @@ def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server
     expect(page.locator(ANSWERS)).to_have_count(0)
     assert page.locator("#source mark.quote").count() == 0
     shot(page, "new-conversation")
+    assert [url for url in requested if not url.startswith(app.url)] == []  # nothing fetched from outside
 
 
 def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Path):

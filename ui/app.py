@@ -252,7 +252,8 @@ def build_app(library: Library) -> gr.Blocks:
     modes = library.generators()
     documents = library.documents()
     private = {"api_visibility": "private"}
-    with gr.Blocks(title="Report library", fill_width=True) as blocks:
+    # analytics off: no telemetry or version check calls to api.gradio.app (the app is offline)
+    with gr.Blocks(title="Report library", fill_width=True, analytics_enabled=False) as blocks:
         with gr.Row(elem_id="top"):
             gr.HTML(render.BRAND, js_on_load=None)
             stats = gr.HTML(render.stats_html(library.status()), elem_id="stats", js_on_load=None)
