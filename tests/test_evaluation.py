@@ -33,7 +33,7 @@ from rag.evaluation.metrics import (
     ndcg_at_k,
     recall_at_k,
 )
-from rag.evaluation.runners import document_ranking, evidence_rank
+from rag.evaluation.runners import document_ranking, evidence_pages, page_ranking
 from rag.records import Passage
 
 DATA = ROOT.parent / "shared" / "data"
@@ -73,13 +73,15 @@ def _passage(file: str, page: int | None, chunk_id: int = 1) -> Passage:
     return Passage(chunk_id, 1, "t", file, page, 0, 1, "text", 1.0)
 
 
-def test_document_ranking_takes_each_documents_best_chunk_and_evidence_rank_uses_pages():
+def test_documents_rank_by_their_best_chunk_and_evidence_hits_need_the_page():
     passages = [_passage("d2", None), _passage("d1", None), _passage("d2", None), _passage("d3", None)]
     assert document_ranking(passages) == ["d2", "d1", "d3"]
     item = QAItem("q", "?", ["x"], [Evidence("r.pdf", 4), Evidence("r.pdf", 6)])
-    ranked = [_passage("r.pdf", 5), _passage("s.pdf", 4), _passage("r.pdf", 6)]
-    assert evidence_rank(ranked, item) == 3
-    assert evidence_rank(ranked[:2], item) is None
+    ranking = page_ranking([_passage("r.pdf", 5), _passage("s.pdf", 4), _passage("r.pdf", 6)])
+    assert mrr_at_k(ranking, evidence_pages(item), 10) == pytest.approx(1 / 3)
+    assert hit_at_k(ranking, evidence_pages(item), 2) == 0.0
+    seed = QAItem("q", "?", ["x"], [Evidence("seed.txt", None)])
+    assert hit_at_k(page_ranking([_passage("seed.txt", None)]), evidence_pages(seed), 1) == 1.0
 
 
 # -- answers -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rag.answering import EXTRACTIVE
 from rag.citations import Judge, strip_markers
 from rag.embedding import get_embedder
 from rag.errors import RagError
@@ -111,11 +112,13 @@ def evaluate_retrieval(
     )
 
 
-def evidence_rank(passages: list[Passage], item: QAItem) -> int | None:
-    """1-based rank of the first passage from an evidence page (or file, for page None)."""
-    wanted = {(evidence.file, evidence.page) for evidence in item.evidence}
-    ranking = [(passage.file, passage.page) for passage in passages]
-    return next((rank for rank, key in enumerate(ranking, 1) if key in wanted), None)
+def page_ranking(passages: list[Passage]) -> list[tuple[str, int | None]]:
+    """The (file, page) of each passage, in rank order; page None for files without pages."""
+    return [(passage.file, passage.page) for passage in passages]
+
+
+def evidence_pages(item: QAItem) -> set[tuple[str, int | None]]:
+    return {(evidence.file, evidence.page) for evidence in item.evidence}
 
 
 def cited_sentences(answer: Answer) -> list[CitedSentence]:
@@ -142,8 +145,8 @@ def _answer_row(
         row["correct"] = answer.refused
         return row
     if kind == FINANCEBENCH:
-        recall = None if answer.refused else figure_recall(item.answers[0], text)
-        row["figure_recall"] = recall
+        recall = figure_recall(item.answers[0], "" if answer.refused else text)
+        row["figure_recall"] = recall  # None: the gold answer states no figure
         row["correct"] = None if recall is None else recall == 1.0
         if judge is not None:
             claim = correctness_claim(item.question, item.answers[0])
@@ -156,21 +159,29 @@ def _answer_row(
     return row
 
 
-def _qa_metrics(rows: list[dict[str, object]], mode: str) -> dict[str, float | None]:
+def _qa_metrics(
+    rows: list[dict[str, object]], mode: str, kind: str, judged: bool
+) -> dict[str, float | None]:
+    """Means over the answerable questions (refusals over the unanswerable ones); a metric
+    that applies to none of the rows is n/a (None)."""
     answerable = [row for row in rows if not row["unanswerable"]]
     metrics: dict[str, float | None] = {
-        f"hit@{k}": mean([float(row["rank"] is not None and row["rank"] <= k) for row in answerable])
-        for k in HIT_KS
+        name: mean([row[name] for row in answerable if name in row])
+        for name in [f"hit@{k}" for k in HIT_KS] + ["mrr@10"]
     }
-    metrics["mrr@10"] = mean([1 / row["rank"] if row["rank"] else 0.0 for row in answerable])
     if mode == RETRIEVAL:
         return metrics
     unanswerable = [row for row in rows if row["unanswerable"]]
     metrics["answered"] = mean([float(not row["refused"]) for row in answerable])
     metrics["correct"] = mean([_float(row["correct"]) for row in answerable])
-    for name in ("figure_recall", "judge_correct", "citation_recall", "citation_precision"):
+    names = ["figure_recall"] if kind == FINANCEBENCH else []
+    if judged:
+        names += ["judge_correct"] if kind == FINANCEBENCH else []
+        names += ["citation_recall", "citation_precision"]
+    for name in names:
         metrics[name] = mean([_float(row.get(name)) for row in answerable])
-    metrics["refused_unanswerable"] = mean([float(row["refused"]) for row in unanswerable])
+    if unanswerable:
+        metrics["refused_unanswerable"] = mean([float(row["refused"]) for row in unanswerable])
     return metrics
 
 
@@ -196,8 +207,12 @@ def evaluate_qa(
         row: dict[str, object] = {
             "id": item.id, "question": item.question, "gold": item.answers,
             "unanswerable": item.unanswerable,
-            "rank": evidence_rank(passages, item) if item.evidence else None,
         }
+        if item.evidence:
+            ranking, relevant = page_ranking(passages), evidence_pages(item)
+            row |= {f"hit@{k}": hit_at_k(ranking, relevant, k) for k in HIT_KS}
+            row["mrr@10"] = mrr_at_k(ranking, relevant, 10)
+            row["retrieved"] = ranking
         if mode != RETRIEVAL:
             answer = library.ask(item.question, mode=mode)
             row |= _answer_row(item, answer, dataset.kind, judge)
@@ -207,18 +222,26 @@ def evaluate_qa(
     return Report(
         dataset=dataset.name, kind=dataset.kind, mode=mode, judge=judge_name,
         questions=len(rows), settings=settings_summary(library.settings, library.embedder.name),
-        metrics=_qa_metrics(rows, mode), seconds=time.perf_counter() - started, rows=rows,
+        metrics=_qa_metrics(rows, mode, dataset.kind, judge is not None), seconds=time.perf_counter() - started, rows=rows,
     )
 
 
+def choose_mode(dataset: Dataset, requested: str | None) -> str:
+    """The mode to run: `requested`, else retrieval for BEIR sets and extractive for the rest."""
+    if isinstance(dataset, RetrievalSet):
+        if requested not in (None, RETRIEVAL):
+            raise RagError(f"{dataset.name} is a retrieval set without answers: use --mode retrieval")
+        return RETRIEVAL
+    return requested or EXTRACTIVE
+
+
 def evaluate(
-    library: Library, dataset: Dataset, *, mode: str, judge: Judge | None = None,
+    library: Library, dataset: Dataset, *, mode: str | None = None, judge: Judge | None = None,
     judge_name: str | None = None, limit: int | None = None, progress: Progress | None = None,
 ) -> Report:
     """Score the library's pipeline on a dataset whose documents are already ingested."""
+    mode = choose_mode(dataset, mode)
     if isinstance(dataset, RetrievalSet):
-        if mode != RETRIEVAL:
-            raise RagError(f"{dataset.name} is a retrieval set: use --mode retrieval")
         return evaluate_retrieval(library, dataset, limit=limit, progress=progress)
     return evaluate_qa(
         library, dataset, mode=mode, judge=judge, judge_name=judge_name, limit=limit,
