@@ -3,6 +3,7 @@ memory-mapped bases, and additions that never rewrite the base file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import faiss
@@ -143,3 +144,29 @@ def test_library_takes_the_threshold_from_settings(tmp_path):
         assert (store.plan.ann_threshold, store.plan.nprobe) == (7, 3)
     finally:
         library.close()
+
+
+def test_per_question_statements_use_indexes_never_a_table_scan(tmp_path):
+    store = open_store(tmp_path / "index", plan=IndexPlan())
+    fill(store, documents=3, per_document=20, seed=8)
+    document_info = store.documents()[0]
+    query = clustered(1, seed=9)[0]
+    store.search_dense(query, 5)  # the first search loads the vectors: a whole pass, once
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    hits = store.search_dense(query, 5, document_ids=[document_info.id])
+    store.search_lexical("passage about topic", 5)
+    store.search_lexical("passage about topic", 5, document_ids=[document_info.id])
+    ids = [hit.chunk_id for hit in hits]
+    store.passages(ids)
+    store.vectors(ids)
+    store.document_by_source(document_info.source)
+    store.page(document_info.id, 1)
+    store._db.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) >= 8
+    for statement in selects:
+        plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + statement)]
+        scans = [step for step in plan if re.match(r"SCAN (c|d|chunks|documents|pages)\b", step)]
+        assert not scans, (statement, plan)
+    store.close()
