@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.citations import Judge, check_answer, strip_markers
+from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
 from rag.generation import judge_support
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
@@ -263,7 +263,8 @@ def stream_generated_answer(
     for piece in chain.stream({"passages": format_passages(passages), "question": question}):
         pieces.append(piece)
         yield piece
-    answer = check_answer(question, "".join(pieces).strip(), passages, judge, mode=mode)
+    text = attribute_uncited("".join(pieces).strip(), passages)
+    answer = check_answer(question, text, passages, judge, mode=mode)
     if answer.refused or not answers_the_question(chat, question, answer.text):
         answer = refusal(question, mode, passages)
     yield answer

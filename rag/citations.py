@@ -180,6 +180,39 @@ def _cite(n: int, passage: Passage, claims: list[str]) -> Citation:
     return Citation.of(n, passage, *_quote_span(passage.text, claims))
 
 
+MIN_ATTRIBUTION_OVERLAP = 0.5  # share of a claim's content words its passage must hold
+
+
+def _best_passage(claim: str, passages: Sequence[Passage]) -> int | None:
+    """The number of the passage holding every number and name of `claim` and the largest
+    share (at least MIN_ATTRIBUTION_OVERLAP) of its content words; None when none does."""
+    words = _content_words(claim)
+    best, best_share = None, MIN_ATTRIBUTION_OVERLAP
+    for n, passage in enumerate(passages, start=1):
+        share = len(words & _content_words(passage.text)) / max(1, len(words))
+        if share >= best_share and not _unsupported_terms(claim, [passage]):
+            best, best_share = n, share + 1e-9  # ties go to the earlier, better-ranked passage
+    return best
+
+
+def attribute_uncited(text: str, passages: Sequence[Passage]) -> str:
+    """`text` with a marker after each claim that has none, naming the passage that holds its
+    numbers and names and most of its words. Small models often leave markers out; the added
+    citation is then checked like any other, and a claim no passage fits stays uncited."""
+    pieces: list[str] = []
+    done = 0
+    for start, end in _sentence_spans(text):
+        sentence = text[start:end]
+        if parse_markers(sentence) or not _is_claim(sentence):
+            continue
+        n = _best_passage(strip_markers(sentence), passages)
+        if n is not None:
+            pieces += [text[done:end], f" [{n}]"]
+            done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def _clean_markers(text: str, passage_count: int) -> tuple[str, dict[int, int], int]:
     """`text` with markers renumbered densely in order of first use and written `[n]`, numbers
     outside 1..passage_count dropped; also the new number of each passage number cited, and how

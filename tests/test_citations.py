@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import check_answer, parse_markers, split_sentences, strip_markers
+from rag.citations import (
+    attribute_uncited,
+    check_answer,
+    parse_markers,
+    split_sentences,
+    strip_markers,
+)
 from rag.records import NOT_IN_LIBRARY, Passage
 
 ENERGY = (
@@ -151,3 +157,19 @@ def test_each_quote_is_the_exact_passage_sentence_that_best_matches() -> None:
 def test_a_quote_with_no_word_in_common_is_the_whole_passage() -> None:
     answer = check("Something else entirely [3].")
     assert answer.citations[0].quote == HOUSING
+
+
+def test_a_claim_left_without_a_marker_is_attributed_to_the_passage_that_holds_it() -> None:
+    text = "House prices rose 4.5% in the euro area. Rail freight fell by 3% [2]. Moon dust is grey."
+    assert attribute_uncited(text, PASSAGES) == (
+        "House prices rose 4.5% in the euro area. [3] Rail freight fell by 3% [2]. Moon dust is grey."
+    )
+    answer = check(attribute_uncited(text, PASSAGES))
+    assert [(s.citations, s.verdict) for s in answer.sentences] == [
+        ([1], "supported"), ([2], "supported"), ([], "uncited"),
+    ]
+
+
+def test_no_attribution_when_a_number_is_in_no_passage() -> None:
+    text = "House prices rose 9.9% in the euro area."
+    assert attribute_uncited(text, PASSAGES) == text
