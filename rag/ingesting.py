@@ -16,7 +16,7 @@ from typing import TypeVar
 from rag.embedding import DOCUMENT, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load
-from rag.normalising import normalise
+from rag.normalising import normalised_text
 from rag.records import Chunk, LoadedFile, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
@@ -283,7 +283,7 @@ class Ingestor:
                 report.unchanged.append(document.id)
                 continue
             raw = document.text
-            page = Page(number=None, text=normalise(raw, keep_line_breaks=True)[0], raw_text=raw)
+            page = Page(number=None, text=normalised_text(raw, keep_line_breaks=True), raw_text=raw)
             chunks = self.splitter.split([page])
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
