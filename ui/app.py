@@ -266,16 +266,16 @@ def build_app(library: Library) -> gr.Blocks:
                         with gr.Row(elem_id="controls", equal_height=True):
                             scope = gr.Dropdown(
                                 render.document_choices(documents), value=[], multiselect=True,
-                                label="Search in (empty: every document)", scale=3, elem_id="scope",
+                                label="Search in (all when empty)", scale=2, elem_id="scope",
                             )
                             generator = gr.Dropdown(
                                 [(app.mode_label(mode), mode) for mode in modes],
                                 value=settings.generator if settings.generator in modes else modes[0],
-                                label="Answer with", scale=2, min_width=230, elem_id="generator",
+                                label="Answer with", scale=2, min_width=240, elem_id="generator",
                             )
                             new = gr.Button(
                                 "New conversation", size="sm", variant="secondary", scale=0,
-                                min_width=150, elem_id="new-conversation",
+                                min_width=140, elem_id="new-conversation",
                             )
                         chatbot = gr.Chatbot(
                             elem_id="chat", height="56vh", show_label=False, layout="bubble",

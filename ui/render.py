@@ -175,14 +175,14 @@ def _date(iso: str) -> str:
 
 
 def library_rows(documents: list[DocumentInfo]) -> list[list[object]]:
-    """Rows of the library table: title, file, type, pages, chunks, date added."""
+    """Rows of the library table: title, file, type, pages, passages (chunks), date added."""
     return [
         [d.title, d.file, FORMAT_NAMES.get(d.format, d.format), d.pages, d.chunks, _date(d.added_at)]
         for d in documents
     ]
 
 
-LIBRARY_COLUMNS = ["Title", "File", "Type", "Pages", "Chunks", "Added"]
+LIBRARY_COLUMNS = ["Title", "File", "Type", "Pages", "Passages", "Added"]
 
 
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
