@@ -149,12 +149,6 @@ def test_rag_brief_writes_the_file_the_suffix_names(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known defect (issue 8 stays open): with the 1.5B local model, sub-question answers "
-    "were dropped as uncited or refused, leaving 0 sections; citations.attribute_uncited was "
-    "added for this and is not yet verified on a quiet machine",
-    strict=False,
-)
 def test_local_model_briefing_is_cited_and_supported(library: Library) -> None:
     briefing = build_briefing(library, TOPIC, 3, mode="local")
     check_briefing(briefing, library)
