@@ -17,7 +17,7 @@ from datetime import date
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answering import EXTRACTIVE, is_prose, relevant_enough
+from rag.answering import EXTRACTIVE, is_prose, neutralise, relevant_enough
 from rag.citations import parse_markers, strip_markers
 from rag.errors import RagError
 from rag.library import Library
@@ -126,7 +126,8 @@ def model_questions(chat: BaseChatModel, topic: str, n: int, passages: list[Pass
     """Up to `n` sub-questions written by the chat model from the topic and leading passages;
     questions that share no content word with the topic are left out."""
     context = "\n".join(
-        f"- {_leading_sentence(passage)}" for passage in passages[:PLANNER_CONTEXT_PASSAGES]
+        f"- {neutralise(_leading_sentence(passage))}"
+        for passage in passages[:PLANNER_CONTEXT_PASSAGES]
     )
     prompt = PLANNER_HUMAN.format(topic=topic, context=context, n=n)
     reply = chat.invoke([SystemMessage(PLANNER_SYSTEM), HumanMessage(prompt)], max_tokens=40 * n)
