@@ -74,8 +74,8 @@ def main() -> None:
             relevance = dataset.qrels[query.id]
             ndcg.append(ndcg_at_k(ranking, relevance, 10))
             mrr.append(mrr_at_k(ranking, set(relevance), 10))
-        print(f"{dense:5}  {lexical:7}  {rrf_k:5}  {candidates:10}  {mean(ndcg):.4f}   {mean(mrr):.4f}",
-              flush=True)
+        setting = f"{dense:5}  {lexical:7}  {rrf_k:5}  {candidates:10}"
+        print(f"{setting}  {mean(ndcg):.4f}   {mean(mrr):.4f}", flush=True)
     library.close()
 
 

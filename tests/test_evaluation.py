@@ -1,4 +1,4 @@
-"""`rag eval`: metric arithmetic on hand-computed cases, dataset loaders, and short end-to-end runs."""
+"""`rag eval`: metric arithmetic on hand-computed cases, dataset loaders, short end-to-end runs."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ DATA = ROOT.parent / "shared" / "data"
 SCIFACT = DATA / "scifact"
 FINANCEBENCH_DIR = DATA / "financebench"
 QUESTION_SET = ROOT / "benchmarks" / "questions" / "library.jsonl"
-needs_data = pytest.mark.skipif(not SCIFACT.is_dir(), reason="../shared/data is not beside the repo")
+needs_data = pytest.mark.skipif(not SCIFACT.is_dir(), reason="no ../shared/data beside the repo")
 
 
 # -- ranking metrics ---------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def _passage(file: str, page: int | None, chunk_id: int = 1) -> Passage:
 
 
 def test_documents_rank_by_their_best_chunk_and_evidence_hits_need_the_page():
-    passages = [_passage("d2", None), _passage("d1", None), _passage("d2", None), _passage("d3", None)]
+    passages = [_passage(name, None) for name in ("d2", "d1", "d2", "d3")]
     assert document_ranking(passages) == ["d2", "d1", "d3"]
     item = QAItem("q", "?", ["x"], [Evidence("r.pdf", 4), Evidence("r.pdf", 6)])
     ranking = page_ranking([_passage("r.pdf", 5), _passage("s.pdf", 4), _passage("r.pdf", 6)])
@@ -139,9 +139,11 @@ def test_loaders_recognise_each_layout():
     assert scifact.kind == BEIR and len(scifact.queries) == 300 and len(scifact.corpus) == 5183
     assert sum(len(docs) for docs in scifact.qrels.values()) == 339
     finance = load_dataset(FINANCEBENCH_DIR, [])
-    assert finance.kind == FINANCEBENCH and len(finance.items) == 56 and len(finance.documents) == 35
+    assert finance.kind == FINANCEBENCH
+    assert (len(finance.items), len(finance.documents)) == (56, 35)
     amazon = next(i for i in finance.items if i.answers == ["93.86"])
-    assert amazon.evidence == [Evidence("AMAZON_2017_10K.pdf", 38), Evidence("AMAZON_2017_10K.pdf", 40)]
+    # the data's 0-based pages 37 and 39
+    assert amazon.evidence == [Evidence("AMAZON_2017_10K.pdf", p) for p in (38, 40)]
     questions = load_dataset(QUESTION_SET, [ROOT / "corpus", ROOT / "seeds"])
     assert questions.kind == QUESTIONS and len(questions.items) == 65
     assert sum(item.unanswerable for item in questions.items) == 14
@@ -186,7 +188,7 @@ def _scifact_slice(folder: Path, queries: int = 5, distractors: int = 40) -> Non
         d for d in corpus if d["_id"] not in relevant
     ][:distractors]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    queries_all = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
+    queries_all = [json.loads(q) for q in (SCIFACT / "queries.jsonl").read_text().splitlines()]
     (folder / "queries.jsonl").write_text(
         "".join(json.dumps(q) + "\n" for q in queries_all if q["_id"] in chosen)
     )

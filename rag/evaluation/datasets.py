@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from rag.errors import DatasetError
 from rag.ingesting import TextDocument
@@ -126,7 +126,9 @@ def load_beir(folder: Path, split: str = "test") -> RetrievalSet:
     ]
     queries = [query for query in queries if query.id in qrels]
     if not queries:
-        raise DatasetError(f"{folder}: no query of {queries_file.name} has qrels in split '{split}'")
+        raise DatasetError(
+            f"{folder}: no query of {queries_file.name} has qrels in split '{split}'"
+        )
     return RetrievalSet(name=folder.name, corpus=corpus, queries=queries, qrels=qrels)
 
 
@@ -151,8 +153,8 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 def _financebench_evidence(item: object, where: str) -> Evidence:
     if not isinstance(item, dict):
         raise DatasetError(f"{where}: an evidence item is not an object")
-    page = _field(item, "evidence_page_num", where, int)
-    return Evidence(f"{_field(item, 'doc_name', where, str)}.pdf", int(page) + 1)  # type: ignore[call-overload]
+    page = cast(int, _field(item, "evidence_page_num", where, int))
+    return Evidence(f"{_field(item, 'doc_name', where, str)}.pdf", page + 1)
 
 
 def load_financebench(folder: Path) -> QASet:

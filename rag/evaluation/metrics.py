@@ -21,7 +21,8 @@ _FIGURE = re.compile(r"(?<![\w.])[-−]?\d+(?:,\d{3})*(?:\.\d+)?")
 
 def ndcg_at_k(ranking: Sequence[Hashable], relevance: Mapping[Hashable, int], k: int) -> float:
     """Normalised discounted cumulative gain of the first `k` ids (gain = relevance)."""
-    dcg = sum(relevance.get(id_, 0) / math.log2(rank + 1) for rank, id_ in enumerate(ranking[:k], 1))
+    gains = [relevance.get(id_, 0) for id_ in ranking[:k]]
+    dcg = sum(gain / math.log2(rank + 1) for rank, gain in enumerate(gains, start=1))
     ideal = sorted((r for r in relevance.values() if r > 0), reverse=True)[:k]
     idcg = sum(r / math.log2(rank + 1) for rank, r in enumerate(ideal, 1))
     return dcg / idcg if idcg else 0.0
@@ -52,7 +53,7 @@ def contains_accepted(answer: str, accepted: Sequence[str]) -> bool:
 
 
 def _is_year(number: Decimal) -> bool:
-    return number == number.to_integral_value() and 1900 <= number <= 2100 and "." not in str(number)
+    return number.as_tuple().exponent == 0 and 1900 <= number <= 2100
 
 
 def figures(text: str) -> list[Decimal]:

@@ -226,7 +226,8 @@ def evaluate_qa(
     return Report(
         dataset=dataset.name, kind=dataset.kind, mode=mode, judge=judge_name,
         questions=len(rows), settings=settings_summary(library),
-        metrics=_qa_metrics(rows, mode, dataset.kind, judge is not None), seconds=time.perf_counter() - started, rows=rows,
+        metrics=_qa_metrics(rows, mode, dataset.kind, judge is not None),
+        seconds=time.perf_counter() - started, rows=rows,
     )
 
 
@@ -234,7 +235,9 @@ def choose_mode(dataset: Dataset, requested: str | None) -> str:
     """The mode to run: `requested`, else retrieval for BEIR sets and extractive for the rest."""
     if isinstance(dataset, RetrievalSet):
         if requested not in (None, RETRIEVAL):
-            raise RagError(f"{dataset.name} is a retrieval set without answers: use --mode retrieval")
+            raise RagError(
+                f"{dataset.name} is a retrieval set without answers: use --mode retrieval"
+            )
         return RETRIEVAL
     return requested or EXTRACTIVE
 
