@@ -152,6 +152,8 @@ def test_loaders_recognise_each_layout():
 def test_unknown_or_broken_dataset_is_a_clear_error(tmp_path: Path):
     with pytest.raises(DatasetError, match="not a dataset this command knows"):
         load_dataset(tmp_path, [])
+    with pytest.raises(DatasetError, match="no such file or folder"):
+        load_dataset(tmp_path / "missing", [])
     broken = tmp_path / "set.jsonl"
     broken.write_text('{"id": "q1", "question": "?"}\n')
     with pytest.raises(DatasetError, match="set.jsonl, line 1: no field 'unanswerable'"):

@@ -206,6 +206,8 @@ def load_questions(path: Path, library_paths: list[Path]) -> QASet:
 
 def load_dataset(path: Path, library_paths: list[Path]) -> Dataset:
     """The dataset at `path`, its layout recognised from the files there."""
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
     if path.is_file() and path.suffix == ".jsonl":
         return load_questions(path, library_paths)
     if (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file():
