@@ -39,7 +39,10 @@ PLANNER_HUMAN = (
     "Each question names the topic. One question per line."
 )
 PLANNER_CONTEXT_PASSAGES = 4
-EXTRA_ATTEMPTS = 2  # reserve sub-questions tried when planned ones find nothing supported
+# Spare sub-questions tried when planned ones keep nothing supported: a small model keeps no
+# supported sentence for about half of them (BENCHMARKS.md, issue 8).
+SPARES_PER_SECTION = 1
+_DOT_LEADER = re.compile(r"\.{4,}|(?:\. ){4,}")  # a table-of-contents line
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'-]*)*")
 _PHRASE_STOPWORDS = frozenset(
@@ -211,7 +214,7 @@ def plan_subquestions(
     from the passages alone in extractive mode."""
     if passages is None:
         passages = topic_passages(library, topic, n, documents)
-    derived = extractive_questions(topic, n + EXTRA_ATTEMPTS, passages)
+    derived = extractive_questions(topic, _with_spares(n), passages)
     if mode == EXTRACTIVE:
         return derived[:n]
     planned = model_questions(library.chat_model(mode), topic, n, passages)
@@ -219,12 +222,17 @@ def plan_subquestions(
     return planned + [q for q in derived if q.lower() not in known][: max(0, n - len(planned))]
 
 
+def _with_spares(sections: int) -> int:
+    """Sub-questions to have at hand for `sections` sections: one each, and the spares."""
+    return sections * (1 + SPARES_PER_SECTION)
+
+
 def topic_passages(
     library: Library, topic: str, n: int, documents: list[str] | None
 ) -> list[Passage]:
     """The passages that best match the topic: enough to plan `n` sections and spares."""
     document_ids = library.document_ids(documents) if documents else None
-    k = max(library.settings.top_k, 4 * (n + EXTRA_ATTEMPTS))
+    k = max(library.settings.top_k, 4 * _with_spares(n))
     return retrieve(
         library.store(), library.embedder, library.settings, topic, k=k, document_ids=document_ids
     )
@@ -273,12 +281,14 @@ def renumber(text: str, numbers: dict[int, int]) -> str:
 
 def _reads_as_prose(claim: str, cited: list[int], citations: dict[int, Citation]) -> bool:
     """False for quoted page furniture: a running header holding its document's title, a
-    heading ending in a colon, a link or footnote."""
+    heading ending in a colon, a link or footnote; also for a claim resting on a quote from a
+    table of contents, which names a subject without saying anything about it."""
     titles = [citations[n].document.lower() for n in cited]
     return (
         is_prose(claim)
         and not claim.endswith(":")
         and not any(title in claim.lower() for title in titles)
+        and not any(_DOT_LEADER.search(citations[n].quote) for n in cited)
     )
 
 
@@ -331,7 +341,8 @@ def build_briefing(
 
     Only sentences with a "supported" verdict are kept (weak, unsupported and uncited ones are
     dropped and counted). A sub-question whose answer keeps nothing is listed as unanswered and
-    one of the spare derived sub-questions is tried in its place (at most EXTRA_ATTEMPTS). When
+    one of the spare derived sub-questions is tried in its place (SPARES_PER_SECTION spares per
+    section asked for). When
     no passage is close enough to the topic, no model is asked and the briefing says so.
     """
     topic = " ".join(topic.split())
@@ -357,10 +368,10 @@ def build_briefing(
             library, topic, sections, documents=documents, mode=mode, passages=passages
         )
         reserve = [
-            q for q in extractive_questions(topic, sections + EXTRA_ATTEMPTS, passages)
+            q for q in extractive_questions(topic, _with_spares(sections), passages)
             if q not in questions
         ]
-        questions += reserve[:EXTRA_ATTEMPTS]
+        questions += reserve[: _with_spares(sections) - sections]
     report("planned", 1, total)
     numbering = _Numbering()
     seen: set[str] = set()

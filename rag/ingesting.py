@@ -9,15 +9,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
 
 from rag.embedding import DOCUMENT, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load
 from rag.normalising import normalised_text
-from rag.records import Chunk, LoadedFile, Page
+from rag.records import Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
 
@@ -60,24 +62,14 @@ class TextDocument:
 
 
 @dataclass(frozen=True)
-class _Split:
-    """An in-memory document split into chunks, waiting for its vectors."""
+class _Pending:
+    """A document loaded and split, waiting for its vectors; `name` is how reports show it."""
 
-    document: TextDocument
-    page: Page
-    chunks: list[Chunk]
+    name: str
+    document: NewDocument  # its vectors are filled in when the batch is embedded
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A file loaded and split, waiting for its vectors."""
-
-    source: SourceFile
-    absolute: str
-    digest: str
-    size: int
-    loaded: LoadedFile
-    chunks: list[Chunk]
+_NO_VECTORS = np.empty((0, 0), dtype=np.float32)
 
 
 @dataclass
@@ -184,7 +176,7 @@ class Ingestor:
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
         sources = list(discover(paths, self.exclude, report))
-        pending: list[_Prepared] = []
+        pending: list[_Pending] = []
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
         try:
             for done, (source, outcome) in enumerate(
@@ -204,7 +196,7 @@ class Ingestor:
                     report.unchanged.append(source.file)
                     continue
                 pending.append(prepared)
-                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                if sum(len(p.document.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
                     self._embed_and_store(pending, report)
                     pending = []
                 if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
@@ -219,7 +211,7 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _prepare(self, source: SourceFile) -> _Prepared | None:
+    def _prepare(self, source: SourceFile) -> _Pending | None:
         """The file loaded and split; None when the index holds it unchanged."""
         path = source.path
         try:
@@ -241,31 +233,27 @@ class Ingestor:
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")
-        return _Prepared(source, absolute, digest, size, loaded, chunks)
+        return _Pending(
+            source.file,
+            NewDocument(
+                source=absolute, file=source.file, title=loaded.title, format=loaded.format,
+                content_hash=digest, size=size, pages=loaded.pages, chunks=chunks,
+                vectors=_NO_VECTORS,
+            ),
+        )
 
-    def _embed_and_store(self, batch: list[_Prepared], report: IngestReport) -> None:
-        """Embed the chunks of several files in one call, then store each file atomically."""
-        texts = [chunk.text for prepared in batch for chunk in prepared.chunks]
+    def _embed_and_store(self, batch: list[_Pending], report: IngestReport) -> None:
+        """Embed the chunks of several documents in one call, then store each atomically."""
+        texts = [chunk.text for pending in batch for chunk in pending.document.chunks]
         vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
         offset = 0
-        for prepared in batch:
-            count = len(prepared.chunks)
-            self.store.put_document(
-                NewDocument(
-                    source=prepared.absolute,
-                    file=prepared.source.file,
-                    title=prepared.loaded.title,
-                    format=prepared.loaded.format,
-                    content_hash=prepared.digest,
-                    size=prepared.size,
-                    pages=prepared.loaded.pages,
-                    chunks=prepared.chunks,
-                    vectors=vectors[offset:offset + count],
-                )
-            )
+        for pending in batch:
+            document = pending.document
+            count = len(document.chunks)
+            self.store.put_document(replace(document, vectors=vectors[offset:offset + count]))
             offset += count
-            report.indexed.append(prepared.source.file)
-            report.pages += len(prepared.loaded.pages)
+            report.indexed.append(pending.name)
+            report.pages += len(document.pages)
             report.chunks += count
 
     def ingest_texts(
@@ -274,7 +262,7 @@ class Ingestor:
         """Index in-memory documents, embedding the chunks of many documents per batch."""
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
-        pending: list[_Split] = []
+        pending: list[_Pending] = []
         for done, document in enumerate(documents):
             if progress:
                 progress(document.id, done, len(documents))
@@ -288,43 +276,23 @@ class Ingestor:
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
                 continue
-            pending.append(_Split(document, page, chunks))
-            if sum(len(split.chunks) for split in pending) >= TEXT_BATCH_CHUNKS:
-                self._store_texts(pending, report)
+            pending.append(_Pending(document.id, NewDocument(
+                source=document.source, file=document.id, title=document.title, format="text",
+                content_hash=document.content_hash, size=len(document.text.encode()),
+                pages=[page], chunks=chunks, vectors=_NO_VECTORS,
+            )))
+            if sum(len(p.document.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
+                self._embed_and_store(pending, report)
                 pending = []
             if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
                 self.store.flush()
                 last_checkpoint = time.perf_counter()
-        self._store_texts(pending, report)
+        self._embed_and_store(pending, report)
         self.store.flush()
         if progress:
             progress("", len(documents), len(documents))
         report.seconds = time.perf_counter() - started
         return report
-
-    def _store_texts(self, splits: list[_Split], report: IngestReport) -> None:
-        texts = [chunk.text for split in splits for chunk in split.chunks]
-        vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
-        offset = 0
-        for split in splits:
-            count = len(split.chunks)
-            self.store.put_document(
-                NewDocument(
-                    source=split.document.source,
-                    file=split.document.id,
-                    title=split.document.title,
-                    format="text",
-                    content_hash=split.document.content_hash,
-                    size=len(split.document.text.encode()),
-                    pages=[split.page],
-                    chunks=split.chunks,
-                    vectors=vectors[offset:offset + count],
-                )
-            )
-            offset += count
-            report.indexed.append(split.document.id)
-            report.pages += 1
-            report.chunks += count
 
 
 def _reason(error: UnreadableFileError, path: Path) -> str:

@@ -7,12 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from rag.briefing import Briefing, build_briefing, parse_questions, reference_line, renumber
+from rag.briefing import (
+    Briefing,
+    _Numbering,
+    build_briefing,
+    parse_questions,
+    reference_line,
+    renumber,
+    supported_section,
+)
 from rag.cli import main
 from rag.citations import parse_markers
 from rag.errors import ExportError
 from rag.exporting import export, to_markdown
 from rag.library import Library
+from rag.records import Answer, Citation, Passage, Sentence
 from rag.settings import load_settings
 
 TOPIC = "seabed mining"
@@ -131,6 +140,35 @@ def test_renumber_maps_markers_and_merges_repeats() -> None:
     assert renumber("Mining rose. [1][2] Fell [2, 3].", {1: 4, 2: 4, 3: 7}) == (
         "Mining rose. [4] Fell [4][7]."
     )
+
+
+def _passage(chunk_id: int, text: str) -> Passage:
+    return Passage(chunk_id=chunk_id, document_id=1, title="Seabed Mining", file="r.pdf",
+                   page=3, start=0, end=len(text), text=text, score=0.5)
+
+
+def test_sections_keep_supported_prose_citing_prose_only() -> None:
+    prose = _passage(1, "Some companies have tested equipment during deep-sea mining trials.")
+    contents = _passage(2, "23 Potential Marine Environmental Impacts ........................ 25")
+    sentences = [
+        Sentence("Companies have tested mining equipment in trials. [1]", [1], "supported"),
+        Sentence("Mining harms marine environments through several impacts. [2]", [2], "supported"),
+        Sentence("Mining trials began in the 1970s in the Pacific. [1]", [1], "unsupported"),
+        Sentence("Companies have tested mining equipment in trials. [1]", [1], "supported"),
+    ]
+    answer = Answer(
+        question="What has been tested?", text="", refused=False, mode="local",
+        citations=[Citation.of(1, prose, 0, len(prose.text)),
+                   Citation.of(2, contents, 0, len(contents.text))],
+        sentences=sentences, passages=[prose, contents],
+    )
+    numbering = _Numbering()
+    section, dropped = supported_section(answer, numbering, seen=set())
+    assert [s.text for s in section.sentences] == [
+        "Companies have tested mining equipment in trials. [1]"
+    ]  # the table-of-contents quote and the repeat are left out, the unsupported one dropped
+    assert dropped == 1
+    assert [r.quote for r in numbering.references.values()] == [prose.text]
 
 
 def test_rag_brief_writes_the_file_the_suffix_names(
