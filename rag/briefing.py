@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from langchain_core.language_models import BaseChatModel
@@ -58,20 +58,6 @@ _PHRASE_STOPWORDS = frozenset(
 
 
 @dataclass(frozen=True)
-class Reference:
-    """One numbered entry of the reference list: the passage span a briefing cites."""
-
-    n: int
-    chunk_id: int
-    document: str
-    file: str
-    page: int | None
-    quote: str
-    chunk_start: int  # offsets of `quote` within the stored chunk text
-    chunk_end: int
-
-
-@dataclass(frozen=True)
 class Section:
     """A sub-question and the supported sentences that answer it, with global [n] markers."""
 
@@ -95,7 +81,7 @@ class Briefing:
     cited_documents: list[str]
     summary: list[Sentence]  # key points: the first sentence of each section
     sections: list[Section]
-    references: list[Reference]
+    references: list[Citation]  # numbered across the briefing, in order of first use
     unanswered: list[str] = field(default_factory=list)  # sub-questions with nothing supported
     dropped_sentences: int = 0  # sentences left out as weak, unsupported or uncited
 
@@ -245,21 +231,12 @@ class _Numbering:
     """Global citation numbers: one per distinct (file, page, quoted words)."""
 
     def __init__(self) -> None:
-        self.references: dict[tuple[str, int | None, str], Reference] = {}
+        self.references: dict[tuple[str, int | None, str], Citation] = {}
 
     def number(self, citation: Citation) -> int:
         key = (citation.file, citation.page, citation.quote.strip())
         if key not in self.references:
-            self.references[key] = Reference(
-                n=len(self.references) + 1,
-                chunk_id=citation.chunk_id,
-                document=citation.document,
-                file=citation.file,
-                page=citation.page,
-                quote=citation.quote.strip(),
-                chunk_start=citation.chunk_start,
-                chunk_end=citation.chunk_end,
-            )
+            self.references[key] = replace(citation, n=len(self.references) + 1)
         return self.references[key].n
 
 
@@ -407,7 +384,7 @@ def build_briefing(
     )
 
 
-def reference_line(reference: Reference) -> str:
+def reference_line(reference: Citation) -> str:
     """A reference as every export writes it: title, page, file and the quoted words."""
     page = f", page {reference.page}" if reference.page is not None else ""
     return f"{reference.document}{page} ({reference.file}): \u201c{reference.quote}\u201d"
