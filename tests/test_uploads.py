@@ -173,3 +173,33 @@ def test_a_path_traversal_name_is_saved_and_indexed_inside_the_upload_folder(tmp
         assert not (tmp_path / "etc").exists() and not (tmp_path / "library" / "etc").exists()
     finally:
         library.close()
+
+
+def test_app_upload_and_removal_refresh_every_document_picker(tmp_path: Path):
+    """After an upload the new document can be chosen in the chat, library and briefing pickers;
+    after its removal it is gone from all three, and other chosen documents stay chosen."""
+    from ui.app import App
+
+    library = Library(settings_for(tmp_path / "index"))
+    kept = tmp_path / "kept.txt"
+    kept.write_text("The Quellport ferry sails twice a day to the island of Varn.")
+    added = tmp_path / "added.txt"
+    added.write_text("The Varn lighthouse was rebuilt in 1911 after a winter storm.")
+    try:
+        library.ingest([kept])
+        [kept_id] = [str(d.id) for d in library.documents()]
+        app = App(library)
+        _, _, chat, remove, brief, message, _ = app.upload(
+            [str(added)], [kept_id], [kept_id], progress=lambda *_, **__: None
+        )
+        [added_id] = [str(d.id) for d in library.documents() if d.file == "added.txt"]
+        for picker in (chat, remove, brief):
+            assert {value for _, value in picker["choices"]} == {kept_id, added_id}
+        assert chat["value"] == [kept_id] and brief["value"] == [kept_id]
+        assert "Added **added.txt**" in message
+        _, _, chat, remove, brief, message = app.remove(added_id, [added_id], [kept_id, added_id])
+        for picker in (chat, remove, brief):
+            assert [value for _, value in picker["choices"]] == [kept_id]
+        assert chat["value"] == [] and brief["value"] == [kept_id]
+    finally:
+        library.close()

@@ -167,8 +167,11 @@ class App:
 
     # -- library -------------------------------------------------------------------------------
 
-    def library_view(self, scope: list[str] | None, message: str = "") -> tuple[Any, ...]:
-        """Stats, table, pickers (keeping the chosen documents that remain) and a message."""
+    def library_view(
+        self, scope: list[str] | None, brief_scope: list[str] | None, message: str = ""
+    ) -> tuple[Any, ...]:
+        """Stats, table, the document pickers of the chat, the library and the briefing (keeping
+        the chosen documents that remain) and a message."""
         documents = self.library.documents()
         choices = render.document_choices(documents)
         remaining = {str(document.id) for document in documents}
@@ -177,15 +180,17 @@ class App:
             render.library_rows(documents),
             gr.update(choices=choices, value=[d for d in scope or [] if d in remaining]),
             gr.update(choices=choices, value=None),
+            gr.update(choices=choices, value=[d for d in brief_scope or [] if d in remaining]),
             message,
         )
 
     def upload(
-        self, files: list[str] | None, scope: list[str] | None, progress: gr.Progress = gr.Progress(),
+        self, files: list[str] | None, scope: list[str] | None,
+        brief_scope: list[str] | None = None, progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, ...]:
         """Save and index uploaded files, reporting what was added and what was refused."""
         if not files:
-            return (gr.skip(),) * 5 + (None,)
+            return (gr.skip(),) * 6 + (None,)
 
         def step(file: str, done: int, total: int) -> None:
             progress((done, total), desc=f"Indexing {file}" if file else "Saving the index")
@@ -194,16 +199,19 @@ class App:
         lines = [f"Added **{file}**." for file in report.indexed]
         lines += [f"**{file}** is already in the library." for file in report.unchanged]
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
-        return (*self.library_view(scope, "\n\n".join(lines)), None)
+        return (*self.library_view(scope, brief_scope, "\n\n".join(lines)), None)
 
-    def remove(self, document_id: str | None, scope: list[str] | None) -> tuple[Any, ...]:
+    def remove(
+        self, document_id: str | None, scope: list[str] | None, brief_scope: list[str] | None = None
+    ) -> tuple[Any, ...]:
         if not document_id:
-            return self.library_view(scope, "Choose a document to remove.")
+            return self.library_view(scope, brief_scope, "Choose a document to remove.")
         try:
             document = self.library.discard(document_id)
         except RagError as error:
-            return self.library_view(scope, f"Could not remove it: {error}")
-        return self.library_view(scope, f"Removed **{document.file}** ({document.title}).")
+            return self.library_view(scope, brief_scope, f"Could not remove it: {error}")
+        removed = f"Removed **{document.file}** ({document.title})."
+        return self.library_view(scope, brief_scope, removed)
 
     # -- briefing ------------------------------------------------------------------------------
 
@@ -387,9 +395,11 @@ def build_app(library: Library) -> gr.Blocks:
         chatbot.clear(app.new_conversation, None, conversation_outputs, **private)
         bridge.click(app.show_citation, [turns], [source, page_image, original, side_tabs], **private)
         review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
-        library_outputs = [stats, table, scope, to_remove, library_message]
-        uploads.upload(app.upload, [uploads, scope], [*library_outputs, uploads], **private)
-        remove.click(app.remove, [to_remove, scope], library_outputs, **private)
+        library_outputs = [stats, table, scope, to_remove, brief_scope, library_message]
+        uploads.upload(
+            app.upload, [uploads, scope, brief_scope], [*library_outputs, uploads], **private
+        )
+        remove.click(app.remove, [to_remove, scope, brief_scope], library_outputs, **private)
         write.click(
             app.brief, [topic, brief_sections, brief_generator, brief_scope],
             [brief_preview, brief_md, brief_docx, brief_pdf], **private,
