@@ -33,7 +33,7 @@ from rag.evaluation.metrics import (
     ndcg_at_k,
     recall_at_k,
 )
-from rag.evaluation.runners import document_ranking, evidence_pages, page_ranking
+from rag.evaluation.runners import document_ranking, evidence_pages, page_ranking, supported_share
 from rag.records import Passage
 
 DATA = ROOT.parent / "shared" / "data"
@@ -121,6 +121,16 @@ def test_citation_recall_and_precision_by_hand():
     assert scores.recall == pytest.approx(3 / 5)
     assert (scores.citations, scores.precise) == (7, 5)  # 1 + (a, c) + (both) of 7
     assert scores.precision == pytest.approx(5 / 7)
+
+
+def test_supported_share_counts_sentences_of_the_answers_given():
+    rows = [
+        {"refused": False, "sentences": 3, "supported_sentences": 2},
+        {"refused": False, "sentences": 1, "supported_sentences": 0},  # an unanswerable one
+        {"refused": True},
+    ]
+    assert supported_share(rows) == 0.5
+    assert supported_share([{"refused": True}]) is None
 
 
 def test_citation_scores_treat_an_undecided_judge_as_no():
@@ -236,7 +246,9 @@ def test_eval_of_the_question_set_answers_and_judges_citations(library_index: Pa
     for name in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "correct",
                  "citation_recall", "citation_precision"):
         assert 0.0 <= metrics[name] <= 1.0, name
-    for label in ("Hit@5", "citation recall (ALCE)", "citation precision (ALCE)"):
+    assert metrics["supported_sentences"] == 1.0  # extractive sentences quote their passage
+    for label in ("Hit@5", "citation recall (ALCE)", "citation precision (ALCE)",
+                  "sentences verified supported"):
         assert label in run.stdout
     assert metrics["hit@10"] == 1.0  # these three facts are found by retrieval
     rows = report["rows"]

@@ -25,6 +25,7 @@ METRIC_LABELS = {
     "judge_correct": "correct per judge",
     "citation_recall": "citation recall (ALCE)",
     "citation_precision": "citation precision (ALCE)",
+    "supported_sentences": "sentences verified supported",
     "refused_unanswerable": "refused (unanswerable questions)",
 }
 

@@ -145,6 +145,9 @@ def _answer_row(
 ) -> dict[str, object]:
     text = strip_markers(answer.text)
     row: dict[str, object] = {"answer": answer.text, "refused": answer.refused}
+    if not answer.refused:
+        row["sentences"] = len(answer.sentences)
+        row["supported_sentences"] = sum(s.verdict == "supported" for s in answer.sentences)
     if item.unanswerable:
         row["correct"] = answer.refused
         return row
@@ -184,9 +187,18 @@ def _qa_metrics(
         names += ["citation_recall", "citation_precision"]
     for name in names:
         metrics[name] = mean([_float(row.get(name)) for row in answerable])
+    metrics["supported_sentences"] = supported_share(rows)
     if unanswerable:
         metrics["refused_unanswerable"] = mean([float(row["refused"]) for row in unanswerable])
     return metrics
+
+
+def supported_share(rows: list[dict[str, object]]) -> float | None:
+    """Share of the sentences of all answers given (answerable questions or not) that the
+    pipeline's own citation check verified as supported; None when no answer was given."""
+    sentences = sum(int(row.get("sentences", 0)) for row in rows)
+    supported = sum(int(row.get("supported_sentences", 0)) for row in rows)
+    return supported / sentences if sentences else None
 
 
 def _float(value: object) -> float | None:
