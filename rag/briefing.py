@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag.answering import EXTRACTIVE, is_prose, neutralise, relevant_enough
-from rag.citations import parse_markers, strip_markers
+from rag.citations import cite_claims, parse_markers, strip_markers
 from rag.errors import RagError
 from rag.library import Library
 from rag.records import Answer, Citation, Passage, Sentence
@@ -273,7 +273,11 @@ def supported_section(
     answer: Answer, numbering: _Numbering, seen: set[str]
 ) -> tuple[Section, int]:
     """The section made of an answer's supported sentences not `seen` before, with global
-    citation numbers; also how many sentences were dropped as weak, unsupported or uncited."""
+    citation numbers; also how many sentences were dropped as weak, unsupported or uncited.
+
+    Each sentence's citations quote the passage sentence closest to it, so that a passage cited
+    by two sentences gives each its own quoted words (and reference number)."""
+    passages = {passage.chunk_id: passage for passage in answer.passages}
     by_n = {citation.n: citation for citation in answer.citations}
     kept: list[Sentence] = []
     dropped = 0
@@ -284,10 +288,13 @@ def supported_section(
             dropped += 1
             continue
         claim = " ".join(_LIST_PREFIX.sub("", strip_markers(sentence.text), count=1).split())
-        if claim.lower() in seen or not _reads_as_prose(claim, sentence.citations, by_n):
+        quoted = {
+            n: cite_claims(n, passages[by_n[n].chunk_id], [claim]) for n in sentence.citations
+        }
+        if claim.lower() in seen or not _reads_as_prose(claim, sentence.citations, quoted):
             continue
         seen.add(claim.lower())
-        numbers = {n: numbering.number(by_n[n]) for n in sentence.citations}
+        numbers = {n: numbering.number(quoted[n]) for n in sentence.citations}
         kept.append(
             Sentence(
                 text=renumber(_LIST_PREFIX.sub("", sentence.text.strip(), count=1), numbers),

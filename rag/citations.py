@@ -176,7 +176,8 @@ def _quote_span(passage_text: str, claims: Iterable[str]) -> tuple[int, int]:
     return best if overlap(best) else (spans[0][0], spans[-1][1])
 
 
-def _cite(n: int, passage: Passage, claims: list[str]) -> Citation:
+def cite_claims(n: int, passage: Passage, claims: list[str]) -> Citation:
+    """Citation `n` of `passage`, quoting the passage sentence closest to the claims citing it."""
     return Citation.of(n, passage, *_quote_span(passage.text, claims))
 
 
@@ -269,7 +270,7 @@ def check_answer(
         text=cleaned,
         refused=not any(_is_claim(s.text) for s in sentences),
         mode=mode,
-        citations=[_cite(n, by_number[n], claims_citing[n]) for n in sorted(by_number)],
+        citations=[cite_claims(n, by_number[n], claims_citing[n]) for n in sorted(by_number)],
         sentences=sentences,
         passages=list(passages),
         removed_markers=removed,

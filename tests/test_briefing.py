@@ -143,18 +143,22 @@ def test_renumber_maps_markers_and_merges_repeats() -> None:
 
 
 def _passage(chunk_id: int, text: str) -> Passage:
-    return Passage(chunk_id=chunk_id, document_id=1, title="Seabed Mining", file="r.pdf",
+    title = "Seabed Mining in Areas Beyond National Jurisdiction: Issues for Congress"
+    return Passage(chunk_id=chunk_id, document_id=1, title=title, file="r.pdf",
                    page=3, start=0, end=len(text), text=text, score=0.5)
 
 
 def test_sections_keep_supported_prose_citing_prose_only() -> None:
-    prose = _passage(1, "Some companies have tested equipment during deep-sea mining trials.")
+    authorized = "No commercial-scale seabed operations have been authorized in ABNJ."
+    tested = "Some companies have tested equipment during deep-sea mining trials."
+    prose = _passage(1, f"{authorized} {tested}")
     contents = _passage(2, "23 Potential Marine Environmental Impacts ........................ 25")
     sentences = [
         Sentence("Companies have tested mining equipment in trials. [1]", [1], "supported"),
         Sentence("Mining harms marine environments through several impacts. [2]", [2], "supported"),
         Sentence("Mining trials began in the 1970s in the Pacific. [1]", [1], "unsupported"),
         Sentence("Companies have tested mining equipment in trials. [1]", [1], "supported"),
+        Sentence("No commercial seabed mining has been authorized in ABNJ. [1]", [1], "supported"),
     ]
     answer = Answer(
         question="What has been tested?", text="", refused=False, mode="local",
@@ -165,10 +169,12 @@ def test_sections_keep_supported_prose_citing_prose_only() -> None:
     numbering = _Numbering()
     section, dropped = supported_section(answer, numbering, seen=set())
     assert [s.text for s in section.sentences] == [
-        "Companies have tested mining equipment in trials. [1]"
+        "Companies have tested mining equipment in trials. [1]",
+        "No commercial seabed mining has been authorized in ABNJ. [2]",
     ]  # the table-of-contents quote and the repeat are left out, the unsupported one dropped
     assert dropped == 1
-    assert [r.quote for r in numbering.references.values()] == [prose.text]
+    # each sentence quotes the passage sentence that supports it, under its own number
+    assert [r.quote for r in numbering.references.values()] == [tested, authorized]
 
 
 def test_rag_brief_writes_the_file_the_suffix_names(
