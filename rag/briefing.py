@@ -325,9 +325,9 @@ def build_briefing(
 
     Only sentences with a "supported" verdict are kept (weak, unsupported and uncited ones are
     dropped and counted). A sub-question whose answer keeps nothing is listed as unanswered and
-    one of the spare derived sub-questions is tried in its place (SPARES_PER_SECTION spares per
-    section asked for). When
-    no passage is close enough to the topic, no model is asked and the briefing says so.
+    a spare derived sub-question is tried in its place (SPARES_PER_SECTION per section asked
+    for). When no passage is close enough to the topic, no model is asked and the briefing
+    says so.
     """
     topic = " ".join(topic.split())
     if not topic:

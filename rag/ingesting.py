@@ -61,14 +61,7 @@ class TextDocument:
         return hashlib.sha256(f"{self.title}\0{self.text}".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class _Pending:
-    """A document loaded and split, waiting for its vectors; `name` is how reports show it."""
-
-    name: str
-    document: NewDocument  # its vectors are filled in when the batch is embedded
-
-
+# The vectors of a document loaded and split, until its batch is embedded.
 _NO_VECTORS = np.empty((0, 0), dtype=np.float32)
 
 
@@ -176,7 +169,7 @@ class Ingestor:
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
         sources = list(discover(paths, self.exclude, report))
-        pending: list[_Pending] = []
+        pending: list[NewDocument] = []
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
         try:
             for done, (source, outcome) in enumerate(
@@ -196,7 +189,7 @@ class Ingestor:
                     report.unchanged.append(source.file)
                     continue
                 pending.append(prepared)
-                if sum(len(p.document.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
                     self._embed_and_store(pending, report)
                     pending = []
                 if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
@@ -211,7 +204,7 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _prepare(self, source: SourceFile) -> _Pending | None:
+    def _prepare(self, source: SourceFile) -> NewDocument | None:
         """The file loaded and split; None when the index holds it unchanged."""
         path = source.path
         try:
@@ -233,26 +226,21 @@ class Ingestor:
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")
-        return _Pending(
-            source.file,
-            NewDocument(
-                source=absolute, file=source.file, title=loaded.title, format=loaded.format,
-                content_hash=digest, size=size, pages=loaded.pages, chunks=chunks,
-                vectors=_NO_VECTORS,
-            ),
+        return NewDocument(
+            source=absolute, file=source.file, title=loaded.title, format=loaded.format,
+            content_hash=digest, size=size, pages=loaded.pages, chunks=chunks, vectors=_NO_VECTORS,
         )
 
-    def _embed_and_store(self, batch: list[_Pending], report: IngestReport) -> None:
+    def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
         """Embed the chunks of several documents in one call, then store each atomically."""
-        texts = [chunk.text for pending in batch for chunk in pending.document.chunks]
+        texts = [chunk.text for document in batch for chunk in document.chunks]
         vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
         offset = 0
-        for pending in batch:
-            document = pending.document
+        for document in batch:
             count = len(document.chunks)
             self.store.put_document(replace(document, vectors=vectors[offset:offset + count]))
             offset += count
-            report.indexed.append(pending.name)
+            report.indexed.append(document.file)
             report.pages += len(document.pages)
             report.chunks += count
 
@@ -262,7 +250,7 @@ class Ingestor:
         """Index in-memory documents, embedding the chunks of many documents per batch."""
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
-        pending: list[_Pending] = []
+        pending: list[NewDocument] = []
         for done, document in enumerate(documents):
             if progress:
                 progress(document.id, done, len(documents))
@@ -276,12 +264,12 @@ class Ingestor:
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
                 continue
-            pending.append(_Pending(document.id, NewDocument(
+            pending.append(NewDocument(
                 source=document.source, file=document.id, title=document.title, format="text",
                 content_hash=document.content_hash, size=len(document.text.encode()),
                 pages=[page], chunks=chunks, vectors=_NO_VECTORS,
-            )))
-            if sum(len(p.document.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
+            ))
+            if sum(len(p.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
                 self._embed_and_store(pending, report)
                 pending = []
             if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
