@@ -208,6 +208,29 @@ Standalone question: Who leads the Space Force Guardians?"""
 CONDENSE_HUMAN = "Conversation:\n{history}\n\nFollow-up question: {question}\n\nStandalone question:"
 
 
+# A conservative estimate of prompt size: English prose runs 4-5 characters a token.
+CHARS_PER_TOKEN = 3
+PROMPT_RESERVE_TOKENS = 400  # the instructions, the question and the chat template
+
+
+def fit_to_context(passages: list[Passage], settings: Settings) -> list[Passage]:
+    """The best-ranked passages that fit the local model's context window with room for the
+    instructions and the reply (`generator_context_tokens`, `generator_max_tokens`); at least
+    one. Larger `top_k` or `chunk_tokens` would otherwise overflow the window."""
+    budget_tokens = (
+        settings.generator_context_tokens - settings.generator_max_tokens - PROMPT_RESERVE_TOKENS
+    )
+    budget = budget_tokens * CHARS_PER_TOKEN
+    kept: list[Passage] = []
+    used = 0
+    for passage in passages:
+        used += len(passage.title) + len(passage.text) + 20  # the "[n] title, page k:" line
+        if kept and used > budget:
+            break
+        kept.append(passage)
+    return kept
+
+
 def answer_prompt() -> ChatPromptTemplate:
     return ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_HUMAN)])
 

@@ -43,3 +43,7 @@ class DatasetError(RagError):
 
 class ExportError(RagError):
     """A briefing cannot be written: unknown format, missing font or unwritable file."""
+
+
+class PromptTooLongError(RagError):
+    """A prompt does not fit the language model's context window; the message says what to change."""

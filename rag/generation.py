@@ -11,6 +11,7 @@ import importlib
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,7 +35,7 @@ from llama_cpp.llama_types import (
 )
 from pydantic import Field
 
-from rag.errors import ModelUnavailableError, SettingsError
+from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
 from rag.models import PACKAGE_PREFIX, assemble_parts
 from rag.settings import Settings
 
@@ -100,6 +101,20 @@ def _params_without_extra_buffers() -> llama_api.llama_model_params:
     params = _default_model_params()
     params.use_extra_bufts = False
     return params
+
+
+@contextmanager
+def _context_checked(n_ctx: int) -> Iterator[None]:
+    """llama.cpp's error for a prompt longer than the context window, as a PromptTooLongError."""
+    try:
+        yield
+    except ValueError as error:
+        if "exceed context window" not in str(error):
+            raise
+        raise PromptTooLongError(
+            f"the prompt does not fit the local model's context window ({error}); lower top_k "
+            f"or chunk_tokens, or raise generator_context_tokens (now {n_ctx})"
+        ) from error
 
 
 def _load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Llama, threading.Lock]:
@@ -169,7 +184,7 @@ class ChatLlamaCpp(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-        with lock:
+        with lock, _context_checked(self.n_ctx):
             response = cast(
                 CreateChatCompletionResponse,
                 llama.create_chat_completion(
@@ -197,7 +212,8 @@ class ChatLlamaCpp(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-        with lock:  # held until the stream ends or is closed: llama.cpp is busy until then
+        # The lock is held until the stream ends or is closed: llama.cpp is busy until then.
+        with lock, _context_checked(self.n_ctx):
             parts = cast(
                 Iterator[CreateChatCompletionStreamResponse],
                 llama.create_chat_completion(

@@ -13,6 +13,7 @@ from rag.answering import (
     EXTRACTIVE,
     answer_extractively,
     condense_question,
+    fit_to_context,
     model_judge,
     refusal,
     relevant_enough,
@@ -154,6 +155,8 @@ class Library:
             yield answer
             return
         chat = self.chat_model(mode)
+        if mode == "local":
+            passages = fit_to_context(passages, self.settings)
         judge = model_judge(chat) if self.settings.judge_citations else None
         yield from stream_generated_answer(standalone, passages, chat, judge, mode)
 

@@ -6,7 +6,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from conftest import SEED_QUESTION
-from rag.records import NOT_IN_LIBRARY
+from rag.answering import CHARS_PER_TOKEN, PROMPT_RESERVE_TOKENS, fit_to_context
+from rag.records import NOT_IN_LIBRARY, Passage
+from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -44,3 +46,18 @@ def test_refuses_before_generating_when_nothing_is_relevant(library, monkeypatch
     monkeypatch.setattr(library, "chat_model", lambda mode: never)
     answer = library.ask("Who won the 2018 FIFA World Cup?", mode="local")
     assert answer.refused and answer.text == NOT_IN_LIBRARY
+
+
+def test_passages_are_cut_to_fit_the_local_models_context() -> None:
+    passages = [
+        Passage(chunk_id=n, document_id=1, title="Ferries", file="f.txt", page=None, start=0,
+                end=1000, text="x" * 1000, score=1.0 - n / 100)
+        for n in range(30)
+    ]
+    settings = Settings(generator_context_tokens=4096, generator_max_tokens=512)
+    budget = (4096 - 512 - PROMPT_RESERVE_TOKENS) * CHARS_PER_TOKEN
+    kept = fit_to_context(passages, settings)
+    assert kept == passages[: budget // (1000 + len("Ferries") + 20)]
+    assert 6 <= len(kept) < 30  # the default top_k fits; thirty passages do not
+    tiny = Settings(generator_context_tokens=512, generator_max_tokens=512)
+    assert fit_to_context(passages, tiny) == passages[:1]  # never none

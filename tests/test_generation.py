@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 from rag import generation, models
-from rag.errors import ModelUnavailableError, SettingsError
+from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
 from rag.generation import chat_model, judge_support, local_gguf_path
 from rag.settings import Settings
 
@@ -229,3 +229,13 @@ def test_the_packaged_local_model_streams_and_judges() -> None:
     passage = "In 2023 the city's bus fleet grew from 200 to 260 electric buses."
     assert judge_support(model, "The city had 260 electric buses in 2023.", passage) is True
     assert judge_support(model, "The Amazon river flows into the Atlantic.", passage) is False
+
+
+@pytest.mark.slow
+def test_a_prompt_longer_than_the_context_window_is_a_clear_error() -> None:
+    model = chat_model(Settings(generator_context_tokens=512), "local")
+    prompt = "The ferry to Varn sails at dawn. " * 200  # about 1,600 tokens
+    with pytest.raises(PromptTooLongError, match="lower top_k or chunk_tokens"):
+        model.invoke(prompt, max_tokens=1)
+    with pytest.raises(PromptTooLongError, match="generator_context_tokens"):
+        list(model.stream(prompt, max_tokens=1))
