@@ -1,10 +1,11 @@
-"""Question to passages: dense (FAISS) and lexical (FTS5) candidates fused by reciprocal rank."""
+"""Question to passages: dense (FAISS) and lexical (FTS5) candidates, fused by rank or by score."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -27,6 +28,38 @@ def reciprocal_rank_fusion(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def zscore_fusion(rankings: list[list[Hit]], weights: list[float]) -> list[tuple[int, float]]:
+    """Chunk ids with fused scores sum(weight * z), best first.
+
+    z is a hit's score standardised over its own ranking; a chunk absent from a ranking takes
+    that ranking's lowest z, as if it had come just below the last candidate.
+    """
+    standardised: list[tuple[dict[int, float], float, float]] = []
+    for ranking, weight in zip(rankings, weights):
+        if not ranking:
+            continue
+        scores = np.array([hit.score for hit in ranking], dtype=np.float64)
+        spread = float(scores.std()) or 1.0
+        z = (scores - scores.mean()) / spread
+        standardised.append(
+            ({hit.chunk_id: float(v) for hit, v in zip(ranking, z)}, float(z.min()), weight)
+        )
+    chunk_ids = {chunk_id for found, _, _ in standardised for chunk_id in found}
+    fused = {
+        chunk_id: sum(weight * found.get(chunk_id, lowest) for found, lowest, weight in standardised)
+        for chunk_id in chunk_ids
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float]]:
+    """The dense and lexical rankings merged as `settings.fusion` says, best first."""
+    weights = [settings.dense_weight, settings.lexical_weight]
+    if settings.fusion == "zscore":
+        return zscore_fusion(rankings, weights)
+    return reciprocal_rank_fusion(rankings, weights, settings.rrf_k)
+
+
 def retrieve(
     store: DocumentStore,
     embedder: Embedder,
@@ -46,9 +79,7 @@ def retrieve(
             dense = store.search_dense(query_vector, settings.candidates, document_ids)
         if settings.lexical_weight:
             lexical = store.search_lexical(question, settings.candidates, document_ids)
-        fused = reciprocal_rank_fusion(
-            [dense, lexical], [settings.dense_weight, settings.lexical_weight], settings.rrf_k
-        )[:k]
+        fused = fuse([dense, lexical], settings)[:k]
         chunk_ids = [chunk_id for chunk_id, _ in fused]
         passages = store.passages(chunk_ids)
         if not passages:

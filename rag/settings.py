@@ -91,7 +91,16 @@ class Settings(BaseSettings):
         ),
         ge=1,
     )
-    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.", ge=1)
+    fusion: Literal["rrf", "zscore"] = Field(
+        "rrf",
+        description=(
+            "How the dense and lexical rankings are merged: 'rrf' sums weight / (rrf_k + rank); "
+            "'zscore' sums weight * the score standardised over each method's candidates, "
+            "which suits a dense model much stronger than BM25 (EmbeddingGemma; see "
+            "BENCHMARKS.md)."
+        ),
+    )
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant ('rrf' only).", ge=1)
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.", ge=0)
     lexical_weight: float = Field(1.0, description="Weight of the lexical ranking in fusion.", ge=0)
 

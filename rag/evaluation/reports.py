@@ -48,6 +48,13 @@ class Report:
     rows: list[dict[str, object]] = field(default_factory=list)
 
 
+def _fusion(settings: dict[str, object]) -> str:
+    """'rrf_k 60' or 'zscore' (reports written before the zscore fusion carry no `fusion`)."""
+    if settings.get("fusion", "rrf") == "rrf":
+        return f"rrf_k {settings['rrf_k']}"
+    return str(settings["fusion"])
+
+
 def format_table(report: Report) -> str:
     """The run's metrics as an aligned two-column table, under a line naming the settings."""
     s = report.settings
@@ -57,7 +64,7 @@ def format_table(report: Report) -> str:
         + f", {report.seconds:.0f} s",
         f"model {s['model']} ({s['backend']}), chunks {s['chunk_tokens']}/"
         f"{s['chunk_overlap_tokens']} tokens, "
-        f"fusion dense {s['dense_weight']} lexical {s['lexical_weight']} rrf_k {s['rrf_k']}, "
+        f"fusion {_fusion(s)} dense {s['dense_weight']} lexical {s['lexical_weight']}, "
         f"candidates {s['candidates']}",
     ]
     labels = {name: METRIC_LABELS.get(name, name) for name in report.metrics}

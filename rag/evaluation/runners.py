@@ -53,8 +53,8 @@ def ingest_dataset(
 def settings_summary(library: Library) -> dict[str, object]:
     """The settings that decide the figures of a run, with the model and backend that ran."""
     keys = (
-        "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "candidates", "rrf_k",
-        "dense_weight", "lexical_weight", "top_k", "index_dir",
+        "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "candidates", "fusion",
+        "rrf_k", "dense_weight", "lexical_weight", "top_k", "index_dir",
     )
     embedder = library.embedder
     return {
