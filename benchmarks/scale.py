@@ -91,7 +91,7 @@ def document(number: int, texts: list[str], vectors: np.ndarray, rng) -> NewDocu
     return NewDocument(
         source=f"/scale/{number}.txt", file=f"{number}.txt", title=f"Document {number}",
         format="text", content_hash=str(number), size=len(page),
-        pages=[Page(1, page, page)], chunks=chunks, vectors=vectors,
+        pages=[Page(1, page, page)], chunks=chunks, vectors=vectors, prepared_with="scale",
     )
 
 

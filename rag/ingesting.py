@@ -30,6 +30,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
 TEXT_SOURCE_PREFIX = "text:"
+# Raise it when loading, normalising or splitting starts to give other chunks for the same file:
+# documents prepared under another version are then prepared again by the next ingest.
+PREPARATION_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,19 @@ class Ingestor:
         self.splitter = splitter
         self.exclude = exclude
         self.max_file_bytes = max_file_bytes
+        self.prepared_with = (
+            f"preparation {PREPARATION_VERSION}, chunks of {splitter.max_tokens} tokens "
+            f"overlapping by {splitter.overlap_tokens}"
+        )
+
+    def _up_to_date(self, source: str, content_hash: str) -> bool:
+        """Whether `source` is stored with this content, loaded and split as now configured."""
+        existing = self.store.document_by_source(source)
+        return (
+            existing is not None
+            and existing.content_hash == content_hash
+            and existing.prepared_with == self.prepared_with
+        )
 
     def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
         """Index every supported file under `paths`; unreadable files are skipped and reported.
@@ -219,8 +235,7 @@ class Ingestor:
         except OSError as error:
             raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
         absolute = str(path.resolve())
-        existing = self.store.document_by_source(absolute)
-        if existing is not None and existing.content_hash == digest:
+        if self._up_to_date(absolute, digest):
             return None
         loaded = load(path)
         chunks = self.splitter.split(loaded.pages)
@@ -229,6 +244,7 @@ class Ingestor:
         return NewDocument(
             source=absolute, file=source.file, title=loaded.title, format=loaded.format,
             content_hash=digest, size=size, pages=loaded.pages, chunks=chunks, vectors=_NO_VECTORS,
+            prepared_with=self.prepared_with,
         )
 
     def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
@@ -254,8 +270,7 @@ class Ingestor:
         for done, document in enumerate(documents):
             if progress:
                 progress(document.id, done, len(documents))
-            existing = self.store.document_by_source(document.source)
-            if existing is not None and existing.content_hash == document.content_hash:
+            if self._up_to_date(document.source, document.content_hash):
                 report.unchanged.append(document.id)
                 continue
             raw = document.text
@@ -268,6 +283,7 @@ class Ingestor:
                 source=document.source, file=document.id, title=document.title, format="text",
                 content_hash=document.content_hash, size=len(document.text.encode()),
                 pages=[page], chunks=chunks, vectors=_NO_VECTORS,
+                prepared_with=self.prepared_with,
             ))
             if sum(len(p.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
                 self._embed_and_store(pending, report)

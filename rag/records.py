@@ -56,6 +56,7 @@ class DocumentInfo:
     pages: int
     chunks: int
     added_at: str  # ISO 8601, UTC
+    prepared_with: str  # how it was loaded and split ("" if not recorded): see rag.ingesting
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class Splitter:
             raise ValueError("chunk overlap must be smaller than the chunk size")
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
         self.max_chars = max_tokens * MAX_CHARS_PER_TOKEN
         self.window = self.max_chars * WINDOW_CHUNKS
         self._memo: dict[str, int] = {}

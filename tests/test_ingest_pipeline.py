@@ -69,3 +69,26 @@ def test_ahead_keeps_a_bounded_number_of_items_in_flight():
             consumed.append(item)
             assert len(submitted) <= item + 1 + 3  # never more than 3 beyond the one in hand
     assert consumed == list(range(10))
+
+
+def test_documents_split_under_other_settings_are_split_again(tmp_path):
+    write_library(tmp_path / "library")
+    default = Library(settings_for(tmp_path / "index"))
+    report = default.ingest([tmp_path / "library"])
+    default.close()
+    assert len(report.indexed) == len(TOPICS)
+
+    smaller = Library(settings_for(tmp_path / "index", chunk_tokens=60, chunk_overlap_tokens=10))
+    try:
+        before = {d.file: d.chunks for d in smaller.store().documents()}
+        again = smaller.ingest([tmp_path / "library"])
+        assert again.indexed == report.indexed and again.unchanged == []
+        after = {d.file: d for d in smaller.store().documents()}
+        assert all(after[f].chunks >= before[f] for f in before)
+        assert sum(d.chunks for d in after.values()) > sum(before.values())
+        assert {d.prepared_with for d in after.values()} == {
+            "preparation 1, chunks of 60 tokens overlapping by 10"
+        }
+        assert smaller.ingest([tmp_path / "library"]).unchanged == report.indexed
+    finally:
+        smaller.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ def document(source: str, texts: list[str], seed: int = 0, content_hash: str = "
         source=source, file=Path(source).name, title=f"Title of {Path(source).stem}",
         format="text", content_hash=content_hash, size=len(page_text),
         pages=[Page(1, page_text, page_text)], chunks=chunks, vectors=vectors,
+        prepared_with="chunks of 8 words",
     )
 
 
@@ -100,6 +102,14 @@ def test_filter_by_document(open_store):
         h.chunk_id for h in store.search_lexical("port", k=5, document_ids=[b.id])
     }
     assert len(store.search_lexical("port", k=5, document_ids=[a.id, b.id])) == 2
+
+
+def test_documents_keep_how_they_were_prepared(open_store):
+    store = open_store()
+    stored = store.put_document(document("/lib/a.txt", ["Some text."]))
+    assert stored.prepared_with == "chunks of 8 words"
+    assert store.document_by_source("/lib/a.txt").prepared_with == "chunks of 8 words"
+    assert [d.prepared_with for d in store.documents()] == ["chunks of 8 words"]
 
 
 def test_persists_and_reopens(open_store, tmp_path):
@@ -170,3 +180,24 @@ def test_a_reader_sees_a_writers_committed_changes(tmp_path):
 def test_lexical_query_quotes_words_and_drops_stopwords():
     assert lexical_query('What is "AND" the NEAR port*?') == '"near" OR "port"'
     assert lexical_query("the of and") == ""
+
+
+def test_a_version_1_index_is_upgraded_and_its_documents_marked_unprepared(tmp_path):
+    store = open_sqlite_faiss(tmp_path / "index")
+    store.put_document(document("/lib/a.txt", ["Old words."], seed=3))
+    store.close()
+    with sqlite3.connect(tmp_path / "index" / "library.sqlite") as db:  # as version 1 wrote it
+        db.execute("ALTER TABLE documents DROP COLUMN prepared_with")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.close()
+    upgraded = open_sqlite_faiss(tmp_path / "index", create=False)
+    try:
+        assert [d.prepared_with for d in upgraded.documents()] == [""]
+        assert upgraded.search_dense(unit(3), k=1)[0].score == pytest.approx(1.0, abs=1e-5)
+        upgraded.put_document(document("/lib/a.txt", ["New words."], seed=4, content_hash="h2"))
+        assert upgraded.document_by_source("/lib/a.txt").prepared_with == "chunks of 8 words"
+    finally:
+        upgraded.close()
+    again = open_sqlite_faiss(tmp_path / "index", create=False)  # upgraded once, not twice
+    assert again.stats().documents == 1
+    again.close()

@@ -41,7 +41,7 @@ def document(name: str, vectors: np.ndarray) -> NewDocument:
     return NewDocument(
         source=f"/lib/{name}.txt", file=f"{name}.txt", title=name, format="text",
         content_hash=name, size=len(page), pages=[Page(1, page, page)], chunks=chunks,
-        vectors=vectors,
+        vectors=vectors, prepared_with="test",
     )
 
 

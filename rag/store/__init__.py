@@ -24,6 +24,7 @@ class NewDocument:
     pages: list[Page]
     chunks: list[Chunk]
     vectors: np.ndarray  # one unit-length row per chunk
+    prepared_with: str  # the loading and splitting that made the chunks (rag.ingesting)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from rag.store.vector_index import (
 )
 from rag.store.vector_index import read as read_index_file
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: documents.prepared_with
 DATABASE_NAME = "library.sqlite"
 _FAISS_FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
 _TEMPORARY_FILE = re.compile(r"^vectors\.(\d+)\.(?:.*\.)?faiss\.tmp$")
@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS documents(
     content_hash TEXT NOT NULL,
     size INTEGER NOT NULL,
     pages INTEGER NOT NULL,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    prepared_with TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
 CREATE TABLE IF NOT EXISTS pages(
@@ -111,7 +112,7 @@ END;
 """
 
 _DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash, d.pages,
-    (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.added_at"""
+    (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.added_at, d.prepared_with"""
 
 
 def lexical_query(text: str) -> str:
@@ -219,7 +220,22 @@ class SqliteFaissStore:
                     ],
                 )
         with self._lock:
-            self._check_meta(dict(self._db.execute("SELECT key, value FROM meta")))
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        if meta.get("schema_version") == "1":
+            self._upgrade_from_version_1()
+            meta["schema_version"] = SCHEMA_VERSION
+        with self._lock:
+            self._check_meta(meta)
+
+    def _upgrade_from_version_1(self) -> None:
+        """Version 1 did not record how documents were prepared: they record "" (unknown), so
+        the next ingest prepares them again with the current settings."""
+        with self._write() as db:
+            version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if version != ("1",):  # another process upgraded it meanwhile
+                return
+            db.execute("ALTER TABLE documents ADD COLUMN prepared_with TEXT NOT NULL DEFAULT ''")
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (SCHEMA_VERSION,))
 
     def _check_meta(self, meta: dict[str, str]) -> None:
         if meta.get("schema_version") != SCHEMA_VERSION:
@@ -485,11 +501,12 @@ class SqliteFaissStore:
             old_ids = self._delete_document_rows(db, source=document.source)
             cursor = db.execute(
                 """INSERT INTO documents(source, file, title, format, content_hash, size, pages,
-                added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                added_at, prepared_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     document.source, document.file, document.title, document.format,
                     document.content_hash, document.size, len(document.pages),
                     datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    document.prepared_with,
                 ),
             )
             document_id = cursor.lastrowid
