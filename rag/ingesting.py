@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.embedding import DOCUMENT, Embedder
 from rag.errors import UnreadableFileError
-from rag.loading import SUPPORTED_SUFFIXES, load
+from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
 from rag.normalising import normalised_text
 from rag.records import Page
 from rag.splitting import Splitter
@@ -30,8 +30,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
 TEXT_SOURCE_PREFIX = "text:"
-# Raise it when loading, normalising or splitting starts to give other chunks for the same file:
-# documents prepared under another version are then prepared again by the next ingest.
+# Raise it when normalising or splitting starts to give other chunks for the same text (a
+# loader's own changes raise its version in rag.loading): documents prepared under another
+# version are then prepared again by the next ingest.
 PREPARATION_VERSION = 1
 
 
@@ -161,18 +162,21 @@ class Ingestor:
         self.splitter = splitter
         self.exclude = exclude
         self.max_file_bytes = max_file_bytes
-        self.prepared_with = (
-            f"preparation {PREPARATION_VERSION}, chunks of {splitter.max_tokens} tokens "
-            f"overlapping by {splitter.overlap_tokens}"
+
+    def _prepared_with(self, reader: str) -> str:
+        """How a document is now prepared, as recorded with it: `reader` names the loader."""
+        return (
+            f"{reader}, preparation {PREPARATION_VERSION}, chunks of {self.splitter.max_tokens} "
+            f"tokens overlapping by {self.splitter.overlap_tokens}"
         )
 
-    def _up_to_date(self, source: str, content_hash: str) -> bool:
-        """Whether `source` is stored with this content, loaded and split as now configured."""
+    def _up_to_date(self, source: str, content_hash: str, prepared_with: str) -> bool:
+        """Whether `source` is stored with this content, prepared as it now would be."""
         existing = self.store.document_by_source(source)
         return (
             existing is not None
             and existing.content_hash == content_hash
-            and existing.prepared_with == self.prepared_with
+            and existing.prepared_with == prepared_with
         )
 
     def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
@@ -235,7 +239,9 @@ class Ingestor:
         except OSError as error:
             raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
         absolute = str(path.resolve())
-        if self._up_to_date(absolute, digest):
+        suffix = path.suffix.lower()
+        prepared_with = self._prepared_with(f"{suffix} loader {loader_version(suffix)}")
+        if self._up_to_date(absolute, digest, prepared_with):
             return None
         loaded = load(path)
         chunks = self.splitter.split(loaded.pages)
@@ -244,7 +250,7 @@ class Ingestor:
         return NewDocument(
             source=absolute, file=source.file, title=loaded.title, format=loaded.format,
             content_hash=digest, size=size, pages=loaded.pages, chunks=chunks, vectors=_NO_VECTORS,
-            prepared_with=self.prepared_with,
+            prepared_with=prepared_with,
         )
 
     def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
@@ -267,10 +273,11 @@ class Ingestor:
         report = IngestReport()
         started = last_checkpoint = time.perf_counter()
         pending: list[NewDocument] = []
+        prepared_with = self._prepared_with("text")
         for done, document in enumerate(documents):
             if progress:
                 progress(document.id, done, len(documents))
-            if self._up_to_date(document.source, document.content_hash):
+            if self._up_to_date(document.source, document.content_hash, prepared_with):
                 report.unchanged.append(document.id)
                 continue
             raw = document.text
@@ -283,7 +290,7 @@ class Ingestor:
                 source=document.source, file=document.id, title=document.title, format="text",
                 content_hash=document.content_hash, size=len(document.text.encode()),
                 pages=[page], chunks=chunks, vectors=_NO_VECTORS,
-                prepared_with=self.prepared_with,
+                prepared_with=prepared_with,
             ))
             if sum(len(p.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
                 self._embed_and_store(pending, report)

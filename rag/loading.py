@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +32,15 @@ _BLOCK_TAGS = frozenset([
     "dd", "dt", "figcaption", "td", "th",
 ])
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
+# Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
+# recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
+# MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil".
+EDGE_LINES = 2
+RUNNING_SHARE = 0.5
+MIN_RUNNING_PAGES = 3
+_LINE = re.compile(r"[^\r\n]*[^\s][^\r\n]*")
+_DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
 
 
 def _page(number: int | None, raw: str) -> Page:
@@ -179,21 +190,53 @@ def load_pdf(path: Path) -> LoadedFile:
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
     try:
-        pages = []
+        extracted = []
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            pages.append(_page(index + 1, textpage.get_text_bounded()))
+            extracted.append(textpage.get_text_bounded())
             textpage.close()
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
         pdf.close()
+    pages = [_page(number, raw) for number, raw in enumerate(without_running_lines(extracted), 1)]
     if not any(page.text for page in pages):
         raise UnreadableFileError(f"{path}: the PDF has no extractable text (scanned images?)")
     first_text = pages[0].raw_text if pages else ""
     title = metadata_title or _title_from_text(first_text, path.stem)
     return LoadedFile(title=title, format="pdf", pages=pages)
+
+
+def _edge_lines(text: str) -> list[re.Match[str]]:
+    lines = list(_LINE.finditer(text))
+    return lines[:EDGE_LINES] + lines[EDGE_LINES:][-EDGE_LINES:]
+
+
+def _line_key(line: str) -> str:
+    return _SPACES.sub(" ", _DIGITS.sub("#", line.strip().lower()))
+
+
+def without_running_lines(pages: list[str]) -> list[str]:
+    """The pages' texts with their running headers and footers blanked out by spaces.
+
+    Each text keeps its length, so that offsets into it still locate characters on the page.
+    The first page is left whole: it holds the title that later pages repeat as a header.
+    """
+    edges = [_edge_lines(text) for text in pages]
+    seen = Counter(key for lines in edges for key in {_line_key(m.group()) for m in lines})
+    needed = max(MIN_RUNNING_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
+    running = {key for key, pages_with_it in seen.items() if pages_with_it >= needed}
+    if not running:
+        return pages
+    blanked = pages[:1]
+    for text, lines in zip(pages[1:], edges[1:]):
+        characters = list(text)
+        for line in lines:
+            if _line_key(line.group()) in running:
+                characters[line.start():line.end()] = " " * (line.end() - line.start())
+        blanked.append("".join(characters))
+    return blanked
 
 
 def _check_zip_is_safe(path: Path) -> None:
@@ -341,6 +384,14 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".docx": load_docx,
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
+# Raised when a loader starts to give other text for the same file (2: PDF running headers
+# and footers blanked), so that files read by an earlier version are read again.
+LOADER_VERSIONS = {".pdf": 2}
+
+
+def loader_version(suffix: str) -> int:
+    """The version of the loader that reads files with this suffix."""
+    return LOADER_VERSIONS.get(suffix.lower(), 1)
 
 
 def load(path: Path) -> LoadedFile:

@@ -180,13 +180,20 @@ def render_page(path: Path, page: Page, span: tuple[int, int] | None = None,
     return image.convert("RGB")
 
 
+def _extracted_from(raw_text: str, bounded: str) -> bool:
+    """Whether the stored text is PDFium's text of the page, running headers blanked or not."""
+    return len(raw_text) == len(bounded) and all(
+        stored == extracted or stored == " " for stored, extracted in zip(raw_text, bounded)
+    )
+
+
 def _quote_boxes(pdf_page: object, page: Page, span: tuple[int, int], size: tuple[int, int]) -> list[Box]:
     """Pixel boxes around the characters of the normalised `span`; none if the page changed."""
     textpage = pdf_page.get_textpage()  # type: ignore[attr-defined]
     try:
         bounded = textpage.get_text_bounded()
-        text, offsets = normalise(bounded, keep_line_breaks=False)
-        if bounded != page.raw_text or text != page.text:
+        text, offsets = normalise(page.raw_text, keep_line_breaks=False)
+        if not _extracted_from(page.raw_text, bounded) or text != page.text:
             return []
         raw_start, raw_end = raw_span(offsets, span[0], span[1], len(bounded))
         if raw_end <= raw_start:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import ingesting
+from rag import ingesting, loading
 from rag.ingesting import _ahead
 from rag.library import Library
-from tests.conftest import settings_for
+from tests.conftest import make_pdf, settings_for
 
 TOPICS = ["cocaine seizures in Peru", "seabed mining of nodules", "the Strait of Hormuz",
           "foreign holdings of debt", "biometric identification"]
@@ -87,8 +87,24 @@ def test_documents_split_under_other_settings_are_split_again(tmp_path):
         assert all(after[f].chunks >= before[f] for f in before)
         assert sum(d.chunks for d in after.values()) > sum(before.values())
         assert {d.prepared_with for d in after.values()} == {
-            "preparation 1, chunks of 60 tokens overlapping by 10"
+            ".txt loader 1, preparation 1, chunks of 60 tokens overlapping by 10"
         }
         assert smaller.ingest([tmp_path / "library"]).unchanged == report.indexed
     finally:
         smaller.close()
+
+
+def test_a_new_loader_version_reads_again_only_the_files_of_that_loader(tmp_path, monkeypatch):
+    folder = tmp_path / "library"
+    write_library(folder)
+    make_pdf(folder / "7-fish.pdf", ["Cod live in cold water.", "Herring swim in shoals."])
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        first = library.ingest([folder])
+        assert "7-fish.pdf" in first.indexed
+        monkeypatch.setitem(loading.LOADER_VERSIONS, ".pdf", loading.loader_version(".pdf") + 1)
+        again = library.ingest([folder])
+        assert again.indexed == ["7-fish.pdf"]
+        assert sorted(again.unchanged) == sorted(f for f in first.indexed if f != "7-fish.pdf")
+    finally:
+        library.close()

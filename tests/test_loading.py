@@ -1,11 +1,12 @@
 from pathlib import Path
 
 import docx
+import pypdfium2 as pdfium
 import pytest
 
 from conftest import make_pdf
 from rag.errors import UnreadableFileError
-from rag.loading import load
+from rag.loading import load, without_running_lines
 
 
 def test_text_encodings(tmp_path: Path):
@@ -54,6 +55,39 @@ def test_pdf_pages_keep_their_numbers(tmp_path: Path):
     loaded = load(path)
     assert [page.number for page in loaded.pages] == [1, 2]
     assert loaded.pages[1].text == "Second page about ports."
+
+
+def test_running_headers_and_footers_are_blanked_after_the_first_page():
+    pages = [
+        "Fish Report\nJune 2026\nAbout fish.\nPage 1",
+        "Fish Report\nContents\nPage 2",
+        "Fish Report\nCod live in cold water.\nPage 3",
+        "Fish Report\nFish Report\nHerring swim in shoals.\nPage 4",
+    ]
+    blanked = without_running_lines(pages)
+    assert blanked[0] == pages[0]  # the title page keeps its title
+    assert [len(text) for text in blanked] == [len(text) for text in pages]
+    assert blanked[2].split() == ["Cod", "live", "in", "cold", "water."]
+    assert blanked[3].split() == ["Herring", "swim", "in", "shoals."]
+    assert blanked[1].split() == ["Contents"]
+    two_pages = ["Fish Report\nAbout fish.", "Fish Report\nAbout cod."]
+    assert without_running_lines(two_pages) == two_pages  # too few pages to tell
+
+
+def test_pdf_running_header_is_out_of_the_page_text(tmp_path: Path):
+    bodies = ["Cover: the fish of the North Sea.", "Cod live in cold water.", "Herring swim in shoals."]
+    path = make_pdf(
+        tmp_path / "fish.pdf",
+        [f"North Sea Fish Survey\n{body}\nPage {n}" for n, body in enumerate(bodies, 1)],
+    )
+    pages = load(path).pages
+    assert pages[0].text == "North Sea Fish Survey Cover: the fish of the North Sea. Page 1"
+    assert [page.text for page in pages[1:]] == bodies[1:]
+    extracted = pdfium.PdfDocument(path)[1].get_textpage().get_text_bounded()
+    assert extracted.startswith("North Sea Fish Survey")
+    header, footer = "North Sea Fish Survey", "Page 2"
+    blanked = extracted.replace(header, " " * len(header)).replace(footer, " " * len(footer))
+    assert pages[1].raw_text == blanked  # the same offsets as PDFium's text
 
 
 def test_pdf_encrypted_with_empty_password_opens(tmp_path: Path):

@@ -76,6 +76,26 @@ def test_page_image_highlights_exactly_the_quoted_lines(pdf_library: Library):
     assert first_rows.min() < plain.height * 0.2  # the first is the page's opening line
 
 
+def test_a_quote_on_a_page_with_a_blanked_running_header_is_highlighted(tmp_path: Path):
+    (tmp_path / "docs").mkdir()
+    bodies = ["Harbour log. " + FILLER, f"{FIRST} {FILLER}", FILLER, FILLER]
+    pages = [f"Quellport Harbour Annual Report\nPage {n}\n{body}" for n, body in enumerate(bodies, 1)]
+    make_pdf(tmp_path / "docs" / "report.pdf", pages)
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        library.ingest([tmp_path / "docs"])
+        document = library.documents()[0]
+        page = library.store().page(document.id, 2)
+        assert page.text.startswith(FIRST)  # the header is out of the text that is cited
+        citation = cite(library, FIRST)
+        image = render_page(original_file(document), page, (citation.page_start, citation.page_end))
+        rows = highlighted_rows(image)
+        assert len(rows) > 10
+        assert rows.min() > image.height * 0.05  # below the header lines, which are not marked
+    finally:
+        library.close()
+
+
 def test_original_is_served_only_as_indexed(pdf_library: Library, tmp_path: Path):
     document = pdf_library.documents()[0]
     served = copy_for_serving(document, tmp_path / "served")
