@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import DOCUMENT, Embedder
+from rag.embedding import Embedder
 from rag.errors import CorruptIndexError, IndexMismatchError
 from rag.ingesting import content_hash
 from rag.store.sqlite_faiss import SqliteFaissStore
@@ -108,7 +108,7 @@ class _Checker:
                 return
             passages = self.store.passages(ids)
             stored = self.store.vectors(ids)
-        again = self.embedder.embed([p.text for p in passages], prompt_name=DOCUMENT)
+        again = self.embedder.embed_passages([(p.title, p.text) for p in passages])
         agreement = float(np.min(np.sum(stored * again, axis=1)))
         if agreement >= MIN_MODEL_AGREEMENT:
             return

@@ -27,6 +27,10 @@ from rag.onnx_embedding import (
 
 QUERY = "query"  # prompt names of models trained with prompts (EmbeddingGemma); others ignore them
 DOCUMENT = "document"
+# EmbeddingGemma's document prompt has a slot for the title; other models read it before the text.
+UNTITLED = "title: none"
+TITLE_CONTEXT_CHARS = 120
+TITLE_CONTEXT_TOKENS = 32  # room kept for the title in the model's window (120 chars: ~30 tokens)
 TORCH = "torch"  # the sentence-transformers model itself, fp32
 AUTO = "auto"
 BACKENDS = (AUTO, TORCH, FP32, INT8)
@@ -133,6 +137,28 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         return self._counter(text)
+
+    def _prompts(self) -> dict[str, str]:
+        return self._onnx.layout.prompts if self._onnx is not None else self.model.prompts
+
+    def passage_inputs(self, passages: list[tuple[str, str]]) -> list[str]:
+        """The texts embedded for (document title, passage text) pairs: each passage with its
+        title, so that a passage of one report is told from the like passage of another."""
+        prompt = self._prompts().get(DOCUMENT, "")
+        inputs = []
+        for title, text in passages:
+            title = " ".join(title.split())[:TITLE_CONTEXT_CHARS]
+            if not title or text.startswith(title):  # nothing to add
+                inputs.append(prompt + text)
+            elif UNTITLED in prompt:
+                inputs.append(prompt.replace(UNTITLED, f"title: {title}") + text)
+            else:
+                inputs.append(f"{prompt}{title}\n\n{text}")
+        return inputs
+
+    def embed_passages(self, passages: list[tuple[str, str]]) -> np.ndarray:
+        """Unit-length vectors of (document title, passage text) pairs, as stored in an index."""
+        return self.embed(self.passage_inputs(passages), prompt_name=None)
 
     def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text.

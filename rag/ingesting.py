@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from rag.embedding import DOCUMENT, Embedder
+from rag.embedding import Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
 from rag.normalising import normalised_text
@@ -30,10 +30,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
 TEXT_SOURCE_PREFIX = "text:"
-# Raise it when normalising or splitting starts to give other chunks for the same text (a
-# loader's own changes raise its version in rag.loading): documents prepared under another
-# version are then prepared again by the next ingest.
-PREPARATION_VERSION = 1
+# Raise it when normalising, splitting or what is embedded of a chunk changes (a loader's own
+# changes raise its version in rag.loading): documents prepared under another version are then
+# prepared again by the next ingest. 2: chunks are embedded with their document's title.
+PREPARATION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,8 @@ class Ingestor:
 
     def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
         """Embed the chunks of several documents in one call, then store each atomically."""
-        texts = [chunk.text for document in batch for chunk in document.chunks]
-        vectors = self.embedder.embed(texts, prompt_name=DOCUMENT)
+        passages = [(document.title, chunk.text) for document in batch for chunk in document.chunks]
+        vectors = self.embedder.embed_passages(passages)
         offset = 0
         for document in batch:
             count = len(document.chunks)

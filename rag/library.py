@@ -20,7 +20,7 @@ from rag.answering import (
     stream_generated_answer,
 )
 from rag.checking import CheckReport, check_index
-from rag.embedding import Embedder, get_embedder
+from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
 from rag.models import PACKAGE_PREFIX
@@ -65,7 +65,9 @@ class Library:
         return self._store
 
     def _ingestor(self) -> Ingestor:
-        chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        chunk_tokens = min(
+            self.settings.chunk_tokens, self.embedder.max_tokens - TITLE_CONTEXT_TOKENS
+        )
         if self.settings.chunk_overlap_tokens >= chunk_tokens:
             raise RagError(
                 f"chunk_overlap_tokens ({self.settings.chunk_overlap_tokens}) must be smaller "

@@ -93,3 +93,30 @@ def test_auto_falls_back_to_torch_and_explicit_backend_refuses(tmp_path):
         _ = Embedder(str(path), cache_dir=tmp_path / "cache", backend=INT8).backend
     with pytest.raises(ModelUnavailableError, match="unknown embedding backend"):
         Embedder(MODEL, backend="tpu")
+
+
+def test_passages_are_embedded_with_their_document_title(embedder):
+    inputs = embedder.passage_inputs([
+        ("Seabed Mining", "Nodules lie on the abyssal plain."),
+        ("Seabed Mining", "Seabed Mining\n\nAn overview."),  # already leads with its title
+        ("", "No title here."),
+    ])
+    assert inputs == [
+        "Seabed Mining\n\nNodules lie on the abyssal plain.",
+        "Seabed Mining\n\nAn overview.",
+        "No title here.",
+    ]
+    titled, plain = embedder.embed_passages([("Seabed Mining", "Nodules lie on the plain.")]), \
+        embedder.embed(["Nodules lie on the plain."])
+    assert titled.shape == plain.shape == (1, 384)
+    assert float(titled[0] @ plain[0]) < 0.99  # the title is part of what is embedded
+
+
+def test_a_title_slot_in_the_document_prompt_takes_the_title(embedder, monkeypatch):
+    monkeypatch.setitem(embedder._prompts(), "document", "title: none | text: ")
+    passages = [("Seabed Mining", "Nodules."), ("", "Text."), ("Seabed Mining", "Seabed Mining.")]
+    assert embedder.passage_inputs(passages) == [
+        "title: Seabed Mining | text: Nodules.",
+        "title: none | text: Text.",
+        "title: none | text: Seabed Mining.",
+    ]

@@ -45,8 +45,7 @@ def test_ingest_stores_every_file_as_if_one_at_a_time(tmp_path, monkeypatch, bat
         for document in store.documents():
             ids = [h.chunk_id for h in store.search_dense(probe, 1000, [document.id])]
             assert len(ids) == document.chunks
-            texts = [p.text for p in store.passages(ids)]
-            own = library.embedder.embed(texts, prompt_name="document")
+            own = library.embedder.embed_passages([(p.title, p.text) for p in store.passages(ids)])
             # int8 vectors depend a little on the batch a text shares; still the same model.
             assert np.sum(store.vectors(ids) * own, axis=1).min() >= 0.98
         again = library.ingest([tmp_path / "library"])
@@ -87,7 +86,7 @@ def test_documents_split_under_other_settings_are_split_again(tmp_path):
         assert all(after[f].chunks >= before[f] for f in before)
         assert sum(d.chunks for d in after.values()) > sum(before.values())
         assert {d.prepared_with for d in after.values()} == {
-            ".txt loader 1, preparation 1, chunks of 60 tokens overlapping by 10"
+            ".txt loader 1, preparation 2, chunks of 60 tokens overlapping by 10"
         }
         assert smaller.ingest([tmp_path / "library"]).unchanged == report.indexed
     finally:
