@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import CorruptIndexError, IndexMismatchError
-from rag.ingesting import content_hash
+from rag.ingesting import content_hash, embedded_as_now, embedded_title
 from rag.store.sqlite_faiss import SqliteFaissStore
 
 MODEL_SAMPLE = 8  # chunks embedded again to check the model still gives the stored vectors
@@ -104,11 +104,18 @@ class _Checker:
         with self.store.snapshot():
             ids = [i for i in self.store.chunk_ids() if i not in invalid]
             ids = ids[:: max(1, len(ids) // MODEL_SAMPLE)][:MODEL_SAMPLE]
-            if not ids:
+            # vectors of an earlier preparation embedded other text; the next ingest redoes them
+            documents = {
+                d.id: d for d in self.store.documents() if embedded_as_now(d.prepared_with)
+            }
+            passages = [p for p in self.store.passages(ids) if p.document_id in documents]
+            if not passages:
                 return
-            passages = self.store.passages(ids)
-            stored = self.store.vectors(ids)
-        again = self.embedder.embed_passages([(p.title, p.text) for p in passages])
+            stored = self.store.vectors([p.chunk_id for p in passages])
+        again = self.embedder.embed_passages([
+            (embedded_title(p.title, p.file, documents[p.document_id].source), p.text)
+            for p in passages
+        ])
         agreement = float(np.min(np.sum(stored * again, axis=1)))
         if agreement >= MIN_MODEL_AGREEMENT:
             return

@@ -32,7 +32,8 @@ TEXT_BATCH_CHUNKS = 256  # chunks of in-memory documents embedded together
 TEXT_SOURCE_PREFIX = "text:"
 # Raise it when normalising, splitting or what is embedded of a chunk changes (a loader's own
 # changes raise its version in rag.loading): documents prepared under another version are then
-# prepared again by the next ingest. 2: chunks are embedded with their document's title.
+# prepared again by the next ingest. 2: chunks are embedded with their document's title and,
+# for files, name.
 PREPARATION_VERSION = 2
 
 
@@ -255,7 +256,11 @@ class Ingestor:
 
     def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
         """Embed the chunks of several documents in one call, then store each atomically."""
-        passages = [(document.title, chunk.text) for document in batch for chunk in document.chunks]
+        passages = [
+            (embedded_title(document.title, document.file, document.source), chunk.text)
+            for document in batch
+            for chunk in document.chunks
+        ]
         vectors = self.embedder.embed_passages(passages)
         offset = 0
         for document in batch:
@@ -304,6 +309,21 @@ class Ingestor:
             progress("", len(documents), len(documents))
         report.seconds = time.perf_counter() - started
         return report
+
+
+def embedded_as_now(prepared_with: str) -> bool:
+    """Whether a document recorded as `prepared_with` had its chunks embedded as they now are."""
+    return f", preparation {PREPARATION_VERSION}," in prepared_with
+
+
+def embedded_title(title: str, file: str, source: str) -> str:
+    """What is embedded with each chunk to say which document it is from: the title, and for a
+    file its name, which often says what the title does not ("0001018724-20-000004" is the
+    title of AMAZON_2019_10K.pdf). In-memory documents are named by an id, which says nothing."""
+    if source.startswith(TEXT_SOURCE_PREFIX):
+        return title
+    stem = Path(file).stem
+    return title if stem in title else f"{title} ({stem})"
 
 
 def _reason(error: UnreadableFileError, path: Path) -> str:

@@ -119,6 +119,11 @@ def test_check_finds_a_faiss_file_with_other_vectors_and_a_changed_model(small_i
         assert "no longer gives the stored vectors" in found["model"][0]
         assert not found["model"][1]
 
+    with sqlite3.connect(index / "library.sqlite") as db:  # as an earlier rag recorded them
+        db.execute("UPDATE documents SET prepared_with=''")
+    with open_library(index) as library:  # their vectors are the next ingest's to redo
+        assert "model" not in findings(library.check())
+
 
 def test_check_on_clean_index_exits_zero(small_index):
     _, index = small_index

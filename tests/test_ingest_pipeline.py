@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag import ingesting, loading
-from rag.ingesting import _ahead
+from rag.ingesting import _ahead, embedded_title
 from rag.library import Library
 from tests.conftest import make_pdf, settings_for
 
@@ -45,7 +45,8 @@ def test_ingest_stores_every_file_as_if_one_at_a_time(tmp_path, monkeypatch, bat
         for document in store.documents():
             ids = [h.chunk_id for h in store.search_dense(probe, 1000, [document.id])]
             assert len(ids) == document.chunks
-            own = library.embedder.embed_passages([(p.title, p.text) for p in store.passages(ids)])
+            title = embedded_title(document.title, document.file, document.source)
+            own = library.embedder.embed_passages([(title, p.text) for p in store.passages(ids)])
             # int8 vectors depend a little on the batch a text shares; still the same model.
             assert np.sum(store.vectors(ids) * own, axis=1).min() >= 0.98
         again = library.ingest([tmp_path / "library"])
@@ -107,3 +108,13 @@ def test_a_new_loader_version_reads_again_only_the_files_of_that_loader(tmp_path
         assert sorted(again.unchanged) == sorted(f for f in first.indexed if f != "7-fish.pdf")
     finally:
         library.close()
+
+
+def test_the_embedded_title_names_a_file_its_title_does_not():
+    assert embedded_title("0001018724-20-000004", "10k/AMAZON_2019_10K.pdf", "/lib/10k/AMAZON_2019_10K.pdf") == (
+        "0001018724-20-000004 (AMAZON_2019_10K)"
+    )
+    assert embedded_title("Report R47324 on seabed mining", "R47324.pdf", "/lib/R47324.pdf") == (
+        "Report R47324 on seabed mining"
+    )
+    assert embedded_title("Title of a claim", "4983", "text:4983") == "Title of a claim"
