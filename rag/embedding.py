@@ -142,8 +142,8 @@ class Embedder:
         return self._onnx.layout.prompts if self._onnx is not None else self.model.prompts
 
     def passage_inputs(self, passages: list[tuple[str, str]]) -> list[str]:
-        """The texts embedded for (document title, passage text) pairs: each passage with its
-        title, so that a passage of one report is told from the like passage of another."""
+        """The texts embedded for (title, passage text) pairs: each passage with the title of
+        its document, so that a passage of one report is told from the like passage of another."""
         prompt = self._prompts().get(DOCUMENT, "")
         inputs = []
         for title, text in passages:
@@ -157,7 +157,7 @@ class Embedder:
         return inputs
 
     def embed_passages(self, passages: list[tuple[str, str]]) -> np.ndarray:
-        """Unit-length vectors of (document title, passage text) pairs, as stored in an index."""
+        """Unit-length vectors of (title, passage text) pairs, as stored in an index."""
         return self.embed(self.passage_inputs(passages), prompt_name=None)
 
     def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:

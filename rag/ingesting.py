@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from rag.embedding import Embedder
+from rag.embedding import TITLE_CONTEXT_CHARS, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
 from rag.normalising import normalised_text
@@ -323,7 +323,10 @@ def embedded_title(title: str, file: str, source: str) -> str:
     if source.startswith(TEXT_SOURCE_PREFIX):
         return title
     stem = Path(file).stem
-    return title if stem in title else f"{title} ({stem})"
+    if stem.lower() in title.lower():
+        return title
+    room = max(0, TITLE_CONTEXT_CHARS - len(stem) - 3)  # a long title gives way to the name
+    return f"{title[:room].rstrip()} ({stem})"
 
 
 def _reason(error: UnreadableFileError, path: Path) -> str:

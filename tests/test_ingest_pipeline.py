@@ -117,4 +117,10 @@ def test_the_embedded_title_names_a_file_its_title_does_not():
     assert embedded_title("Report R47324 on seabed mining", "R47324.pdf", "/lib/R47324.pdf") == (
         "Report R47324 on seabed mining"
     )
+    assert embedded_title("GAO-06-1046, Grants Management", "gao-06-1046.pdf", "/lib/gao-06-1046.pdf") == (
+        "GAO-06-1046, Grants Management"
+    )
+    long_title = "An Overview of Everything " * 8
+    kept = embedded_title(long_title, "R48883v4.pdf", "/lib/R48883v4.pdf")
+    assert kept.endswith(" (R48883v4)") and len(kept) <= 120
     assert embedded_title("Title of a claim", "4983", "text:4983") == "Title of a claim"
