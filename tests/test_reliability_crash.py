@@ -15,6 +15,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,7 +29,6 @@ from reliability import (
     assert_consistent,
     expected_chunks,
     open_library,
-    rag_command,
     write_version,
 )
 
@@ -78,11 +78,22 @@ def assert_searchable(store: SqliteFaissStore, passages: list) -> None:
     assert store.search_dense(vector, 1)[0].chunk_id == passages[0].chunk_id
 
 
+def ingest_file_by_file(folder: Path, index: Path) -> list[str]:
+    """`rag ingest` with each file embedded and committed on its own, as the files of a large
+    library are; small files are otherwise embedded together and committed within a
+    millisecond of each other, too close for a kill to fall between them."""
+    code = (
+        "import sys; from rag import ingesting; from rag.cli import main; "
+        "ingesting.EMBED_BATCH_CHUNKS = 1; sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-c", code, "ingest", str(folder), "--index", str(index), "--quiet"]
+
+
 def test_sigkill_at_many_moments_leaves_a_consistent_searchable_index(tmp_path: Path, embedder):
     expected = expected_chunks(tmp_path, FILES, versions=2)
     folder, index = tmp_path / "library", tmp_path / "index"
     write_version(folder, FILES, 0)
-    command = rag_command("ingest", str(folder), "--index", str(index), "--quiet")
+    command = ingest_file_by_file(folder, index)
     started = time.perf_counter()
     assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0
     whole_run = time.perf_counter() - started
@@ -134,7 +145,7 @@ def test_a_reader_sees_each_document_before_or_after_its_commit(tmp_path: Path, 
     texts = {text for version in expected.values() for text in version}
     folder, index = tmp_path / "library", tmp_path / "index"
     write_version(folder, files, 0)
-    command = rag_command("ingest", str(folder), "--index", str(index), "--quiet")
+    command = ingest_file_by_file(folder, index)
     assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0
     failures: list[str] = []
 
