@@ -208,9 +208,11 @@ def load_pdf(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="pdf", pages=pages)
 
 
-def _edge_lines(text: str) -> list[re.Match[str]]:
+def _edge_lines(text: str) -> list[tuple[re.Match[str], str]]:
+    """The first and last EDGE_LINES non-blank lines of a page, each with its `_line_key`."""
     lines = list(_LINE.finditer(text))
-    return lines[:EDGE_LINES] + lines[EDGE_LINES:][-EDGE_LINES:]
+    edges = lines[:EDGE_LINES] + lines[EDGE_LINES:][-EDGE_LINES:]
+    return [(line, _line_key(line.group())) for line in edges]
 
 
 def _line_key(line: str) -> str:
@@ -224,7 +226,7 @@ def without_running_lines(pages: list[str]) -> list[str]:
     The first page is left whole: it holds the title that later pages repeat as a header.
     """
     edges = [_edge_lines(text) for text in pages]
-    seen = Counter(key for lines in edges for key in {_line_key(m.group()) for m in lines})
+    seen = Counter(key for lines in edges for key in {key for _, key in lines})
     needed = max(MIN_RUNNING_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
     running = {key for key, pages_with_it in seen.items() if pages_with_it >= needed}
     if not running:
@@ -232,8 +234,8 @@ def without_running_lines(pages: list[str]) -> list[str]:
     blanked = pages[:1]
     for text, lines in zip(pages[1:], edges[1:]):
         characters = list(text)
-        for line in lines:
-            if _line_key(line.group()) in running:
+        for line, key in lines:
+            if key in running:
                 characters[line.start():line.end()] = " " * (line.end() - line.start())
         blanked.append("".join(characters))
     return blanked

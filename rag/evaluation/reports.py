@@ -49,8 +49,8 @@ class Report:
 
 
 def _fusion(settings: dict[str, object]) -> str:
-    """'rrf_k 60' or 'zscore' (reports written before the zscore fusion carry no `fusion`)."""
-    if settings.get("fusion", "rrf") == "rrf":
+    """'rrf_k 60' for reciprocal rank fusion, else the fusion's name."""
+    if settings["fusion"] == "rrf":
         return f"rrf_k {settings['rrf_k']}"
     return str(settings["fusion"])
 
