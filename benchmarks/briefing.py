@@ -52,12 +52,23 @@ def main() -> None:
     stem = "-".join(args.topic.lower().split()) + "-briefing"
     for suffix in (".md", ".pdf"):
         export(briefing, args.examples / f"{stem}{suffix}")
-    print(json.dumps({
-        "topic": args.topic, "mode": args.mode, "sections_asked": args.sections,
-        "sections": len(briefing.sections), "references": len(briefing.references),
-        "unanswered": len(briefing.unanswered), "dropped_sentences": briefing.dropped_sentences,
-        "seconds": round(seconds, 1), "steps": steps, "cpus": os.cpu_count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "topic": args.topic,
+                "mode": args.mode,
+                "sections_asked": args.sections,
+                "sections": len(briefing.sections),
+                "references": len(briefing.references),
+                "unanswered": len(briefing.unanswered),
+                "dropped_sentences": briefing.dropped_sentences,
+                "seconds": round(seconds, 1),
+                "steps": steps,
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

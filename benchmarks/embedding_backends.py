@@ -31,16 +31,16 @@ Encode = Callable[[list[str], str], np.ndarray]
 def scifact() -> tuple[list[str], list[str], list[str], list[str], dict[str, dict[str, int]]]:
     """Corpus ids and texts, test query ids and texts, and test relevance judgements."""
     doc_ids, docs = [], []
-    for line in open(SCIFACT / "corpus.jsonl"):
+    for line in (SCIFACT / "corpus.jsonl").read_text().splitlines():
         record = json.loads(line)
         doc_ids.append(str(record["_id"]))
         docs.append(f"{record.get('title', '')} {record['text']}".strip())
     qrels: dict[str, dict[str, int]] = {}
-    for line in list(open(SCIFACT / "qrels" / "test.tsv"))[1:]:
+    for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]:
         query, doc, score = line.split("\t")
         qrels.setdefault(query, {})[doc] = int(score)
     query_ids, queries = [], []
-    for line in open(SCIFACT / "queries.jsonl"):
+    for line in (SCIFACT / "queries.jsonl").read_text().splitlines():
         record = json.loads(line)
         if str(record["_id"]) in qrels:
             query_ids.append(str(record["_id"]))
@@ -50,7 +50,7 @@ def scifact() -> tuple[list[str], list[str], list[str], list[str], dict[str, dic
 
 def ndcg_at_10(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], qrels) -> float:
     total = 0.0
-    for row, query in zip(scores, query_ids):
+    for row, query in zip(scores, query_ids, strict=True):
         top = np.argsort(-row)[:10]
         relevance = qrels[query]
         dcg = sum(relevance.get(doc_ids[i], 0) / math.log2(rank + 2) for rank, i in enumerate(top))
@@ -84,7 +84,7 @@ def speed(encoders: dict[str, Encode], passages: list[str]) -> tuple[dict, dict]
     for start in range(0, len(passages), 64):
         for name, encode in encoders.items():
             began = time.perf_counter()
-            vectors[name].append(encode(passages[start:start + 64], DOCUMENT))
+            vectors[name].append(encode(passages[start : start + 64], DOCUMENT))
             seconds[name] += time.perf_counter() - began
     rates = {name: len(passages) / seconds[name] for name in encoders}
     return rates, {name: np.concatenate(parts) for name, parts in vectors.items()}
@@ -94,8 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passages", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ndcg", nargs="*", default=["torch", "onnx-int8"],
-                        help="backends whose SciFact nDCG@10 is measured (slow: 5,183 abstracts)")
+    parser.add_argument(
+        "--ndcg",
+        nargs="*",
+        default=["torch", "onnx-int8"],
+        help="backends whose SciFact nDCG@10 is measured (slow: 5,183 abstracts)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
@@ -114,8 +118,10 @@ def main() -> None:
         results[name] = {
             "passages_per_s": rates[name],
             "speed_vs_torch": rates[name] / rates["torch"],
-            "cos_passages_min": float(cos_p.min()), "cos_passages_mean": float(cos_p.mean()),
-            "cos_queries_min": float(cos_q.min()), "cos_queries_mean": float(cos_q.mean()),
+            "cos_passages_min": float(cos_p.min()),
+            "cos_passages_mean": float(cos_p.mean()),
+            "cos_queries_min": float(cos_q.min()),
+            "cos_queries_mean": float(cos_q.mean()),
             "queries_below_0.98": int(np.sum(cos_q < 0.98)),
         }
         print(name, json.dumps(results[name]), flush=True)
@@ -124,8 +130,13 @@ def main() -> None:
         corpus = encoders[name](docs, DOCUMENT)
         scores = encoders[name](queries, QUERY) @ corpus.T
         results[name]["scifact_ndcg@10"] = ndcg_at_10(scores, doc_ids, query_ids, qrels)
-        print(name, "nDCG@10", round(results[name]["scifact_ndcg@10"], 4),
-              f"({time.perf_counter() - began:.0f} s)", flush=True)
+        print(
+            name,
+            "nDCG@10",
+            round(results[name]["scifact_ndcg@10"], 4),
+            f"({time.perf_counter() - began:.0f} s)",
+            flush=True,
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

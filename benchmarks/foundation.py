@@ -31,7 +31,9 @@ def timed_ingest(index: Path) -> tuple[float, float]:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "rag.cli", "ingest", "--index", str(index), "--quiet"],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -70,8 +72,19 @@ def cli_ask_seconds(index: Path, question: str, runs: int) -> list[float]:
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "rag.cli", "ask", question, "--extractive", "--index", str(index)],
-            cwd=ROOT, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "rag.cli",
+                "ask",
+                question,
+                "--extractive",
+                "--index",
+                str(index),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         )
         times.append(time.perf_counter() - started)
     return times

@@ -57,15 +57,20 @@ def main() -> None:
         refused += was_refused
         print(f"{first:6.1f} s first, {total:6.1f} s total  {question[:70]}", flush=True)
     library.close()
-    print(json.dumps({
-        "date": date.today().isoformat(),
-        "questions": len(questions),
-        "first_piece_median_s": round(statistics.median(firsts), 1),
-        "first_piece_p90_s": round(percentile(firsts, 0.9), 1),
-        "total_median_s": round(statistics.median(totals), 1),
-        "total_p90_s": round(percentile(totals, 0.9), 1),
-        "refused": refused,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "date": date.today().isoformat(),
+                "questions": len(questions),
+                "first_piece_median_s": round(statistics.median(firsts), 1),
+                "first_piece_p90_s": round(percentile(firsts, 0.9), 1),
+                "total_median_s": round(statistics.median(totals), 1),
+                "total_p90_s": round(percentile(totals, 0.9), 1),
+                "refused": refused,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,17 +36,25 @@ def child(index: Path, paths: list[Path]) -> None:
     library = Library(load_settings(index_dir=index))
     report = library.ingest(paths)
     library.close()
-    print(json.dumps({
-        "ingest_s": time.perf_counter() - began, "indexed": len(report.indexed),
-        "unchanged": len(report.unchanged), "chunks": report.chunks,
-    }))
+    print(
+        json.dumps(
+            {
+                "ingest_s": time.perf_counter() - began,
+                "indexed": len(report.indexed),
+                "unchanged": len(report.unchanged),
+                "chunks": report.chunks,
+            }
+        )
+    )
 
 
 def step(index: Path, paths: list[Path]) -> dict:
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--child", str(index), *map(str, paths)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - began
@@ -76,9 +84,7 @@ def main() -> None:
         results["add_one_file"] = step(work / "index", [extra])
         results["one_file_alone"] = step(work / "alone", [extra])
         for key in ("ingest_s", "wall_s"):
-            results[f"unchanged_share_{key}"] = (
-                results["unchanged"][key] / results["first"][key]
-            )
+            results[f"unchanged_share_{key}"] = results["unchanged"][key] / results["first"][key]
         print(json.dumps(results, indent=2))
         if args.out:
             args.out.write_text(json.dumps(results, indent=2))

@@ -39,7 +39,9 @@ REFERENCE, PROJECT = "langchain", "project"
 
 def library_files() -> list[Path]:
     return sorted(
-        path for folder in LIBRARY for path in folder.iterdir()
+        path
+        for folder in LIBRARY
+        for path in folder.iterdir()
         if path.suffix in (".pdf", ".txt") and path.name != "README.md"
     )
 
@@ -56,7 +58,9 @@ def hits(ranked: list[list[tuple[str, int | None]]], items: list[dict]) -> dict[
     """Hit@k: share of questions with a passage from the evidence (file, page) in the top k."""
     result = {}
     for k in KS:
-        found = [(item["file"], item["page"]) in top[:k] for top, item in zip(ranked, items)]
+        found = [
+            (item["file"], item["page"]) in top[:k] for top, item in zip(ranked, items, strict=True)
+        ]
         result[f"hit@{k}"] = sum(found) / len(found)
     return result
 
@@ -93,8 +97,10 @@ def run_reference() -> dict:
     def search(question: str) -> list[tuple[str, int | None]]:
         found = store.similarity_search(question, k=max(KS))
         return [
-            (Path(d.metadata["source"]).name,
-             d.metadata["page"] + 1 if "page" in d.metadata else None)
+            (
+                Path(d.metadata["source"]).name,
+                d.metadata["page"] + 1 if "page" in d.metadata else None,
+            )
             for d in found
         ]
 
@@ -139,7 +145,9 @@ def answerable() -> list[dict]:
 def finish(began: float, ingested: float, chunks: int, memory: float, library, search) -> dict:
     items = answerable()
     ranked, latencies = timed_queries(search, questions())
-    ranked_answerable = [top for top, item in zip(ranked, questions()) if not item["unanswerable"]]
+    ranked_answerable = [
+        top for top, item in zip(ranked, questions(), strict=True) if not item["unanswerable"]
+    ]
     latencies.sort()
     return {
         "ingest_s_from_start": ingested - STARTED,
@@ -157,8 +165,11 @@ def finish(began: float, ingested: float, chunks: int, memory: float, library, s
 def run_child(pipeline: str) -> dict:
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", pipeline], capture_output=True, text=True,
-        env=environment, check=False,
+        [sys.executable, __file__, "--child", pipeline],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"{pipeline} failed:\n{done.stderr[-3000:]}")

@@ -37,8 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "benchmarks" / "questions" / "library.jsonl"
 ANSWER_KEYS = {"answer", "refused", "mode", "citations", "sentences", "removed_markers"}
 CITATION_KEYS = {
-    "n", "document", "file", "page", "quote", "chunk_id",
-    "chunk_start", "chunk_end", "page_start", "page_end",
+    "n",
+    "document",
+    "file",
+    "page",
+    "quote",
+    "chunk_id",
+    "chunk_start",
+    "chunk_end",
+    "page_start",
+    "page_end",
 }
 START_SECONDS = 300
 
@@ -119,9 +127,24 @@ def serving(index: Path) -> Iterator[str]:
         log_path = Path(folder) / "serve.log"
         with open(log_path, "w+") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "rag.cli", "serve", "--index", str(copy), "--port", str(port)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "RAG_GENERATOR": "extractive", "GRADIO_ANALYTICS_ENABLED": "False"},
+                [
+                    sys.executable,
+                    "-m",
+                    "rag.cli",
+                    "serve",
+                    "--index",
+                    str(copy),
+                    "--port",
+                    str(port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "RAG_GENERATOR": "extractive",
+                    "GRADIO_ANALYTICS_ENABLED": "False",
+                },
             )
             try:
                 deadline = time.monotonic() + START_SECONDS
@@ -172,10 +195,14 @@ def run_load(url: str, clients: int, questions: list[str]) -> Result:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, default=ROOT / "index", help="index to serve (copied)")
+    parser.add_argument(
+        "--index", type=Path, default=ROOT / "index", help="index to serve (copied)"
+    )
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--out", type=Path, help="write the summary, errors and invalid replies here")
+    parser.add_argument(
+        "--out", type=Path, help="write the summary, errors and invalid replies here"
+    )
     args = parser.parse_args()
     with serving(args.index) as url:
         result = run_load(url, args.clients, load_questions(args.questions))

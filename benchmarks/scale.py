@@ -33,7 +33,7 @@ import numpy as np
 
 from rag.records import Chunk, Page
 from rag.store import NewDocument
-from rag.store.sqlite_faiss import DATABASE_NAME, SqliteFaissStore
+from rag.store.sqlite_faiss import SqliteFaissStore
 from rag.store.vector_index import IndexPlan
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -48,9 +48,7 @@ MODEL = "scale-bench"
 def text_pool() -> list[str]:
     """Real documents' text: reports (Markdown), abstracts, table-question paragraphs."""
     texts = [p.read_text() for p in sorted((DATA / "us-gov-reports").glob("*/markdown/*.md"))]
-    texts += [
-        json.loads(line)["text"] for line in (DATA / "scifact" / "corpus.jsonl").open()
-    ]
+    texts += [json.loads(line)["text"] for line in (DATA / "scifact" / "corpus.jsonl").open()]
     for name in ("tatqa_dataset_dev.json", "tatqa_dataset_test_gold.json"):
         for item in json.loads((DATA / "tatqa" / name).read_text()):
             texts.append(" ".join(p["text"] for p in item["paragraphs"]))
@@ -70,7 +68,9 @@ def basis_vectors(texts: list[str]) -> np.ndarray:
     from rag.settings import Settings
 
     rng = np.random.default_rng(1)
-    return get_embedder(Settings().embedding_model).embed([window(texts, rng) for _ in range(BASIS)])
+    return get_embedder(Settings().embedding_model).embed(
+        [window(texts, rng) for _ in range(BASIS)]
+    )
 
 
 def mixed(basis: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -89,9 +89,16 @@ def document(number: int, texts: list[str], vectors: np.ndarray, rng) -> NewDocu
         chunks.append(Chunk(ordinal, 1, start, start + len(text), text, len(text) // 4))
         start += len(text) + 2
     return NewDocument(
-        source=f"/scale/{number}.txt", file=f"{number}.txt", title=f"Document {number}",
-        format="text", content_hash=str(number), size=len(page),
-        pages=[Page(1, page, page)], chunks=chunks, vectors=vectors, prepared_with="scale",
+        source=f"/scale/{number}.txt",
+        file=f"{number}.txt",
+        title=f"Document {number}",
+        format="text",
+        content_hash=str(number),
+        size=len(page),
+        pages=[Page(1, page, page)],
+        chunks=chunks,
+        vectors=vectors,
+        prepared_with="scale",
     )
 
 
@@ -122,8 +129,12 @@ def build(folder: Path, size: int, texts: list[str], basis: np.ndarray) -> dict:
     added = time.perf_counter() - began_add
     store.close()
     return {
-        "chunks": size, "store_s": stored - began, "faiss_base_s": based - stored,
-        "build_s": based - began, "add_one_file_s": added, "rewrite_base_file_s": rewrite,
+        "chunks": size,
+        "store_s": stored - began,
+        "faiss_base_s": based - stored,
+        "build_s": based - began,
+        "add_one_file_s": added,
+        "rewrite_base_file_s": rewrite,
         **{f"{k}_bytes": v for k, v in folder_bytes(folder).items()},
     }
 
@@ -142,7 +153,7 @@ def query_run(folder: Path, basis_file: Path) -> dict:
     opened = time.perf_counter() - began
     timings: dict[str, list[float]] = {"dense": [], "lexical": [], "retrieve": []}
     found = []
-    for vector, text in zip(queries, words):
+    for vector, text in zip(queries, words, strict=True):
         t0 = time.perf_counter()
         dense = store.search_dense(vector, 40)
         t1 = time.perf_counter()
@@ -159,7 +170,7 @@ def query_run(folder: Path, basis_file: Path) -> dict:
         found.append([h.chunk_id for h in dense[:10]])
     rss = resident_mb() - before  # what the open index and 200 queries added
     exact = exact_top10(store, queries)
-    recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact))
+    recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True))
     plan = store.plan
     store.close()
     result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, "nprobe": plan.nprobe}
@@ -215,7 +226,9 @@ def main() -> None:
             print(json.dumps(result), flush=True)
             done = subprocess.run(
                 [sys.executable, __file__, "--query", str(folder), "--basis", str(basis_file)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             result.update(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(result), flush=True)

@@ -46,7 +46,9 @@ class CachedEmbedder:
     def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
         missing = [t for t in texts if (t, prompt_name) not in self.vectors]
         if missing:
-            for text, vector in zip(missing, self.embedder.embed(missing, prompt_name)):
+            for text, vector in zip(
+                missing, self.embedder.embed(missing, prompt_name), strict=True
+            ):
                 self.vectors[(text, prompt_name)] = vector
         return np.stack([self.vectors[(t, prompt_name)] for t in texts])
 
@@ -64,7 +66,7 @@ def held_out_estimate(
     for _ in range(halvings):
         order = list(range(count))
         shuffler.shuffle(order)
-        halves = (order[: count // 2], order[count // 2:])
+        halves = (order[: count // 2], order[count // 2 :])
         for chosen_on, scored_on in (halves, halves[::-1]):
             best = max(per_query, key=lambda setting: per_query[setting][chosen_on].mean())
             scores.append(float(per_query[best][scored_on].mean()))
@@ -90,18 +92,25 @@ def main() -> None:
     cached = CachedEmbedder(library.embedder)
     started = time.perf_counter()
     cached.embed([q.text for q in dataset.queries], QUERY)
-    print(f"{len(dataset.queries)} {args.split} queries embedded in {time.perf_counter() - started:.0f} s "
-          f"({library.embedder.name}, {library.embedder.backend}, {store.stats().chunks} chunks)")
+    print(
+        f"{len(dataset.queries)} {args.split} queries embedded in {time.perf_counter() - started:.0f} s "
+        f"({library.embedder.name}, {library.embedder.backend}, {store.stats().chunks} chunks)"
+    )
     print("fusion  dense  lexical  rrf_k  candidates  nDCG@10  MRR@10")
     grid = itertools.product(args.fusion, args.dense, args.lexical, args.rrf_k, args.candidates)
     per_query: dict[str, np.ndarray] = {}
     for fusion, dense, lexical, rrf_k, candidates in grid:
         if fusion == "zscore" and rrf_k != args.rrf_k[0]:
             continue  # rrf_k plays no part
-        settings = base.model_copy(update={
-            "fusion": fusion, "dense_weight": dense, "lexical_weight": lexical, "rrf_k": rrf_k,
-            "candidates": candidates,
-        })
+        settings = base.model_copy(
+            update={
+                "fusion": fusion,
+                "dense_weight": dense,
+                "lexical_weight": lexical,
+                "rrf_k": rrf_k,
+                "candidates": candidates,
+            }
+        )
         ndcg, mrr = [], []
         for query in dataset.queries:
             passages = retrieve(store, cached, settings, query.text, k=2 * candidates)
@@ -115,8 +124,10 @@ def main() -> None:
         per_query[setting] = np.array(ndcg)
     if len(per_query) > 1:
         average, lowest, highest = held_out_estimate(per_query)
-        print(f"held out: the best setting of a random half scores nDCG@10 {average:.4f} on the "
-              f"other half (range {lowest:.4f}-{highest:.4f}, {2 * HALVINGS} halves)")
+        print(
+            f"held out: the best setting of a random half scores nDCG@10 {average:.4f} on the "
+            f"other half (range {lowest:.4f}-{highest:.4f}, {2 * HALVINGS} halves)"
+        )
     library.close()
 
 

@@ -34,8 +34,14 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ANSWERS = "#chat .message.bot:not(.pending)"
 HAS_TEXT = f"""() => {{
@@ -71,7 +77,10 @@ def start_server(index: Path, port: int, generator: str) -> tuple[subprocess.Pop
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
         env={**os.environ, "RAG_GENERATOR": generator},
     )
     lines: list[str] = []
@@ -106,8 +115,12 @@ def one_run(browser, index: Path, generator: str) -> dict[str, float]:
         warm_first, warm_done = ask_and_time(page, SEED_QUESTION)
         page.close()
         return {
-            "serving": serving, "usable": usable, "first": first, "done": done,
-            "warm_first": warm_first, "warm_done": warm_done,
+            "serving": serving,
+            "usable": usable,
+            "first": first,
+            "done": done,
+            "warm_first": warm_first,
+            "warm_done": warm_done,
         }
     finally:
         server.terminate()
@@ -140,7 +153,9 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         for run in range(args.runs):
             index = Path(folder) / f"index-{run}"
             shutil.copytree(args.index, index)

@@ -36,12 +36,14 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        return self.passage.text[self.start:self.end]
+        return self.passage.text[self.start : self.end]
 
 
 def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
     """The 'not in the library' answer."""
-    return Answer(question=question, text=NOT_IN_LIBRARY, refused=True, mode=mode, passages=passages)
+    return Answer(
+        question=question, text=NOT_IN_LIBRARY, refused=True, mode=mode, passages=passages
+    )
 
 
 def relevant_enough(passages: list[Passage], settings: Settings) -> bool:
@@ -109,7 +111,9 @@ def candidate_sentences(
     """
     terms = key_terms(question)
     context = {
-        p.document_id: p.title + " " + " ".join(q.text for q in passages if q.document_id == p.document_id)
+        p.document_id: p.title
+        + " "
+        + " ".join(q.text for q in passages if q.document_id == p.document_id)
         for p in passages
     }
     seen: set[tuple[int, int | None, int]] = set()
@@ -130,10 +134,13 @@ def candidate_sentences(
     similarities = vectors[1:] @ vectors[0]
     return [
         Candidate(
-            passage, start, end, float(similarity),
+            passage,
+            start,
+            end,
+            float(similarity),
             float(similarity) + LEXICAL_BONUS * lexical_overlap(question, passage.text[start:end]),
         )
-        for (passage, start, end), similarity in zip(pieces, similarities)
+        for (passage, start, end), similarity in zip(pieces, similarities, strict=True)
     ]
 
 
@@ -144,8 +151,7 @@ def select_sentences(candidates: list[Candidate], settings: Settings) -> list[Ca
         return []
     floor = ranked[0].score - SELECTION_MARGIN
     chosen = [
-        c for c in ranked
-        if c.score >= floor and c.similarity >= settings.min_sentence_relevance
+        c for c in ranked if c.score >= floor and c.similarity >= settings.min_sentence_relevance
     ]
     return chosen[: settings.max_answer_sentences]
 
@@ -165,8 +171,7 @@ def answer_extractively(
         return refusal(question, EXTRACTIVE, passages)
     citations = [cite(n, candidate) for n, candidate in enumerate(chosen, start=1)]
     sentences = [
-        Sentence(text=f"{c.quote} [{c.n}]", citations=[c.n], verdict="supported")
-        for c in citations
+        Sentence(text=f"{c.quote} [{c.n}]", citations=[c.n], verdict="supported") for c in citations
     ]
     return Answer(
         question=question,
@@ -177,7 +182,6 @@ def answer_extractively(
         sentences=sentences,
         passages=passages,
     )
-
 
 
 # -- generated answers ---------------------------------------------------------------------
@@ -192,11 +196,23 @@ Rules:
 
 ANSWER_HUMAN = "Passages:\n\n{passages}\n\nQuestion: {question}"
 
-RESPONSIVE_SYSTEM = """You check whether an answer gives the information a question asks for. Reply with one word: yes or no. Say no if the answer is about something else, even if it is true."""
+RESPONSIVE_SYSTEM = (
+    "You check whether an answer gives the information a question asks for. "
+    "Reply with one word: yes or no. "
+    "Say no if the answer is about something else, even if it is true."
+)
 
-RESPONSIVE_HUMAN = "Question: {question}\nAnswer: {answer}\n\nDoes the answer give what the question asks for?"
+RESPONSIVE_HUMAN = (
+    "Question: {question}\nAnswer: {answer}\n\nDoes the answer give what the question asks for?"
+)
 
-CONDENSE_SYSTEM = """Rewrite the user's follow-up question as one standalone question that can be understood without the conversation. Keep the follow-up's own words and add the names, places, numbers and dates it refers to. Reply with the question only.
+CONDENSE_SYSTEM = (
+    (
+        "Rewrite the user's follow-up question as one standalone question that can be understood "
+        "without the conversation. Keep the follow-up's own words and add the names, places, "
+        "numbers and dates it refers to. Reply with the question only."
+    )
+    + """
 
 Example:
 Conversation:
@@ -204,8 +220,11 @@ User: How many Guardians does the Space Force have?
 Assistant: The Space Force has about 9,400 Guardians. [1]
 Follow-up question: And who leads them?
 Standalone question: Who leads the Space Force Guardians?"""
+)
 
-CONDENSE_HUMAN = "Conversation:\n{history}\n\nFollow-up question: {question}\n\nStandalone question:"
+CONDENSE_HUMAN = (
+    "Conversation:\n{history}\n\nFollow-up question: {question}\n\nStandalone question:"
+)
 
 
 # A conservative estimate of prompt size: English prose runs 4-5 characters a token.

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import pairwise
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -43,7 +44,9 @@ PLANNER_CONTEXT_PASSAGES = 4
 # supported sentence for about half of them (BENCHMARKS.md, issue 8).
 SPARES_PER_SECTION = 1
 _DOT_LEADER = re.compile(r"\.{4,}|(?:\. ){4,}")  # a table-of-contents line
-_LIST_PREFIX = re.compile(r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I)
+_LIST_PREFIX = re.compile(
+    r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I
+)
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'-]*)*")
 _PHRASE_STOPWORDS = frozenset(
     "the this that these those a an in on of for and or to by with from as at is are was were be "
@@ -155,12 +158,16 @@ def key_phrase(passage: Passage, topic: str, used: set[str]) -> str | None:
     phrases: Counter[str] = Counter()
     for sentence in prose_sentences(passage):
         words = re.findall(r"[\w-]+", sentence.lower())
-        for first, second in zip(words, words[1:]):
+        for first, second in pairwise(words):
             if content(first) and content(second) and not {first[:5], second[:5]} & known:
                 phrases[f"{first} {second}"] += 1
         for match in _NAME.finditer(sentence):
             name = match.group()
-            if match.start() > 0 and len(name.split()) > 1 and name.lower() not in passage.title.lower():
+            if (
+                match.start() > 0
+                and len(name.split()) > 1
+                and name.lower() not in passage.title.lower()
+            ):
                 phrases[name] += 2
     ranked = [p for p, _ in phrases.most_common() if p.lower() not in used]
     return ranked[0] if ranked else None
@@ -247,11 +254,11 @@ def renumber(text: str, numbers: dict[int, int]) -> str:
     done = 0
     run: set[int] = set()
     for marker in parse_markers(text):
-        if text[done:marker.start]:
+        if text[done : marker.start]:
             run = set()
         new = [n for n in dict.fromkeys(numbers[n] for n in marker.numbers) if n not in run]
         run.update(new)
-        pieces += [text[done:marker.start], "".join(f"[{n}]" for n in new)]
+        pieces += [text[done : marker.start], "".join(f"[{n}]" for n in new)]
         done = marker.end
     return "".join(pieces) + text[done:]
 
@@ -269,9 +276,7 @@ def _reads_as_prose(claim: str, cited: list[int], citations: dict[int, Citation]
     )
 
 
-def supported_section(
-    answer: Answer, numbering: _Numbering, seen: set[str]
-) -> tuple[Section, int]:
+def supported_section(answer: Answer, numbering: _Numbering, seen: set[str]) -> tuple[Section, int]:
     """The section made of an answer's supported sentences not `seen` before, with global
     citation numbers; also how many sentences were dropped as weak, unsupported or uncited.
 
@@ -340,7 +345,8 @@ def build_briefing(
         _label(d.title, d.file)
         for d in (
             [library.find_document(reference) for reference in documents]
-            if documents else library.documents()
+            if documents
+            else library.documents()
         )
     ]
     passages = topic_passages(library, topic, sections, documents)
@@ -352,7 +358,8 @@ def build_briefing(
             library, topic, sections, documents=documents, mode=mode, passages=passages
         )
         reserve = [
-            q for q in extractive_questions(topic, _with_spares(sections), passages)
+            q
+            for q in extractive_questions(topic, _with_spares(sections), passages)
             if q not in questions
         ]
         questions += reserve[: _with_spares(sections) - sections]

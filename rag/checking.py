@@ -75,14 +75,17 @@ class _Checker:
         problems = self.store.sqlite_problems()
         if problems:
             self.found(
-                "sqlite", "the database file is damaged: " + "; ".join(problems[:3]),
-                "move the index folder away and ingest again", None,
+                "sqlite",
+                "the database file is damaged: " + "; ".join(problems[:3]),
+                "move the index folder away and ingest again",
+                None,
             )
         return not problems
 
     def fts5(self) -> None:
         problem = self.store.lexical_index_problem()
         if problem:
+
             def rebuild() -> str:
                 self.store.rebuild_lexical_index()
                 return "rebuilt the FTS5 index from the chunk table"
@@ -95,8 +98,10 @@ class _Checker:
         sample = ", ".join(f"chunk {i}: {why}" for i, why in list(problems.items())[:3])
         files = sorted({passage.file for passage in self.store.passages(list(problems))})
         self.found(
-            "vectors", f"{len(problems)} stored vectors are invalid ({sample}) in {_names(files)}",
-            "`rag remove` those documents and `rag ingest` them again", None,
+            "vectors",
+            f"{len(problems)} stored vectors are invalid ({sample}) in {_names(files)}",
+            "`rag remove` those documents and `rag ingest` them again",
+            None,
         )
 
     def model(self, invalid: set[int]) -> None:
@@ -112,10 +117,12 @@ class _Checker:
             if not passages:
                 return
             stored = self.store.vectors([p.chunk_id for p in passages])
-        again = self.embedder.embed_passages([
-            (embedded_title(p.title, p.file, documents[p.document_id].source), p.text)
-            for p in passages
-        ])
+        again = self.embedder.embed_passages(
+            [
+                (embedded_title(p.title, p.file, documents[p.document_id].source), p.text)
+                for p in passages
+            ]
+        )
         agreement = float(np.min(np.sum(stored * again, axis=1)))
         if agreement >= MIN_MODEL_AGREEMENT:
             return
@@ -124,27 +131,34 @@ class _Checker:
             f"the model '{self.store.model}' no longer gives the stored vectors (cosine "
             f"{agreement:.2f} on {len(passages)} chunks): the index was built with another "
             "version of it",
-            "ingest again into a new index folder", None,
+            "ingest again into a new index folder",
+            None,
         )
 
     def faiss(self) -> None:
         problem = self.store.faiss_file_problem()
         if problem:
+
             def rebuild() -> str:
                 self.store.rebuild_faiss_file()
                 return "rebuilt the FAISS file from SQLite"
 
-            self.found("faiss", problem, "rebuild it from SQLite (reading the index does too)", rebuild)
+            self.found(
+                "faiss", problem, "rebuild it from SQLite (reading the index does too)", rebuild
+            )
 
     def files(self) -> None:
         stale = self.store.stale_files()
         if stale:
+
             def remove() -> str:
                 removed = self.store.remove_stale_files()
                 return f"removed {len(removed)} files"
 
             names = _names([path.name for path in stale])
-            self.found("files", f"files left by a crash or an older writer: {names}", "remove them", remove)
+            self.found(
+                "files", f"files left by a crash or an older writer: {names}", "remove them", remove
+            )
 
     def sources(self) -> None:
         missing: list[str] = []
@@ -162,13 +176,17 @@ class _Checker:
                 missing.append(f"{document.file} ({error.strerror or error})")
         if missing:
             self.found(
-                "sources", f"{len(missing)} source files are gone or unreadable: {_names(missing)}",
-                "restore them, or `rag remove` them (their text stays citable until then)", None,
+                "sources",
+                f"{len(missing)} source files are gone or unreadable: {_names(missing)}",
+                "restore them, or `rag remove` them (their text stays citable until then)",
+                None,
             )
         if changed:
             self.found(
-                "sources", f"{len(changed)} source files changed since they were indexed: "
-                f"{_names(changed)}", "`rag ingest` them again to update the index", None,
+                "sources",
+                f"{len(changed)} source files changed since they were indexed: {_names(changed)}",
+                "`rag ingest` them again to update the index",
+                None,
             )
 
 

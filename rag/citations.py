@@ -86,9 +86,9 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
         if any(start <= marker.start() < end for start, end in spans):
             continue
         after = sum(end <= marker.start() for _, end in spans)  # index of the next sentence
-        if after and "\n" not in text[spans[after - 1][1]:marker.start()]:
+        if after and "\n" not in text[spans[after - 1][1] : marker.start()]:
             spans[after - 1] = (spans[after - 1][0], marker.end())
-        elif after < len(spans) and "\n" not in text[marker.end():spans[after][0]]:
+        elif after < len(spans) and "\n" not in text[marker.end() : spans[after][0]]:
             spans[after] = (marker.start(), spans[after][1])
         elif after:
             spans[after - 1] = (spans[after - 1][0], marker.end())
@@ -169,7 +169,7 @@ def _quote_span(passage_text: str, claims: Iterable[str]) -> tuple[int, int]:
     wanted = [_content_words(claim) for claim in claims]
 
     def overlap(span: tuple[int, int]) -> int:
-        words = _content_words(passage_text[span[0]:span[1]])
+        words = _content_words(passage_text[span[0] : span[1]])
         return max((len(words & claim_words) for claim_words in wanted), default=0)
 
     best = max(spans, key=overlap)  # the first of equally good sentences

@@ -27,9 +27,7 @@ def _library(args: argparse.Namespace) -> Library:
     return Library(load_settings(index_dir=args.index))
 
 
-def _progress_bar(
-    desc: str = "ingest", unit: str = "file"
-) -> Callable[[str, int, int], None]:
+def _progress_bar(desc: str = "ingest", unit: str = "file") -> Callable[[str, int, int], None]:
     from tqdm import tqdm
 
     bar: list[tqdm] = []
@@ -97,7 +95,10 @@ def _mode(args: argparse.Namespace) -> str | None:
 
 
 def stream_to_terminal(
-    library: Library, question: str, mode: str | None, documents: list[str] | None,
+    library: Library,
+    question: str,
+    mode: str | None,
+    documents: list[str] | None,
     history: list[tuple[str, str]],
 ) -> Answer:
     """Print the answer as it streams, then its checked form and sources; return it."""
@@ -131,8 +132,10 @@ def command_ask(args: argparse.Namespace) -> int:
 def command_chat(args: argparse.Namespace) -> int:
     library = _library(args)
     history: list[tuple[str, str]] = []
-    print("Ask about the library; follow-up questions use the conversation. "
-          "'/new' starts over, an empty line or Ctrl-D quits.")
+    print(
+        "Ask about the library; follow-up questions use the conversation. "
+        "'/new' starts over, an empty line or Ctrl-D quits."
+    )
     try:
         while True:
             try:
@@ -203,7 +206,12 @@ def command_eval(args: argparse.Namespace) -> int:
     from rag.evaluation.datasets import load_dataset
     from rag.evaluation.reports import format_table, write_json
     from rag.evaluation.runners import (
-        RETRIEVAL, choose_mode, eval_library, evaluate, ingest_dataset, model_judge,
+        RETRIEVAL,
+        choose_mode,
+        eval_library,
+        evaluate,
+        ingest_dataset,
+        model_judge,
     )
 
     settings = load_settings()
@@ -221,8 +229,13 @@ def command_eval(args: argparse.Namespace) -> int:
         if ingested.indexed or ingested.skipped:
             _print_report(ingested)
         report = evaluate(
-            library, dataset, mode=mode, judge=judge, judge_name=judge_name if judge else None,
-            limit=args.limit, progress=None if args.quiet else _progress_bar("eval", "question"),
+            library,
+            dataset,
+            mode=mode,
+            judge=judge,
+            judge_name=judge_name if judge else None,
+            limit=args.limit,
+            progress=None if args.quiet else _progress_bar("eval", "question"),
         )
     finally:
         library.close()
@@ -242,7 +255,9 @@ def command_serve(args: argparse.Namespace) -> int:
             library.status()
         except MissingIndexError:
             paths = ", ".join(str(path) for path in library.settings.library_paths)
-            print(f"No index at {library.settings.index_dir}: indexing {paths} first", file=sys.stderr)
+            print(
+                f"No index at {library.settings.index_dir}: indexing {paths} first", file=sys.stderr
+            )
             _print_report(library.ingest(progress=_progress_bar()))
         from ui.app import launch  # imported here: gradio takes seconds to import
 
@@ -263,7 +278,11 @@ def command_brief(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
         briefing = build_briefing(
-            library, args.topic, args.sections, documents=args.docs, mode=_mode(args),
+            library,
+            args.topic,
+            args.sections,
+            documents=args.docs,
+            mode=_mode(args),
             progress=None if args.quiet else _progress_bar("brief", unit="step"),
         )
     finally:
@@ -285,7 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--index", metavar="PATH", type=Path, default=None,
+        "--index",
+        metavar="PATH",
+        type=Path,
+        default=None,
         help="index folder (default: RAG_INDEX_DIR, rag.toml, or ./index)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -304,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(run=command_chat)
     for sub in (ask, chat):
         sub.add_argument(
-            "--generator", choices=["extractive", "local", "openai"],
+            "--generator",
+            choices=["extractive", "local", "openai"],
             help="answerer (default: the generator setting, 'local')",
         )
         sub.add_argument("--extractive", action="store_true", help="same as --generator extractive")
@@ -319,34 +342,43 @@ def build_parser() -> argparse.ArgumentParser:
     remove.set_defaults(run=command_remove)
 
     check = commands.add_parser(
-        "check", parents=[common], help="verify the index; --repair fixes what it can",
+        "check",
+        parents=[common],
+        help="verify the index; --repair fixes what it can",
         description="Verifies SQLite, FTS5, stored vectors, the model, the FAISS file, files "
         "left by crashes, and the source files; exit status 1 while problems remain.",
     )
     check.add_argument(
-        "--repair", action="store_true",
+        "--repair",
+        action="store_true",
         help="rebuild the FAISS file and the FTS5 index from SQLite, remove files crashes left",
     )
     check.set_defaults(run=command_check)
 
     evaluate = commands.add_parser(
-        "eval", help="measure retrieval, answer and citation quality on a dataset",
+        "eval",
+        help="measure retrieval, answer and citation quality on a dataset",
         description="DATASET: a BEIR folder (e.g. ../shared/data/scifact), a FinanceBench "
         "folder, or a question-set .jsonl (benchmarks/questions/library.jsonl). Its documents "
         "are ingested into a cached index under eval_cache_dir unless --index is given.",
     )
     evaluate.add_argument("dataset", metavar="DATASET")
     evaluate.add_argument(
-        "--index", metavar="PATH", type=Path, default=None,
+        "--index",
+        metavar="PATH",
+        type=Path,
+        default=None,
         help="index folder for the dataset's documents (default: a cached one per dataset)",
     )
     evaluate.add_argument(
-        "--mode", choices=["retrieval", "extractive", "local", "openai"],
+        "--mode",
+        choices=["retrieval", "extractive", "local", "openai"],
         help="'retrieval' scores retrieval only; the others also answer with that generator "
         "(default: retrieval for BEIR sets, else extractive)",
     )
     evaluate.add_argument(
-        "--judge", choices=["local", "openai", "none"],
+        "--judge",
+        choices=["local", "openai", "none"],
         help="model that judges citation support and answer correctness "
         "(default: openai when openai_base_url is set, else local)",
     )
@@ -356,24 +388,32 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=command_eval)
 
     serve = commands.add_parser(
-        "serve", parents=[common], help="the web app: chat, sources, review, library",
+        "serve",
+        parents=[common],
+        help="the web app: chat, sources, review, library",
     )
     serve.add_argument("--host", help="address to listen on (default: host setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: port setting, 7860)")
     serve.set_defaults(run=command_serve)
 
     brief = commands.add_parser(
-        "brief", parents=[common], help="a cited briefing on a topic (.md, .docx or .pdf)",
+        "brief",
+        parents=[common],
+        help="a cited briefing on a topic (.md, .docx or .pdf)",
     )
     brief.add_argument("topic", metavar="TOPIC")
     brief.add_argument(
-        "--out", type=Path, required=True, metavar="FILE",
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
         help="where to write it; the suffix picks the format: .md, .docx or .pdf",
     )
     brief.add_argument("--sections", type=int, default=5, metavar="N", help="sections (default 5)")
     brief.add_argument("--docs", nargs="+", metavar="DOC", help="only use these documents")
     brief.add_argument(
-        "--generator", choices=["extractive", "local", "openai"],
+        "--generator",
+        choices=["extractive", "local", "openai"],
         help="writer of questions and answers (default: the generator setting, 'local')",
     )
     brief.add_argument("--extractive", action="store_true", help="same as --generator extractive")

@@ -50,7 +50,9 @@ class Embedder:
         threads: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise ModelUnavailableError(f"unknown embedding backend '{backend}' ({', '.join(BACKENDS)})")
+            raise ModelUnavailableError(
+                f"unknown embedding backend '{backend}' ({', '.join(BACKENDS)})"
+            )
         self.source = source
         self.path: Path = resolve_embedding_model(source, cache_dir)
         self.batch_size = batch_size

@@ -169,4 +169,6 @@ def export(briefing: Briefing, path: Path) -> None:
         else:
             to_pdf(briefing, path)
     except OSError as error:
-        raise ExportError(f"{path}: cannot write the briefing ({error.strerror or error})") from error
+        raise ExportError(
+            f"{path}: cannot write the briefing ({error.strerror or error})"
+        ) from error

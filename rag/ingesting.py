@@ -93,9 +93,7 @@ def _excluded(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
-def discover(
-    paths: list[Path], exclude: list[str], report: IngestReport
-) -> Iterator[SourceFile]:
+def discover(paths: list[Path], exclude: list[str], report: IngestReport) -> Iterator[SourceFile]:
     """The supported files under `paths`; anything else is recorded in `report.skipped`."""
     for root in paths:
         if not root.exists():
@@ -249,8 +247,15 @@ class Ingestor:
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")
         return NewDocument(
-            source=absolute, file=source.file, title=loaded.title, format=loaded.format,
-            content_hash=digest, size=size, pages=loaded.pages, chunks=chunks, vectors=_NO_VECTORS,
+            source=absolute,
+            file=source.file,
+            title=loaded.title,
+            format=loaded.format,
+            content_hash=digest,
+            size=size,
+            pages=loaded.pages,
+            chunks=chunks,
+            vectors=_NO_VECTORS,
             prepared_with=prepared_with,
         )
 
@@ -265,7 +270,7 @@ class Ingestor:
         offset = 0
         for document in batch:
             count = len(document.chunks)
-            self.store.put_document(replace(document, vectors=vectors[offset:offset + count]))
+            self.store.put_document(replace(document, vectors=vectors[offset : offset + count]))
             offset += count
             report.indexed.append(document.file)
             report.pages += len(document.pages)
@@ -291,12 +296,20 @@ class Ingestor:
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
                 continue
-            pending.append(NewDocument(
-                source=document.source, file=document.id, title=document.title, format="text",
-                content_hash=document.content_hash, size=len(document.text.encode()),
-                pages=[page], chunks=chunks, vectors=_NO_VECTORS,
-                prepared_with=prepared_with,
-            ))
+            pending.append(
+                NewDocument(
+                    source=document.source,
+                    file=document.id,
+                    title=document.title,
+                    format="text",
+                    content_hash=document.content_hash,
+                    size=len(document.text.encode()),
+                    pages=[page],
+                    chunks=chunks,
+                    vectors=_NO_VECTORS,
+                    prepared_with=prepared_with,
+                )
+            )
             if sum(len(p.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
                 self._embed_and_store(pending, report)
                 pending = []
@@ -333,4 +346,4 @@ def _reason(error: UnreadableFileError, path: Path) -> str:
     """The error's message without the leading path, which the report shows already."""
     message = str(error)
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message

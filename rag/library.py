@@ -28,10 +28,10 @@ from rag.records import Answer, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
-from rag.uploads import safe_file_name, save_upload
 from rag.store import StoreStats
 from rag.store.sqlite_faiss import SqliteFaissStore
 from rag.store.vector_index import IndexPlan
+from rag.uploads import safe_file_name, save_upload
 
 
 class Library:
@@ -77,11 +77,16 @@ class Library:
             self.embedder.count_tokens, chunk_tokens, self.settings.chunk_overlap_tokens
         )
         return Ingestor(
-            self.store(create=True), self.embedder, splitter,
-            exclude=self.settings.exclude, max_file_bytes=self.settings.max_file_bytes,
+            self.store(create=True),
+            self.embedder,
+            splitter,
+            exclude=self.settings.exclude,
+            max_file_bytes=self.settings.max_file_bytes,
         )
 
-    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: list[Path] | None = None, progress: Progress | None = None
+    ) -> IngestReport:
         """Index files and folders (by default the configured library paths)."""
         return self._ingestor().ingest(paths or self.settings.library_paths, progress)
 
@@ -103,7 +108,9 @@ class Library:
             )
         if len(matches) > 1:
             names = ", ".join(f"{m.id}: {m.file}" for m in matches)
-            raise DocumentNotFoundError(f"'{reference}' names several documents ({names}); give the id")
+            raise DocumentNotFoundError(
+                f"'{reference}' names several documents ({names}); give the id"
+            )
         return matches[0]
 
     def ask(
@@ -163,7 +170,9 @@ class Library:
         yield from stream_generated_answer(standalone, passages, chat, judge, mode)
 
     def _retrieve(self, query: str, document_ids: list[int] | None) -> list[Passage]:
-        return retrieve(self.store(), self.embedder, self.settings, query, document_ids=document_ids)
+        return retrieve(
+            self.store(), self.embedder, self.settings, query, document_ids=document_ids
+        )
 
     def chat_model(self, mode: str) -> BaseChatModel:
         """The chat model of a generator mode, created once per Library."""

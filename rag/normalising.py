@@ -14,7 +14,12 @@ _TOKEN = re.compile(
     re.S,
 )
 _REPLACEMENTS = {
-    "\u00ad": "", "\u200b": "", "\ufeff": "", "\u2010": "-", "\u2011": "-", "\x02": "-",
+    "\u00ad": "",
+    "\u200b": "",
+    "\ufeff": "",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\x02": "-",
 }
 # Printable characters that normalisation still changes: replacements and ligatures.
 _CHANGED_PRINTABLE = re.compile("[\u2010\u2011\ufb00-\ufb06]")

@@ -72,7 +72,9 @@ class ModelLayout:
     max_seq_length: int
     pooling: str  # "mean" or "cls"
     dimension: int
-    prompts: dict[str, str]  # prompt name -> text put before each input, as sentence-transformers does
+    prompts: dict[
+        str, str
+    ]  # prompt name -> text put before each input, as sentence-transformers does
 
 
 def model_layout(path: Path) -> ModelLayout:
@@ -87,7 +89,9 @@ def model_layout(path: Path) -> ModelLayout:
         pooling_config = json.loads((path / modules[1]["path"] / "config.json").read_text())
         bert_config = json.loads((path / "sentence_bert_config.json").read_text())
         st_config = path / "config_sentence_transformers.json"
-        prompts = json.loads(st_config.read_text()).get("prompts", {}) if st_config.is_file() else {}
+        prompts = (
+            json.loads(st_config.read_text()).get("prompts", {}) if st_config.is_file() else {}
+        )
     except (OSError, ValueError, KeyError) as error:
         raise ModelUnavailableError(
             f"{path}: not a readable sentence-transformers folder ({error})"
@@ -177,7 +181,9 @@ def _export(layout: ModelLayout, folder: Path, source_sha: str) -> dict:
             if cosines[variant] >= MIN_COSINE:
                 files[variant] = {"file": file.name, "sha256": sha256_of(file)}
             else:
-                rejected[variant] = f"cosine to the original model {cosines[variant]:.4f} < {MIN_COSINE}"
+                rejected[variant] = (
+                    f"cosine to the original model {cosines[variant]:.4f} < {MIN_COSINE}"
+                )
                 file.unlink()
         weights = weights_file(layout.path).stat()
         manifest = {
@@ -219,7 +225,9 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
         str(layout.path), attn_implementation="eager", local_files_only=True
     ).eval()
     tokenizer = original.tokenizer
-    sample = tokenizer(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["an example", "a longer example sentence"], padding=True, return_tensors="pt"
+    )
     names = [name for name in _INPUTS if name in sample]
 
     class Hidden(torch.nn.Module):
@@ -230,14 +238,19 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
             self.model = model
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(**dict(zip(names, inputs))).last_hidden_state
+            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     with torch.no_grad():
         torch.onnx.export(
-            Hidden(), tuple(sample[name] for name in names), str(target),
-            input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
-            opset_version=17, dynamo=False,
+            Hidden(),
+            tuple(sample[name] for name in names),
+            str(target),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
         )
     return reference
 
@@ -248,7 +261,10 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
-        str(source), str(target), per_channel=True, weight_type=QuantType.QInt8,
+        str(source),
+        str(target),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
     )
 
@@ -303,7 +319,7 @@ class OnnxEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         vectors = np.empty((len(texts), self.layout.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             vectors[batch] = self._run([encodings[i].ids for i in batch])
         return vectors
 
@@ -312,8 +328,8 @@ class OnnxEncoder:
         ids = np.zeros((len(token_ids), width), dtype=np.int64)  # padding is masked: any id does
         mask = np.zeros_like(ids)
         for row, sequence in enumerate(token_ids):
-            ids[row, :len(sequence)] = sequence
-            mask[row, :len(sequence)] = 1
+            ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         if self.layout.pooling == "cls":

@@ -22,7 +22,7 @@ def reciprocal_rank_fusion(
 ) -> list[tuple[int, float]]:
     """Chunk ids with fused scores sum(weight / (k + rank)), best first; ranks start at 1."""
     fused: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, hit in enumerate(ranking, start=1):
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
@@ -35,18 +35,24 @@ def zscore_fusion(rankings: list[list[Hit]], weights: list[float]) -> list[tuple
     that ranking's lowest z, as if it had come just below the last candidate.
     """
     standardised: list[tuple[dict[int, float], float, float]] = []
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         if not ranking:
             continue
         scores = np.array([hit.score for hit in ranking], dtype=np.float64)
         spread = float(scores.std()) or 1.0
         z = (scores - scores.mean()) / spread
         standardised.append(
-            ({hit.chunk_id: float(v) for hit, v in zip(ranking, z)}, float(z.min()), weight)
+            (
+                {hit.chunk_id: float(v) for hit, v in zip(ranking, z, strict=True)},
+                float(z.min()),
+                weight,
+            )
         )
     chunk_ids = {chunk_id for found, _, _ in standardised for chunk_id in found}
     fused = {
-        chunk_id: sum(weight * found.get(chunk_id, lowest) for found, lowest, weight in standardised)
+        chunk_id: sum(
+            weight * found.get(chunk_id, lowest) for found, lowest, weight in standardised
+        )
         for chunk_id in chunk_ids
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
@@ -88,7 +94,7 @@ def retrieve(
     scores = dict(fused)
     return [
         replace(p, score=scores[p.chunk_id], dense_similarity=float(similarity))
-        for p, similarity in zip(passages, similarities)
+        for p, similarity in zip(passages, similarities, strict=True)
     ]
 
 
@@ -117,8 +123,11 @@ class LibraryRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         passages = retrieve(
-            self.store, self.embedder, self.settings, query,
-            k=self.k, document_ids=self.document_ids,
+            self.store,
+            self.embedder,
+            self.settings,
+            query,
+            k=self.k,
+            document_ids=self.document_ids,
         )
         return [passage_to_document(p) for p in passages]
-

@@ -21,8 +21,17 @@ VERDICT_LABELS: dict[Verdict, str] = {
     "uncited": "NO CITATION",
 }
 CSV_COLUMNS = [
-    "sentence", "text", "verdict", "citation", "document", "file", "page", "quote",
-    "chunk_id", "page_start", "page_end",
+    "sentence",
+    "text",
+    "verdict",
+    "citation",
+    "document",
+    "file",
+    "page",
+    "quote",
+    "chunk_id",
+    "page_start",
+    "page_end",
 ]
 
 
@@ -98,14 +107,27 @@ def review_csv(answer: Answer) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in review_rows(answer):
         c = row.citation
-        writer.writerow([
-            row.sentence, row.text, row.verdict,
-            *(
-                [c.n, c.document, c.file, "" if c.page is None else c.page, c.quote,
-                 c.chunk_id, c.page_start, c.page_end]
-                if c else [""] * 8
-            ),
-        ])
+        writer.writerow(
+            [
+                row.sentence,
+                row.text,
+                row.verdict,
+                *(
+                    [
+                        c.n,
+                        c.document,
+                        c.file,
+                        "" if c.page is None else c.page,
+                        c.quote,
+                        c.chunk_id,
+                        c.page_start,
+                        c.page_end,
+                    ]
+                    if c
+                    else [""] * 8
+                ),
+            ]
+        )
     return out.getvalue()
 
 

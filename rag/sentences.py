@@ -23,7 +23,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end("stop") if match.group("stop") else match.start()
-        if match.group("stop") and _ABBREVIATION.search(text[max(start, end - 12):end]):
+        if match.group("stop") and _ABBREVIATION.search(text[max(start, end - 12) : end]):
             continue
         spans.append((start, end))
         start = match.end()

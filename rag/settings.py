@@ -130,7 +130,9 @@ class Settings(BaseSettings):
         0.45,
         description="Smallest question-sentence similarity for an extractive sentence to be quoted.",
     )
-    max_answer_sentences: int = Field(3, description="Most sentences in an extractive answer.", ge=1)
+    max_answer_sentences: int = Field(
+        3, description="Most sentences in an extractive answer.", ge=1
+    )
 
     # Generation
     local_model: str = Field(
@@ -229,6 +231,8 @@ def load_settings(**overrides: object) -> Settings:
             f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
             for problem in error.errors()
         )
-        raise SettingsError(f"invalid settings (from {_config_file()} or RAG_*): {problems}") from error
+        raise SettingsError(
+            f"invalid settings (from {_config_file()} or RAG_*): {problems}"
+        ) from error
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{_config_file()}: not valid TOML ({error})") from error

@@ -86,7 +86,7 @@ def save_upload(path: Path, name: str, folder: Path, max_bytes: int) -> Path:
         if target.parent != folder:
             raise UnreadableFileError(f"{name}: the file name leads outside the upload folder")
         try:
-            out = open(target, "xb")
+            out = open(target, "xb")  # noqa: SIM115 (closed by the `with` below)
         except FileExistsError:
             if content_hash(target) == digest:
                 return target
@@ -96,6 +96,8 @@ def save_upload(path: Path, name: str, folder: Path, max_bytes: int) -> Path:
                 shutil.copyfileobj(source, out)
         except OSError as error:
             target.unlink(missing_ok=True)
-            raise UnreadableFileError(f"{name}: cannot be saved ({error.strerror or error})") from error
+            raise UnreadableFileError(
+                f"{name}: cannot be saved ({error.strerror or error})"
+            ) from error
         return target
     raise UnreadableFileError(f"{name}: too many uploads with this name; rename the file")

@@ -43,7 +43,7 @@ def _cut_before(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[-limit:]
-    return "…" + cut[cut.find(" ") + 1:] if " " in cut else "…" + cut
+    return "…" + cut[cut.find(" ") + 1 :] if " " in cut else "…" + cut
 
 
 def _cut_after(text: str, limit: int) -> str:
@@ -53,7 +53,9 @@ def _cut_after(text: str, limit: int) -> str:
     return (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
 
 
-def source_view(store: DocumentStore, citation: Citation, context_chars: int = CONTEXT_CHARS) -> SourceView:
+def source_view(
+    store: DocumentStore, citation: Citation, context_chars: int = CONTEXT_CHARS
+) -> SourceView:
     """The stored page of a citation with its quote located; raise if the index changed since."""
     passages = store.passages([citation.chunk_id])
     if not passages:
@@ -64,7 +66,9 @@ def source_view(store: DocumentStore, citation: Citation, context_chars: int = C
     passage = passages[0]
     document = next((d for d in store.documents() if d.id == passage.document_id), None)
     if document is None:
-        raise DocumentNotFoundError(f"citation [{citation.n}]: its document is no longer in the index")
+        raise DocumentNotFoundError(
+            f"citation [{citation.n}]: its document is no longer in the index"
+        )
     page = store.page(passage.document_id, citation.page)
     start, end = citation.page_start, citation.page_end
     if page.text[start:end] != citation.quote:
@@ -150,8 +154,9 @@ def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
-def render_page(path: Path, page: Page, span: tuple[int, int] | None = None,
-                scale: float = RENDER_SCALE) -> Image.Image:
+def render_page(
+    path: Path, page: Page, span: tuple[int, int] | None = None, scale: float = RENDER_SCALE
+) -> Image.Image:
     """Page `page.number` of the PDF at `path` as an image, with the words of the normalised
     page-text `span` highlighted when the page still holds the text it was indexed with."""
     import pypdfium2 as pdfium
@@ -174,8 +179,12 @@ def render_page(path: Path, page: Page, span: tuple[int, int] | None = None,
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
         for left, top, right, bottom in boxes:
-            draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=HIGHLIGHT_FILL,
-                           outline=HIGHLIGHT_OUTLINE, width=1)
+            draw.rectangle(
+                (left - 2, top - 2, right + 2, bottom + 2),
+                fill=HIGHLIGHT_FILL,
+                outline=HIGHLIGHT_OUTLINE,
+                width=1,
+            )
         image = Image.alpha_composite(image, overlay)
     return image.convert("RGB")
 
@@ -183,11 +192,14 @@ def render_page(path: Path, page: Page, span: tuple[int, int] | None = None,
 def _extracted_from(raw_text: str, bounded: str) -> bool:
     """Whether the stored text is PDFium's text of the page, running headers blanked or not."""
     return len(raw_text) == len(bounded) and all(
-        stored == extracted or stored == " " for stored, extracted in zip(raw_text, bounded)
+        stored == extracted or stored == " "
+        for stored, extracted in zip(raw_text, bounded, strict=True)
     )
 
 
-def _quote_boxes(pdf_page: object, page: Page, span: tuple[int, int], size: tuple[int, int]) -> list[Box]:
+def _quote_boxes(
+    pdf_page: object, page: Page, span: tuple[int, int], size: tuple[int, int]
+) -> list[Box]:
     """Pixel boxes around the characters of the normalised `span`; none if the page changed."""
     textpage = pdf_page.get_textpage()  # type: ignore[attr-defined]
     try:
@@ -216,8 +228,12 @@ def _merge_lines(boxes: list[Box]) -> list[Box]:
             m_left, m_top, m_right, m_bottom = merged[-1]
             overlap = min(bottom, m_bottom) - max(top, m_top)
             if overlap >= 0.5 * min(bottom - top, m_bottom - m_top):
-                merged[-1] = (min(left, m_left), min(top, m_top), max(right, m_right),
-                              max(bottom, m_bottom))
+                merged[-1] = (
+                    min(left, m_left),
+                    min(top, m_top),
+                    max(right, m_right),
+                    max(bottom, m_bottom),
+                )
                 continue
         merged.append((left, top, right, bottom))
     return merged

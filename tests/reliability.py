@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, settings_for
+
 from rag.library import Library
 
 # Without these capabilities root, like any user, is refused files that its mode bits forbid.
 DROP_FILE_PERMISSION_OVERRIDE = [
-    "setpriv", "--inh-caps=-dac_override,-dac_read_search",
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
     "--bounding-set=-dac_override,-dac_read_search",
 ]
 
@@ -58,7 +59,11 @@ def run_measured(
     started = time.perf_counter()
     with open(os.devnull, "rb") as stdin, _Capture() as out, _Capture() as err:
         process = subprocess.Popen(
-            command, stdin=stdin, stdout=out.handle, stderr=err.handle, cwd=ROOT,
+            command,
+            stdin=stdin,
+            stdout=out.handle,
+            stderr=err.handle,
+            cwd=ROOT,
             env={**os.environ, **(env or {})},
         )
         killer = threading.Timer(timeout, process.kill)
@@ -115,8 +120,7 @@ def report_text(number: int, version: int) -> str:
     paragraphs = [
         f"Report {number}, version {version}, section {section}: {marker}. The port of "
         f"Callao moved {number * 1000 + section * 10 + version} tonnes of copper concentrate "
-        f"in week {section}, while vessels from Paita carried zinc, fish meal and grapes. "
-        * 3
+        f"in week {section}, while vessels from Paita carried zinc, fish meal and grapes. " * 3
         for section in range(4)
     ]
     return "\n\n".join(paragraphs)
@@ -152,7 +156,7 @@ def chunks_by_document(store) -> dict:  # DocumentInfo -> its Passages in order;
 
 def dense_ids(store) -> list[int]:
     """Every chunk id the FAISS side holds for the current snapshot, ascending."""
-    probe = np.full(store.dimension, store.dimension ** -0.5, dtype=np.float32)
+    probe = np.full(store.dimension, store.dimension**-0.5, dtype=np.float32)
     return sorted(hit.chunk_id for hit in store.search_dense(probe, len(store.chunk_ids()) + 10))
 
 

@@ -1,6 +1,7 @@
 """End-to-end extractive answers on the real library with the real embedding model."""
 
 from conftest import SEED_QUESTION
+
 from rag.records import NOT_IN_LIBRARY
 
 
@@ -27,9 +28,9 @@ def test_every_citation_quotes_the_stored_page_exactly(library):
     assert answer.citations
     for citation in answer.citations:
         passage = library.store().passages([citation.chunk_id])[0]
-        assert passage.text[citation.chunk_start:citation.chunk_end] == citation.quote
+        assert passage.text[citation.chunk_start : citation.chunk_end] == citation.quote
         page = library.store().page(passage.document_id, citation.page)
-        assert page.text[citation.page_start:citation.page_end] == citation.quote
+        assert page.text[citation.page_start : citation.page_end] == citation.quote
         assert citation.chunk_id in {p.chunk_id for p in answer.passages}  # only retrieved ones
 
 

@@ -16,8 +16,8 @@ from rag.briefing import (
     renumber,
     supported_section,
 )
-from rag.cli import main
 from rag.citations import parse_markers
+from rag.cli import main
 from rag.errors import ExportError
 from rag.exporting import export, to_markdown
 from rag.library import Library
@@ -66,11 +66,13 @@ def check_briefing(briefing: Briefing, library: Library) -> None:
     assert len(keys) == len(set(keys))  # one number per quoted span
     for reference in briefing.references:
         [passage] = library.store().passages([reference.chunk_id])
-        assert passage.text[reference.chunk_start:reference.chunk_end] == reference.quote
+        assert passage.text[reference.chunk_start : reference.chunk_end] == reference.quote
         assert passage.title == reference.document and passage.page == reference.page
 
 
-def test_extractive_briefing_cites_every_sentence(extractive_briefing: Briefing, library: Library) -> None:
+def test_extractive_briefing_cites_every_sentence(
+    extractive_briefing: Briefing, library: Library
+) -> None:
     check_briefing(extractive_briefing, library)
     assert extractive_briefing.covered and extractive_briefing.mode == "extractive"
     assert len(extractive_briefing.summary) == len(extractive_briefing.sections)
@@ -144,8 +146,17 @@ def test_renumber_maps_markers_and_merges_repeats() -> None:
 
 def _passage(chunk_id: int, text: str) -> Passage:
     title = "Seabed Mining in Areas Beyond National Jurisdiction: Issues for Congress"
-    return Passage(chunk_id=chunk_id, document_id=1, title=title, file="r.pdf",
-                   page=3, start=0, end=len(text), text=text, score=0.5)
+    return Passage(
+        chunk_id=chunk_id,
+        document_id=1,
+        title=title,
+        file="r.pdf",
+        page=3,
+        start=0,
+        end=len(text),
+        text=text,
+        score=0.5,
+    )
 
 
 def test_sections_keep_supported_prose_citing_prose_only() -> None:
@@ -161,10 +172,16 @@ def test_sections_keep_supported_prose_citing_prose_only() -> None:
         Sentence("No commercial seabed mining has been authorized in ABNJ. [1]", [1], "supported"),
     ]
     answer = Answer(
-        question="What has been tested?", text="", refused=False, mode="local",
-        citations=[Citation.of(1, prose, 0, len(prose.text)),
-                   Citation.of(2, contents, 0, len(contents.text))],
-        sentences=sentences, passages=[prose, contents],
+        question="What has been tested?",
+        text="",
+        refused=False,
+        mode="local",
+        citations=[
+            Citation.of(1, prose, 0, len(prose.text)),
+            Citation.of(2, contents, 0, len(contents.text)),
+        ],
+        sentences=sentences,
+        passages=[prose, contents],
     )
     numbering = _Numbering()
     section, dropped = supported_section(answer, numbering, seen=set())
@@ -181,13 +198,34 @@ def test_rag_brief_writes_the_file_the_suffix_names(
     library_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "seabed.md"
-    code = main(["brief", TOPIC, "--sections", "3", "--extractive", "--quiet",
-                 "--index", str(library_index), "--out", str(out)])
+    code = main(
+        [
+            "brief",
+            TOPIC,
+            "--sections",
+            "3",
+            "--extractive",
+            "--quiet",
+            "--index",
+            str(library_index),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert out.read_text(encoding="utf-8").startswith("# Briefing: Seabed mining")
     assert "3 sections" in capsys.readouterr().out
-    code = main(["brief", TOPIC, "--extractive", "--index", str(library_index),
-                 "--out", str(tmp_path / "seabed.txt")])
+    code = main(
+        [
+            "brief",
+            TOPIC,
+            "--extractive",
+            "--index",
+            str(library_index),
+            "--out",
+            str(tmp_path / "seabed.txt"),
+        ]
+    )
     assert code == 1
     assert ".md, .docx, .pdf" in capsys.readouterr().err
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from reliability import open_library, rag_command, write_version
 
@@ -22,9 +21,7 @@ QUESTION = "How much copper did Callao move in week 2?"
 
 
 def rag(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        rag_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run(rag_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -63,10 +60,14 @@ def test_check_reports_tampering_and_repairs_what_it_can(small_index):
     (index / "vectors.1.x1y2.faiss.tmp").write_bytes(b"a crash's leftover")
     with sqlite3.connect(index / "library.sqlite") as db:
         chunk_id, text = db.execute("SELECT id, text FROM chunks ORDER BY id LIMIT 1").fetchone()
-        db.execute("INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, ?)",
-                   (chunk_id, text))
-        db.execute("UPDATE chunks SET vector=? WHERE id=(SELECT max(id) FROM chunks)",
-                   (np.full(384, 0.5, np.float32).tobytes(),))
+        db.execute(
+            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, ?)",
+            (chunk_id, text),
+        )
+        db.execute(
+            "UPDATE chunks SET vector=? WHERE id=(SELECT max(id) FROM chunks)",
+            (np.full(384, 0.5, np.float32).tobytes(),),
+        )
     (folder / "report-1.txt").write_text("Rewritten since it was indexed.")
     (folder / "report-2.txt").unlink()
 
@@ -141,8 +142,9 @@ def test_tampered_or_foreign_index_files_give_one_line_errors(tmp_path: Path, sm
     (index / "library.sqlite").write_bytes(os.urandom(8192))
     before = hashlib.sha256((index / "library.sqlite").read_bytes()).hexdigest()
     assert_one_line_error(rag("status", "--index", str(index)), "is not a readable index")
-    assert_one_line_error(rag("ingest", str(tmp_path / "nothing"), "--index", str(index)),
-                          "is not a readable index")
+    assert_one_line_error(
+        rag("ingest", str(tmp_path / "nothing"), "--index", str(index)), "is not a readable index"
+    )
     assert hashlib.sha256((index / "library.sqlite").read_bytes()).hexdigest() == before
 
     (index / "library.sqlite").unlink()
@@ -151,8 +153,10 @@ def test_tampered_or_foreign_index_files_give_one_line_errors(tmp_path: Path, sm
         db.execute("INSERT INTO users VALUES ('ana', 'x')")
     db.close()
     before = (index / "library.sqlite").read_bytes()
-    assert_one_line_error(rag("ingest", str(tmp_path / "nothing"), "--index", str(index)),
-                          "SQLite database of another program (tables: users)")
+    assert_one_line_error(
+        rag("ingest", str(tmp_path / "nothing"), "--index", str(index)),
+        "SQLite database of another program (tables: users)",
+    )
     assert (index / "library.sqlite").read_bytes() == before  # not even switched to WAL
 
     (index / "library.sqlite").write_bytes(b"")
@@ -185,7 +189,7 @@ def test_damaged_sqlite_pages_give_one_line_errors(small_index):
     data = bytearray(database.read_bytes())
     pages = len(data) // page_size
     for page in range(pages // 2, pages):  # chunks and FTS5 data; the documents table survives
-        data[page * page_size: page * page_size + 100] = os.urandom(100)
+        data[page * page_size : page * page_size + 100] = os.urandom(100)
     database.write_bytes(bytes(data))
     assert rag("status", "--documents", "--index", str(index)).returncode == 0
     asked = rag("ask", QUESTION, "--extractive", "--index", str(index))

@@ -24,8 +24,15 @@ HOUSING = "House prices rose 4.5% across the euro area in 2022."
 
 def passage(chunk_id: int, text: str, title: str = "Annual report", start: int = 200) -> Passage:
     return Passage(
-        chunk_id=chunk_id, document_id=chunk_id, title=title, file=f"r{chunk_id}.pdf", page=3,
-        start=start, end=start + len(text), text=text, score=1.0,
+        chunk_id=chunk_id,
+        document_id=chunk_id,
+        title=title,
+        file=f"r{chunk_id}.pdf",
+        page=3,
+        start=start,
+        end=start + len(text),
+        text=text,
+        score=1.0,
     )
 
 
@@ -40,9 +47,15 @@ def test_markers_of_every_form_are_parsed_with_their_spans() -> None:
     text = "a [1] b [1, 2] c [1,2] d [1-3] e [1–3] f [2][3]"
     markers = parse_markers(text)
     assert [m.numbers for m in markers] == [
-        (1,), (1, 2), (1, 2), (1, 2, 3), (1, 2, 3), (2,), (3,),
+        (1,),
+        (1, 2),
+        (1, 2),
+        (1, 2, 3),
+        (1, 2, 3),
+        (2,),
+        (3,),
     ]
-    assert [text[m.start:m.end] for m in markers][-3:] == ["[1–3]", "[2]", "[3]"]
+    assert [text[m.start : m.end] for m in markers][-3:] == ["[1–3]", "[2]", "[3]"]
     assert parse_markers("in 2023 [sic] and [2023]") == []  # not markers: a word, a year
 
 
@@ -63,7 +76,9 @@ def test_sentences_keep_their_markers_abbreviations_and_decimals() -> None:
         "- Road was flat [2][3]",
     ]
     assert split_sentences("Wind grew.[1] Rail fell.[2][3]\n[1] Road was flat.\n[3]") == [
-        "Wind grew.[1]", "Rail fell.[2][3]", "[1] Road was flat.\n[3]",
+        "Wind grew.[1]",
+        "Rail fell.[2][3]",
+        "[1] Road was flat.\n[3]",
     ]
 
 
@@ -81,7 +96,8 @@ def test_out_of_range_markers_are_removed_and_counted() -> None:
 def test_a_factual_sentence_without_a_marker_is_uncited() -> None:
     answer = check("Wind supplied 7.6% of electricity in 2023 [1]. Road freight was flat.")
     assert [(s.citations, s.verdict) for s in answer.sentences] == [
-        ([1], "supported"), ([], "uncited"),
+        ([1], "supported"),
+        ([], "uncited"),
     ]
 
 
@@ -122,7 +138,10 @@ def test_the_judge_decides_sentences_the_lexical_check_lets_through() -> None:
         judge,
     )
     assert [s.verdict for s in answer.sentences] == [
-        "supported", "unsupported", "weak", "unsupported",
+        "supported",
+        "unsupported",
+        "weak",
+        "unsupported",
     ]
     assert asked[0] == ("Wind supplied 7.6% of electricity.", ENERGY)
     assert len(asked) == 3  # 5% is not in passage 2: no need to ask
@@ -148,7 +167,7 @@ def test_each_quote_is_the_exact_passage_sentence_that_best_matches() -> None:
     assert rail.quote == "Rail freight fell by 3% in Germany."
     assert solar.quote == "Solar capacity in Spain reached 1,000 MW."
     for citation, source in [(rail, PASSAGES[1]), (solar, PASSAGES[0])]:
-        assert source.text[citation.chunk_start:citation.chunk_end] == citation.quote
+        assert source.text[citation.chunk_start : citation.chunk_end] == citation.quote
         assert citation.page_start == source.start + citation.chunk_start
         assert citation.page_end == source.start + citation.chunk_end
         assert (citation.document, citation.file, citation.page) == (source.title, source.file, 3)
@@ -160,13 +179,17 @@ def test_a_quote_with_no_word_in_common_is_the_whole_passage() -> None:
 
 
 def test_a_claim_left_without_a_marker_is_attributed_to_the_passage_that_holds_it() -> None:
-    text = "House prices rose 4.5% in the euro area. Rail freight fell by 3% [2]. Moon dust is grey."
+    text = (
+        "House prices rose 4.5% in the euro area. Rail freight fell by 3% [2]. Moon dust is grey."
+    )
     assert attribute_uncited(text, PASSAGES) == (
         "House prices rose 4.5% in the euro area. [3] Rail freight fell by 3% [2]. Moon dust is grey."
     )
     answer = check(attribute_uncited(text, PASSAGES))
     assert [(s.citations, s.verdict) for s in answer.sentences] == [
-        ([1], "supported"), ([2], "supported"), ([], "uncited"),
+        ([1], "supported"),
+        ([2], "supported"),
+        ([], "uncited"),
     ]
 
 

@@ -13,8 +13,12 @@ from conftest import ROOT, SEED, SEED_QUESTION
 
 def rag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
-        cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300,
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
 
 
@@ -22,7 +26,9 @@ def test_ingest_ask_reingest_change_and_remove(tmp_path: Path):
     folder = tmp_path / "library"
     (folder / "sub").mkdir(parents=True)
     (folder / "seed.txt").write_text(SEED.read_text())
-    (folder / "sub" / "ports.md").write_text("# Port notes\n\nThe port of Ilo handles copper exports.")
+    (folder / "sub" / "ports.md").write_text(
+        "# Port notes\n\nThe port of Ilo handles copper exports."
+    )
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
     (folder / "empty.txt").write_bytes(b"")
     index = tmp_path / "index"

@@ -35,7 +35,9 @@ def test_onnx_vectors_agree_with_the_model(torch_embedder, backend, least_cosine
     onnx = get_embedder(MODEL, backend=backend)
     assert onnx.backend == backend
     assert (onnx.name, onnx.dimension, onnx.max_tokens) == (
-        torch_embedder.name, torch_embedder.dimension, torch_embedder.max_tokens
+        torch_embedder.name,
+        torch_embedder.dimension,
+        torch_embedder.max_tokens,
     )
     vectors = onnx.embed(TEXTS)
     assert vectors.dtype == np.float32
@@ -77,7 +79,9 @@ def model_without_fast_tokenizer(tmp_path: Path) -> Path:
     """A copy of the packaged model (weights linked) lacking tokenizer.json."""
     original = get_embedder(MODEL, backend=TORCH).path
     copy = tmp_path / "model"
-    shutil.copytree(original, copy, ignore=shutil.ignore_patterns("*.safetensors", "tokenizer.json"))
+    shutil.copytree(
+        original, copy, ignore=shutil.ignore_patterns("*.safetensors", "tokenizer.json")
+    )
     weights = weights_file(original)
     (copy / weights.name).symlink_to(weights)
     return copy
@@ -96,18 +100,22 @@ def test_auto_falls_back_to_torch_and_explicit_backend_refuses(tmp_path):
 
 
 def test_passages_are_embedded_with_their_document_title(embedder):
-    inputs = embedder.passage_inputs([
-        ("Seabed Mining", "Nodules lie on the abyssal plain."),
-        ("Seabed Mining", "Seabed Mining\n\nAn overview."),  # already leads with its title
-        ("", "No title here."),
-    ])
+    inputs = embedder.passage_inputs(
+        [
+            ("Seabed Mining", "Nodules lie on the abyssal plain."),
+            ("Seabed Mining", "Seabed Mining\n\nAn overview."),  # already leads with its title
+            ("", "No title here."),
+        ]
+    )
     assert inputs == [
         "Seabed Mining\n\nNodules lie on the abyssal plain.",
         "Seabed Mining\n\nAn overview.",
         "No title here.",
     ]
-    titled, plain = embedder.embed_passages([("Seabed Mining", "Nodules lie on the plain.")]), \
-        embedder.embed(["Nodules lie on the plain."])
+    titled, plain = (
+        embedder.embed_passages([("Seabed Mining", "Nodules lie on the plain.")]),
+        embedder.embed(["Nodules lie on the plain."]),
+    )
     assert titled.shape == plain.shape == (1, 384)
     assert float(titled[0] @ plain[0]) < 0.99  # the title is part of what is embedded
 

@@ -91,7 +91,9 @@ def test_accepted_strings_and_figures():
     assert contains_accepted("It seized 7.6  Metric Tons. [1]", ["7.6 metric tons", "7.6 tons"])
     assert not contains_accepted("It seized 7 tons.", ["7.6 tons"])
     assert figures("$1,577.00 in FY2022 and 2021, up 3.5% [2] to -2.2") == [
-        Decimal("1577.00"), Decimal("3.5"), Decimal("2.2")
+        Decimal("1577.00"),
+        Decimal("3.5"),
+        Decimal("2.2"),
     ]
     assert figure_recall("$1577.00", "Capital expenditure was $1,577 million. [1]") == 1.0
     assert figure_recall("30.8%", "The margin was about 31%.") == 1.0  # rounding
@@ -179,8 +181,12 @@ def test_unknown_or_broken_dataset_is_a_clear_error(tmp_path: Path):
 
 def rag(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
-        cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=600,
     )
 
 
@@ -236,19 +242,40 @@ def test_eval_of_a_beir_slice_prints_a_table_and_writes_json(tmp_path: Path):
 def test_eval_of_the_question_set_answers_and_judges_citations(library_index: Path, tmp_path: Path):
     out = tmp_path / "questions.json"
     run = rag(
-        "eval", str(QUESTION_SET), "--index", str(library_index), "--mode", "extractive",
-        "--limit", "3", "--out", str(out), "--quiet",
+        "eval",
+        str(QUESTION_SET),
+        "--index",
+        str(library_index),
+        "--mode",
+        "extractive",
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
     )
     assert run.returncode == 0, run.stderr
     assert "library (questions): 3 questions, mode extractive, judge local" in run.stdout
     report = json.loads(out.read_text())
     metrics = report["metrics"]
-    for name in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "correct",
-                 "citation_recall", "citation_precision"):
+    for name in (
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "hit@10",
+        "mrr@10",
+        "correct",
+        "citation_recall",
+        "citation_precision",
+    ):
         assert 0.0 <= metrics[name] <= 1.0, name
     assert metrics["supported_sentences"] == 1.0  # extractive sentences quote their passage
-    for label in ("Hit@5", "citation recall (ALCE)", "citation precision (ALCE)",
-                  "sentences verified supported"):
+    for label in (
+        "Hit@5",
+        "citation recall (ALCE)",
+        "citation precision (ALCE)",
+        "sentences verified supported",
+    ):
         assert label in run.stdout
     assert metrics["hit@10"] == 1.0  # these three facts are found by retrieval
     rows = report["rows"]

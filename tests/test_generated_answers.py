@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED_QUESTION
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from conftest import SEED_QUESTION
 from rag.answering import CHARS_PER_TOKEN, PROMPT_RESERVE_TOKENS, fit_to_context
 from rag.records import NOT_IN_LIBRARY, Passage
 from rag.settings import Settings
@@ -25,7 +25,7 @@ def test_local_model_answers_the_seed_question_with_a_checked_citation(library):
     assert cited and cited[0].verdict == "supported" and cited[0].citations
     for citation in answer.citations:
         passage = next(p for p in answer.passages if p.chunk_id == citation.chunk_id)
-        assert passage.text[citation.chunk_start:citation.chunk_end] == citation.quote
+        assert passage.text[citation.chunk_start : citation.chunk_end] == citation.quote
 
 
 def test_local_model_says_not_in_the_library(library):
@@ -35,7 +35,9 @@ def test_local_model_says_not_in_the_library(library):
 
 def test_follow_up_is_condensed_and_retrieves_the_right_passage(library):
     history = [(SEED_QUESTION, "7.6 metric tons of cocaine were seized near Trujillo in 2014. [1]")]
-    answer = library.ask("And from which ports was it to be shipped?", mode="local", history=history)
+    answer = library.ask(
+        "And from which ports was it to be shipped?", mode="local", history=history
+    )
     assert answer.question != "And from which ports was it to be shipped?"  # rewritten
     assert any("Callao (Lima) and Paita" in p.text for p in answer.passages[:3])
 
@@ -50,8 +52,17 @@ def test_refuses_before_generating_when_nothing_is_relevant(library, monkeypatch
 
 def test_passages_are_cut_to_fit_the_local_models_context() -> None:
     passages = [
-        Passage(chunk_id=n, document_id=1, title="Ferries", file="f.txt", page=None, start=0,
-                end=1000, text="x" * 1000, score=1.0 - n / 100)
+        Passage(
+            chunk_id=n,
+            document_id=1,
+            title="Ferries",
+            file="f.txt",
+            page=None,
+            start=0,
+            end=1000,
+            text="x" * 1000,
+            score=1.0 - n / 100,
+        )
         for n in range(30)
     ]
     settings = Settings(generator_context_tokens=4096, generator_max_tokens=512)

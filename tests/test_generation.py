@@ -154,15 +154,22 @@ class OpenAICompatibleHandler(BaseHTTPRequestHandler):
             self.send_event({"delta": {}, "finish_reason": "stop"})
             self.wfile.write(b"data: [DONE]\n\n")
         else:
-            body = json.dumps({
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
-                "model": request["model"],
-                "choices": [{
-                    "index": 0, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "".join(pieces)},
-                }],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
-            }).encode()
+            body = json.dumps(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": request["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "".join(pieces)},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -171,7 +178,10 @@ class OpenAICompatibleHandler(BaseHTTPRequestHandler):
 
     def send_event(self, choice: dict) -> None:
         event = {
-            "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "tiny",
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "tiny",
             "choices": [{"index": 0, **choice}],
         }
         self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())

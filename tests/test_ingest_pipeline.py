@@ -14,14 +14,21 @@ from rag.ingesting import _ahead, embedded_title
 from rag.library import Library
 from tests.conftest import make_pdf, settings_for
 
-TOPICS = ["cocaine seizures in Peru", "seabed mining of nodules", "the Strait of Hormuz",
-          "foreign holdings of debt", "biometric identification"]
+TOPICS = [
+    "cocaine seizures in Peru",
+    "seabed mining of nodules",
+    "the Strait of Hormuz",
+    "foreign holdings of debt",
+    "biometric identification",
+]
 
 
 def write_library(folder: Path) -> list[str]:
     folder.mkdir()
     for number, topic in enumerate(TOPICS):
-        text = f"Report {number} on {topic}.\n\n" + f"This paragraph is about {topic}. " * (8 + 30 * number)
+        text = f"Report {number} on {topic}.\n\n" + f"This paragraph is about {topic}. " * (
+            8 + 30 * number
+        )
         (folder / f"{number}-report.txt").write_text(text)
     (folder / "5-empty.txt").write_text("")
     (folder / "6-broken.pdf").write_bytes(b"%PDF-1.7 this is not a PDF")
@@ -111,15 +118,15 @@ def test_a_new_loader_version_reads_again_only_the_files_of_that_loader(tmp_path
 
 
 def test_the_embedded_title_names_a_file_its_title_does_not():
-    assert embedded_title("0001018724-20-000004", "10k/AMAZON_2019_10K.pdf", "/lib/10k/AMAZON_2019_10K.pdf") == (
-        "0001018724-20-000004 (AMAZON_2019_10K)"
-    )
+    assert embedded_title(
+        "0001018724-20-000004", "10k/AMAZON_2019_10K.pdf", "/lib/10k/AMAZON_2019_10K.pdf"
+    ) == ("0001018724-20-000004 (AMAZON_2019_10K)")
     assert embedded_title("Report R47324 on seabed mining", "R47324.pdf", "/lib/R47324.pdf") == (
         "Report R47324 on seabed mining"
     )
-    assert embedded_title("GAO-06-1046, Grants Management", "gao-06-1046.pdf", "/lib/gao-06-1046.pdf") == (
-        "GAO-06-1046, Grants Management"
-    )
+    assert embedded_title(
+        "GAO-06-1046, Grants Management", "gao-06-1046.pdf", "/lib/gao-06-1046.pdf"
+    ) == ("GAO-06-1046, Grants Management")
     long_title = "An Overview of Everything " * 8
     kept = embedded_title(long_title, "R48883v4.pdf", "/lib/R48883v4.pdf")
     assert kept.endswith(" (R48883v4)") and len(kept) <= 120

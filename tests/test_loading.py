@@ -3,8 +3,8 @@ from pathlib import Path
 import docx
 import pypdfium2 as pdfium
 import pytest
-
 from conftest import make_pdf
+
 from rag.errors import UnreadableFileError
 from rag.loading import load, without_running_lines
 
@@ -75,7 +75,11 @@ def test_running_headers_and_footers_are_blanked_after_the_first_page():
 
 
 def test_pdf_running_header_is_out_of_the_page_text(tmp_path: Path):
-    bodies = ["Cover: the fish of the North Sea.", "Cod live in cold water.", "Herring swim in shoals."]
+    bodies = [
+        "Cover: the fish of the North Sea.",
+        "Cod live in cold water.",
+        "Herring swim in shoals.",
+    ]
     path = make_pdf(
         tmp_path / "fish.pdf",
         [f"North Sea Fish Survey\n{body}\nPage {n}" for n, body in enumerate(bodies, 1)],

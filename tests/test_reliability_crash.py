@@ -23,14 +23,15 @@ from contextlib import closing
 from pathlib import Path
 
 from conftest import ROOT, settings_for
-from rag.retrieval import retrieve
-from rag.store.sqlite_faiss import SqliteFaissStore
 from reliability import (
     assert_consistent,
     expected_chunks,
     open_library,
     write_version,
 )
+
+from rag.retrieval import retrieve
+from rag.store.sqlite_faiss import SqliteFaissStore
 
 FILES = 6
 TRIALS = 21  # seven of each kill mode
@@ -176,7 +177,8 @@ def test_a_reader_sees_each_document_before_or_after_its_commit(tmp_path: Path, 
         store.close()
     assert not failures, failures
     mid_ingest = [
-        state for state in states
+        state
+        for state in states
         if len({version_of(expected[content_hash][0]) for _, content_hash in state}) > 1
     ]
     print(f"{reads} reads; {len(states)} states, {len(mid_ingest)} of them mid-ingest")

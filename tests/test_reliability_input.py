@@ -13,11 +13,7 @@ import zipfile
 from pathlib import Path
 
 import docx
-
 from conftest import make_pdf
-from rag.records import Page
-from rag.retrieval import retrieve
-from rag.splitting import Splitter
 from reliability import (
     open_library,
     rag_command,
@@ -25,6 +21,10 @@ from reliability import (
     without_permission_override,
     write_zip_bomb,
 )
+
+from rag.records import Page
+from rag.retrieval import retrieve
+from rag.splitting import Splitter
 
 REPORT = ["The port of Callao handled 2.3 million containers in 2023.", "Zinc leaves via Matarani."]
 # Peak memory that the bad files may add to an ingest of one small PDF. Measured: +100 MB (the
@@ -90,8 +90,12 @@ def write_odd_but_good_files(folder: Path) -> None:
     )
     depth = 100_000  # nesting that made BeautifulSoup's tree builder take minutes
     (folder / "nested.html").write_text(
-        "<html><body>" + "<div>" * depth + "<p>Salaverry handles bulk grain.</p>"
-        + "</div>" * depth + "<b></b>" * 200_000 + "</body></html>"
+        "<html><body>"
+        + "<div>" * depth
+        + "<p>Salaverry handles bulk grain.</p>"
+        + "</div>" * depth
+        + "<b></b>" * 200_000
+        + "</body></html>"
     )
 
 
@@ -130,19 +134,32 @@ def test_bad_files_are_named_skipped_and_bounded_and_keep_the_indexed_version(
     for name, reason in expected.items():
         assert reason in reasons.get(name, ""), (name, reasons.get(name))
     assert reasons["report.pdf"].endswith("(the version indexed before is kept)")
-    assert bad.peak_rss_mb < first.peak_rss_mb + EXTRA_MEMORY_MB, (bad.peak_rss_mb, first.peak_rss_mb)
+    assert bad.peak_rss_mb < first.peak_rss_mb + EXTRA_MEMORY_MB, (
+        bad.peak_rss_mb,
+        first.peak_rss_mb,
+    )
     assert bad.seconds < MAX_SECONDS
 
     with open_library(index) as library:
         documents = {d.file: d for d in library.documents()}
-        assert set(documents) == {"report.pdf", "latin1.txt", "utf16.txt", "page.html", "nested.html"}
+        assert set(documents) == {
+            "report.pdf",
+            "latin1.txt",
+            "utf16.txt",
+            "page.html",
+            "nested.html",
+        }
         assert documents["report.pdf"] == before  # same id, hash and chunks: untouched
         store = library.store()
         passages = retrieve(
             store, library.embedder, library.settings, "How many containers did Callao handle?"
         )
         assert passages[0].file == "report.pdf" and "2.3 million" in passages[0].text
-        text = {name: store.page(documents[name].id, None).text for name in documents if name != "report.pdf"}
+        text = {
+            name: store.page(documents[name].id, None).text
+            for name in documents
+            if name != "report.pdf"
+        }
         assert text["latin1.txt"] == "Café exports from Paita rose in 2022."
         assert text["utf16.txt"] == "Ilo ships refined copper to Asia."
         assert text["page.html"] == "Chancay opened as a deep-water port."
@@ -163,6 +180,6 @@ def test_a_huge_single_line_splits_in_linear_time_into_small_chunks(embedder):
         assert all(len(c.text) <= splitter.max_chars and c.token_count <= 200 for c in chunks)
         covered = 0  # every character is in a chunk, but for spaces between chunks
         for chunk in chunks:
-            assert not text[covered:chunk.start].strip()
+            assert not text[covered : chunk.start].strip()
             covered = max(covered, chunk.end)
         assert covered == len(text.rstrip())

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -24,13 +23,25 @@ QUESTIONS = 100  # benchmarks/load.py asks 200 (BENCHMARKS.md); 5 per client her
     [
         ({"answer": "x"}, "not an answer object"),
         (
-            {"answer": "Seized. [1]", "refused": False, "mode": "extractive", "citations": [],
-             "sentences": [], "removed_markers": 0},
+            {
+                "answer": "Seized. [1]",
+                "refused": False,
+                "mode": "extractive",
+                "citations": [],
+                "sentences": [],
+                "removed_markers": 0,
+            },
             "an answer without citations",
         ),
         (
-            {"answer": "Guess.", "refused": True, "mode": "extractive", "citations": [],
-             "sentences": [], "removed_markers": 0},
+            {
+                "answer": "Guess.",
+                "refused": True,
+                "mode": "extractive",
+                "citations": [],
+                "sentences": [],
+                "removed_markers": 0,
+            },
             "a refusal with text or citations",
         ),
     ],

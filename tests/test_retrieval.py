@@ -26,7 +26,7 @@ def test_zscore_fusion_by_hand():
     dense = [Hit(1, 0.9), Hit(2, 0.6), Hit(3, 0.3)]  # mean 0.6, std sqrt(0.06)
     lexical = [Hit(3, 12.0), Hit(4, 4.0)]  # mean 8, std 4: z = 1, -1
     fused = zscore_fusion([dense, lexical], [0.7, 0.3])
-    z_top = 0.3 / 0.06 ** 0.5
+    z_top = 0.3 / 0.06**0.5
     scores = dict(fused)
     assert scores[1] == pytest.approx(0.7 * z_top + 0.3 * -1)  # absent lexically: its lowest z
     assert scores[2] == pytest.approx(0.7 * 0 + 0.3 * -1)
@@ -42,7 +42,9 @@ def test_zscore_fusion_of_one_ranking_or_equal_scores():
 
 
 def test_retriever_returns_documents_with_citation_metadata(library):
-    retriever = LibraryRetriever(store=library.store(), embedder=library.embedder, settings=library.settings)
+    retriever = LibraryRetriever(
+        store=library.store(), embedder=library.embedder, settings=library.settings
+    )
     documents = retriever.invoke("What is Australia's surface area in square miles?")
     assert len(documents) == library.settings.top_k
     top = documents[0]
@@ -51,13 +53,16 @@ def test_retriever_returns_documents_with_citation_metadata(library):
     assert top.metadata["file"] == "IF10491v14.pdf" and top.metadata["page"] == 1
     passage = document_to_passage(top)
     page = library.store().page(passage.document_id, passage.page)
-    assert page.text[passage.start:passage.end] == passage.text
+    assert page.text[passage.start : passage.end] == passage.text
 
 
 def test_questions_can_be_restricted_to_named_documents(library):
     only = library.document_ids(["RS22331v53.pdf"])
     retriever = LibraryRetriever(
-        store=library.store(), embedder=library.embedder, settings=library.settings, document_ids=only
+        store=library.store(),
+        embedder=library.embedder,
+        settings=library.settings,
+        document_ids=only,
     )
     documents = retriever.invoke("seized cocaine near Trujillo")
     assert documents and {d.metadata["file"] for d in documents} == {"RS22331v53.pdf"}
@@ -67,7 +72,9 @@ def test_zscore_fusion_retrieves_the_evidence_page(library):
     settings = library.settings.model_copy(
         update={"fusion": "zscore", "dense_weight": 0.7, "lexical_weight": 0.3}
     )
-    retriever = LibraryRetriever(store=library.store(), embedder=library.embedder, settings=settings)
+    retriever = LibraryRetriever(
+        store=library.store(), embedder=library.embedder, settings=settings
+    )
     documents = retriever.invoke("What is Australia's surface area in square miles?")
     assert len(documents) == settings.top_k
     assert (documents[0].metadata["file"], documents[0].metadata["page"]) == ("IF10491v14.pdf", 1)

@@ -12,8 +12,16 @@ from rag.reviewing import CSV_COLUMNS, review_csv, review_markdown, review_rows,
 
 def citation(n: int, quote: str, page: int | None) -> Citation:
     return Citation(
-        n=n, chunk_id=100 + n, document=f"Report {n}", file=f"r{n}.pdf", page=page, quote=quote,
-        chunk_start=5, chunk_end=5 + len(quote), page_start=50, page_end=50 + len(quote),
+        n=n,
+        chunk_id=100 + n,
+        document=f"Report {n}",
+        file=f"r{n}.pdf",
+        page=page,
+        quote=quote,
+        chunk_start=5,
+        chunk_end=5 + len(quote),
+        page_start=50,
+        page_end=50 + len(quote),
     )
 
 
@@ -22,7 +30,10 @@ ANSWER = Answer(
     text="The port handled 5 | 6 tons [1][2]. It closed in 1999 [2]. Trade then moved inland.",
     refused=False,
     mode="local",
-    citations=[citation(1, "The port handled 5 | 6 tons.", 3), citation(2, "It closed in 2001.", None)],
+    citations=[
+        citation(1, "The port handled 5 | 6 tons.", 3),
+        citation(2, "It closed in 2001.", None),
+    ],
     sentences=[
         Sentence("The port handled 5 | 6 tons [1][2].", [1, 2], "supported"),
         Sentence("It closed in 1999 [2].", [2], "unsupported"),
@@ -34,7 +45,10 @@ ANSWER = Answer(
 def test_rows_pair_each_sentence_with_each_citation():
     rows = review_rows(ANSWER)
     assert [(r.sentence, r.citation.n if r.citation else None, r.verdict) for r in rows] == [
-        (1, 1, "supported"), (1, 2, "supported"), (2, 2, "unsupported"), (3, None, "uncited"),
+        (1, 1, "supported"),
+        (1, 2, "supported"),
+        (2, 2, "unsupported"),
+        (3, None, "uncited"),
     ]
     assert rows[0].text == "The port handled 5 | 6 tons."
     assert [r.flagged for r in rows] == [False, False, True, True]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -37,9 +38,15 @@ def document(source: str, texts: list[str], seed: int = 0, content_hash: str = "
         cursor = start + len(text)
     vectors = np.stack([unit(seed + i) for i in range(len(texts))])
     return NewDocument(
-        source=source, file=Path(source).name, title=f"Title of {Path(source).stem}",
-        format="text", content_hash=content_hash, size=len(page_text),
-        pages=[Page(1, page_text, page_text)], chunks=chunks, vectors=vectors,
+        source=source,
+        file=Path(source).name,
+        title=f"Title of {Path(source).stem}",
+        format="text",
+        content_hash=content_hash,
+        size=len(page_text),
+        pages=[Page(1, page_text, page_text)],
+        chunks=chunks,
+        vectors=vectors,
         prepared_with="chunks of 8 words",
     )
 
@@ -55,15 +62,15 @@ def open_store(request, tmp_path):
 
     yield factory
     for store in opened:
-        try:
+        with contextlib.suppress(Exception):
             store.close()
-        except Exception:
-            pass
 
 
 def test_put_then_search_dense_and_lexical(open_store):
     store = open_store()
-    info = store.put_document(document("/lib/ports.txt", ["Callao is a port.", "Paita lies north."], seed=1))
+    info = store.put_document(
+        document("/lib/ports.txt", ["Callao is a port.", "Paita lies north."], seed=1)
+    )
     assert (info.chunks, info.pages, info.file) == (2, 1, "ports.txt")
     hits = store.search_dense(unit(2), k=2)
     assert hits[0].chunk_id == store.passages([h.chunk_id for h in hits])[0].chunk_id
@@ -143,9 +150,9 @@ def test_failed_write_leaves_previous_state(open_store):
     broken = NewDocument(**{**vars(broken), "vectors": np.zeros((3, DIM), np.float32)})
     with pytest.raises(ValueError):
         store.put_document(broken)
-    assert [p.text for p in store.passages([h.chunk_id for h in store.search_lexical("original", 5)])] == [
-        "Original text."
-    ]
+    assert [
+        p.text for p in store.passages([h.chunk_id for h in store.search_lexical("original", 5)])
+    ] == ["Original text."]
 
 
 # -- the SQLite + FAISS store's own guarantees -------------------------------------------------

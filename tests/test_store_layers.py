@@ -39,9 +39,16 @@ def document(name: str, vectors: np.ndarray) -> NewDocument:
         chunks.append(Chunk(ordinal, 1, start, start + len(text), text, 6))
         cursor = start + len(text)
     return NewDocument(
-        source=f"/lib/{name}.txt", file=f"{name}.txt", title=name, format="text",
-        content_hash=name, size=len(page), pages=[Page(1, page, page)], chunks=chunks,
-        vectors=vectors, prepared_with="test",
+        source=f"/lib/{name}.txt",
+        file=f"{name}.txt",
+        title=name,
+        format="text",
+        content_hash=name,
+        size=len(page),
+        pages=[Page(1, page, page)],
+        chunks=chunks,
+        vectors=vectors,
+        prepared_with="test",
     )
 
 
@@ -56,7 +63,7 @@ def open_store(folder: Path, plan: IndexPlan = SMALL, **kw) -> SqliteFaissStore:
 def fill(store: SqliteFaissStore, documents: int, per_document: int, seed: int) -> np.ndarray:
     vectors = clustered(documents * per_document, seed)
     for number in range(documents):
-        rows = vectors[number * per_document:(number + 1) * per_document]
+        rows = vectors[number * per_document : (number + 1) * per_document]
         store.put_document(document(f"doc{seed}-{number}", rows))
     return vectors
 
@@ -72,11 +79,16 @@ def test_large_index_is_approximate_memory_mapped_and_recalls_exact_results(tmp_
     queries = clustered(30, seed=9)
     exact = open_store(tmp_path / "exact", plan=IndexPlan())
     fill(exact, documents=10, per_document=60, seed=1)
-    recall = np.mean([
-        len({h.chunk_id for h in reader.search_dense(q, 10)}
-            & {h.chunk_id for h in exact.search_dense(q, 10)}) / 10
-        for q in queries
-    ])
+    recall = np.mean(
+        [
+            len(
+                {h.chunk_id for h in reader.search_dense(q, 10)}
+                & {h.chunk_id for h in exact.search_dense(q, 10)}
+            )
+            / 10
+            for q in queries
+        ]
+    )
     assert recall >= 0.9
     assert not reader._dirty  # the base came from its file, memory-mapped (mmap_from_bytes=0)
     only = reader.find_documents("doc1-3.txt")[0]
@@ -114,7 +126,9 @@ def test_adding_or_removing_a_document_leaves_the_base_file_alone(tmp_path):
     top = reader.search_dense(late_vector, 1)[0]
     assert reader.passages([top.chunk_id])[0].file == "late.txt"
     assert top.score == pytest.approx(1.0, abs=1e-5)  # the delta layer is exact
-    found = {p.file for p in reader.passages([h.chunk_id for h in reader.search_dense(late_vector, 600)])}
+    found = {
+        p.file for p in reader.passages([h.chunk_id for h in reader.search_dense(late_vector, 600)])
+    }
     assert "doc3-0.txt" not in found and added.chunks == 5
     assert reader.stats().chunks == 600 - 60 + 5
     reader.close()

@@ -17,15 +17,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
 from conftest import ROOT, SEED_QUESTION
+from playwright.sync_api import expect, sync_playwright
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SHOTS = ROOT / "test-output" / "ui-browser"
 ANSWERS = "#chat .message.bot:not(.pending)"  # Gradio adds a pending bubble while it works
@@ -46,8 +52,20 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "rag.cli",
+                "serve",
+                "--index",
+                str(index),
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
             env={**os.environ, **env},
         )
         threading.Thread(target=self._collect, daemon=True).start()
@@ -222,7 +240,9 @@ def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server
     expect(page.locator(ANSWERS)).to_have_count(0)
     assert page.locator("#source mark.quote").count() == 0
     shot(page, "new-conversation")
-    assert [url for url in requested if not url.startswith(app.url)] == []  # nothing fetched from outside
+    assert [
+        url for url in requested if not url.startswith(app.url)
+    ] == []  # nothing fetched from outside
 
 
 def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Path):
@@ -273,10 +293,15 @@ def guarded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("guarded")
     (folder / "library").mkdir()
     (folder / "library" / "quellport-lighthouse.md").write_text(LIGHTHOUSE)
-    server = Server(folder / "index", {
-        "RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")]),
-        "RAG_AUTH_USER": "analyst", "RAG_AUTH_PASSWORD": "correct horse",
-    })
+    server = Server(
+        folder / "index",
+        {
+            "RAG_GENERATOR": "extractive",
+            "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")]),
+            "RAG_AUTH_USER": "analyst",
+            "RAG_AUTH_PASSWORD": "correct horse",
+        },
+    )
     server.wait_until_serving()
     yield server
     server.stop()
@@ -309,9 +334,15 @@ def test_ask_endpoint_returns_the_rag_ask_json_object(guarded_app: Server):
     index = guarded_app.process.args[guarded_app.process.args.index("--index") + 1]
     cli = subprocess.run(
         [sys.executable, "-m", "rag.cli", "ask", question, "--json", "--index", index],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
         env={**os.environ, "RAG_GENERATOR": "extractive"},
     )
     assert cli.returncode == 0, cli.stderr
     assert answer == json.loads(cli.stdout)
-    assert "Ada Moravec" in answer["answer"] and answer["citations"][0]["file"] == "quellport-lighthouse.md"
+    assert (
+        "Ada Moravec" in answer["answer"]
+        and answer["citations"][0]["file"] == "quellport-lighthouse.md"
+    )

@@ -12,14 +12,23 @@ from ui import render
 from ui.app import auth, build_app
 
 CITATION = Citation(
-    n=1, chunk_id=7, document="Ports <of> Peru", file="ports.pdf", page=4,
-    quote="Callao handles most container traffic.", chunk_start=0, chunk_end=38,
-    page_start=10, page_end=48,
+    n=1,
+    chunk_id=7,
+    document="Ports <of> Peru",
+    file="ports.pdf",
+    page=4,
+    quote="Callao handles most container traffic.",
+    chunk_start=0,
+    chunk_end=38,
+    page_start=10,
+    page_end=48,
 )
 ANSWER = Answer(
     question="Which port?",
     text="Callao handles most traffic [1]. <script>alert(1)</script> Paita is smaller.",
-    refused=False, mode="local", citations=[CITATION],
+    refused=False,
+    mode="local",
+    citations=[CITATION],
     sentences=[
         Sentence("Callao handles most traffic [1].", [1], "supported"),
         Sentence("<script>alert(1)</script> Paita is smaller.", [], "uncited"),
@@ -31,7 +40,10 @@ def test_answer_markers_become_links_to_their_turn_and_html_is_escaped():
     html = render.answer_html(ANSWER, 3, "Local: Qwen2.5-Coder 1.5B")
     assert '<a class="cite" href="#cite-3-1" title="Ports &lt;of&gt; Peru, p. 4">1</a>' in html
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert 'href="#cite-3-1"><span class="num">1</span><span class="title">Ports &lt;of&gt; Peru' in html
+    assert (
+        'href="#cite-3-1"><span class="num">1</span><span class="title">Ports &lt;of&gt; Peru'
+        in html
+    )
     assert "ports.pdf · p. 4" in html
     assert "1 sentence to review" in html and "Local: Qwen2.5-Coder 1.5B · 1 source" in html
 

@@ -37,7 +37,9 @@ def test_long_names_are_cut_keeping_the_suffix():
     assert len(name) == MAX_NAME_CHARS and name.endswith("x.pdf")
 
 
-@pytest.mark.parametrize("name", ["../../escape.txt", "..\\..\\escape.txt", "/tmp/escape.txt", "....txt"])
+@pytest.mark.parametrize(
+    "name", ["../../escape.txt", "..\\..\\escape.txt", "/tmp/escape.txt", "....txt"]
+)
 def test_saved_uploads_stay_in_the_folder(tmp_path: Path, name: str):
     source = tmp_path / "incoming"
     source.write_text("The harbour master keeps the tide tables.")
@@ -51,7 +53,9 @@ def test_refusals_name_the_file_and_say_why(tmp_path: Path):
     folder = tmp_path / "uploads"
     program = tmp_path / "tool"
     program.write_bytes(b"MZ\x90\x00binary")
-    with pytest.raises(UnreadableFileError, match=r"tool\.exe: files '\.exe' cannot be indexed; upload PDF"):
+    with pytest.raises(
+        UnreadableFileError, match=r"tool\.exe: files '\.exe' cannot be indexed; upload PDF"
+    ):
         save_upload(program, "tool.exe", folder, max_bytes=1000)
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
@@ -59,7 +63,9 @@ def test_refusals_name_the_file_and_say_why(tmp_path: Path):
         save_upload(empty, "empty.txt", folder, max_bytes=1000)
     big = tmp_path / "big"
     big.write_bytes(b"a" * 3 * 2**20)
-    with pytest.raises(UnreadableFileError, match=r"big\.txt: 3\.0 MB is over the upload limit of 2\.0 MB"):
+    with pytest.raises(
+        UnreadableFileError, match=r"big\.txt: 3\.0 MB is over the upload limit of 2\.0 MB"
+    ):
         save_upload(big, "big.txt", folder, max_bytes=2 * 2**20)
     fake = tmp_path / "fake"
     fake.write_text("just text, not a PDF")
@@ -85,7 +91,9 @@ def test_same_name_other_content_gets_a_new_name(tmp_path: Path):
 def test_add_uploads_indexes_good_files_and_keeps_no_bad_ones(tmp_path: Path):
     library = Library(settings_for(tmp_path / "index"))
     notes = tmp_path / "incoming-notes"
-    notes.write_text("# Lighthouse notes\n\nThe Quellport lighthouse was built in 1887 by Ada Moravec.")
+    notes.write_text(
+        "# Lighthouse notes\n\nThe Quellport lighthouse was built in 1887 by Ada Moravec."
+    )
     broken = tmp_path / "incoming-broken"
     broken.write_bytes(b"%PDF-1.4 truncated")
     paper = make_pdf(tmp_path / "incoming.pdf", ["Tide tables for Quellport harbour, spring 1990."])
@@ -169,7 +177,9 @@ def test_a_path_traversal_name_is_saved_and_indexed_inside_the_upload_folder(tmp
         report = library.add_uploads([(source, "../../etc/passwd.txt")])
         assert report.indexed == ["passwd.txt"] and not report.skipped
         assert [p.name for p in library.upload_folder().iterdir()] == ["passwd.txt"]
-        assert [d.source for d in library.documents()] == [str(library.upload_folder() / "passwd.txt")]
+        assert [d.source for d in library.documents()] == [
+            str(library.upload_folder() / "passwd.txt")
+        ]
         assert not (tmp_path / "etc").exists() and not (tmp_path / "library" / "etc").exists()
     finally:
         library.close()

@@ -23,7 +23,9 @@ FILLER = " ".join(f"Line {i} of the harbour log records calm weather." for i in 
 def pdf_library(tmp_path: Path) -> Library:
     """A library of one two-page PDF: filler, then the two facts on page 2."""
     (tmp_path / "docs").mkdir()
-    pdf = make_pdf(tmp_path / "docs" / "harbour.pdf", ["Harbour log. " + FILLER, f"{FIRST} {FILLER} {SECOND}"])
+    pdf = make_pdf(
+        tmp_path / "docs" / "harbour.pdf", ["Harbour log. " + FILLER, f"{FIRST} {FILLER} {SECOND}"]
+    )
     library = Library(settings_for(tmp_path / "index"))
     library.ingest([pdf.parent])
     yield library
@@ -37,13 +39,21 @@ def cite(library: Library, sentence: str) -> Citation:
     start = page.text.index(sentence)
     hits = library.store().search_lexical(sentence, 5)
     passage = next(
-        p for p in library.store().passages([h.chunk_id for h in hits])
+        p
+        for p in library.store().passages([h.chunk_id for h in hits])
         if p.page == 2 and p.start <= start and start + len(sentence) <= p.end
     )
     return Citation(
-        n=1, chunk_id=passage.chunk_id, document=passage.title, file=passage.file, page=2,
-        quote=sentence, chunk_start=start - passage.start, chunk_end=start - passage.start + len(sentence),
-        page_start=start, page_end=start + len(sentence),
+        n=1,
+        chunk_id=passage.chunk_id,
+        document=passage.title,
+        file=passage.file,
+        page=2,
+        quote=sentence,
+        chunk_start=start - passage.start,
+        chunk_end=start - passage.start + len(sentence),
+        page_start=start,
+        page_end=start + len(sentence),
     )
 
 
@@ -79,7 +89,9 @@ def test_page_image_highlights_exactly_the_quoted_lines(pdf_library: Library):
 def test_a_quote_on_a_page_with_a_blanked_running_header_is_highlighted(tmp_path: Path):
     (tmp_path / "docs").mkdir()
     bodies = ["Harbour log. " + FILLER, f"{FIRST} {FILLER}", FILLER, FILLER]
-    pages = [f"Quellport Harbour Annual Report\nPage {n}\n{body}" for n, body in enumerate(bodies, 1)]
+    pages = [
+        f"Quellport Harbour Annual Report\nPage {n}\n{body}" for n, body in enumerate(bodies, 1)
+    ]
     make_pdf(tmp_path / "docs" / "report.pdf", pages)
     library = Library(settings_for(tmp_path / "index"))
     try:

@@ -30,11 +30,16 @@ from ui import render
 STYLE = Path(__file__).with_name("style.css")
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
 THEME = gr.themes.Soft(
-    primary_hue="indigo", neutral_hue="slate", radius_size="lg",
-    font=SYSTEM_FONTS, font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    primary_hue="indigo",
+    neutral_hue="slate",
+    radius_size="lg",
+    font=SYSTEM_FONTS,
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 ).set(
-    block_title_background_fill="transparent", block_title_padding="0",
-    block_title_text_color="*neutral_500", block_title_text_size="*text_sm",
+    block_title_background_fill="transparent",
+    block_title_padding="0",
+    block_title_text_color="*neutral_500",
+    block_title_text_size="*text_sm",
     block_label_background_fill="transparent",
 )
 # A click on any citation link (#cite-<turn>-<n>) in the page asks the server for that source.
@@ -78,7 +83,11 @@ class App:
         return render.generator_label(mode, self.library.settings)
 
     def respond(
-        self, question: str, messages: list[dict], turns: list[Turn], mode: str,
+        self,
+        question: str,
+        messages: list[dict],
+        turns: list[Turn],
+        mode: str,
         documents: list[str] | None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream the answer into the chat; when done, bind its citations and review it."""
@@ -86,8 +95,11 @@ class App:
         if not question:
             return
         turn = len(turns)
-        messages = [*messages, {"role": "user", "content": question},
-                    {"role": "assistant", "content": render.streaming_html("")}]
+        messages = [
+            *messages,
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": render.streaming_html("")},
+        ]
         keep = (gr.skip(),) * 4
         yield "", messages, turns, *keep
         text = ""
@@ -113,8 +125,12 @@ class App:
 
     def new_conversation(self) -> tuple[Any, ...]:
         return (
-            [], [], render.notice_html(EMPTY_SOURCE), gr.update(value=None, visible=False),
-            gr.update(value=None, visible=False), *self.review(None, []),
+            [],
+            [],
+            render.notice_html(EMPTY_SOURCE),
+            gr.update(value=None, visible=False),
+            gr.update(value=None, visible=False),
+            *self.review(None, []),
         )
 
     # -- source viewer -------------------------------------------------------------------------
@@ -127,7 +143,9 @@ class App:
             _, answer = turns[int(event.turn)]
             citation = next(c for c in answer.citations if c.n == int(event.n))
         except (IndexError, StopIteration, AttributeError, ValueError):
-            notice = render.notice_html("This citation belongs to an earlier conversation.", "error")
+            notice = render.notice_html(
+                "This citation belongs to an earlier conversation.", "error"
+            )
             return notice, hidden, hidden, source_tab
         try:
             view = source_view(self.library.store(), citation)
@@ -141,7 +159,8 @@ class App:
             card = render.source_html(view) + render.notice_html(str(error), "error")
             return card, hidden, hidden, source_tab
         page_image = gr.update(
-            value=image, visible=image is not None,
+            value=image,
+            visible=image is not None,
             label=f"Page {view.page.number}" if image is not None else None,
         )
         download = gr.update(value=str(served), visible=True, label=f"Download {served.name}")
@@ -185,8 +204,11 @@ class App:
         )
 
     def upload(
-        self, files: list[str] | None, scope: list[str] | None,
-        brief_scope: list[str] | None = None, progress: gr.Progress = gr.Progress(),
+        self,
+        files: list[str] | None,
+        scope: list[str] | None,
+        brief_scope: list[str] | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects progress through this default),
     ) -> tuple[Any, ...]:
         """Save and index uploaded files, reporting what was added and what was refused."""
         if not files:
@@ -216,8 +238,12 @@ class App:
     # -- briefing ------------------------------------------------------------------------------
 
     def brief(
-        self, topic: str, sections: float, mode: str, documents: list[str] | None,
-        progress: gr.Progress = gr.Progress(),
+        self,
+        topic: str,
+        sections: float,
+        mode: str,
+        documents: list[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects progress through this default),
     ) -> tuple[Any, ...]:
         """Write a cited briefing on a topic: its Markdown preview and .md/.docx/.pdf downloads."""
         hidden = (gr.update(value=None, visible=False),) * 3
@@ -229,7 +255,11 @@ class App:
 
         try:
             briefing = build_briefing(
-                self.library, topic, int(sections), documents=documents or None, mode=mode,
+                self.library,
+                topic,
+                int(sections),
+                documents=documents or None,
+                mode=mode,
                 progress=step,
             )
             folder = self.files / uuid.uuid4().hex
@@ -268,118 +298,181 @@ def build_app(library: Library) -> gr.Blocks:
         bridge = gr.HTML("", js_on_load=CITATION_CLICKS, elem_id="citation-bridge")
         turns = gr.State([])
         with gr.Tabs(elem_id="main-tabs"):
-            with gr.Tab("Chat", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=5, elem_id="chat-column"):
-                        with gr.Row(elem_id="controls", equal_height=True):
-                            scope = gr.Dropdown(
-                                render.document_choices(documents), value=[], multiselect=True,
-                                label="Search in (all when empty)", scale=2, elem_id="scope",
-                            )
-                            generator = gr.Dropdown(
-                                [(app.mode_label(mode), mode) for mode in modes],
-                                value=settings.generator if settings.generator in modes else modes[0],
-                                label="Answer with", scale=2, min_width=240, elem_id="generator",
-                            )
-                            new = gr.Button(
-                                "New conversation", size="sm", variant="secondary", scale=0,
-                                min_width=140, elem_id="new-conversation",
-                            )
-                        chatbot = gr.Chatbot(
-                            elem_id="chat", height="56vh", show_label=False, layout="bubble",
-                            buttons=["copy"], feedback_options=None, autoscroll=True,
-                            placeholder=(
-                                "<div class='empty-chat'><div class='big'>Ask the library</div>"
-                                "<div>Every sentence of an answer cites the passage it comes "
-                                "from. Click a number to see it on the page.</div></div>"
-                            ),
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=5, elem_id="chat-column"):
+                    with gr.Row(elem_id="controls", equal_height=True):
+                        scope = gr.Dropdown(
+                            render.document_choices(documents),
+                            value=[],
+                            multiselect=True,
+                            label="Search in (all when empty)",
+                            scale=2,
+                            elem_id="scope",
                         )
-                        with gr.Row(elem_id="composer"):
-                            question = gr.Textbox(
-                                placeholder="Ask a question about the reports…", show_label=False,
-                                lines=1, max_lines=6, scale=8, autofocus=True, elem_id="question",
-                                container=False,
-                            )
-                            send = gr.Button(
-                                "Ask", variant="primary", scale=1, elem_id="send", min_width=80,
-                            )
-                    with gr.Column(scale=5, elem_id="side"):
-                        with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
-                            with gr.Tab("Source", id="source"):
-                                source = gr.HTML(
-                                    render.notice_html(EMPTY_SOURCE), elem_id="source",
-                                    js_on_load=SCROLL_TO_QUOTE,
-                                )
-                                page_image = gr.Image(
-                                    visible=False, interactive=False, show_label=True,
-                                    elem_id="page-image", buttons=["fullscreen"], format="png",
-                                )
-                                original = gr.DownloadButton(
-                                    "Download original", visible=False, size="sm", elem_id="original",
-                                )
-                            with gr.Tab("Review", id="review"):
-                                review_pick = gr.Dropdown([], label="Answer", elem_id="review-pick")
-                                review = gr.HTML(
-                                    render.notice_html(EMPTY_REVIEW), elem_id="review", js_on_load=None,
-                                )
-                                with gr.Row():
-                                    export_md = gr.DownloadButton(
-                                        "Export Markdown", visible=False, size="sm",
-                                        elem_id="export-md",
-                                    )
-                                    export_csv = gr.DownloadButton(
-                                        "Export CSV", visible=False, size="sm", elem_id="export-csv",
-                                    )
-            with gr.Tab("Library", id="library"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=7):
-                        table = gr.Dataframe(
-                            render.library_rows(documents), headers=render.LIBRARY_COLUMNS,
-                            interactive=False, wrap=True, elem_id="documents", show_label=False,
-                            max_height=640,
-                            column_widths=["38%", "20%", "8%", "8%", "9%", "17%"],
-                        )
-                    with gr.Column(scale=3, elem_id="library-side"):
-                        uploads = gr.File(
-                            label=f"Add documents (PDF, Word, HTML, Markdown, text; up to "
-                            f"{settings.max_upload_bytes / 2**20:.0f} MB)",
-                            file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
-                            elem_id="upload", height=150,
-                        )
-                        to_remove = gr.Dropdown(
-                            render.document_choices(documents), value=None,
-                            label="Remove a document", elem_id="remove-pick",
-                        )
-                        remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
-                        library_message = gr.Markdown(elem_id="library-message")
-            with gr.Tab("Briefing", id="briefing"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, elem_id="briefing-side"):
-                        topic = gr.Textbox(
-                            label="Topic", placeholder="e.g. seabed mining", elem_id="brief-topic",
-                        )
-                        brief_sections = gr.Slider(
-                            1, 8, value=5, step=1, label="Sections", elem_id="brief-sections",
-                        )
-                        brief_scope = gr.Dropdown(
-                            render.document_choices(documents), value=[], multiselect=True,
-                            label="From (empty: every document)", elem_id="brief-scope",
-                        )
-                        brief_generator = gr.Dropdown(
+                        generator = gr.Dropdown(
                             [(app.mode_label(mode), mode) for mode in modes],
                             value=settings.generator if settings.generator in modes else modes[0],
-                            label="Write with", elem_id="brief-generator",
+                            label="Answer with",
+                            scale=2,
+                            min_width=240,
+                            elem_id="generator",
                         )
-                        write = gr.Button("Write briefing", variant="primary", elem_id="brief-write")
-                        brief_md = gr.DownloadButton("Markdown", visible=False, size="sm", elem_id="brief-md")
-                        brief_docx = gr.DownloadButton("Word", visible=False, size="sm", elem_id="brief-docx")
-                        brief_pdf = gr.DownloadButton("PDF", visible=False, size="sm", elem_id="brief-pdf")
-                    with gr.Column(scale=7):
-                        brief_preview = gr.Markdown(
-                            "A briefing plans sub-questions on the topic, answers each with "
-                            "checked citations and lists every quoted passage.",
-                            elem_id="brief-preview",
+                        new = gr.Button(
+                            "New conversation",
+                            size="sm",
+                            variant="secondary",
+                            scale=0,
+                            min_width=140,
+                            elem_id="new-conversation",
                         )
+                    chatbot = gr.Chatbot(
+                        elem_id="chat",
+                        height="56vh",
+                        show_label=False,
+                        layout="bubble",
+                        buttons=["copy"],
+                        feedback_options=None,
+                        autoscroll=True,
+                        placeholder=(
+                            "<div class='empty-chat'><div class='big'>Ask the library</div>"
+                            "<div>Every sentence of an answer cites the passage it comes "
+                            "from. Click a number to see it on the page.</div></div>"
+                        ),
+                    )
+                    with gr.Row(elem_id="composer"):
+                        question = gr.Textbox(
+                            placeholder="Ask a question about the reports…",
+                            show_label=False,
+                            lines=1,
+                            max_lines=6,
+                            scale=8,
+                            autofocus=True,
+                            elem_id="question",
+                            container=False,
+                        )
+                        send = gr.Button(
+                            "Ask",
+                            variant="primary",
+                            scale=1,
+                            elem_id="send",
+                            min_width=80,
+                        )
+                with gr.Column(scale=5, elem_id="side"):
+                    with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
+                        with gr.Tab("Source", id="source"):
+                            source = gr.HTML(
+                                render.notice_html(EMPTY_SOURCE),
+                                elem_id="source",
+                                js_on_load=SCROLL_TO_QUOTE,
+                            )
+                            page_image = gr.Image(
+                                visible=False,
+                                interactive=False,
+                                show_label=True,
+                                elem_id="page-image",
+                                buttons=["fullscreen"],
+                                format="png",
+                            )
+                            original = gr.DownloadButton(
+                                "Download original",
+                                visible=False,
+                                size="sm",
+                                elem_id="original",
+                            )
+                        with gr.Tab("Review", id="review"):
+                            review_pick = gr.Dropdown([], label="Answer", elem_id="review-pick")
+                            review = gr.HTML(
+                                render.notice_html(EMPTY_REVIEW),
+                                elem_id="review",
+                                js_on_load=None,
+                            )
+                            with gr.Row():
+                                export_md = gr.DownloadButton(
+                                    "Export Markdown",
+                                    visible=False,
+                                    size="sm",
+                                    elem_id="export-md",
+                                )
+                                export_csv = gr.DownloadButton(
+                                    "Export CSV",
+                                    visible=False,
+                                    size="sm",
+                                    elem_id="export-csv",
+                                )
+            with gr.Tab("Library", id="library"), gr.Row(equal_height=False):
+                with gr.Column(scale=7):
+                    table = gr.Dataframe(
+                        render.library_rows(documents),
+                        headers=render.LIBRARY_COLUMNS,
+                        interactive=False,
+                        wrap=True,
+                        elem_id="documents",
+                        show_label=False,
+                        max_height=640,
+                        column_widths=["38%", "20%", "8%", "8%", "9%", "17%"],
+                    )
+                with gr.Column(scale=3, elem_id="library-side"):
+                    uploads = gr.File(
+                        label=f"Add documents (PDF, Word, HTML, Markdown, text; up to "
+                        f"{settings.max_upload_bytes / 2**20:.0f} MB)",
+                        file_count="multiple",
+                        file_types=UPLOAD_TYPES,
+                        type="filepath",
+                        elem_id="upload",
+                        height=150,
+                    )
+                    to_remove = gr.Dropdown(
+                        render.document_choices(documents),
+                        value=None,
+                        label="Remove a document",
+                        elem_id="remove-pick",
+                    )
+                    remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
+                    library_message = gr.Markdown(elem_id="library-message")
+            with gr.Tab("Briefing", id="briefing"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, elem_id="briefing-side"):
+                    topic = gr.Textbox(
+                        label="Topic",
+                        placeholder="e.g. seabed mining",
+                        elem_id="brief-topic",
+                    )
+                    brief_sections = gr.Slider(
+                        1,
+                        8,
+                        value=5,
+                        step=1,
+                        label="Sections",
+                        elem_id="brief-sections",
+                    )
+                    brief_scope = gr.Dropdown(
+                        render.document_choices(documents),
+                        value=[],
+                        multiselect=True,
+                        label="From (empty: every document)",
+                        elem_id="brief-scope",
+                    )
+                    brief_generator = gr.Dropdown(
+                        [(app.mode_label(mode), mode) for mode in modes],
+                        value=settings.generator if settings.generator in modes else modes[0],
+                        label="Write with",
+                        elem_id="brief-generator",
+                    )
+                    write = gr.Button("Write briefing", variant="primary", elem_id="brief-write")
+                    brief_md = gr.DownloadButton(
+                        "Markdown", visible=False, size="sm", elem_id="brief-md"
+                    )
+                    brief_docx = gr.DownloadButton(
+                        "Word", visible=False, size="sm", elem_id="brief-docx"
+                    )
+                    brief_pdf = gr.DownloadButton(
+                        "PDF", visible=False, size="sm", elem_id="brief-pdf"
+                    )
+                with gr.Column(scale=7):
+                    brief_preview = gr.Markdown(
+                        "A briefing plans sub-questions on the topic, answers each with "
+                        "checked citations and lists every quoted passage.",
+                        elem_id="brief-preview",
+                    )
 
         review_outputs = [review, review_pick, export_md, export_csv]
         ask = {
@@ -393,7 +486,9 @@ def build_app(library: Library) -> gr.Blocks:
         conversation_outputs = [chatbot, turns, source, page_image, original, *review_outputs]
         new.click(app.new_conversation, None, conversation_outputs, **private)
         chatbot.clear(app.new_conversation, None, conversation_outputs, **private)
-        bridge.click(app.show_citation, [turns], [source, page_image, original, side_tabs], **private)
+        bridge.click(
+            app.show_citation, [turns], [source, page_image, original, side_tabs], **private
+        )
         review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
         library_outputs = [stats, table, scope, to_remove, brief_scope, library_message]
         uploads.upload(
@@ -401,8 +496,10 @@ def build_app(library: Library) -> gr.Blocks:
         )
         remove.click(app.remove, [to_remove, scope, brief_scope], library_outputs, **private)
         write.click(
-            app.brief, [topic, brief_sections, brief_generator, brief_scope],
-            [brief_preview, brief_md, brief_docx, brief_pdf], **private,
+            app.brief,
+            [topic, brief_sections, brief_generator, brief_scope],
+            [brief_preview, brief_md, brief_docx, brief_pdf],
+            **private,
         )
         gr.api(app.ask, api_name="ask")
     return blocks

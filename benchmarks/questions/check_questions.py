@@ -57,13 +57,18 @@ ABSENCE_PROBES: dict[str, list[str]] = {
     "q056": [r"Peru\w*.{0,80}president|president.{0,80}Peru", r"Humala"],
     "q057": [r"(China|Chinese|PRC).{0,100}warhead|warhead.{0,100}(China|Chinese|PRC)"],
     "q058": [r"Argentin.{0,200}interest|interest.{0,200}Argentin"],
-    "q059": [r"(\bISA\b|Seabed Authority).{0,60}budget of|budget of.{0,60}(\bISA\b|Seabed Authority)",
-             r"(\bISA\b|Seabed Authority).{0,150}\$\s?\d|\$\s?\d.{0,150}(\bISA\b|Seabed Authority)"],
+    "q059": [
+        r"(\bISA\b|Seabed Authority).{0,60}budget of|budget of.{0,60}(\bISA\b|Seabed Authority)",
+        r"(\bISA\b|Seabed Authority).{0,150}\$\s?\d|\$\s?\d.{0,150}(\bISA\b|Seabed Authority)",
+    ],
     "q060": [r"Vandenberg"],
     "q061": [r"unemployment rate", r"Mexic.{0,100}unemploy|unemploy.{0,100}Mexic"],
     "q062": [r"Australia.{0,150}(GDP|economic growth)|(GDP|economic growth).{0,150}Australia"],
-    "q063": [r"(retail|average|unit) price", r"price (of|per) (a )?(can|ounce|container)",
-             r"formula.{0,60}(\bprices?\b|per can|per ounce)|(\bprice of|per can|per ounce).{0,60}formula"],
+    "q063": [
+        r"(retail|average|unit) price",
+        r"price (of|per) (a )?(can|ounce|container)",
+        r"formula.{0,60}(\bprices?\b|per can|per ounce)|(\bprice of|per can|per ounce).{0,60}formula",
+    ],
     "q064": [r"\bhack", r"stolen"],
     "q065": [r"Fordow", r"\d[\d,]* (\w+ )?centrifuges"],
 }
@@ -132,8 +137,11 @@ class Library:
         for sub in DOC_DIRS:
             folder = self.root / sub
             if folder.is_dir():
-                names += sorted(p.name for p in folder.iterdir()
-                                if p.is_file() and p.suffix.lower() in (".pdf", ".txt"))
+                names += sorted(
+                    p.name
+                    for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() in (".pdf", ".txt")
+                )
         return names
 
 
@@ -223,7 +231,9 @@ def probe_absence(items: list[dict[str, Any]], lib: Library) -> list[str]:
             for name, page, text in texts:
                 m = rx.search(text)
                 if m:
-                    errs.append(f"{qid}: key term /{pat}/ found in {name} page {page}: {m.group(0)[:80]!r}")
+                    errs.append(
+                        f"{qid}: key term /{pat}/ found in {name} page {page}: {m.group(0)[:80]!r}"
+                    )
                     break
     return errs
 
@@ -233,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", nargs="?", type=Path, default=here / "library.jsonl")
-    ap.add_argument("--root", type=Path, default=here.parents[1],
-                    help="repository root containing corpus/ and seeds/")
+    ap.add_argument(
+        "--root",
+        type=Path,
+        default=here.parents[1],
+        help="repository root containing corpus/ and seeds/",
+    )
     args = ap.parse_args(argv)
 
     lib = Library(args.root)
@@ -276,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"no answerable item uses GAO report {name}")
     problems += probe_absence(items, lib)
 
-    print(f"{len(items)} items: {len(answerable)} answerable, {len(unanswerable)} unanswerable, "
-          f"{len(per_file)} files")
+    print(
+        f"{len(items)} items: {len(answerable)} answerable, {len(unanswerable)} unanswerable, "
+        f"{len(per_file)} files"
+    )
     for name, n in sorted(per_file.items()):
         print(f"  {n:2d}  {name}")
     if problems:

@@ -133,7 +133,7 @@ def citation_scores(sentences: Sequence[CitedSentence], judge: Judge) -> Citatio
             precise += 1
             continue
         for i, passage in enumerate(sentence.passages):
-            others = sentence.passages[:i] + sentence.passages[i + 1:]
+            others = sentence.passages[:i] + sentence.passages[i + 1 :]
             needless = not _supports(judge, sentence.text, [passage]) and _supports(
                 judge, sentence.text, others
             )

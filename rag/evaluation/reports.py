@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rag.errors import RagError
@@ -42,9 +42,7 @@ class Report:
     settings: dict[str, object]
     metrics: dict[str, float | None]
     seconds: float
-    created: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     rows: list[dict[str, object]] = field(default_factory=list)
 
 

@@ -53,12 +53,21 @@ def ingest_dataset(
 def settings_summary(library: Library) -> dict[str, object]:
     """The settings that decide the figures of a run, with the model and backend that ran."""
     keys = (
-        "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "candidates", "fusion",
-        "rrf_k", "dense_weight", "lexical_weight", "top_k", "index_dir",
+        "embedding_model",
+        "chunk_tokens",
+        "chunk_overlap_tokens",
+        "candidates",
+        "fusion",
+        "rrf_k",
+        "dense_weight",
+        "lexical_weight",
+        "top_k",
+        "index_dir",
     )
     embedder = library.embedder
     return {
-        "model": embedder.name, "backend": embedder.backend,
+        "model": embedder.name,
+        "backend": embedder.backend,
         **{key: getattr(library.settings, key) for key in keys},
     }
 
@@ -75,7 +84,10 @@ def _ranked_documents(library: Library, settings: Settings, query: str) -> list[
 
 
 def evaluate_retrieval(
-    library: Library, dataset: RetrievalSet, *, limit: int | None = None,
+    library: Library,
+    dataset: RetrievalSet,
+    *,
+    limit: int | None = None,
     progress: Progress | None = None,
 ) -> Report:
     """nDCG@10, Recall@100 and MRR@10 of the documents ranked for each query.
@@ -85,9 +97,7 @@ def evaluate_retrieval(
     """
     started = time.perf_counter()
     settings = library.settings
-    deep = settings.model_copy(
-        update={"candidates": max(settings.candidates, RECALL_CANDIDATES)}
-    )
+    deep = settings.model_copy(update={"candidates": max(settings.candidates, RECALL_CANDIDATES)})
     queries = dataset.queries[:limit]
     rows: list[dict[str, object]] = []
     for done, query in enumerate(queries):
@@ -96,23 +106,31 @@ def evaluate_retrieval(
         relevance = dataset.qrels[query.id]
         ranking = _ranked_documents(library, settings, query.text)
         deep_ranking = _ranked_documents(library, deep, query.text)
-        rows.append({
-            "id": query.id,
-            "ndcg@10": ndcg_at_k(ranking, relevance, 10),
-            "recall@100": recall_at_k(deep_ranking, set(relevance), RECALL_DEPTH),
-            "mrr@10": mrr_at_k(ranking, set(relevance), 10),
-            "relevant": sorted(relevance),
-            "top10": ranking[:10],
-        })
+        rows.append(
+            {
+                "id": query.id,
+                "ndcg@10": ndcg_at_k(ranking, relevance, 10),
+                "recall@100": recall_at_k(deep_ranking, set(relevance), RECALL_DEPTH),
+                "mrr@10": mrr_at_k(ranking, set(relevance), 10),
+                "relevant": sorted(relevance),
+                "top10": ranking[:10],
+            }
+        )
     if progress:
         progress("", len(queries), len(queries))
     metrics = {
         name: mean([row[name] for row in rows]) for name in ("ndcg@10", "recall@100", "mrr@10")
     }
     return Report(
-        dataset=dataset.name, kind=dataset.kind, mode=RETRIEVAL, judge=None,
-        questions=len(rows), settings=settings_summary(library),
-        metrics=metrics, seconds=time.perf_counter() - started, rows=rows,
+        dataset=dataset.name,
+        kind=dataset.kind,
+        mode=RETRIEVAL,
+        judge=None,
+        questions=len(rows),
+        settings=settings_summary(library),
+        metrics=metrics,
+        seconds=time.perf_counter() - started,
+        rows=rows,
     )
 
 
@@ -140,9 +158,7 @@ def correctness_claim(question: str, gold: str) -> str:
     return f'The answer to the question "{question}" is: {gold}'
 
 
-def _answer_row(
-    item: QAItem, answer: Answer, kind: str, judge: Judge | None
-) -> dict[str, object]:
+def _answer_row(item: QAItem, answer: Answer, kind: str, judge: Judge | None) -> dict[str, object]:
     text = strip_markers(answer.text)
     row: dict[str, object] = {"answer": answer.text, "refused": answer.refused}
     if not answer.refused:
@@ -206,8 +222,14 @@ def _float(value: object) -> float | None:
 
 
 def evaluate_qa(
-    library: Library, dataset: QASet, *, mode: str, judge: Judge | None = None,
-    judge_name: str | None = None, limit: int | None = None, progress: Progress | None = None,
+    library: Library,
+    dataset: QASet,
+    *,
+    mode: str,
+    judge: Judge | None = None,
+    judge_name: str | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Evidence-page Hit@k and MRR@10 of retrieval, then (unless `mode` is "retrieval") the
     answer of `mode` scored for correctness and, with a judge, for ALCE citation quality."""
@@ -221,7 +243,9 @@ def evaluate_qa(
             library.store(), library.embedder, library.settings, item.question, k=max(HIT_KS)
         )
         row: dict[str, object] = {
-            "id": item.id, "question": item.question, "gold": item.answers,
+            "id": item.id,
+            "question": item.question,
+            "gold": item.answers,
             "unanswerable": item.unanswerable,
         }
         if item.evidence:
@@ -236,10 +260,15 @@ def evaluate_qa(
     if progress:
         progress("", len(items), len(items))
     return Report(
-        dataset=dataset.name, kind=dataset.kind, mode=mode, judge=judge_name,
-        questions=len(rows), settings=settings_summary(library),
+        dataset=dataset.name,
+        kind=dataset.kind,
+        mode=mode,
+        judge=judge_name,
+        questions=len(rows),
+        settings=settings_summary(library),
         metrics=_qa_metrics(rows, mode, dataset.kind, judge is not None),
-        seconds=time.perf_counter() - started, rows=rows,
+        seconds=time.perf_counter() - started,
+        rows=rows,
     )
 
 
@@ -255,15 +284,26 @@ def choose_mode(dataset: Dataset, requested: str | None) -> str:
 
 
 def evaluate(
-    library: Library, dataset: Dataset, *, mode: str | None = None, judge: Judge | None = None,
-    judge_name: str | None = None, limit: int | None = None, progress: Progress | None = None,
+    library: Library,
+    dataset: Dataset,
+    *,
+    mode: str | None = None,
+    judge: Judge | None = None,
+    judge_name: str | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Score the library's pipeline on a dataset whose documents are already ingested."""
     mode = choose_mode(dataset, mode)
     if isinstance(dataset, RetrievalSet):
         return evaluate_retrieval(library, dataset, limit=limit, progress=progress)
     return evaluate_qa(
-        library, dataset, mode=mode, judge=judge, judge_name=judge_name, limit=limit,
+        library,
+        dataset,
+        mode=mode,
+        judge=judge,
+        judge_name=judge_name,
+        limit=limit,
         progress=progress,
     )
 

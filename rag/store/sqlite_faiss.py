@@ -15,6 +15,7 @@ they read chunk rows from.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -22,7 +23,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -198,7 +199,7 @@ class SqliteFaissStore:
                 f"{database} is an SQLite database of another program (tables: {listed}), not "
                 "an index of rag; choose another index folder with --index"
             )
-        if tables and not _TABLES <= tables:
+        if tables and not tables >= _TABLES:
             missing = ", ".join(sorted(_TABLES - tables))
             raise CorruptIndexError(
                 f"{database} is damaged: its tables {missing} are missing; move it away and "
@@ -503,9 +504,14 @@ class SqliteFaissStore:
                 """INSERT INTO documents(source, file, title, format, content_hash, size, pages,
                 added_at, prepared_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
-                    document.source, document.file, document.title, document.format,
-                    document.content_hash, document.size, len(document.pages),
-                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    document.source,
+                    document.file,
+                    document.title,
+                    document.format,
+                    document.content_hash,
+                    document.size,
+                    len(document.pages),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
                     document.prepared_with,
                 ),
             )
@@ -518,13 +524,19 @@ class SqliteFaissStore:
                 ],
             )
             new_ids = []
-            for chunk, vector in zip(document.chunks, vectors):
+            for chunk, vector in zip(document.chunks, vectors, strict=True):
                 cursor = db.execute(
                     """INSERT INTO chunks(document_id, ordinal, page, start, end, text,
                     token_count, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
-                        document_id, chunk.ordinal, chunk.page, chunk.start, chunk.end,
-                        chunk.text, chunk.token_count, vector.tobytes(),
+                        document_id,
+                        chunk.ordinal,
+                        chunk.page,
+                        chunk.start,
+                        chunk.end,
+                        chunk.text,
+                        chunk.token_count,
+                        vector.tobytes(),
                     ),
                 )
                 new_ids.append(cursor.lastrowid)
@@ -621,7 +633,7 @@ class SqliteFaissStore:
                 if allowed.size == 0:
                     return []
             scores, ids = self._index.search(query, k, allowed, self.plan)
-        return [Hit(int(i), float(s)) for i, s in zip(ids, scores)]
+        return [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
     def search_lexical(
         self, query: str, k: int, document_ids: list[int] | None = None
@@ -691,10 +703,9 @@ class SqliteFaissStore:
     def _bytes_on_disk(self) -> int:
         size = 0
         for path in self.directory.iterdir():
-            try:
+            # a temporary file that another process has just renamed or removed
+            with contextlib.suppress(FileNotFoundError):
                 size += path.stat().st_size if path.is_file() else 0
-            except FileNotFoundError:
-                pass  # a temporary file that another process has just renamed or removed
         return size
 
     # -- checking and repair (`rag check`) ------------------------------------------------------
@@ -742,7 +753,7 @@ class SqliteFaissStore:
                 vectors = self._stored_vectors(sized)
                 finite = np.isfinite(vectors).all(axis=1)
                 norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0), axis=1)
-                for (chunk_id, _), ok, norm in zip(sized, finite, norms):
+                for (chunk_id, _), ok, norm in zip(sized, finite, norms, strict=True):
                     if not ok:
                         problems[chunk_id] = "values that are not finite numbers"
                     elif abs(norm - 1.0) > tolerance:
@@ -803,9 +814,13 @@ class SqliteFaissStore:
         for candidate in self.directory.iterdir():
             base = _FAISS_FILE.match(candidate.name)
             temporary = _TEMPORARY_FILE.match(candidate.name)
-            if base and keep is not None and int(base.group(1)) < keep:
-                stale.append(candidate)
-            elif temporary and int(temporary.group(1)) <= generation:
+            if (
+                base
+                and keep is not None
+                and int(base.group(1)) < keep
+                or temporary
+                and int(temporary.group(1)) <= generation
+            ):
                 stale.append(candidate)
         return stale
 
