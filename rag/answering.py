@@ -1,21 +1,28 @@
-"""Passages to answers. The extractive answerer quotes the retrieved sentences that answer."""
+"""Questions to checked answers: `AnswerChain` is the one path every caller takes.
+
+The chain condenses a follow-up into a standalone question, retrieves passages, decides
+whether they are relevant enough to hold an answer, then either quotes the sentences that
+answer (extractive mode) or streams a chat model's answer, binds its markers to passages,
+checks each citation and asks whether the answer responds to the question.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
-from rag.sentences import sentence_spans
 from rag.settings import Settings
-from rag.store.sqlite_faiss import lexical_query
+from rag.text import sentence_spans, stem, stems, words
 
 EXTRACTIVE = "extractive"
 MIN_SENTENCE_CHARS = 25
@@ -52,10 +59,6 @@ def relevant_enough(passages: list[Passage], settings: Settings) -> bool:
     return best >= settings.min_relevance
 
 
-def _stem(word: str) -> str:
-    return word[:6]
-
-
 _NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z]|\.{4,}")  # links, footnotes, dot leaders
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|large|big|far|old)|what (percent|percentage|share|year|date)|when)\b",
@@ -75,16 +78,32 @@ def is_prose(sentence: str) -> bool:
 
 
 def key_terms(question: str) -> set[str]:
-    """Names and numbers in the question (not its first word), lower-cased and crudely stemmed."""
+    """Names and numbers in the question (not its first word), lower-cased; names stemmed."""
     terms = {m.group(1).lower().replace(",", "") for m in _KEY_TERM.finditer(question.strip())}
-    return {_stem(term.split("'")[0].split("’")[0]) for term in terms}
+    terms = {term.split("'")[0].split("’")[0] for term in terms}
+    return {stem(term) if term.isalpha() else term for term in terms}
+
+
+MIN_SHARED_STEM = 5  # a shorter stem that starts a term counts only from this length
+
+
+def _covers(term: str, word: str) -> bool:
+    """Whether a context word matches a key term: it, or its stem, starts with the term
+    ('peru' matches 'Peruvian', 'polici' matches 'policy'), or its stem of at least
+    MIN_SHARED_STEM letters starts the term ('Venezuela' matches 'venezuelan')."""
+    word_stem = stem(word)
+    return (
+        word.startswith(term)
+        or word_stem.startswith(term)
+        or (len(word_stem) >= MIN_SHARED_STEM and term.startswith(word_stem))
+    )
 
 
 def covers_key_terms(terms: set[str], context: str) -> bool:
-    """Whether every key term starts some word of the context ('peru' matches 'Peruvian')."""
-    words = {w.replace(",", "") for w in re.findall(r"[\w,.-]+", context.lower())}
-    words |= {w.strip(".,") for w in words}
-    return all(any(word.startswith(term) for word in words) for term in terms)
+    """Whether every key term matches some word of the context (see `_covers`)."""
+    tokens = {w.replace(",", "") for w in re.findall(r"[\w,.-]+", context.lower())}
+    tokens |= {w.strip(".,") for w in tokens}
+    return all(any(_covers(term, word) for word in tokens) for term in terms)
 
 
 def answers_quantity(question: str, sentence: str) -> bool:
@@ -93,11 +112,11 @@ def answers_quantity(question: str, sentence: str) -> bool:
 
 
 def lexical_overlap(question: str, sentence: str) -> float:
-    """Share of the question's content words (crudely stemmed) that occur in the sentence."""
-    wanted = {_stem(w.strip('"')) for w in lexical_query(question).split(" OR ") if w}
+    """Share of the question's content words (by stem) that occur in the sentence."""
+    wanted = stems(question)
     if not wanted:
         return 0.0
-    present = {_stem(w) for w in re.findall(r"\w+", sentence.lower())}
+    present = {stem(word) for word in words(sentence)}
     return len(wanted & present) / len(wanted)
 
 
@@ -164,8 +183,6 @@ def answer_extractively(
     question: str, passages: list[Passage], embedder: Embedder, settings: Settings
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation."""
-    if not relevant_enough(passages, settings):
-        return refusal(question, EXTRACTIVE, passages)
     chosen = select_sentences(candidate_sentences(question, passages, embedder), settings)
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
@@ -331,3 +348,87 @@ def model_judge(chat: BaseChatModel) -> Judge:
     from rag.generation import judge_support  # here: it loads llama.cpp's native library
 
     return lambda claim, passage: judge_support(chat, claim, neutralise(passage))
+
+
+# -- the chain -----------------------------------------------------------------------------
+
+Retrieve = Callable[[str, "list[int] | None"], list[Passage]]
+"""retrieve(query, document_ids): the passages that best match the query, best first."""
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """A question to answer, with how and from what."""
+
+    question: str
+    mode: str  # EXTRACTIVE, "local" or "openai"
+    document_ids: list[int] | None = None  # None: the whole library
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer)
+
+
+class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
+    """The one path from a question to a checked answer, for the CLI, the app, briefings and
+    `rag eval` alike. `stream` yields pieces of the answer text as they come, then the checked
+    `Answer`; `invoke` returns the `Answer`."""
+
+    def __init__(
+        self,
+        retrieve: Retrieve,
+        embedder: Embedder,
+        settings: Settings,
+        chat_model: Callable[[str], BaseChatModel],
+    ) -> None:
+        self.retrieve = retrieve
+        self.embedder = embedder
+        self.settings = settings
+        self.chat_model = chat_model
+
+    def relevant(self, passages: list[Passage]) -> bool:
+        """Whether the passages are close enough to the question to hold its answer; when they
+        are not, the answer is "not in the library" and no model is asked."""
+        return relevant_enough(passages, self.settings)
+
+    def invoke(
+        self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Answer:
+        *_, answer = self.stream(input, config)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> Iterator[str | Answer]:
+        request = input
+        question, query = self.question_and_query(request)
+        passages = self.retrieve(query, request.document_ids)
+        if not self.relevant(passages):
+            answer = refusal(question, request.mode, passages)
+        elif request.mode == EXTRACTIVE:
+            answer = answer_extractively(question, passages, self.embedder, self.settings)
+        else:
+            yield from self._generate(question, passages, request.mode)
+            return
+        yield answer.text
+        yield answer
+
+    def question_and_query(self, request: AnswerRequest) -> tuple[str, str]:
+        """The question to answer and the text to search for it. A follow-up is rewritten by
+        the chat model into a standalone question, searched with the follow-up's own words in
+        case a small model garbled it; without a model (extractive mode) the previous question
+        is searched with it."""
+        question = request.question.strip()
+        if not request.history:
+            return question, question
+        if request.mode == EXTRACTIVE:
+            return question, f"{request.history[-1][0]} {question}"
+        standalone = condense_question(self.chat_model(request.mode), question, request.history)
+        return standalone, standalone if standalone == question else f"{standalone} {question}"
+
+    def _generate(
+        self, question: str, passages: list[Passage], mode: str
+    ) -> Iterator[str | Answer]:
+        chat = self.chat_model(mode)
+        if mode == "local":
+            passages = fit_to_context(passages, self.settings)
+        judge = model_judge(chat) if self.settings.judge_citations else None
+        yield from stream_generated_answer(question, passages, chat, judge, mode)

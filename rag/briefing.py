@@ -18,13 +18,12 @@ from itertools import pairwise
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answering import EXTRACTIVE, is_prose, neutralise, relevant_enough
+from rag.answering import EXTRACTIVE, is_prose, neutralise
 from rag.citations import cite_claims, parse_markers, strip_markers
 from rag.errors import RagError
 from rag.library import Library
 from rag.records import Answer, Citation, Passage, Sentence
-from rag.retrieval import retrieve
-from rag.sentences import sentence_spans
+from rag.text import STOPWORDS, sentence_spans, stem, stems, words
 
 BriefingProgress = Callable[[str, int, int], None]
 """progress(step, steps done, steps in all): called as the briefing is planned and written."""
@@ -48,15 +47,12 @@ _LIST_PREFIX = re.compile(
     r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I
 )
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'-]*)*")
-_PHRASE_STOPWORDS = frozenset(
-    "the this that these those a an in on of for and or to by with from as at is are was were be "
-    "been has have had it its their they he she we our you your not no may can could would should "
-    "will also such than then there which who whom what when where while about into over under "
-    "more most other some any all each between among according however since because during "
-    "although additional potential proposed several including include includes might must "
-    "certain various many much further being using based related within without upon through "
-    "like described below above following report reports figure table source section "
-    "example new first second last one two three".split()
+# Words that never name what a passage adds to a topic: stopwords, and the vocabulary of reports.
+_PHRASE_STOPWORDS = STOPWORDS | frozenset(
+    "may also among according however since although additional potential proposed several "
+    "including include includes might must certain various many much using based related within "
+    "without upon like described following report reports figure table source section example "
+    "new first second last one two three".split()
 )
 
 
@@ -123,15 +119,9 @@ def model_questions(chat: BaseChatModel, topic: str, n: int, passages: list[Pass
     )
     prompt = PLANNER_HUMAN.format(topic=topic, context=context, n=n)
     reply = chat.invoke([SystemMessage(PLANNER_SYSTEM), HumanMessage(prompt)], max_tokens=40 * n)
-    topic_words = _stems(topic)
-    on_topic = [q for q in parse_questions(reply.text, topic) if _stems(q) & topic_words]
+    topic_words = stems(topic)
+    on_topic = [q for q in parse_questions(reply.text, topic) if stems(q) & topic_words]
     return on_topic[:n]
-
-
-def _stems(text: str) -> set[str]:
-    """Crude stems (first five letters) of the content words of `text`."""
-    words = re.findall(r"[a-z]+", text.lower())
-    return {word[:5] for word in words if word not in _PHRASE_STOPWORDS}
 
 
 def _leading_sentence(passage: Passage) -> str:
@@ -150,16 +140,16 @@ def key_phrase(passage: Passage, topic: str, used: set[str]) -> str | None:
     """The phrase that best names what a passage adds to the topic: the most frequent pair of
     content words, or name of several words, in its prose, leaving out the words of the topic
     and of the document title, and phrases already `used`."""
-    known = {word[:5] for word in re.findall(r"\w+", f"{topic} {passage.title}".lower())}
+    known = {stem(word) for word in words(f"{topic} {passage.title}")}
 
     def content(word: str) -> bool:
         return len(word) > 2 and word not in _PHRASE_STOPWORDS and not word.isdigit()
 
     phrases: Counter[str] = Counter()
     for sentence in prose_sentences(passage):
-        words = re.findall(r"[\w-]+", sentence.lower())
-        for first, second in pairwise(words):
-            if content(first) and content(second) and not {first[:5], second[:5]} & known:
+        tokens = re.findall(r"[\w-]+", sentence.lower())
+        for first, second in pairwise(tokens):
+            if content(first) and content(second) and not {stem(first), stem(second)} & known:
                 phrases[f"{first} {second}"] += 1
         for match in _NAME.finditer(sentence):
             name = match.group()
@@ -226,9 +216,7 @@ def topic_passages(
     """The passages that best match the topic: enough to plan `n` sections and spares."""
     document_ids = library.document_ids(documents) if documents else None
     k = max(library.settings.top_k, 4 * _with_spares(n))
-    return retrieve(
-        library.store(), library.embedder, library.settings, topic, k=k, document_ids=document_ids
-    )
+    return library.retrieve(topic, k=k, document_ids=document_ids)
 
 
 # -- assembling ------------------------------------------------------------------------------
@@ -353,7 +341,7 @@ def build_briefing(
     total = sections + 1
     report("planning", 0, total)
     questions: list[str] = []
-    if relevant_enough(passages, library.settings):
+    if library.chain.relevant(passages):
         questions = plan_subquestions(
             library, topic, sections, documents=documents, mode=mode, passages=passages
         )

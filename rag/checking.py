@@ -16,7 +16,8 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import CorruptIndexError, IndexMismatchError
-from rag.ingesting import content_hash, embedded_as_now, embedded_title
+from rag.ingesting import embedded_as_now, embedded_title
+from rag.models import sha256_of
 from rag.store.sqlite_faiss import SqliteFaissStore
 
 MODEL_SAMPLE = 8  # chunks embedded again to check the model still gives the stored vectors
@@ -168,7 +169,7 @@ class _Checker:
             if not source.is_absolute():
                 continue  # a document given as text, not read from a file
             try:
-                if content_hash(source) != document.content_hash:
+                if sha256_of(source) != document.content_hash:
                     changed.append(document.file)
             except FileNotFoundError:
                 missing.append(document.file)

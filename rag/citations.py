@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.records import Answer, Citation, Passage, Sentence, Verdict
-from rag.sentences import sentence_spans
+from rag.text import content_words, sentence_spans
 
 Judge = Callable[[str, str], bool | None]
 """judge(claim, passage_text): whether the passage supports the claim; None when it cannot tell."""
@@ -33,10 +33,6 @@ _NOT_A_CLAIM = re.compile(
     r"|there (?:is|are) no (?:information|mention|passages?|sources?|documents?)"
     r"|no (?:information|passage|source|document))",
     re.IGNORECASE,
-)
-_STOPWORDS = frozenset(
-    "a an and are as at be been by for from has have in into is it its of on or that the their "
-    "this to was were which while with".split()
 )
 
 
@@ -157,7 +153,7 @@ def _verdict(claim: str, cited: Sequence[Passage], judge: Judge | None) -> Verdi
 
 
 def _content_words(text: str) -> set[str]:
-    return {word for word in re.findall(r"\w+", text.lower()) if word not in _STOPWORDS}
+    return set(content_words(text))
 
 
 def _quote_span(passage_text: str, claims: Iterable[str]) -> tuple[int, int]:

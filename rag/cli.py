@@ -7,30 +7,29 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.errors import RagError
 from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Answer
-from rag.settings import load_settings
-
-
-def _human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
+from rag.settings import PRESETS, Settings, load_settings
+from rag.uploads import describe_size
 
 
 def _library(args: argparse.Namespace) -> Library:
-    return Library(load_settings(index_dir=args.index))
+    return Library(_settings(args))
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    """The settings, with the command line's --index and --preset over the rest."""
+    return load_settings(index_dir=args.index, preset=args.preset, **overrides)
 
 
 def _progress_bar(desc: str = "ingest", unit: str = "file") -> Callable[[str, int, int], None]:
     from tqdm import tqdm
 
-    bar: list[tqdm] = []
+    bar: list[tqdm[Any]] = []
 
     def update(file: str, done: int, total: int) -> None:
         if not bar:
@@ -166,7 +165,7 @@ def command_status(args: argparse.Namespace) -> int:
     print(f"pages:     {stats.pages}")
     print(f"chunks:    {stats.chunks}")
     print(f"model:     {stats.model} ({stats.dimension}-d)")
-    print(f"size:      {_human_bytes(stats.bytes_on_disk)}")
+    print(f"size:      {describe_size(stats.bytes_on_disk)}")
     for document in documents:
         print(
             f"  {document.id:>4}  {document.file}  {document.pages} pages, "
@@ -208,19 +207,19 @@ def command_eval(args: argparse.Namespace) -> int:
     from rag.evaluation.runners import (
         RETRIEVAL,
         choose_mode,
+        eval_judge,
         eval_library,
         evaluate,
         ingest_dataset,
-        model_judge,
     )
 
-    settings = load_settings()
+    settings = load_settings(preset=args.preset)
     dataset = load_dataset(Path(args.dataset), settings.library_paths)
     mode = choose_mode(dataset, args.mode)
     judge_name = args.judge or ("openai" if settings.openai_base_url else "local")
     judge = None
     if mode != RETRIEVAL and judge_name != "none":
-        judge = model_judge(settings, judge_name)
+        judge = eval_judge(settings, judge_name)
     library = eval_library(settings, dataset, args.index)
     try:
         ingested = ingest_dataset(
@@ -249,7 +248,7 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_serve(args: argparse.Namespace) -> int:
     from rag.errors import MissingIndexError
 
-    library = Library(load_settings(index_dir=args.index, host=args.host, port=args.port))
+    library = Library(_settings(args, host=args.host, port=args.port))
     try:
         try:
             library.status()
@@ -309,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="index folder (default: RAG_INDEX_DIR, rag.toml, or ./index)",
+    )
+    common.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="named defaults: fast (the default) or quality (EmbeddingGemma; see README)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -371,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="index folder for the dataset's documents (default: a cached one per dataset)",
     )
     evaluate.add_argument(
+        "--preset", choices=list(PRESETS), default=None, help="named defaults: fast or quality"
+    )
+    evaluate.add_argument(
         "--mode",
         choices=["retrieval", "extractive", "local", "openai"],
         help="'retrieval' scores retrieval only; the others also answer with that generator "
@@ -425,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except RagError as error:
         print(f"rag: error: {error}", file=sys.stderr)
         return 1

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +38,108 @@ BACKENDS = (AUTO, TORCH, FP32, INT8)
 log = logging.getLogger(__name__)
 
 
+class Encoder(Protocol):
+    """A model that turns texts into unit vectors; `Embedder` runs one of these."""
+
+    @property
+    def backend(self) -> str:
+        """TORCH, FP32 or INT8."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens the model reads, its special tokens included."""
+        ...
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """Prompt name -> text put before each input."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(
+        self, texts: list[str], batch_size: int, prompt_name: str | None = None
+    ) -> np.ndarray:
+        """Unit vectors of `texts`, each after the model's prompt `prompt_name` if it has one."""
+        ...
+
+
+class TorchEncoder:
+    """The sentence-transformers model itself, in torch (fp32)."""
+
+    backend = TORCH
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        offline_environment()
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        dimension, max_seq_length = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dimension is None or max_seq_length is None:
+            raise ModelUnavailableError(f"{path}: the model states no dimension or length")
+        self.dimension = int(dimension)
+        self.max_seq_length = int(max_seq_length)
+        self.prompts = {name: text or "" for name, text in self.model.prompts.items()}
+        self._lock = threading.Lock()  # the tokenizer is shared by counting and encoding
+        tokenizer_file = path / "tokenizer.json"
+        self._counter = token_counter(tokenizer_file) if tokenizer_file.is_file() else None
+
+    def count_tokens(self, text: str) -> int:
+        if self._counter is not None:  # a tokenizer of its own: no need to wait for `encode`
+            return self._counter(text)
+        with self._lock:
+            return len(self.model.tokenizer.encode(text, add_special_tokens=False))
+
+    def encode(
+        self, texts: list[str], batch_size: int, prompt_name: str | None = None
+    ) -> np.ndarray:
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                prompt_name=prompt_name if prompt_name in self.prompts else None,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_encoder(
+    path: Path, name: str, cache_dir: Path, backend: str, threads: int | None
+) -> Encoder:
+    """The encoder of the backend asked for.
+
+    AUTO takes int8, else fp32 ONNX, else torch: whichever is first available and passed its
+    check against the original model; a backend named explicitly must be available.
+    """
+    if backend == TORCH:
+        return TorchEncoder(path, threads)
+    variants = [INT8, FP32] if backend == AUTO else [backend]
+    problems = []
+    for variant in variants:
+        try:
+            file = exported_model(path, name, cache_dir, variant)
+            return OnnxEncoder(model_layout(path), file, threads, variant)
+        except (ModelUnavailableError, ImportError, RuntimeError, OSError) as error:
+            problems.append(f"{variant}: {error}")
+    if backend != AUTO:
+        raise ModelUnavailableError(f"embedding backend unavailable: {problems[0]}")
+    log.warning("embedding with torch: no ONNX backend (%s)", "; ".join(problems))
+    return TorchEncoder(path, threads)
+
+
 class Embedder:
     """A sentence-transformers model loaded once, encoding batches into unit vectors."""
 
@@ -62,91 +164,39 @@ class Embedder:
         self._lock = threading.Lock()
 
     @cached_property
-    def _onnx(self) -> OnnxEncoder | None:
-        """The ONNX encoder of the backend asked for; None runs the sentence-transformers model.
-
-        AUTO takes int8, else fp32 ONNX, else torch: whichever is first available and passed its
-        check against the original model; a backend named explicitly must be available.
-        """
-        if self.requested_backend == TORCH:
-            return None
-        variants = [INT8, FP32] if self.requested_backend == AUTO else [self.requested_backend]
-        problems = []
-        for variant in variants:
-            try:
-                layout = model_layout(self.path)
-                file = exported_model(self.path, self.name, self.cache_dir, variant)
-                return OnnxEncoder(layout, file, self.threads, variant)
-            except (ModelUnavailableError, ImportError, RuntimeError, OSError) as error:
-                problems.append(f"{variant}: {error}")
-        if self.requested_backend != AUTO:
-            raise ModelUnavailableError(f"embedding backend unavailable: {problems[0]}")
-        log.warning("embedding with torch: no ONNX backend (%s)", "; ".join(problems))
-        return None
+    def encoder(self) -> Encoder:
+        """The model, loaded at first use."""
+        return load_encoder(
+            self.path, self.name, self.cache_dir, self.requested_backend, self.threads
+        )
 
     @property
     def backend(self) -> str:
         """The backend that computes the vectors: TORCH, FP32 or INT8."""
-        return self._onnx.variant if self._onnx is not None else TORCH
-
-    @cached_property
-    def model(self):  # sentence_transformers.SentenceTransformer, imported lazily (slow import)
-        offline_environment()
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
-
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(self.threads)
-        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        return self.encoder.backend
 
     @property
     def name(self) -> str:
         """The model's identity, stored with the index."""
         return self.path.name if self.path.name != "model" else self.path.parent.name
 
-    @cached_property
+    @property
     def dimension(self) -> int:
-        if self._onnx is not None:
-            return self._onnx.layout.dimension
-        return int(self.model.get_embedding_dimension())
+        return self.encoder.dimension
 
-    @cached_property
+    @property
     def max_tokens(self) -> int:
         """Tokens of text the model reads, not counting its special tokens."""
-        if self._onnx is not None:
-            return self._onnx.layout.max_seq_length - 2
-        return int(self.model.max_seq_length) - 2
-
-    @cached_property
-    def _counter(self) -> Callable[[str], int]:
-        """Counts tokens without touching the tokenizer that `embed` uses, so that a thread
-        may split text while another embeds."""
-        if self._onnx is not None:
-            return self._onnx.count_tokens
-        if (self.path / "tokenizer.json").is_file():
-            return token_counter(self.path / "tokenizer.json")
-
-        def count_locked(text: str) -> int:
-            with self._lock:
-                return len(self.model.tokenizer.encode(text, add_special_tokens=False))
-
-        return count_locked
+        return self.encoder.max_seq_length - 2
 
     def count_tokens(self, text: str) -> int:
-        return self._counter(text)
-
-    def _prompts(self) -> dict[str, str]:
-        return self._onnx.layout.prompts if self._onnx is not None else self.model.prompts
+        """Tokens of `text`; safe to call while another thread embeds."""
+        return self.encoder.count_tokens(text)
 
     def passage_inputs(self, passages: list[tuple[str, str]]) -> list[str]:
         """The texts embedded for (title, passage text) pairs: each passage with the title of
         its document, so that a passage of one report is told from the like passage of another."""
-        prompt = self._prompts().get(DOCUMENT, "")
+        prompt = self.encoder.prompts.get(DOCUMENT, "")
         inputs = []
         for title, text in passages:
             title = " ".join(title.split())[:TITLE_CONTEXT_CHARS]
@@ -169,21 +219,8 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._onnx is not None:
-            prompt = self._onnx.layout.prompts.get(prompt_name or "", "")
-            with self._lock:
-                return self._onnx.encode([prompt + text for text in texts], self.batch_size)
-        prompt_name = prompt_name if prompt_name in self.model.prompts else None
         with self._lock:
-            vectors = self.model.encode(
-                texts,
-                prompt_name=prompt_name,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            return self.encoder.encode(texts, self.batch_size, prompt_name)
 
 
 _cache: dict[tuple[str, int, Path, str, int | None], Embedder] = {}

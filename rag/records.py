@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Verdict = Literal["supported", "weak", "unsupported", "uncited"]
 NOT_IN_LIBRARY = "Not in the library: none of the indexed documents answers this question."
@@ -106,7 +106,7 @@ class Citation:
             page_end=passage.start + end,
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "document": self.document,
@@ -129,7 +129,7 @@ class Sentence:
     citations: list[int]
     verdict: Verdict
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -146,7 +146,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     removed_markers: int = 0  # citation markers dropped because they named no passage shown
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.text,
             "refused": self.refused,

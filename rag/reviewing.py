@@ -53,12 +53,12 @@ class ReviewRow:
 def review_rows(answer: Answer) -> list[ReviewRow]:
     """One row per (sentence, citation) pair; a sentence without citations gets one row."""
     by_number = {citation.n: citation for citation in answer.citations}
-    rows = []
+    rows: list[ReviewRow] = []
     for position, sentence in enumerate(answer.sentences, start=1):
         text = strip_markers(sentence.text).strip()
         cited = [by_number[n] for n in sentence.citations if n in by_number]
-        for citation in cited or [None]:
-            rows.append(ReviewRow(position, text, sentence.verdict, citation))
+        cells: list[Citation | None] = [*cited] or [None]
+        rows.extend(ReviewRow(position, text, sentence.verdict, c) for c in cells)
     return rows
 
 

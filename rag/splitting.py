@@ -7,11 +7,18 @@ from collections.abc import Callable, Iterable, Iterator
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.records import Chunk, Page
+from rag.text import SENTENCE_END, SENTENCE_START
 
 # Paragraphs, then lines, then sentence ends, then clauses, then words: the first that fits wins.
 # A run with none of these is left whole and cut by `Splitter._fit`: the splitter's last resort,
 # one piece per character, costs a token count per character (hours for a 50 MB line).
-SEPARATORS = ["\n\n", "\n", r"(?<=[.!?…])\s+(?=[\"'“‘(\[]?[A-Z0-9])", r"(?<=[;:])\s+", r"\s+"]
+SEPARATORS = [
+    "\n\n",
+    "\n",
+    rf"(?<={SENTENCE_END})\s+(?={SENTENCE_START})",
+    r"(?<=[;:])\s+",
+    r"\s+",
+]
 MAX_CHARS_PER_TOKEN = 10  # a chunk holds at most this many characters per token of its limit
 WINDOW_CHUNKS = 50  # text is split in windows of at most this many chunks' characters
 # Where a window may end, strongest first (normalised text separates words by one whitespace).

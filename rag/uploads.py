@@ -8,8 +8,8 @@ import unicodedata
 from pathlib import Path
 
 from rag.errors import UnreadableFileError
-from rag.ingesting import content_hash
 from rag.loading import SUPPORTED_SUFFIXES
+from rag.models import sha256_of
 
 MAX_NAME_CHARS = 120
 SUPPORTED_KINDS = "PDF, Word (.docx), HTML, Markdown or text"
@@ -35,7 +35,9 @@ def safe_file_name(name: str) -> str:
 
 
 def describe_size(size: int) -> str:
-    """A byte count for people: "3.0 MB", "4.9 KB" or "512 bytes"."""
+    """A byte count for people: "1.2 GB", "3.0 MB", "4.9 KB" or "512 bytes"."""
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GB"
     if size >= 2**20:
         return f"{size / 2**20:.1f} MB"
     if size >= 2**10:
@@ -79,7 +81,7 @@ def save_upload(path: Path, name: str, folder: Path, max_bytes: int) -> Path:
     check_upload(path, safe, max_bytes)
     folder.mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
-    digest = content_hash(path)
+    digest = sha256_of(path)
     stem, suffix = Path(safe).stem, Path(safe).suffix
     for attempt in range(1, 1000):
         target = folder / (safe if attempt == 1 else f"{stem}-{attempt}{suffix}")
@@ -88,7 +90,7 @@ def save_upload(path: Path, name: str, folder: Path, max_bytes: int) -> Path:
         try:
             out = open(target, "xb")  # noqa: SIM115 (closed by the `with` below)
         except FileExistsError:
-            if content_hash(target) == digest:
+            if sha256_of(target) == digest:
                 return target
             continue
         try:

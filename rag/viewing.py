@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from rag.errors import DocumentNotFoundError, SourceFileError
-from rag.ingesting import content_hash
+from rag.models import sha256_of
 from rag.normalising import normalise, raw_span
 from rag.records import Citation, DocumentInfo, Page
 from rag.store import DocumentStore
@@ -90,7 +90,7 @@ def original_file(document: DocumentInfo) -> Path:
     """The document's file as it was indexed; raise if it is gone or has changed since."""
     path = Path(document.source)
     try:
-        unchanged = content_hash(path) == document.content_hash
+        unchanged = sha256_of(path) == document.content_hash
     except OSError as error:
         raise SourceFileError(
             f"{document.file}: the original file {path} cannot be read ({error.strerror or error})"
@@ -186,7 +186,8 @@ def render_page(
                 width=1,
             )
         image = Image.alpha_composite(image, overlay)
-    return image.convert("RGB")
+    rgb: Image.Image = image.convert("RGB")
+    return rgb
 
 
 def _extracted_from(raw_text: str, bounded: str) -> bool:

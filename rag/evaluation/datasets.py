@@ -13,14 +13,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Final, Literal, cast
 
 from rag.errors import DatasetError
 from rag.ingesting import TextDocument
 
-BEIR = "beir"
-FINANCEBENCH = "financebench"
-QUESTIONS = "questions"
+BEIR: Final = "beir"
+FINANCEBENCH: Final = "financebench"
+QUESTIONS: Final = "questions"
 FINANCEBENCH_QUESTIONS = "financebench_open_source.jsonl"
 
 
@@ -80,7 +80,7 @@ class QASet:
 Dataset = RetrievalSet | QASet
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, record) for each line of a JSON-lines file; `where` names file and line."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -98,7 +98,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
         raise DatasetError(f"cannot read {path} ({error.strerror or error})") from error
 
 
-def _field(record: dict, name: str, where: str, kind: type | tuple[type, ...]) -> object:
+def _field(record: dict[str, Any], name: str, where: str, kind: type | tuple[type, ...]) -> Any:
     if name not in record:
         raise DatasetError(f"{where}: no field '{name}'")
     if not isinstance(record[name], kind):

@@ -10,16 +10,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from rag.citations import Judge, strip_markers
+
+Item = TypeVar("Item", bound=Hashable)  # what is ranked: a document, a (file, page)
 
 FIGURE_TOLERANCE = Decimal("0.01")  # largest relative difference of two figures taken as equal
 _FIGURE = re.compile(r"(?<![\w.])[-−]?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
-def ndcg_at_k(ranking: Sequence[Hashable], relevance: Mapping[Hashable, int], k: int) -> float:
+def ndcg_at_k(ranking: Sequence[Item], relevance: Mapping[Item, int], k: int) -> float:
     """Normalised discounted cumulative gain of the first `k` ids (gain = relevance)."""
     gains = [relevance.get(id_, 0) for id_ in ranking[:k]]
     dcg = sum(gain / math.log2(rank + 1) for rank, gain in enumerate(gains, start=1))
@@ -28,12 +32,12 @@ def ndcg_at_k(ranking: Sequence[Hashable], relevance: Mapping[Hashable, int], k:
     return dcg / idcg if idcg else 0.0
 
 
-def recall_at_k(ranking: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+def recall_at_k(ranking: Sequence[Item], relevant: AbstractSet[Item], k: int) -> float:
     """Share of the relevant ids found among the first `k`."""
     return len(relevant & set(ranking[:k])) / len(relevant) if relevant else 0.0
 
 
-def mrr_at_k(ranking: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+def mrr_at_k(ranking: Sequence[Item], relevant: AbstractSet[Item], k: int) -> float:
     """1 / rank of the first relevant id among the first `k`; 0 when none is there."""
     for rank, id_ in enumerate(ranking[:k], start=1):
         if id_ in relevant:
@@ -41,7 +45,7 @@ def mrr_at_k(ranking: Sequence[Hashable], relevant: set[Hashable], k: int) -> fl
     return 0.0
 
 
-def hit_at_k(ranking: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+def hit_at_k(ranking: Sequence[Item], relevant: AbstractSet[Item], k: int) -> float:
     """1 when any relevant id is among the first `k`, else 0."""
     return 1.0 if relevant & set(ranking[:k]) else 0.0
 
@@ -70,10 +74,16 @@ def figures(text: str) -> list[Decimal]:
     return found
 
 
+def _exponent(number: Decimal) -> int:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int), f"{number} is not finite"
+    return exponent
+
+
 def same_figure(gold: Decimal, given: Decimal) -> bool:
     """Whether `given` states `gold`: equal once the more precise of the two is rounded to the
     other's decimals, and within FIGURE_TOLERANCE of each other ("31%" states 30.8%, not 0.66)."""
-    places = max(min(-gold.as_tuple().exponent, -given.as_tuple().exponent), 0)
+    places = max(min(-_exponent(gold), -_exponent(given)), 0)
     quantum = Decimal(1).scaleb(-places)
     rounded_equal = gold.quantize(quantum) == given.quantize(quantum)
     return rounded_equal and abs(gold - given) <= FIGURE_TOLERANCE * max(abs(gold), abs(given))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from rag.answering import EXTRACTIVE
+from rag.answering import EXTRACTIVE, model_judge
 from rag.citations import Judge, strip_markers
 from rag.embedding import Embedder
 from rag.errors import RagError
@@ -22,14 +23,14 @@ from rag.evaluation.metrics import (
     recall_at_k,
 )
 from rag.evaluation.reports import Report
-from rag.generation import chat_model, judge_support
+from rag.generation import chat_model
 from rag.ingesting import IngestReport, Progress
 from rag.library import Library
 from rag.records import Answer, Passage
-from rag.retrieval import retrieve
 from rag.settings import Settings
 
 RETRIEVAL = "retrieval"
+Row = dict[str, Any]  # one question's figures, as written to the per-question JSON
 HIT_KS = (1, 3, 5, 10)
 RECALL_DEPTH = 100  # documents ranked for Recall@100
 RECALL_CANDIDATES = 300  # chunks taken from each search method to rank RECALL_DEPTH documents
@@ -50,7 +51,7 @@ def ingest_dataset(
     return library.ingest(dataset.documents, progress)
 
 
-def settings_summary(library: Library) -> dict[str, object]:
+def settings_summary(library: Library) -> Row:
     """The settings that decide the figures of a run, with the model and backend that ran."""
     keys = (
         "embedding_model",
@@ -77,9 +78,9 @@ def document_ranking(passages: list[Passage]) -> list[str]:
     return list(dict.fromkeys(passage.file for passage in passages))
 
 
-def _ranked_documents(library: Library, settings: Settings, query: str) -> list[str]:
-    everything = 2 * settings.candidates  # the fused list is never longer
-    passages = retrieve(library.store(), library.embedder, settings, query, k=everything)
+def _ranked_documents(library: Library, candidates: int, query: str) -> list[str]:
+    everything = 2 * candidates  # the fused list is never longer
+    passages = library.retrieve(query, k=everything, candidates=candidates)
     return document_ranking(passages)
 
 
@@ -97,14 +98,14 @@ def evaluate_retrieval(
     """
     started = time.perf_counter()
     settings = library.settings
-    deep = settings.model_copy(update={"candidates": max(settings.candidates, RECALL_CANDIDATES)})
+    deep = max(settings.candidates, RECALL_CANDIDATES)
     queries = dataset.queries[:limit]
-    rows: list[dict[str, object]] = []
+    rows: list[Row] = []
     for done, query in enumerate(queries):
         if progress:
             progress(query.id, done, len(queries))
         relevance = dataset.qrels[query.id]
-        ranking = _ranked_documents(library, settings, query.text)
+        ranking = _ranked_documents(library, settings.candidates, query.text)
         deep_ranking = _ranked_documents(library, deep, query.text)
         rows.append(
             {
@@ -158,9 +159,9 @@ def correctness_claim(question: str, gold: str) -> str:
     return f'The answer to the question "{question}" is: {gold}'
 
 
-def _answer_row(item: QAItem, answer: Answer, kind: str, judge: Judge | None) -> dict[str, object]:
+def _answer_row(item: QAItem, answer: Answer, kind: str, judge: Judge | None) -> Row:
     text = strip_markers(answer.text)
-    row: dict[str, object] = {"answer": answer.text, "refused": answer.refused}
+    row: Row = {"answer": answer.text, "refused": answer.refused}
     if not answer.refused:
         row["sentences"] = len(answer.sentences)
         row["supported_sentences"] = sum(s.verdict == "supported" for s in answer.sentences)
@@ -182,9 +183,7 @@ def _answer_row(item: QAItem, answer: Answer, kind: str, judge: Judge | None) ->
     return row
 
 
-def _qa_metrics(
-    rows: list[dict[str, object]], mode: str, kind: str, judged: bool
-) -> dict[str, float | None]:
+def _qa_metrics(rows: list[Row], mode: str, kind: str, judged: bool) -> dict[str, float | None]:
     """Means over the answerable questions (refusals over the unanswerable ones); a metric
     that applies to none of the rows is n/a (None)."""
     answerable = [row for row in rows if not row["unanswerable"]]
@@ -209,7 +208,7 @@ def _qa_metrics(
     return metrics
 
 
-def supported_share(rows: list[dict[str, object]]) -> float | None:
+def supported_share(rows: list[Row]) -> float | None:
     """Share of the sentences of all answers given (answerable questions or not) that the
     pipeline's own citation check verified as supported; None when no answer was given."""
     sentences = sum(int(row.get("sentences", 0)) for row in rows)
@@ -235,14 +234,12 @@ def evaluate_qa(
     answer of `mode` scored for correctness and, with a judge, for ALCE citation quality."""
     started = time.perf_counter()
     items = dataset.items[:limit]
-    rows: list[dict[str, object]] = []
+    rows: list[Row] = []
     for done, item in enumerate(items):
         if progress:
             progress(item.id, done, len(items))
-        passages = retrieve(
-            library.store(), library.embedder, library.settings, item.question, k=max(HIT_KS)
-        )
-        row: dict[str, object] = {
+        passages = library.retrieve(item.question, k=max(HIT_KS))
+        row: Row = {
             "id": item.id,
             "question": item.question,
             "gold": item.answers,
@@ -308,10 +305,9 @@ def evaluate(
     )
 
 
-def model_judge(settings: Settings, generator: str) -> Judge:
-    """A judge that asks the chat model of `generator` ("local" or "openai") yes or no."""
-    model = chat_model(settings, generator)
-    return lambda claim, passage: judge_support(model, claim, passage)
+def eval_judge(settings: Settings, generator: str) -> Judge:
+    """The judge `rag ask` uses, asking the chat model of `generator` ("local" or "openai")."""
+    return model_judge(chat_model(settings, generator))
 
 
 def eval_library(settings: Settings, dataset: Dataset, index: Path | None) -> Library:

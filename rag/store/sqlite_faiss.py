@@ -50,21 +50,13 @@ from rag.store.vector_index import (
     training_size,
 )
 from rag.store.vector_index import read as read_index_file
+from rag.text import content_words
 
 SCHEMA_VERSION = "2"  # 2: documents.prepared_with
 DATABASE_NAME = "library.sqlite"
 _FAISS_FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
 _TEMPORARY_FILE = re.compile(r"^vectors\.(\d+)\.(?:.*\.)?faiss\.tmp$")
 _TABLES = frozenset(["meta", "documents", "pages", "chunks", "chunks_fts"])
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers him his how i if in into is it its itself just me more most my
-    no nor not now of off on once only or other our out over own same she should so some such than
-    that the their them then there these they this those through to too under until up very was we
-    were what when where which while who whom why will with would you your yours""".split()
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,9 +110,7 @@ _DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash
 
 def lexical_query(text: str) -> str:
     """An FTS5 query matching any content word of `text` (each quoted, so never a syntax error)."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    unique = list(dict.fromkeys(words))
-    return " OR ".join(f'"{word}"' for word in unique)
+    return " OR ".join(f'"{word}"' for word in content_words(text))
 
 
 def _fsync_directory(path: Path) -> None:

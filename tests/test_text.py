@@ -1,4 +1,4 @@
-from rag.sentences import sentence_spans
+from rag.text import sentence_spans
 
 
 def sentences(text: str) -> list[str]:

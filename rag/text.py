@@ -1,0 +1,86 @@
+"""Text handling shared by every stage: words, stopwords, stems and sentences.
+
+One stopword list, one stemmer and one sentence splitter, so that the lexical index, the
+extractive answerer, the citation checks and briefings agree on what a word and a sentence are.
+The stemmer is Porter's, the algorithm of SQLite FTS5's `porter` tokenizer that the default
+store's lexical index uses.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours""".split()
+)
+
+_WORD = re.compile(r"\w+")
+
+# A sentence ends at one of these marks, before whitespace and a sentence start.
+SENTENCE_END = r"[.!?…]"
+SENTENCE_START = r"[\"'“‘(\[]?[A-Z0-9]"
+
+# A sentence ends at a mark (optionally followed by a closing quote or bracket and a footnote
+# number) before whitespace and a sentence start, or at a line break.
+_BOUNDARY = re.compile(
+    rf"(?P<stop>{SENTENCE_END}[\"'”’)\]]*(?:\d{{1,3}}(?=\s))?)\s+(?={SENTENCE_START})|\s*\n\s*"
+)
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Nos|Vol|Fig|Figs|Sec|Art|Gen|Sen|Rep|"
+    r"Gov|Jr|Sr|Inc|Co|Corp|Ltd|vs|etc|e\.g|i\.e|al|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|"
+    r"Oct|Nov|Dec|p|pp)\.)$"
+)
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, lower-cased, in order."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """The distinct words of `text` that are not stopwords, lower-cased, in order of first use."""
+    return list(dict.fromkeys(word for word in words(text) if word not in STOPWORDS))
+
+
+_STEMMER = snowballstemmer.stemmer("porter")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Porter's stem of a lower-case word ('policies' and 'policy' both give 'polici')."""
+    return str(_STEMMER.stemWord(word))
+
+
+def stems(text: str) -> set[str]:
+    """The stems of the content words of `text`."""
+    return {stem(word) for word in content_words(text)}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, whitespace excluded."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end("stop") if match.group("stop") else match.start()
+        if match.group("stop") and _ABBREVIATION.search(text[max(start, end - 12) : end]):
+            continue
+        spans.append((start, end))
+        start = match.end()
+    spans.append((start, len(text)))
+    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
