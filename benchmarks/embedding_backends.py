@@ -68,7 +68,7 @@ def backends(threads: int, cache_dir: Path) -> dict[str, Encode]:
     encoders: dict[str, Encode] = {}
     for name in ("torch", "onnx", "onnx-int8"):
         embedder = Embedder(MODEL, 32, cache_dir, name, threads)
-        encoders[name] = lambda texts, prompt, e=embedder: e.embed(texts, prompt)
+        encoders[name] = embedder.embed
     path = Embedder(MODEL, 32, cache_dir, "torch").path
     bf16 = SentenceTransformer(str(path), device="cpu", model_kwargs={"dtype": torch.bfloat16})
     encoders["torch-bf16"] = lambda texts, prompt: bf16.encode(

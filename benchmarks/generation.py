@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.library import Library
+from rag.records import Answer
 from rag.settings import load_settings
 
 QUESTIONS = Path(__file__).resolve().parent / "questions" / "library.jsonl"
@@ -31,6 +32,7 @@ def timed_answer(library: Library, question: str) -> tuple[float, float, bool]:
             first = time.perf_counter() - started
         answer = piece
     total = time.perf_counter() - started
+    assert isinstance(answer, Answer)
     return first if first is not None else total, total, answer.refused
 
 

@@ -71,8 +71,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.paths)
         return
-    with tempfile.TemporaryDirectory(prefix="rag-incremental-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix="rag-incremental-") as folder:
+        work = Path(folder)
         extra = work / "new"
         extra.mkdir()
         shutil.copy(EXTRA, extra / "added-report.pdf")

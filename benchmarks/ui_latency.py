@@ -87,6 +87,7 @@ def start_server(index: Path, port: int, generator: str) -> tuple[subprocess.Pop
     serving = threading.Event()
 
     def read() -> None:
+        assert server.stdout is not None
         for line in server.stdout:
             lines.append(line)
             if line.startswith("rag: serving on"):
@@ -136,11 +137,12 @@ def library_baseline(index: Path, generator: str) -> dict[str, float]:
     try:
         library.warm_up()
         started = time.perf_counter()
-        first = None
+        first: float | None = None
         for piece in library.ask_stream(SEED_QUESTION):
             if first is None and isinstance(piece, str) and piece.strip():
                 first = time.perf_counter() - started
-        return {"library_first": first, "library_done": time.perf_counter() - started}
+        done = time.perf_counter() - started
+        return {"library_first": done if first is None else first, "library_done": done}
     finally:
         library.close()
 

@@ -264,7 +264,7 @@ def _openai_chat(settings: Settings) -> BaseChatModel:
         temperature=settings.generator_temperature,
         # the field's alias is max_completion_tokens; its name keeps the request's max_tokens,
         # which every OpenAI-compatible server reads
-        max_tokens=settings.generator_max_tokens,  # type: ignore[call-arg]
+        max_tokens=settings.generator_max_tokens,
         streaming=True,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ from rag.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2ab8909efb0e4c04.txt"
 SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the default library's index is slow: building it embeds the library."""
+    for item in items:
+        if "library_index" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +45,7 @@ def library_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def library(library_index: Path) -> Library:
+def library(library_index: Path) -> Iterator[Library]:
     """A Library over the shared default-library index (do not modify it)."""
     opened = Library(settings_for(library_index))
     yield opened
@@ -45,7 +53,7 @@ def library(library_index: Path) -> Library:
 
 
 @pytest.fixture
-def library_copy(library_index: Path, tmp_path: Path) -> Library:
+def library_copy(library_index: Path, tmp_path: Path) -> Iterator[Library]:
     """A Library over a private copy of the default-library index, free to modify."""
     target = tmp_path / "index"
     shutil.copytree(library_index, target)

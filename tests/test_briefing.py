@@ -93,7 +93,7 @@ def test_exports_hold_the_same_references(extractive_briefing: Briefing, tmp_pat
     assert references_in(markdown) == expected
 
     word = docx.Document(str(paths[".docx"]))
-    headings = [p.text for p in word.paragraphs if p.style.name == "Heading 1"]
+    headings = [p.text for p in word.paragraphs if p.style and p.style.name == "Heading 1"]
     for section in extractive_briefing.sections:
         assert any(section.question in heading for heading in headings)
     assert "References" in headings
@@ -231,6 +231,7 @@ def test_rag_brief_writes_the_file_the_suffix_names(
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_local_model_briefing_is_cited_and_supported(library: Library) -> None:
     briefing = build_briefing(library, TOPIC, 3, mode="local")
     check_briefing(briefing, library)

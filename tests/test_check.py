@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -97,7 +98,7 @@ def test_check_reports_tampering_and_repairs_what_it_can(small_index):
 
 def test_check_finds_a_faiss_file_with_other_vectors_and_a_changed_model(small_index):
     folder, index = small_index
-    base = faiss.read_index(str(faiss_file(index)))
+    base = cast(faiss.IndexIDMap2, faiss.read_index(str(faiss_file(index))))
     ids = faiss.vector_to_array(base.id_map)
     forged = faiss.IndexIDMap2(faiss.IndexFlatIP(base.d))
     vectors = np.random.default_rng(3).standard_normal((len(ids), base.d)).astype(np.float32)
@@ -152,12 +153,12 @@ def test_tampered_or_foreign_index_files_give_one_line_errors(tmp_path: Path, sm
         db.execute("CREATE TABLE users(name TEXT, password TEXT)")
         db.execute("INSERT INTO users VALUES ('ana', 'x')")
     db.close()
-    before = (index / "library.sqlite").read_bytes()
+    foreign = (index / "library.sqlite").read_bytes()
     assert_one_line_error(
         rag("ingest", str(tmp_path / "nothing"), "--index", str(index)),
         "SQLite database of another program (tables: users)",
     )
-    assert (index / "library.sqlite").read_bytes() == before  # not even switched to WAL
+    assert (index / "library.sqlite").read_bytes() == foreign  # not even switched to WAL
 
     (index / "library.sqlite").write_bytes(b"")
     assert_one_line_error(rag("status", "--index", str(index)), "no index at", "is empty")

@@ -33,7 +33,13 @@ from rag.evaluation.metrics import (
     ndcg_at_k,
     recall_at_k,
 )
-from rag.evaluation.runners import document_ranking, evidence_pages, page_ranking, supported_share
+from rag.evaluation.runners import (
+    Row,
+    document_ranking,
+    evidence_pages,
+    page_ranking,
+    supported_share,
+)
 from rag.records import Passage
 
 DATA = ROOT.parent / "shared" / "data"
@@ -126,7 +132,7 @@ def test_citation_recall_and_precision_by_hand():
 
 
 def test_supported_share_counts_sentences_of_the_answers_given():
-    rows = [
+    rows: list[Row] = [
         {"refused": False, "sentences": 3, "supported_sentences": 2},
         {"refused": False, "sentences": 1, "supported_sentences": 0},  # an unanswerable one
         {"refused": True},
@@ -239,6 +245,7 @@ def test_eval_of_a_beir_slice_prints_a_table_and_writes_json(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_eval_of_the_question_set_answers_and_judges_citations(library_index: Path, tmp_path: Path):
     out = tmp_path / "questions.json"
     run = rag(

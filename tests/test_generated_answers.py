@@ -10,7 +10,7 @@ from rag.answering import CHARS_PER_TOKEN, PROMPT_RESERVE_TOKENS, fit_to_context
 from rag.records import NOT_IN_LIBRARY, Passage
 from rag.settings import Settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
 def test_local_model_answers_the_seed_question_with_a_checked_citation(library):

@@ -224,6 +224,7 @@ def test_the_judge_reads_yes_no_or_neither(openai_server: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_the_packaged_local_model_streams_and_judges() -> None:
     model = chat_model(Settings(), "local")
     started = time.perf_counter()
@@ -242,6 +243,7 @@ def test_the_packaged_local_model_streams_and_judges() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_a_prompt_longer_than_the_context_window_is_a_clear_error() -> None:
     model = chat_model(Settings(generator_context_tokens=512), "local")
     prompt = "The ferry to Varn sails at dawn. " * 200  # about 1,600 tokens

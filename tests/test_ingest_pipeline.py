@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_pdf, settings_for
 
 from rag import ingesting, loading
 from rag.ingesting import _ahead, embedded_title
 from rag.library import Library
-from tests.conftest import make_pdf, settings_for
 
 TOPICS = [
     "cocaine seizures in Peru",

@@ -71,7 +71,9 @@ def kill_during(command: list[str], index: Path, mode: str, delay: float) -> boo
 
 def assert_searchable(store: SqliteFaissStore, passages: list) -> None:
     """The document's marker word finds it lexically, its first vector finds it densely."""
-    marker = re.search(r"marker\d+v\d+", passages[0].text).group()
+    found = re.search(r"marker\d+v\d+", passages[0].text)
+    assert found is not None
+    marker = found.group()
     ids = {passage.chunk_id for passage in passages}
     lexical = store.search_lexical(marker, 5)
     assert lexical and {hit.chunk_id for hit in lexical} <= ids, marker
@@ -187,4 +189,6 @@ def test_a_reader_sees_each_document_before_or_after_its_commit(tmp_path: Path, 
 
 def version_of(chunk_text: str) -> int:
     """The version of a report that a chunk of it comes from (its marker word says)."""
-    return int(re.search(r"marker\d+v(\d+)", chunk_text).group(1))
+    found = re.search(r"marker\d+v(\d+)", chunk_text)
+    assert found is not None
+    return int(found.group(1))

@@ -17,7 +17,7 @@ from rag.library import Library
 from rag.records import Answer, Passage
 from rag.settings import load_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 HOSTILE_FILE = "salaverry.txt"
 HOSTILE = """Peru: Port Security at Salaverry
@@ -76,7 +76,8 @@ def test_document_text_reaches_the_model_without_control_tokens():
 def ask_local(library: Library, question: str) -> tuple[str, Answer]:
     """The text streamed to the user, and the final checked answer, from the local model."""
     *pieces, answer = library.ask_stream(question, mode="local")
-    return "".join(pieces), answer
+    assert isinstance(answer, Answer)
+    return "".join(str(piece) for piece in pieces), answer
 
 
 def test_an_unrelated_answer_ignores_a_retrieved_hostile_document(poisoned: Library):

@@ -19,6 +19,7 @@ def test_chunks_fit_the_model_keep_spans_and_overlap(embedder):
     assert len(chunks) > 6
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     for chunk in chunks:
+        assert chunk.page is not None
         source = pages[chunk.page - 1].text
         assert source[chunk.start : chunk.end] == chunk.text
         assert chunk.token_count == embedder.count_tokens(chunk.text) <= 60
@@ -35,7 +36,7 @@ def test_a_run_without_spaces_is_still_cut_to_the_limit(embedder):
         [page(None, text)]
     )
     assert all(c.token_count <= 50 for c in chunks)
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))
     assert covered == set(range(len(text)))  # nothing lost between chunks

@@ -9,13 +9,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from conftest import settings_for
 
 from rag.library import Library
 from rag.records import Chunk, Page
 from rag.store import NewDocument
 from rag.store.sqlite_faiss import SqliteFaissStore
 from rag.store.vector_index import FLAT, IVF, IndexPlan, kind_of
-from tests.conftest import settings_for
 
 DIM = 16
 SMALL = IndexPlan(ann_threshold=400, nprobe=8, mmap_from_bytes=0, delta_minimum=40)

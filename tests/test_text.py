@@ -1,4 +1,6 @@
-from rag.text import sentence_spans
+import sqlite3
+
+from rag.text import content_words, sentence_spans, stem, stems, words
 
 
 def sentences(text: str) -> list[str]:
@@ -23,3 +25,32 @@ def test_line_breaks_end_sentences_and_spans_are_exact():
     text = "Title line\n\nBody one. Body two\nLast"
     spans = sentence_spans(text)
     assert [text[s:e] for s, e in spans] == ["Title line", "Body one.", "Body two", "Last"]
+
+
+def test_content_words_drop_stopwords_and_repeats_in_order():
+    assert content_words("What is the Space Force, and who leads the FORCE?") == [
+        "space",
+        "force",
+        "leads",
+    ]
+    assert content_words("the of and") == []
+
+
+def test_stems_join_inflections_as_the_lexical_index_does(tmp_path):
+    """The stemmer is the one of the FTS5 porter tokenizer: a word the index matches by stem
+    is a word text.stem matches too."""
+    pairs = [("policy", "policies"), ("seized", "seizing"), ("agency", "agencies")]
+    for a, b in pairs:
+        assert stem(a) == stem(b)
+    database = sqlite3.connect(tmp_path / "fts.sqlite")
+    database.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61')")
+    for _, b in pairs:
+        database.execute("INSERT INTO t(text) VALUES (?)", (b,))
+    for a, b in pairs:
+        found = database.execute("SELECT text FROM t WHERE t MATCH ?", (f'"{a}"',)).fetchall()
+        assert found == [(b,)]
+    assert stems("The policies of agencies") == {"polici", "agenc"}
+
+
+def test_words_are_lower_case_word_characters():
+    assert words("Peru's 7.6 tons") == ["peru", "s", "7", "6", "tons"]

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from conftest import ROOT, SEED_QUESTION
 from playwright.sync_api import expect, sync_playwright
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,6 +72,7 @@ class Server:
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
+        assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line)
 
@@ -331,7 +333,8 @@ def test_ask_endpoint_returns_the_rag_ask_json_object(guarded_app: Server):
     question = "Who built the Quellport lighthouse?"
     client = Client(guarded_app.url, auth=("analyst", "correct horse"), verbose=False)
     answer = client.predict(question, api_name="/ask")
-    index = guarded_app.process.args[guarded_app.process.args.index("--index") + 1]
+    arguments = [str(argument) for argument in cast(list[str], guarded_app.process.args)]
+    index = arguments[arguments.index("--index") + 1]
     cli = subprocess.run(
         [sys.executable, "-m", "rag.cli", "ask", question, "--json", "--index", index],
         capture_output=True,

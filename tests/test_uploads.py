@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from conftest import make_pdf, settings_for
@@ -11,6 +12,11 @@ from conftest import make_pdf, settings_for
 from rag.errors import UnreadableFileError
 from rag.library import Library
 from rag.uploads import MAX_NAME_CHARS, safe_file_name, save_upload
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+NO_PROGRESS = cast("gr.Progress", lambda *_, **__: None)  # what the app reports progress to
 
 
 @pytest.mark.parametrize(
@@ -155,7 +161,7 @@ def test_app_upload_names_each_bad_file_and_leaves_the_index_unchanged(tmp_path:
         library.ingest([kept])
         before = (library.documents(), library.status())
         *_, message, cleared = App(library).upload(
-            [str(incoming / name) for name in reasons], None, progress=lambda *_, **__: None
+            [str(incoming / name) for name in reasons], None, progress=NO_PROGRESS
         )
         lines = message.split("\n\n")
         assert len(lines) == len(reasons) and cleared is None
@@ -200,7 +206,7 @@ def test_app_upload_and_removal_refresh_every_document_picker(tmp_path: Path):
         [kept_id] = [str(d.id) for d in library.documents()]
         app = App(library)
         _, _, chat, remove, brief, message, _ = app.upload(
-            [str(added)], [kept_id], [kept_id], progress=lambda *_, **__: None
+            [str(added)], [kept_id], [kept_id], progress=NO_PROGRESS
         )
         [added_id] = [str(d.id) for d in library.documents() if d.file == "added.txt"]
         for picker in (chat, remove, brief):

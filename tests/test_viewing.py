@@ -3,6 +3,7 @@ and the original file served only while it is the file that was indexed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ FILLER = " ".join(f"Line {i} of the harbour log records calm weather." for i in 
 
 
 @pytest.fixture
-def pdf_library(tmp_path: Path) -> Library:
+def pdf_library(tmp_path: Path) -> Iterator[Library]:
     """A library of one two-page PDF: filler, then the two facts on page 2."""
     (tmp_path / "docs").mkdir()
     pdf = make_pdf(

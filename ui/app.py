@@ -503,7 +503,7 @@ def build_app(library: Library) -> gr.Blocks:
             [brief_preview, brief_md, brief_docx, brief_pdf],
             **private,
         )
-        gr.api(app.ask, api_name="ask")  # type: ignore[attr-defined]
+        gr.api(app.ask, api_name="ask")
     return blocks
 
 
