@@ -66,7 +66,15 @@ def command_ingest(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
         paths = [Path(p) for p in args.paths] or None
-        report = library.ingest(paths, progress=None if args.quiet else _progress_bar())
+        progress = None if args.quiet else _progress_bar()
+        if args.ray:
+            from rag.distributing import ingest_on_ray
+
+            report = ingest_on_ray(
+                library, paths or library.settings.library_paths, args.ray, progress
+            )
+        else:
+            report = library.ingest(paths, progress=progress)
     finally:
         library.close()
     _print_report(report)
@@ -358,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", parents=[common], help="index files and folders")
     ingest.add_argument("paths", nargs="*", help="files or folders (default: corpus/ and seeds/)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="load, split and embed on a Ray cluster (pip install 'rag[ray]'): its address, or "
+        "'auto' for the one this machine runs, else a local instance on loopback",
+    )
     ingest.set_defaults(run=command_ingest)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")

@@ -49,6 +49,14 @@ class PostgresSettings(BaseModel):
     hnsw_ef_construction: int = Field(
         64, description="Candidates considered while the HNSW index is built.", ge=4
     )
+    exact_below: int = Field(
+        20_000,
+        description=(
+            "Chunks below which dense search scans every vector (exact, as the folder store is "
+            "below its ann_threshold) instead of the HNSW index."
+        ),
+        ge=0,
+    )
     ef_search: int = Field(
         100,
         description="Candidates the HNSW index keeps per query (more: better recall, slower).",

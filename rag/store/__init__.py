@@ -40,6 +40,7 @@ class NewDocument:
     # ids to keep, when a document is copied from another store (`rag migrate`); None: new ids
     document_id: int | None = None
     chunk_ids: tuple[int, ...] | None = None
+    added_at: str | None = None  # ISO 8601, UTC; None: now
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ class PostgresStore:
                     document.content_hash,
                     document.size,
                     len(document.pages),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    document.added_at or datetime.now(UTC).isoformat(timespec="seconds"),
                     document.prepared_with,
                 ),
             ).fetchone()
@@ -410,7 +410,7 @@ class PostgresStore:
     def stored_document(self, document_id: int) -> NewDocument:
         with self.snapshot():
             row = self._db.execute(
-                """SELECT source, file, title, format, content_hash, size, prepared_with
+                """SELECT source, file, title, format, content_hash, size, prepared_with, added_at
                 FROM rag_documents WHERE id = %s""",
                 (document_id,),
             ).fetchone()
@@ -426,7 +426,7 @@ class PostgresStore:
                 FROM rag_chunks WHERE document_id = %s ORDER BY ordinal""",
                 (document_id,),
             ).fetchall()
-        source, file, title, format_, content_hash, size, prepared_with = row
+        source, file, title, format_, content_hash, size, prepared_with, added_at = row
         vectors = np.array([c[7].to_numpy() for c in chunks], dtype=np.float32).reshape(
             -1, self.dimension
         )
@@ -443,6 +443,7 @@ class PostgresStore:
             prepared_with=prepared_with,
             document_id=document_id,
             chunk_ids=tuple(int(c[0]) for c in chunks),
+            added_at=added_at,
         )
 
     def chunk_ids(self, document_ids: list[int] | None = None) -> list[int]:
@@ -458,14 +459,30 @@ class PostgresStore:
     def search_dense(
         self, vector: np.ndarray, k: int, document_ids: list[int] | None = None
     ) -> list[Hit]:
+        """HNSW search; an exact scan below `exact_below` chunks (by the server's estimate)."""
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(self.dimension)
         where = "" if document_ids is None else "WHERE document_id = ANY(%(documents)s::bigint[])"
-        rows = self._rows(
-            f"""SELECT id, -(embedding <#> %(q)s) FROM rag_chunks {where}
-            ORDER BY embedding <#> %(q)s LIMIT %(k)s""",
-            {"q": query, "k": k, "documents": document_ids},
-        )
+        with self.snapshot():
+            # an ordering the HNSW index cannot serve makes the planner scan every row (exact)
+            order = "(embedding <#> %(q)s) + 0, id" if self._small() else "embedding <#> %(q)s"
+            rows = self._db.execute(
+                f"""SELECT id, -(embedding <#> %(q)s) FROM rag_chunks {where}
+                ORDER BY {order} LIMIT %(k)s""",
+                {"q": query, "k": k, "documents": document_ids},
+            ).fetchall()
         return [Hit(int(i), float(score)) for i, score in rows]
+
+    def _small(self) -> bool:
+        """Whether the chunk table holds fewer than `exact_below` rows, as the planner's
+        statistics estimate it (counted while the table has none)."""
+        row = self._db.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'rag_chunks'::regclass"
+        ).fetchone()
+        estimate = float(row[0]) if row else -1.0
+        if estimate < 0:
+            counted = self._db.execute("SELECT count(*) FROM rag_chunks").fetchone()
+            estimate = float(counted[0]) if counted else 0.0
+        return estimate < self.config.exact_below
 
     def search_lexical(
         self, query: str, k: int, document_ids: list[int] | None = None

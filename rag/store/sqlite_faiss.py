@@ -520,7 +520,7 @@ class SqliteFaissStore:
                     document.content_hash,
                     document.size,
                     len(document.pages),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    document.added_at or datetime.now(UTC).isoformat(timespec="seconds"),
                     document.prepared_with,
                 ),
             )
@@ -610,7 +610,7 @@ class SqliteFaissStore:
     def stored_document(self, document_id: int) -> NewDocument:
         with self._read():
             row = self._db.execute(
-                """SELECT source, file, title, format, content_hash, size, prepared_with
+                """SELECT source, file, title, format, content_hash, size, prepared_with, added_at
                 FROM documents WHERE id=?""",
                 (document_id,),
             ).fetchone()
@@ -625,7 +625,7 @@ class SqliteFaissStore:
                 WHERE document_id=? ORDER BY ordinal""",
                 (document_id,),
             ).fetchall()
-        source, file, title, format_, content_hash, size, prepared_with = row
+        source, file, title, format_, content_hash, size, prepared_with, added_at = row
         vectors = self._stored_vectors([(c[0], c[7]) for c in chunks])
         return NewDocument(
             source=source,
@@ -640,6 +640,7 @@ class SqliteFaissStore:
             prepared_with=prepared_with,
             document_id=document_id,
             chunk_ids=tuple(c[0] for c in chunks),
+            added_at=added_at,
         )
 
     def document_by_source(self, source: str) -> DocumentInfo | None:
