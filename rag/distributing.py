@@ -11,6 +11,7 @@ workers with pickle: run it only on a cluster you trust (whoever can submit to i
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -121,12 +122,12 @@ def connect(address: str, temp_dir: Path | None = None) -> bool:
         return False
     if address != AUTO:
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as error:
             raise RagError(f"--ray {address}: cannot connect to a Ray cluster ({error})") from error
         return False
     try:
-        ray.init(address=AUTO, logging_level="ERROR", log_to_driver=False)
+        ray.init(address=AUTO, logging_level=logging.ERROR, log_to_driver=False)
         return False
     except ConnectionError:
         pass
@@ -134,7 +135,7 @@ def connect(address: str, temp_dir: Path | None = None) -> bool:
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         _temp_dir=str(temp_dir) if temp_dir else None,
-        logging_level="ERROR",
+        logging_level=logging.ERROR,
         log_to_driver=False,
     )
     return True
@@ -192,7 +193,8 @@ def ingest_on_ray(
 
     try:
         recipe_ref = ray.put(recipe)
-        ahead = LOAD_AHEAD_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+        ahead = LOAD_AHEAD_PER_CPU * max(1, int(cpus))
         pending: list[NewDocument] = []
         for done, (source, outcome) in enumerate(
             _prepared(ingestor, prepare, recipe_ref, sources, ahead)
