@@ -38,22 +38,11 @@ def answers(library: Library) -> list[dict[str, object]]:
     return [answers_one(library, question) for question in QUESTIONS]
 
 
-@pytest.fixture
-def database(postgres_server: str) -> str:
-    import psycopg
-
-    name = "migrate_test"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    head, _, query = postgres_server.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{name}?{query}"
-
-
 @pytest.mark.slow
 def test_migrating_to_postgres_and_back_keeps_every_answer(
-    library_index: Path, database: str, tmp_path: Path
+    library_index: Path, postgres_database: str, tmp_path: Path
 ) -> None:
+    database = postgres_database
     with opened(library_index) as library:
         before = answers(library)
         documents = library.documents()

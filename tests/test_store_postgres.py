@@ -3,9 +3,6 @@ guarantees (one-line errors, the HNSW and GIN indexes in use, `rag check`)."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-
 import numpy as np
 import psycopg
 import pytest
@@ -16,25 +13,10 @@ from rag.store import open_store
 from rag.store.postgres import PostgresStore
 from rag.store.testing import DIM, MODEL, DocumentStoreTests, StoreOpener, make_document, unit
 
-_numbers = itertools.count()
-
 
 @pytest.fixture
-def database(postgres_server: str) -> Iterator[str]:
-    """The URL of a new, empty database on the session's server; dropped afterwards."""
-    name = f"store_test_{next(_numbers)}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield postgres_url(postgres_server, name)
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-def postgres_url(server_url: str, database: str) -> str:
-    """`server_url` with its database name replaced."""
-    head, _, query = server_url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{database}" + (f"?{query}" if query else "")
+def database(postgres_database: str) -> str:
+    return postgres_database
 
 
 class TestPostgresStore(DocumentStoreTests):
