@@ -139,3 +139,22 @@ def test_vectors_round_trip_exactly(database: str) -> None:
         assert np.array_equal(store.vectors(store.chunk_ids()), document.vectors)
     finally:
         store.close()
+
+
+def test_a_dropped_connection_fails_one_call_then_reconnects(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Alpha."], seed=1))
+        with psycopg.connect(database, autocommit=True) as admin:  # as a server restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StoreUnavailableError, match="failed") as raised:
+            store.documents()
+        assert "\n" not in str(raised.value)
+        assert [d.file for d in store.documents()] == ["a.txt"]
+        store.put_document(make_document("/lib/b.txt", ["Beta."], seed=2))
+        assert len(store.search_dense(unit(1), k=5)) == 2
+    finally:
+        store.close()

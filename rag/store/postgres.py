@@ -124,27 +124,41 @@ class PostgresStore:
         self.config = config or PostgresSettings()
         self._lock = threading.RLock()
         self._in_snapshot = False
+        self._db = self._connect()
         try:
-            self._db = psycopg.connect(
-                url, autocommit=True, connect_timeout=self.config.connect_timeout
+            with self._reported():
+                self.dimension = self._open(dimension, create)
+                self._prepare_session()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(
+                self.url, autocommit=True, connect_timeout=self.config.connect_timeout
             )
         except psycopg.Error as error:
             raise StoreUnavailableError(
                 f"cannot reach the PostgreSQL server of {self.location} ({_first_line(error)}); "
                 "check that it runs and the URL is right"
             ) from error
-        try:
+
+    def _prepare_session(self) -> None:
+        register_vector(self._db)
+        self._db.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false), "
+            "set_config('hnsw.iterative_scan', 'strict_order', false)",
+            (str(self.config.ef_search),),
+        )
+
+    def _reconnect_if_lost(self) -> None:
+        """A new connection when the server dropped the last one (a restart, a failover): the
+        call that met the loss failed; the calls after it work again."""
+        if self._db.broken:
+            self._db = self._connect()
             with self._reported():
-                self.dimension = self._open(dimension, create)
-                register_vector(self._db)
-                self._db.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, false), "
-                    "set_config('hnsw.iterative_scan', 'strict_order', false)",
-                    (str(self.config.ef_search),),
-                )
-        except BaseException:
-            self._db.close()
-            raise
+                self._prepare_session()
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -250,6 +264,7 @@ class PostgresStore:
             if self._in_snapshot:
                 yield
                 return
+            self._reconnect_if_lost()
             with self._reported(), self._db.transaction():
                 self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 self._in_snapshot = True
@@ -261,6 +276,8 @@ class PostgresStore:
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         """One transaction holding the store's write lock."""
+        with self._lock:
+            self._reconnect_if_lost()
         with self._lock, self._reported(), self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield self._db
