@@ -3,9 +3,13 @@ guarantees (one-line errors, the HNSW and GIN indexes in use, `rag check`)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import psycopg
 import pytest
+from conftest import ROOT
+from reliability import rag_command
 
 from rag.errors import MissingIndexError, StoreUnavailableError
 from rag.settings import load_settings
@@ -45,6 +49,16 @@ def test_an_unreachable_server_is_one_line(tmp_path) -> None:
     message = str(raised.value)
     assert "cannot reach the PostgreSQL server" in message and "\n" not in message
     assert "secret" not in message and "nobody:***@" in message
+
+
+def test_the_cli_names_an_unreachable_server_in_one_line(tmp_path) -> None:
+    url = f"postgresql://nobody:secret@/nothing?host={tmp_path}"
+    ran = subprocess.run(
+        rag_command("status", "--store", url), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr.startswith("rag: error: cannot reach the PostgreSQL server of ")
+    assert ran.stderr.count("\n") == 1 and "secret" not in ran.stderr
 
 
 def test_an_empty_database_is_no_library(database: str) -> None:
