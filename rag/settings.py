@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,10 +20,58 @@ from rag.errors import SettingsError
 CONFIG_FILE_ENV = "RAG_CONFIG"
 
 
+class FaissSettings(BaseModel):
+    """A folder store's FAISS index (`RAG_FAISS__ANN_THRESHOLD`, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ann_threshold: int = Field(
+        200_000,
+        description=(
+            "Chunks from which the vector index is approximate (IVF over 8-bit quantized "
+            "vectors: a quarter the size, memory-mapped, recall@10 >= 0.95) instead of exact."
+        ),
+        ge=1,
+    )
+    nprobe: int = Field(
+        32,
+        description="Lists an approximate vector index searches per query (more: better recall).",
+        ge=1,
+    )
+
+
+class PostgresSettings(BaseModel):
+    """A PostgreSQL store's HNSW index (`RAG_POSTGRES__EF_SEARCH`, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hnsw_m: int = Field(16, description="Links per node of the HNSW index (when it is made).", ge=2)
+    hnsw_ef_construction: int = Field(
+        64, description="Candidates considered while the HNSW index is built.", ge=4
+    )
+    exact_below: int = Field(
+        20_000,
+        description=(
+            "Chunks below which dense search scans every vector (exact, as the folder store is "
+            "below its ann_threshold) instead of the HNSW index."
+        ),
+        ge=0,
+    )
+    ef_search: int = Field(
+        100,
+        description="Candidates the HNSW index keeps per query (more: better recall, slower).",
+        ge=1,
+        le=1000,
+    )
+    connect_timeout: int = Field(10, description="Seconds to wait for the server.", ge=1)
+
+
 class Settings(BaseSettings):
     """Every knob of the pipeline, with defaults that work offline on a laptop."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
 
     preset: Literal["fast", "quality"] = Field(
         "fast",
@@ -45,18 +93,21 @@ class Settings(BaseSettings):
         ["README.md", ".*"],
         description="File-name glob patterns skipped when a folder is ingested.",
     )
-    ann_threshold: int = Field(
-        200_000,
+    store: str | None = Field(
+        None,
         description=(
-            "Chunks from which the vector index is approximate (IVF over 8-bit quantized "
-            "vectors: a quarter the size, memory-mapped, recall@10 >= 0.95) instead of exact."
+            "Where the library is stored: a folder (SQLite + FAISS) or a PostgreSQL URL "
+            "'postgresql://user@host/db' (pgvector + full-text search, for teams); unset: "
+            "index_dir."
         ),
-        ge=1,
     )
-    ann_nprobe: int = Field(
-        32,
-        description="Lists an approximate vector index searches per query (more: better recall).",
-        ge=1,
+    faiss: FaissSettings = Field(
+        default_factory=lambda: FaissSettings(),
+        description="Settings of a folder store's FAISS index ([faiss] in rag.toml).",
+    )
+    postgres: PostgresSettings = Field(
+        default_factory=lambda: PostgresSettings(),
+        description="Settings of a PostgreSQL store ([postgres] in rag.toml).",
     )
     max_file_bytes: int = Field(
         200 * 1024 * 1024, description="Files larger than this are skipped with a message."

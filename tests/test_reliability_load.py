@@ -1,5 +1,6 @@
 """Load: 20 concurrent clients ask the real app (`rag serve`, extractive answers) over loopback
-through its API endpoint `ask`; every call must return a valid `rag ask --json` object."""
+through its API endpoint `ask`; every call must return a valid `rag ask --json` object. Also with
+two `rag serve` processes sharing one library in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import load_questions, reply_problem, run_load, serving  # noqa: E402
+from reliability import open_library  # noqa: E402
+
+from rag.settings import load_settings  # noqa: E402
+from rag.store import open_store  # noqa: E402
+from rag.store.migrating import migrate  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +58,26 @@ def test_invalid_replies_are_caught(reply: dict, problem: str):
 
 def test_twenty_concurrent_clients_get_valid_answers(library_index: Path):
     with serving(library_index) as url:
-        result = run_load(url, CLIENTS, load_questions(QUESTIONS))
+        result = run_load([url], CLIENTS, load_questions(QUESTIONS))
     assert result.errors == []
     assert result.invalid == []
     assert len(result.latencies) == QUESTIONS
     assert 0 < result.refused < QUESTIONS  # the question set holds answerable and unanswerable
+
+
+def test_two_servers_sharing_one_postgresql_library(library_index: Path, postgres_database: str):
+    with open_library(library_index) as library:
+        source = library.store()
+        target = open_store(
+            load_settings(store=postgres_database), source.model, source.dimension, create=True
+        )
+        migrate(source, target)
+        target.close()
+    with (
+        serving(library_index, postgres_database) as first,
+        serving(library_index, postgres_database) as second,
+    ):
+        result = run_load([first, second], CLIENTS, load_questions(QUESTIONS))
+    assert result.errors == []
+    assert result.invalid == []
+    assert len(result.latencies) == QUESTIONS

@@ -151,10 +151,12 @@ def test_a_new_base_is_written_once_the_layers_outgrow_the_old_one(tmp_path):
     reader.close()
 
 
-def test_library_takes_the_threshold_from_settings(tmp_path):
-    library = Library(settings_for(tmp_path / "index", ann_threshold=7, ann_nprobe=3))
+def test_library_takes_the_threshold_from_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_FAISS__NPROBE", "3")
+    library = Library(settings_for(tmp_path / "index", faiss={"ann_threshold": 7}))
     try:
         store = library.store(create=True)
+        assert isinstance(store, SqliteFaissStore)
         assert (store.plan.ann_threshold, store.plan.nprobe) == (7, 3)
     finally:
         library.close()

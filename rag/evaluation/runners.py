@@ -28,6 +28,7 @@ from rag.ingesting import IngestReport, Progress
 from rag.library import Library
 from rag.records import Answer, Passage
 from rag.settings import Settings
+from rag.store import is_postgres_url
 
 RETRIEVAL = "retrieval"
 Row = dict[str, Any]  # one question's figures, as written to the per-question JSON
@@ -310,8 +311,10 @@ def eval_judge(settings: Settings, generator: str) -> Judge:
     return model_judge(chat_model(settings, generator))
 
 
-def eval_library(settings: Settings, dataset: Dataset, index: Path | None) -> Library:
-    """A Library over `index`, or over the dataset's cached index under `eval_cache_dir`."""
-    if index is None:
-        index = index_folder(settings, dataset, Library(settings).embedder)
-    return Library(settings.model_copy(update={"index_dir": index}))
+def eval_library(settings: Settings, dataset: Dataset, index: str | None) -> Library:
+    """A Library over `index` (a folder or a postgresql:// URL), or over the dataset's cached
+    index under `eval_cache_dir`."""
+    if index is not None and is_postgres_url(index):
+        return Library(settings.model_copy(update={"store": index}))
+    folder = Path(index) if index else index_folder(settings, dataset, Library(settings).embedder)
+    return Library(settings.model_copy(update={"store": None, "index_dir": folder}))

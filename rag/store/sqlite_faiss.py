@@ -35,8 +35,8 @@ from rag.errors import (
     IndexMismatchError,
     MissingIndexError,
 )
-from rag.records import DocumentInfo, Page, Passage
-from rag.store import Hit, NewDocument, StoreStats
+from rag.records import Chunk, DocumentInfo, Page, Passage
+from rag.store import Hit, NewDocument, StoreCheck, StoreStats
 from rag.store.vector_index import (
     FLAT,
     IVF,
@@ -113,6 +113,11 @@ def lexical_query(text: str) -> str:
     return " OR ".join(f'"{word}"' for word in content_words(text))
 
 
+def _names(items: list[str], listed: int = 5) -> str:
+    more = f" and {len(items) - listed} more" if len(items) > listed else ""
+    return ", ".join(items[:listed]) + more
+
+
 def _fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
@@ -139,7 +144,7 @@ class SqliteFaissStore:
             raise ValueError("creating an index needs the vector dimension")
         self.directory = Path(directory)
         self.model = model
-        self.dimension = dimension
+        self.dimension: int = dimension or 0  # 0 until read from the index
         database = self.directory / DATABASE_NAME
         if not database.exists() and not create:
             raise MissingIndexError(
@@ -241,7 +246,7 @@ class SqliteFaissStore:
                     "not a number; move it away and ingest again"
                 )
         stored_model, stored_dimension = meta.get("embedding_model"), meta.get("dimension")
-        if self.dimension is None and stored_dimension is not None:
+        if not self.dimension and stored_dimension is not None:
             self.dimension = int(stored_dimension)
         if stored_model != self.model or stored_dimension != str(self.dimension):
             raise IndexMismatchError(
@@ -491,9 +496,10 @@ class SqliteFaissStore:
             self._sync_index(self._generation())
             old_ids = self._delete_document_rows(db, source=document.source)
             cursor = db.execute(
-                """INSERT INTO documents(source, file, title, format, content_hash, size, pages,
-                added_at, prepared_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO documents(id, source, file, title, format, content_hash, size,
+                pages, added_at, prepared_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
+                    document.document_id,
                     document.source,
                     document.file,
                     document.title,
@@ -501,7 +507,7 @@ class SqliteFaissStore:
                     document.content_hash,
                     document.size,
                     len(document.pages),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    document.added_at or datetime.now(UTC).isoformat(timespec="seconds"),
                     document.prepared_with,
                 ),
             )
@@ -514,11 +520,13 @@ class SqliteFaissStore:
                 ],
             )
             new_ids = []
-            for chunk, vector in zip(document.chunks, vectors, strict=True):
+            keep_ids = document.chunk_ids or (None,) * len(document.chunks)
+            for chunk, vector, chunk_id in zip(document.chunks, vectors, keep_ids, strict=True):
                 cursor = db.execute(
-                    """INSERT INTO chunks(document_id, ordinal, page, start, end, text,
-                    token_count, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO chunks(id, document_id, ordinal, page, start, end, text,
+                    token_count, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
+                        chunk_id,
                         document_id,
                         chunk.ordinal,
                         chunk.page,
@@ -582,6 +590,46 @@ class SqliteFaissStore:
             raise DocumentNotFoundError(f"no document with id {document_id} in the index")
         return DocumentInfo(*row)
 
+    def document(self, document_id: int) -> DocumentInfo:
+        with self._read():
+            return self._document(document_id)
+
+    def stored_document(self, document_id: int) -> NewDocument:
+        with self._read():
+            row = self._db.execute(
+                """SELECT source, file, title, format, content_hash, size, prepared_with, added_at
+                FROM documents WHERE id=?""",
+                (document_id,),
+            ).fetchone()
+            if row is None:
+                raise DocumentNotFoundError(f"no document with id {document_id} in the index")
+            pages = self._db.execute(
+                "SELECT number, text, raw_text FROM pages WHERE document_id=? ORDER BY ordinal",
+                (document_id,),
+            ).fetchall()
+            chunks = self._db.execute(
+                """SELECT id, ordinal, page, start, end, text, token_count, vector FROM chunks
+                WHERE document_id=? ORDER BY ordinal""",
+                (document_id,),
+            ).fetchall()
+        source, file, title, format_, content_hash, size, prepared_with, added_at = row
+        vectors = self._stored_vectors([(c[0], c[7]) for c in chunks])
+        return NewDocument(
+            source=source,
+            file=file,
+            title=title,
+            format=format_,
+            content_hash=content_hash,
+            size=size,
+            pages=[Page(*page) for page in pages],
+            chunks=[Chunk(*c[1:7]) for c in chunks],
+            vectors=vectors.copy(),
+            prepared_with=prepared_with,
+            document_id=document_id,
+            chunk_ids=tuple(c[0] for c in chunks),
+            added_at=added_at,
+        )
+
     def document_by_source(self, source: str) -> DocumentInfo | None:
         with self._read():
             row = self._db.execute(
@@ -607,7 +655,7 @@ class SqliteFaissStore:
     def _allowed_chunk_ids(self, document_ids: list[int]) -> np.ndarray:
         marks = ",".join("?" * len(document_ids))
         rows = self._db.execute(
-            f"SELECT id FROM chunks WHERE document_id IN ({marks})", document_ids
+            f"SELECT id FROM chunks WHERE document_id IN ({marks}) ORDER BY id", document_ids
         ).fetchall()
         return np.array([row[0] for row in rows], dtype=np.int64)
 
@@ -685,9 +733,14 @@ class SqliteFaissStore:
                 "SELECT count(*), coalesce(sum(pages), 0) FROM documents"
             ).fetchone()
             chunks = self._chunk_count()
-            generation = self._generation()
         return StoreStats(
-            documents, pages, chunks, self.model, self.dimension, self._bytes_on_disk(), generation
+            str(self.directory.resolve()),
+            documents,
+            pages,
+            chunks,
+            self.model,
+            self.dimension,
+            self._bytes_on_disk(),
         )
 
     def _bytes_on_disk(self) -> int:
@@ -700,18 +753,73 @@ class SqliteFaissStore:
 
     # -- checking and repair (`rag check`) ------------------------------------------------------
 
-    def chunk_ids(self) -> list[int]:
-        """Every chunk id in SQLite, ascending."""
-        with self._read():
-            return self._chunk_ids().tolist()
+    def check(self, repair: bool = False) -> StoreCheck:
+        """SQLite's integrity, FTS5 against the chunk table, files left by crashes, the stored
+        vectors, and the FAISS file against SQLite; with `repair`, rebuild FTS5 and the FAISS
+        file from SQLite and remove the leftovers."""
+        result = StoreCheck(repair)
+        result.checked.append("sqlite")
+        problems = self._sqlite_problems()
+        if problems:
+            result.readable = False
+            result.found(
+                "sqlite",
+                "the database file is damaged: " + "; ".join(problems[:3]),
+                "move the index folder away and ingest again",
+            )
+            return result
+        result.checked.append("fts5")
+        problem = self._lexical_index_problem()
+        if problem:
+            result.found("fts5", problem, "rebuild the FTS5 index", self._rebuild_lexical_index)
+        result.checked.append("files")
+        stale = self.stale_files()
+        if stale:
+            names = _names([path.name for path in stale])
+            result.found(
+                "files",
+                f"files left by a crash or an older writer: {names}",
+                "remove them",
+                lambda: f"removed {len(self.remove_stale_files())} files",
+            )
+        result.checked.append("vectors")
+        invalid = self._vector_problems()
+        result.invalid_chunks = set(invalid)
+        if invalid:
+            sample = ", ".join(f"chunk {i}: {why}" for i, why in list(invalid.items())[:3])
+            files = sorted({passage.file for passage in self.passages(list(invalid))})
+            result.found(
+                "vectors",
+                f"{len(invalid)} stored vectors are invalid ({sample}) in {_names(files)}",
+                "`rag remove` those documents and `rag ingest` them again",
+            )
+        result.checked.append("faiss")
+        problem = self.faiss_file_problem()
+        if problem:
 
-    def sqlite_problems(self) -> list[str]:
+            def rebuild() -> str:
+                self.rebuild_faiss_file()
+                return "rebuilt the FAISS file from SQLite"
+
+            result.found(
+                "faiss", problem, "rebuild it from SQLite (reading the index does too)", rebuild
+            )
+        return result
+
+    def chunk_ids(self, document_ids: list[int] | None = None) -> list[int]:
+        """The chunk ids of these documents (None: of all), ascending."""
+        with self._read():
+            if document_ids is None:
+                return [int(i) for i in self._chunk_ids()]
+            return [int(i) for i in self._allowed_chunk_ids(document_ids)]
+
+    def _sqlite_problems(self) -> list[str]:
         """What SQLite's own integrity check finds wrong in the database file."""
         with self._read():
             rows = [row[0] for row in self._db.execute("PRAGMA integrity_check(10)")]
         return [] if rows == ["ok"] else rows
 
-    def lexical_index_problem(self) -> str | None:
+    def _lexical_index_problem(self) -> str | None:
         """Why the FTS5 index disagrees with the chunk table, if it does."""
         try:
             with self._write() as db:
@@ -720,12 +828,12 @@ class SqliteFaissStore:
             return f"the FTS5 index disagrees with the chunk table ({error.__cause__})"
         return None
 
-    def rebuild_lexical_index(self) -> None:
-        """Rebuild the FTS5 index from the chunk table."""
+    def _rebuild_lexical_index(self) -> str:
         with self._write() as db:
             db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')")
+        return "rebuilt the FTS5 index from the chunk table"
 
-    def vector_problems(self, tolerance: float = 1e-3) -> dict[int, str]:
+    def _vector_problems(self, tolerance: float = 1e-3) -> dict[int, str]:
         """Chunk id -> what is wrong with its stored vector: size, non-finite values or norm."""
         problems: dict[int, str] = {}
         row_bytes = self.dimension * 4

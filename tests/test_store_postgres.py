@@ -1,0 +1,174 @@
+"""The PostgreSQL store against a real server: the protocol's conformance suite, then its own
+guarantees (one-line errors, the HNSW and GIN indexes in use, `rag check`)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import psycopg
+import pytest
+from conftest import ROOT
+from reliability import rag_command
+
+from rag.errors import MissingIndexError, StoreUnavailableError
+from rag.settings import load_settings
+from rag.store import open_store
+from rag.store.postgres import PostgresStore
+from rag.store.testing import DIM, MODEL, DocumentStoreTests, StoreOpener, make_document, unit
+
+
+@pytest.fixture
+def database(postgres_database: str) -> str:
+    return postgres_database
+
+
+class TestPostgresStore(DocumentStoreTests):
+    @pytest.fixture
+    def open_store(self, database: str) -> StoreOpener:
+        def opener(*, model: str = MODEL, dimension: int | None = DIM, create: bool = True):
+            return PostgresStore(database, model, dimension, create=create)
+
+        return opener
+
+
+def test_open_store_picks_postgres_by_url(database: str) -> None:
+    settings = load_settings(store=database)
+    store = open_store(settings, MODEL, DIM, create=True)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store.stats().location == database
+    finally:
+        store.close()
+
+
+def test_an_unreachable_server_is_one_line(tmp_path) -> None:
+    url = f"postgresql://nobody:secret@/nothing?host={tmp_path}&port=5999"
+    with pytest.raises(StoreUnavailableError) as raised:
+        PostgresStore(url, MODEL, DIM, create=True)
+    message = str(raised.value)
+    assert "cannot reach the PostgreSQL server" in message and "\n" not in message
+    assert "secret" not in message and "nobody:***@" in message
+
+
+def test_the_cli_names_an_unreachable_server_in_one_line(tmp_path) -> None:
+    url = f"postgresql://nobody:secret@/nothing?host={tmp_path}"
+    ran = subprocess.run(
+        rag_command("status", "--store", url), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr.startswith("rag: error: cannot reach the PostgreSQL server of ")
+    assert ran.stderr.count("\n") == 1 and "secret" not in ran.stderr
+
+
+def test_an_empty_database_is_no_library(database: str) -> None:
+    with pytest.raises(MissingIndexError, match="rag ingest --store"):
+        PostgresStore(database, MODEL, create=False)
+
+
+def test_a_server_without_pgvector_is_named(database: str, monkeypatch) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    store.close()
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute("DROP TABLE rag_chunks, rag_pages, rag_documents, rag_meta")
+        db.execute("DROP EXTENSION vector")
+        db.execute("CREATE ROLE plain_user LOGIN")
+        db.execute("GRANT ALL ON SCHEMA public TO plain_user")
+    plain = database.replace("postgres:", "plain_user:", 1)
+    assert plain != database
+    with pytest.raises(StoreUnavailableError, match="CREATE EXTENSION vector"):
+        PostgresStore(plain, MODEL, DIM, create=True)
+
+
+def test_searches_use_the_hnsw_and_gin_indexes(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        for i in range(40):
+            store.put_document(make_document(f"/lib/{i}.txt", [f"Port number {i}."], seed=i))
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute("SET enable_seqscan = off")  # as on a large table
+            db.execute("ANALYZE rag_chunks")
+            plan = " ".join(
+                row[0]
+                for row in db.execute(
+                    "EXPLAIN SELECT id FROM rag_chunks ORDER BY embedding <#> %s::vector LIMIT 5",
+                    (str(unit(1).tolist()),),
+                )
+            )
+            assert "rag_chunks_embedding" in plan, plan
+            plan = " ".join(
+                row[0]
+                for row in db.execute(
+                    "EXPLAIN SELECT id FROM rag_chunks WHERE lexemes @@ to_tsquery('english', 'port')"
+                )
+            )
+            assert "rag_chunks_lexemes" in plan, plan
+        assert len(store.search_dense(unit(3), k=40)) == 40
+    finally:
+        store.close()
+
+
+def test_two_questions_get_their_own_lexical_results(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Copper left Callao.", "Tin left Paita."]))
+        copper = store.passages([h.chunk_id for h in store.search_lexical("copper?", 5)])
+        tin = store.passages([h.chunk_id for h in store.search_lexical("How much tin?", 5)])
+        assert [p.text for p in copper] == ["Copper left Callao."]
+        assert [p.text for p in tin] == ["Tin left Paita."]
+    finally:
+        store.close()
+
+
+def test_check_finds_and_repairs_a_dropped_index_and_bad_vectors(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Alpha.", "Beta."], seed=1))
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute("DROP INDEX rag_chunks_embedding")
+            db.execute(
+                "UPDATE rag_chunks SET embedding = %s::vector WHERE ordinal = 1",
+                (str((2 * unit(5)).tolist()),),
+            )
+        found = {f.check: f for f in store.check().findings}
+        assert set(found) == {"indexes", "vectors"}
+        assert "rag_chunks_embedding" in found["indexes"].problem
+        assert "norm 2.000, not 1" in found["vectors"].problem
+        assert "a.txt" in found["vectors"].problem
+        repaired = store.check(repair=True)
+        assert [f.check for f in repaired.findings if f.repaired] == ["indexes"]
+        assert len(repaired.invalid_chunks) == 1
+        assert [f.check for f in store.check().findings] == ["vectors"]
+        hits = store.search_dense(unit(1), k=1)
+        assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    finally:
+        store.close()
+
+
+def test_vectors_round_trip_exactly(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        document = make_document("/lib/a.txt", ["One.", "Two.", "Three."], seed=11)
+        store.put_document(document)
+        assert np.array_equal(store.vectors(store.chunk_ids()), document.vectors)
+    finally:
+        store.close()
+
+
+def test_a_dropped_connection_fails_one_call_then_reconnects(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Alpha."], seed=1))
+        with psycopg.connect(database, autocommit=True) as admin:  # as a server restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StoreUnavailableError, match="failed") as raised:
+            store.documents()
+        assert "\n" not in str(raised.value)
+        assert [d.file for d in store.documents()] == ["a.txt"]
+        store.put_document(make_document("/lib/b.txt", ["Beta."], seed=2))
+        assert len(store.search_dense(unit(1), k=5)) == 2
+    finally:
+        store.close()
