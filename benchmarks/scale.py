@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import faiss
 import numpy as np
@@ -41,6 +42,9 @@ import numpy as np
 from rag.records import Chunk, Page
 from rag.store import DocumentStore, NewDocument
 from rag.store.sqlite_faiss import SqliteFaissStore
+
+if TYPE_CHECKING:
+    from rag.store.postgres import PostgresStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DIM = 384
@@ -193,7 +197,7 @@ def query_run(location: str, basis_file: Path) -> dict:
     search = (
         {"nprobe": store.plan.nprobe}
         if isinstance(store, SqliteFaissStore)
-        else {"ef_search": store.config.ef_search}
+        else {"ef_search": cast(PostgresStore, store).config.ef_search}
     )
     store.close()
     result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, **search}

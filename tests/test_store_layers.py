@@ -147,7 +147,12 @@ def test_a_new_base_is_written_once_the_layers_outgrow_the_old_one(tmp_path):
     assert second != first
     reader = open_store(folder, create=False)
     assert len(reader.search_dense(clustered(1, seed=7)[0], 5)) == 5
-    assert reader._index.changes == 0 and not reader._dirty and reader.stats().chunks == 660
+    assert (
+        reader._index is not None
+        and reader._index.changes == 0
+        and not reader._dirty
+        and reader.stats().chunks == 660
+    )
     reader.close()
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -116,6 +117,17 @@ def lexical_query(text: str) -> str:
 def _names(items: list[str], listed: int = 5) -> str:
     more = f" and {len(items) - listed} more" if len(items) > listed else ""
     return ", ".join(items[:listed]) + more
+
+
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    assert cursor.lastrowid is not None  # an INSERT sets it
+    return cursor.lastrowid
+
+
+def _passage(row: tuple[Any, ...]) -> Passage:
+    """A passage from (chunk id, document id, title, file, page, start, end, text)."""
+    chunk_id, document_id, title, file, page, start, end, text = row
+    return Passage(chunk_id, document_id, title, file, page, start, end, text, score=0.0)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -322,7 +334,7 @@ class SqliteFaissStore:
         return new_flat(self.dimension)
 
     def _chunk_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def _chunk_ids(self) -> np.ndarray:
         """Every chunk id, ascending; read once per generation (each write bumps it)."""
@@ -511,7 +523,7 @@ class SqliteFaissStore:
                     document.prepared_with,
                 ),
             )
-            document_id = cursor.lastrowid
+            document_id = _inserted_id(cursor)
             db.executemany(
                 "INSERT INTO pages(document_id, ordinal, number, text, raw_text) VALUES (?,?,?,?,?)",
                 [
@@ -537,7 +549,7 @@ class SqliteFaissStore:
                         vector.tobytes(),
                     ),
                 )
-                new_ids.append(cursor.lastrowid)
+                new_ids.append(_inserted_id(cursor))
             generation = self._bump_generation(db)
             stored = self._document(document_id)
         self._apply_to_index(generation, removed=old_ids, added=(new_ids, vectors))
@@ -670,6 +682,7 @@ class SqliteFaissStore:
                 allowed = self._allowed_chunk_ids(document_ids)
                 if allowed.size == 0:
                     return []
+            assert self._index is not None  # _sync_index made it
             scores, ids = self._index.search(query, k, allowed, self.plan)
         return [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
@@ -704,7 +717,7 @@ class SqliteFaissStore:
                 chunk_ids,
             ).fetchall()
         by_id = {row[0]: row for row in rows}
-        return [Passage(*by_id[i], score=0.0) for i in chunk_ids if i in by_id]
+        return [_passage(by_id[i]) for i in chunk_ids if i in by_id]
 
     def vectors(self, chunk_ids: list[int]) -> np.ndarray:
         marks = ",".join("?" * len(chunk_ids))

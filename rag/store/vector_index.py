@@ -106,7 +106,8 @@ def kind_of(index: faiss.Index) -> str | None:
 
 
 def ids_of(index: faiss.IndexIDMap2) -> np.ndarray:
-    return faiss.vector_to_array(index.id_map)
+    ids: np.ndarray = faiss.vector_to_array(index.id_map)
+    return ids
 
 
 @dataclass
@@ -125,15 +126,15 @@ class LayeredIndex:
 
     @property
     def ntotal(self) -> int:
-        return self.base.ntotal - len(self.removed) + self.delta.ntotal
+        return int(self.base.ntotal) - len(self.removed) + int(self.delta.ntotal)
 
     @property
     def changes(self) -> int:
         """Vectors changed since the base: added ones plus removed ones."""
-        return self.delta.ntotal + len(self.removed)
+        return int(self.delta.ntotal) + len(self.removed)
 
     def needs_new_base(self, plan: IndexPlan) -> bool:
-        return self.changes > max(plan.delta_minimum, plan.delta_fraction * self.base.ntotal)
+        return self.changes > max(plan.delta_minimum, plan.delta_fraction * int(self.base.ntotal))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
