@@ -8,6 +8,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.errors import UnreadableFileError
 from rag.normalising import normalised_text
@@ -297,13 +298,13 @@ _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 
 
-def _xml_parser():  # lxml.etree.XMLParser that never fetches or expands external content
+def _xml_parser() -> Any:  # lxml.etree.XMLParser that never fetches or expands external content
     from lxml import etree
 
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
-def _docx_part(archive: zipfile.ZipFile, name: str):  # lxml.etree._Element, or None if absent
+def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:  # lxml _Element; None if absent
     from lxml import etree
 
     try:
@@ -317,7 +318,7 @@ def _docx_main_part(archive: zipfile.ZipFile, path: Path) -> str:
     relationships = _docx_part(archive, "_rels/.rels")
     for relationship in [] if relationships is None else relationships.iter(_RELATIONSHIP):
         if relationship.get("Type", "").endswith("/officeDocument"):
-            return relationship.get("Target", "").lstrip("/")
+            return str(relationship.get("Target", "")).lstrip("/")
     raise UnreadableFileError(f"{path}: not a Word .docx file (no main document part)")
 
 
@@ -357,7 +358,7 @@ class _DocxText:
         elif tag == f"{_W}tc":
             self._cells.append([])
 
-    def end(self, element) -> None:  # element: lxml.etree._Element
+    def end(self, element: Any) -> None:  # element: lxml.etree._Element
         tag, parent = element.tag, element.getparent()
         in_run = parent is not None and parent.tag == f"{_W}r"
         if tag == f"{_W}t" and self._paragraphs:
