@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
 import math
+import posixpath
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from rag.errors import UnreadableFileError
 from rag.normalising import normalised_text
 from rag.records import LoadedFile, Page
+from rag.tables import markdown_blocks
+
+if TYPE_CHECKING:
+    from pptx.shapes.base import BaseShape
 
 MAX_DOCX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_DOCX_COMPRESSION_RATIO = 200
@@ -78,10 +88,12 @@ _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
 
-def _page(number: int | None, raw: str) -> Page:
-    """A page; whole-file formats (no page number) keep line breaks, PDFs' wrapped lines don't."""
-    text = normalised_text(raw, keep_line_breaks=number is None)
-    return Page(number=number, text=text, raw_text=raw)
+def _page(number: int | None, raw: str, keep_line_breaks: bool | None = None) -> Page:
+    """A page; whole-file formats (no page number) keep line breaks, PDFs' wrapped lines don't,
+    unless `keep_line_breaks` says otherwise (slides and sheets: numbered, lines that mean
+    something)."""
+    keep = number is None if keep_line_breaks is None else keep_line_breaks
+    return Page(number=number, text=normalised_text(raw, keep_line_breaks=keep), raw_text=raw)
 
 
 def _title_from_text(text: str, fallback: str) -> str:
@@ -278,12 +290,12 @@ def without_running_lines(pages: list[str]) -> list[str]:
     return blanked
 
 
-def _check_zip_is_safe(path: Path) -> None:
+def _check_zip_is_safe(path: Path, kind: str = "a Word .docx file") -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except zipfile.BadZipFile as error:
-        raise UnreadableFileError(f"{path}: not a Word .docx file (not a zip archive)") from error
+        raise UnreadableFileError(f"{path}: not {kind} (not a zip archive)") from error
     unpacked = sum(member.file_size for member in members)
     packed = sum(member.compress_size for member in members) or 1
     if unpacked > MAX_DOCX_UNPACKED_BYTES or unpacked / packed > MAX_DOCX_COMPRESSION_RATIO:
@@ -416,6 +428,195 @@ def load_docx(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="docx", pages=[_page(None, raw)])
 
 
+class _TextBudget:
+    """Counts the characters a loader builds, so that a file whose text is over MAX_TEXT_CHARS
+    is refused before its text fills memory (a spreadsheet of a million rows)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.used = 0
+
+    def take(self, text: str) -> str:
+        self.used += len(text)
+        if self.used > MAX_TEXT_CHARS:
+            raise UnreadableFileError(
+                f"{self.path}: refused, its text is over the limit of {MAX_TEXT_CHARS:,} "
+                f"characters (about 8,000 pages); split it into smaller files"
+            )
+        return text
+
+
+def _table_text(rows: Iterable[Sequence[str]], budget: _TextBudget) -> list[str]:
+    """The Markdown blocks of a table whose first row is its header (`rag.tables`)."""
+    return [budget.take(block) for block in markdown_blocks(rows)]
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell's value as it reads: 12 not 12.0, dates without a zero time."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _sheet_tables(
+    rows: Iterable[Sequence[object]], budget: _TextBudget
+) -> Iterator[list[list[str]]]:
+    """The tables of a sheet: runs of rows between empty rows, trailing empty cells dropped."""
+    table: list[list[str]] = []
+    for row in rows:
+        cells = [_cell_text(value) for value in row]
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if cells:
+            budget.take("".join(cells))
+            table.append(cells)
+        elif table:
+            yield table
+            table = []
+    if table:
+        yield table
+
+
+def load_xlsx(path: Path) -> LoadedFile:
+    """An Excel workbook, one page per sheet that holds cells (numbered by the sheet's
+    position), each table of it as Markdown; cached values of formulas, streamed."""
+    from openpyxl import load_workbook
+
+    _check_zip_is_safe(path, "an Excel .xlsx file")
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    budget = _TextBudget(path)
+    pages = []
+    try:
+        for number, sheet in enumerate(workbook.worksheets, 1):
+            sheet.reset_dimensions()  # a file's stated dimensions may be absurd; read its cells
+            blocks = [
+                block
+                for table in _sheet_tables(sheet.iter_rows(values_only=True), budget)
+                for block in _table_text(table, budget)
+            ]
+            if blocks:
+                raw = "\n\n".join([f"Sheet: {sheet.title}", *blocks])
+                pages.append(_page(number, raw, keep_line_breaks=True))
+        title = (workbook.properties.title or "").strip() or path.stem
+    finally:
+        workbook.close()
+    return LoadedFile(title=title, format="xlsx", pages=pages)
+
+
+def load_csv(path: Path) -> LoadedFile:
+    """A CSV (or tab-separated) file as one Markdown table whose header is its first row."""
+    raw = _decode_text(path.read_bytes(), path)
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            raw[:8192], delimiters=",;\t|"
+        )
+    except csv.Error:  # one column, or too few rows to tell
+        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+    rows = (row for row in csv.reader(io.StringIO(raw, newline=""), dialect) if any(row))
+    blocks = _table_text(rows, _TextBudget(path))
+    page = _page(None, "\n\n".join(blocks))
+    return LoadedFile(title=path.stem, format="csv", pages=[page])
+
+
+def _pptx_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
+    """The text of slide shapes in reading order (top to bottom, left to right), groups
+    entered, tables as Markdown."""
+    from pptx.shapes.autoshape import Shape
+    from pptx.shapes.graphfrm import GraphicFrame
+    from pptx.shapes.group import GroupShape
+
+    for shape in sorted(shapes, key=lambda shape: (shape.top or 0, shape.left or 0)):
+        if isinstance(shape, GroupShape):
+            yield from _pptx_texts(shape.shapes)
+        elif isinstance(shape, GraphicFrame) and shape.has_table:
+            yield from markdown_blocks(
+                [[cell.text for cell in row.cells] for row in shape.table.rows]
+            )
+        elif isinstance(shape, Shape) and shape.text_frame.text.strip():
+            yield shape.text_frame.text
+
+
+def load_pptx(path: Path) -> LoadedFile:
+    """A PowerPoint deck, one page per slide: its title, its other text in reading order,
+    tables as Markdown, then its speaker notes."""
+    from pptx import Presentation
+
+    _check_zip_is_safe(path, "a PowerPoint .pptx file")
+    deck = Presentation(str(path))
+    budget = _TextBudget(path)
+    pages = []
+    slide_titles = []
+    for number, slide in enumerate(deck.slides, 1):
+        title_shape = slide.shapes.title
+        title = title_shape.text_frame.text.strip() if title_shape is not None else ""
+        others = [
+            shape
+            for shape in slide.shapes
+            if shape.shape_id != getattr(title_shape, "shape_id", None)
+        ]
+        parts = [title, *_pptx_texts(others)] if title else list(_pptx_texts(others))
+        notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
+        if notes is not None and notes.text.strip():
+            parts.append("Speaker notes:\n" + notes.text)
+        pages.append(_page(number, budget.take("\n\n".join(parts)), keep_line_breaks=True))
+        slide_titles.append(title)
+    title = (deck.core_properties.title or "").strip()
+    title = title or next((t for t in slide_titles if t), path.stem)
+    return LoadedFile(title=title, format="pptx", pages=pages)
+
+
+_OPF = "{http://www.idpf.org/2007/opf}"
+_EPUB_ROOTFILE = "{urn:oasis:names:tc:opendocument:xmlns:container}rootfile"
+
+
+def load_epub(path: Path) -> LoadedFile:
+    """An EPUB book (2 or 3): the XHTML documents of its reading order, each read as HTML,
+    as one text; the package's title. Parsed with the safe XML and streaming HTML parsers
+    used for Word and HTML, after the same zip-bomb check."""
+    from lxml import etree
+
+    _check_zip_is_safe(path, "an EPUB book")
+    budget = _TextBudget(path)
+    chapters = []
+    with zipfile.ZipFile(path) as archive:
+        container = _docx_part(archive, "META-INF/container.xml")
+        rootfile = None if container is None else container.find(f".//{_EPUB_ROOTFILE}")
+        package_name = "" if rootfile is None else rootfile.get("full-path", "")
+        package = _docx_part(archive, package_name) if package_name else None
+        if package is None:
+            raise UnreadableFileError(f"{path}: not an EPUB book (no package document)")
+        folder = posixpath.dirname(package_name)
+        manifest = {item.get("id"): item.get("href", "") for item in package.iter(f"{_OPF}item")}
+        for reference in package.iter(f"{_OPF}itemref"):
+            href = manifest.get(reference.get("idref"))
+            if not href or reference.get("linear") == "no":
+                continue
+            name = posixpath.normpath(posixpath.join(folder, unquote(href)))
+            try:
+                data = archive.read(name)
+            except KeyError as error:
+                raise UnreadableFileError(f"{path}: the book lacks its part {name}") from error
+            target = _HtmlText()
+            parser = etree.HTMLParser(target=target, no_network=True, remove_comments=True)
+            parser.feed(_decode_text(data, path))
+            parser.close()
+            chapters.append(budget.take(target.content()[0]))
+        title_element = package.find(f".//{_DC_TITLE}")
+    raw = "\n\n".join(chapters)
+    title = (title_element.text or "").strip() if title_element is not None else ""
+    return LoadedFile(
+        title=title or _title_from_text(raw, path.stem), format="epub", pages=[_page(None, raw)]
+    )
+
+
 LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".txt": load_text,
     ".text": load_text,
@@ -425,6 +626,11 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".htm": load_html,
     ".pdf": load_pdf,
     ".docx": load_docx,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".tsv": load_csv,
+    ".epub": load_epub,
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers

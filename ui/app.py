@@ -22,6 +22,7 @@ from rag.briefing import build_briefing
 from rag.errors import RagError, SettingsError, SourceFileError
 from rag.exporting import export, to_markdown
 from rag.library import Library
+from rag.loading import SUPPORTED_SUFFIXES
 from rag.records import Answer
 from rag.reviewing import write_review
 from rag.viewing import copy_for_serving, render_page, source_view
@@ -65,7 +66,7 @@ watch('value', () => {
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
-UPLOAD_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text"]
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # whatever the loaders read
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
 
