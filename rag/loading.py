@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime
 import io
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from rag.errors import UnreadableFileError
-from rag.normalising import normalised_text
+from rag.normalising import normalise, normalised_text
+from rag.pdfpages import body_size, page_layout, without_furniture
 from rag.records import LoadedFile, Page
 from rag.tables import markdown_blocks
 
@@ -239,22 +241,36 @@ def load_pdf(path: Path) -> LoadedFile:
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
     try:
-        extracted = []
+        layouts = []
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            extracted.append(textpage.get_text_bounded())
+            layouts.append(page_layout(textpage, page.get_height()))
             textpage.close()
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
         pdf.close()
-    pages = [_page(number, raw) for number, raw in enumerate(without_running_lines(extracted), 1)]
+    body = body_size(layouts)
+    blanked = without_running_lines([layout.text for layout in layouts])
+    pages = [
+        _pdf_page(number, *without_furniture(layout, text, body))
+        for number, (layout, text) in enumerate(zip(layouts, blanked, strict=True), 1)
+    ]
     if not any(page.text for page in pages):
         raise UnreadableFileError(f"{path}: the PDF has no extractable text (scanned images?)")
     first_text = pages[0].raw_text if pages else ""
     title = metadata_title or _title_from_text(first_text, path.stem)
     return LoadedFile(title=title, format="pdf", pages=pages)
+
+
+def _pdf_page(number: int, raw: str, raw_breaks: list[int]) -> Page:
+    """A PDF page whose chunks end at `raw_breaks` (offsets in `raw`: where footnotes start)."""
+    if not raw_breaks:
+        return _page(number, raw)
+    text, offsets = normalise(raw)
+    breaks = {bisect.bisect_left(offsets, at) for at in raw_breaks}
+    return Page(number, text, raw, tuple(sorted(breaks - {0, len(text)})))
 
 
 def _edge_lines(text: str) -> list[tuple[re.Match[str], str]]:
@@ -634,8 +650,9 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
-# and footers blanked), so that files read by an earlier version are read again.
-LOADER_VERSIONS = {".pdf": 2}
+# and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
+# chunks), so that files read by an earlier version are read again.
+LOADER_VERSIONS = {".pdf": 3}
 
 
 def loader_version(suffix: str) -> int:

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from rag.errors import DocumentNotFoundError, SourceFileError
 from rag.ingesting import content_hash
 from rag.normalising import normalise, raw_span
+from rag.pdfpages import char_indices
 from rag.records import Citation, DocumentInfo, Page
 from rag.store import DocumentStore
 
@@ -119,25 +120,6 @@ def copy_for_serving(document: DocumentInfo, folder: Path) -> Path:
     return target
 
 
-def _char_indices(bounded: str, full: str) -> list[int]:
-    """For each character of PDFium's bounded text, its index among the page's characters.
-
-    The bounded text is the page text with some generated line breaks left out, and with \\x02
-    where the full text has \\ufffe (a hyphen at a line end).
-    """
-    indices: list[int] = []
-    j = 0
-    for char in bounded:
-        wanted = "\ufffe" if char == "\x02" else char
-        while j < len(full) and full[j] != wanted:
-            j += 1
-        if j == len(full):
-            raise ValueError("the page's bounded text is not a subsequence of its text")
-        indices.append(j)
-        j += 1
-    return indices
-
-
 def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
     """A rectangle in PDF page space (left, bottom, right, top) in rendered-image pixels."""
     import pypdfium2.raw as pdfium_c
@@ -210,7 +192,7 @@ def _quote_boxes(
         raw_start, raw_end = raw_span(offsets, span[0], span[1], len(bounded))
         if raw_end <= raw_start:
             return []
-        indices = _char_indices(bounded, textpage.get_text_range())
+        indices = char_indices(bounded, textpage.get_text_range())
         first, last = indices[raw_start], indices[raw_end - 1]
         count = textpage.count_rects(first, last - first + 1)
         rects = [textpage.get_rect(i) for i in range(count)]
