@@ -19,6 +19,7 @@ from rag.embedding import TITLE_CONTEXT_CHARS, Embedder
 from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
 from rag.normalising import normalised_text
+from rag.ocr import Ocr
 from rag.records import Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
@@ -155,12 +156,14 @@ class Ingestor:
         *,
         exclude: list[str],
         max_file_bytes: int,
+        ocr: Ocr | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.splitter = splitter
         self.exclude = exclude
         self.max_file_bytes = max_file_bytes
+        self.ocr = ocr
 
     def _prepared_with(self, reader: str) -> str:
         """How a document is now prepared, as recorded with it: `reader` names the loader."""
@@ -242,7 +245,7 @@ class Ingestor:
         prepared_with = self._prepared_with(f"{suffix} loader {loader_version(suffix)}")
         if self._up_to_date(absolute, digest, prepared_with):
             return None
-        loaded = load(path)
+        loaded = load(path, self.ocr)
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")

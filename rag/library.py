@@ -24,6 +24,7 @@ from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
 from rag.models import PACKAGE_PREFIX
+from rag.ocr import Ocr
 from rag.records import Answer, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
@@ -82,7 +83,15 @@ class Library:
             splitter,
             exclude=self.settings.exclude,
             max_file_bytes=self.settings.max_file_bytes,
+            ocr=self.ocr(),
         )
+
+    def ocr(self) -> Ocr | None:
+        """The reader of scanned PDF pages that the settings ask for, if any."""
+        if not self.settings.ocr:
+            return None
+        cache = self.settings.ocr_cache_dir or self.settings.index_dir / "ocr"
+        return Ocr(self.settings.ocr_languages, cache)
 
     def ingest(
         self, paths: list[Path] | None = None, progress: Progress | None = None

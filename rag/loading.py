@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime
+import functools
 import io
 import math
 import posixpath
@@ -18,7 +19,8 @@ from urllib.parse import unquote
 
 from rag.errors import UnreadableFileError
 from rag.normalising import normalise, normalised_text
-from rag.pdfpages import body_size, page_layout, without_furniture
+from rag.ocr import Ocr, needs_ocr, page_image
+from rag.pdfpages import PageLayout, body_size, page_layout, without_furniture
 from rag.records import LoadedFile, Page
 from rag.tables import markdown_blocks
 
@@ -225,7 +227,8 @@ def load_html(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="html", pages=[_page(None, raw)])
 
 
-def load_pdf(path: Path) -> LoadedFile:
+def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
+    """A PDF, one page per page; pages that are scans are read by `ocr`, if given."""
     import pypdfium2 as pdfium
 
     try:
@@ -245,8 +248,13 @@ def load_pdf(path: Path) -> LoadedFile:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            layouts.append(page_layout(textpage, page.get_height()))
+            layout = page_layout(textpage, page.get_height())
             textpage.close()
+            if ocr is not None and needs_ocr(page, layout.text):
+                area = page.get_width() * page.get_height()
+                scanned = ocr.read(path, index, area, functools.partial(page_image, page))
+                layout = PageLayout(scanned.text, (), layout.height)
+            layouts.append(layout)
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
@@ -258,7 +266,8 @@ def load_pdf(path: Path) -> LoadedFile:
         for number, (layout, text) in enumerate(zip(layouts, blanked, strict=True), 1)
     ]
     if not any(page.text for page in pages):
-        raise UnreadableFileError(f"{path}: the PDF has no extractable text (scanned images?)")
+        reason = "scanned images? the setting ocr reads them" if ocr is None else "nor OCR text"
+        raise UnreadableFileError(f"{path}: the PDF has no extractable text ({reason})")
     first_text = pages[0].raw_text if pages else ""
     title = metadata_title or _title_from_text(first_text, path.stem)
     return LoadedFile(title=title, format="pdf", pages=pages)
@@ -660,14 +669,15 @@ def loader_version(suffix: str) -> int:
     return LOADER_VERSIONS.get(suffix.lower(), 1)
 
 
-def load(path: Path) -> LoadedFile:
-    """Read a supported file into pages; raise UnreadableFileError naming the file and reason."""
+def load(path: Path, ocr: Ocr | None = None) -> LoadedFile:
+    """Read a supported file into pages; raise UnreadableFileError naming the file and reason.
+    PDF pages that are scans are read by `ocr` when given."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnreadableFileError(f"{path}: unsupported file type (supported: {supported})")
     try:
-        loaded = loader(path)
+        loaded = load_pdf(path, ocr) if loader is load_pdf else loader(path)
     except UnreadableFileError:
         raise
     except MemoryError as error:

@@ -155,7 +155,11 @@ class App:
         try:
             served = copy_for_serving(view.document, self.files / "originals")
             span = (citation.page_start, citation.page_end)
-            image = render_page(served, view.page, span) if view.is_pdf else None
+            image = (
+                render_page(served, view.page, span, ocr=self.library.ocr())
+                if view.is_pdf
+                else None
+            )
         except SourceFileError as error:
             card = render.source_html(view) + render.notice_html(str(error), "error")
             return card, hidden, hidden, source_tab
