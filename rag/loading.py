@@ -81,6 +81,7 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
+LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
 # MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil".
@@ -137,6 +138,55 @@ def load_markdown(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="markdown", pages=[_page(None, raw)])
 
 
+class _HtmlTable:
+    """The rows of an HTML table being read: each cell's text, and its caption."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.caption: list[str] = []
+        self.nested = False
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_caption = False
+
+    def start(self, tag: str) -> None:
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._row = [] if self._row is None else self._row
+            self._cell = []
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag in _BLOCK_TAGS or tag == "br":
+            self.data("\n\n" if tag in _BLOCK_TAGS else "\n")
+
+    def end(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if any(cell.strip() for cell in self._row):
+                self.rows.append(self._row)
+            self._row = None
+        elif tag == "caption":
+            self._in_caption = False
+
+    def data(self, text: str) -> None:
+        if self._cell is not None:
+            self._cell.append(text)
+        elif self._in_caption:
+            self.caption.append(text)
+
+    def text(self) -> str:
+        """Markdown blocks with the header repeated (`rag.tables`); a table that lays out a
+        page (a table in it, or a cell of LAYOUT_CELL_CHARS) gives its cells as paragraphs."""
+        cells = [cell for row in self.rows for cell in row]
+        if self.nested or any(len(cell) >= LAYOUT_CELL_CHARS for cell in cells):
+            return "\n\n".join(cells)
+        caption = " ".join("".join(self.caption).split())
+        return "\n\n".join(markdown_blocks(self.rows, caption))
+
+
 class _HtmlText:
     """An lxml parser target that keeps the text of an HTML page's content, without a tree.
 
@@ -154,6 +204,7 @@ class _HtmlText:
         self._region_depth: dict[str, int] = {}
         self._skipping = 0
         self._heading: list[str] | None = None
+        self._tables: list[_HtmlTable] = []  # open tables, innermost last
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         skipped = tag in _NON_CONTENT_TAGS or attributes.get("role") in _NON_CONTENT_ROLES
@@ -164,7 +215,13 @@ class _HtmlText:
         if tag in ("main", "article") and tag not in self.regions:
             self.regions[tag] = [len(self.segments), -1]
             self._region_depth[tag] = len(self._open)
-        if tag in _BLOCK_TAGS:
+        if tag == "table":
+            if self._tables:
+                self._tables[-1].nested = True
+            self._tables.append(_HtmlTable())
+        elif self._tables:
+            self._tables[-1].start(tag)
+        elif tag in _BLOCK_TAGS:
             self.segments.append("\n\n")
         if tag in _HEADING_TAGS and self._heading is None:
             self._heading = []
@@ -178,7 +235,15 @@ class _HtmlText:
         self._skipping -= skipped
         if self._skipping or skipped:
             return
-        if tag in _BLOCK_TAGS:
+        if tag == "table" and self._tables:
+            text = self._tables.pop().text()
+            if self._tables:
+                self._tables[-1].data(text)
+            else:
+                self.segments.append(f"\n\n{text}\n\n")
+        elif self._tables:
+            self._tables[-1].end(tag)
+        elif tag in _BLOCK_TAGS:
             self.segments.append("\n\n")
         if tag in _HEADING_TAGS and self._heading is not None:
             position, _ = self.headings[-1]
@@ -194,6 +259,8 @@ class _HtmlText:
             return
         if self._open and self._open[-1][0] == "title":
             self.title.append(text)
+        elif self._tables:
+            self._tables[-1].data(text)
         else:
             self.segments.append(text)
             if self._heading is not None:
@@ -371,7 +438,8 @@ def _docx_heading_styles(archive: zipfile.ZipFile) -> frozenset[str]:
 
 
 class _DocxText:
-    """Paragraphs and table rows of a Word body, in document order, from iterparse events.
+    """Paragraphs and tables (as Markdown, `rag.tables`) of a Word body, in document order,
+    from iterparse events.
 
     Each element is dropped once read, so memory holds the text, not the XML tree.
     """
@@ -383,12 +451,15 @@ class _DocxText:
         self.blocks: list[str] = []
         self.headings: list[str] = []
         self._paragraphs: list[tuple[list[str], list[str]]] = []  # open: (pieces, style)
+        self._tables: list[list[list[str]]] = []  # open tables: their rows so far
         self._rows: list[list[str]] = []  # open table rows: their cells' text
         self._cells: list[list[str]] = []  # open cells: their paragraphs' text
 
     def start(self, tag: str) -> None:
         if tag == f"{_W}p":
             self._paragraphs.append(([], []))
+        elif tag == f"{_W}tbl":
+            self._tables.append([])
         elif tag == f"{_W}tr":
             self._rows.append([])
         elif tag == f"{_W}tc":
@@ -414,7 +485,11 @@ class _DocxText:
             if self._rows:
                 self._rows[-1].append(cell)
         elif tag == f"{_W}tr" and self._rows:
-            self._add(" | ".join(self._rows.pop()))
+            row = self._rows.pop()
+            if self._tables and any(cell.strip() for cell in row):
+                self._tables[-1].append(row)
+        elif tag == f"{_W}tbl" and self._tables:
+            self._add("\n\n".join(markdown_blocks(self._tables.pop())))
         if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
             element.clear()
             while parent is not None and element.getprevious() is not None:
@@ -660,8 +735,9 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
-# chunks), so that files read by an earlier version are read again.
-LOADER_VERSIONS = {".pdf": 3}
+# chunks; Word and HTML 2: tables as Markdown), so that files read by an earlier version are
+# read again.
+LOADER_VERSIONS = {".pdf": 3, ".docx": 2, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

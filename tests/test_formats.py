@@ -212,3 +212,38 @@ def test_slides_and_sheets_are_indexed_and_a_cell_is_found_with_its_header(tmp_p
         assert (documents["deck.pptx"].format, documents["deck.pptx"].pages) == ("pptx", 2)
     finally:
         library.close()
+
+
+def test_html_tables_are_markdown_with_caption_and_layout_tables_are_text(tmp_path: Path):
+    rows = "".join(f"<tr><td>Port {i}</td><td>{i * 10}</td></tr>" for i in range(3))
+    long_cell = "Paita is in the north. " * 20
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><body><main><p>Ports handle cargo.</p>"
+        "<table><caption>Table 2. Cargo</caption><thead><tr><th>Port</th><th>Tonnes<br>(000)"
+        f"</th></tr></thead><tbody>{rows}</tbody></table><p>After the table.</p>"
+        f"<table><tr><td><p>{long_cell}</p></td><td>Menu</td></tr></table></main></body></html>"
+    )
+    text = load(path).pages[0].text
+    assert text.startswith(
+        "Ports handle cargo.\n\nTable 2. Cargo\n| Port | Tonnes (000) |\n| --- | --- |\n"
+        "| Port 0 | 0 |\n| Port 1 | 10 |\n| Port 2 | 20 |\n\nAfter the table."
+    )
+    assert text.endswith(f"{long_cell.strip()}\n\nMenu")
+
+
+def test_docx_tables_are_markdown_with_their_header(tmp_path: Path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Table 1 gives the fleet.")
+    table = document.add_table(rows=3, cols=2)
+    for r, (name, built) in enumerate([("Vessel", "Built"), ("Santa Rosa", "1987"), ("Inca", "")]):
+        table.rows[r].cells[0].text = name
+        table.rows[r].cells[1].text = built
+    document.add_paragraph("Text after.")
+    document.save(str(tmp_path / "fleet.docx"))
+    assert load(tmp_path / "fleet.docx").pages[0].text == (
+        "Table 1 gives the fleet.\n\n| Vessel | Built |\n| --- | --- |\n| Santa Rosa | 1987 |\n"
+        "| Inca | |\n\nText after."
+    )
