@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +62,30 @@ def command_ingest(args: argparse.Namespace) -> int:
     finally:
         library.close()
     _print_report(report)
+    return 0
+
+
+def command_watch(args: argparse.Namespace) -> int:
+    from rag.watching import Watcher
+
+    library = _library(args)
+    settings = library.settings
+    folders = [Path(p) for p in args.folders] or settings.watch_folders or settings.library_paths
+
+    def say(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+    watcher = Watcher(library, folders, say)
+    try:
+        watcher.start()
+        say("ready (Ctrl+C stops)")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        watcher.stop()
+        library.close()
     return 0
 
 
@@ -316,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", help="files or folders (default: corpus/ and seeds/)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(run=command_ingest)
+
+    watch = commands.add_parser(
+        "watch", parents=[common], help="keep the index current with folders as they change"
+    )
+    watch.add_argument(
+        "folders", nargs="*", help="folders (default: watch_folders, else corpus/ and seeds/)"
+    )
+    watch.set_defaults(run=command_watch)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
     ask.add_argument("question")

@@ -189,8 +189,17 @@ class Ingestor:
         stored in its own transaction. At most PREFETCH_FILES files wait to be embedded.
         """
         report = IngestReport()
+        return self.ingest_files(list(discover(paths, self.exclude, report)), progress, report)
+
+    def ingest_files(
+        self,
+        sources: list[SourceFile],
+        progress: Progress | None = None,
+        report: IngestReport | None = None,
+    ) -> IngestReport:
+        """Index these files (see `ingest`), adding to `report` if given."""
+        report = report or IngestReport()
         started = last_checkpoint = time.perf_counter()
-        sources = list(discover(paths, self.exclude, report))
         pending: list[NewDocument] = []
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
         try:

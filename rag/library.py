@@ -22,7 +22,7 @@ from rag.answering import (
 from rag.checking import CheckReport, check_index
 from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
-from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
+from rag.ingesting import Ingestor, IngestReport, Progress, SourceFile, TextDocument
 from rag.models import PACKAGE_PREFIX
 from rag.ocr import Ocr
 from rag.records import Answer, DocumentInfo, Passage
@@ -98,6 +98,20 @@ class Library:
     ) -> IngestReport:
         """Index files and folders (by default the configured library paths)."""
         return self._ingestor().ingest(paths or self.settings.library_paths, progress)
+
+    def ingest_files(self, sources: list[SourceFile]) -> IngestReport:
+        """Index these files, each shown under its `file` name (e.g. relative to a folder)."""
+        return self._ingestor().ingest_files(sources)
+
+    def remove_sources(self, sources: Sequence[str]) -> list[DocumentInfo]:
+        """Delete the documents ingested from these absolute paths; return those there were."""
+        store = self.store()
+        removed = [d for s in sources if (d := store.document_by_source(s)) is not None]
+        for document in removed:
+            store.remove_document(document.id)
+        if removed:
+            store.flush()
+        return removed
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         200 * 1024 * 1024, description="Files larger than this are skipped with a message."
     )
+    watch_folders: list[Path] = Field(
+        [],
+        description=(
+            "Folders that `rag watch` (with no argument) and the app watch: files added, "
+            "changed, renamed or deleted there are ingested or removed within seconds."
+        ),
+    )
     ocr: bool = Field(
         True,
         description=(

@@ -11,10 +11,12 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -27,6 +29,9 @@ from rag.records import Answer
 from rag.reviewing import write_review
 from rag.viewing import copy_for_serving, render_page, source_view
 from ui import render
+
+if TYPE_CHECKING:
+    from rag.watching import Watcher
 
 STYLE = Path(__file__).with_name("style.css")
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
@@ -67,6 +72,7 @@ watch('value', () => {
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # whatever the loaders read
+WATCH_LOG_LINES = 200
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
 
@@ -77,6 +83,22 @@ class App:
         self.library = library
         self.files = Path(tempfile.mkdtemp(prefix="rag-app-"))
         atexit.register(shutil.rmtree, self.files, ignore_errors=True)
+        self.watch_lines: deque[str] = deque(maxlen=WATCH_LOG_LINES)
+
+    def watch(self) -> Watcher:
+        """Keep the library current with the `watch_folders` setting, in the background."""
+        from rag.watching import Watcher
+
+        watcher = Watcher(self.library, self.library.settings.watch_folders, self.note_change)
+        threading.Thread(target=watcher.start, name="watch-start", daemon=True).start()
+        return watcher
+
+    def note_change(self, line: str) -> None:
+        self.watch_lines.append(f"{time.strftime('%H:%M:%S')} {line}")
+
+    def watch_log(self) -> str:
+        """The latest lines of the folder watcher, newest last."""
+        return "\n".join(self.watch_lines)
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -418,7 +440,8 @@ def build_app(library: Library) -> gr.Blocks:
                     )
                 with gr.Column(scale=3, elem_id="library-side"):
                     uploads = gr.File(
-                        label=f"Add documents (PDF, Word, HTML, Markdown, text; up to "
+                        label=f"Add documents (PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, "
+                        f"Markdown, text; up to "
                         f"{settings.max_upload_bytes / 2**20:.0f} MB)",
                         file_count="multiple",
                         file_types=UPLOAD_TYPES,
@@ -434,6 +457,15 @@ def build_app(library: Library) -> gr.Blocks:
                     )
                     remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
                     library_message = gr.Markdown(elem_id="library-message")
+                    watch_log = gr.Textbox(
+                        label="Watched folders: changes",
+                        lines=6,
+                        max_lines=12,
+                        interactive=False,
+                        visible=bool(settings.watch_folders),
+                        elem_id="watch-log",
+                    )
+                    watch_timer = gr.Timer(2.0, active=bool(settings.watch_folders))
             with gr.Tab("Briefing", id="briefing"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, elem_id="briefing-side"):
                     topic = gr.Textbox(
@@ -506,7 +538,10 @@ def build_app(library: Library) -> gr.Blocks:
             [brief_preview, brief_md, brief_docx, brief_pdf],
             **private,
         )
+        watch_timer.tick(app.watch_log, None, watch_log, **private)
         gr.api(app.ask, api_name="ask")
+    if settings.watch_folders:
+        app.watch()
     return blocks
 
 
