@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,12 +58,25 @@ def _print_report(report: IngestReport) -> None:
 
 def command_ingest(args: argparse.Namespace) -> int:
     library = _library(args)
+    cancel = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nrag: stopping after this file (Ctrl+C again: at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop)
     try:
         paths = [Path(p) for p in args.paths] or None
-        report = library.ingest(paths, progress=None if args.quiet else _progress_bar())
+        progress = None if args.quiet else _progress_bar()
+        report = library.ingest(paths, progress, cancel)
     finally:
+        signal.signal(signal.SIGINT, previous)
         library.close()
     _print_report(report)
+    if report.cancelled:
+        print("stopped: the files indexed so far stay; run it again to go on from there")
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -84,6 +86,7 @@ class Library:
             exclude=self.settings.exclude,
             max_file_bytes=self.settings.max_file_bytes,
             ocr=self.ocr(),
+            workers=self.settings.ingest_workers or os.cpu_count() or 1,
         )
 
     def ocr(self) -> Ocr | None:
@@ -94,10 +97,14 @@ class Library:
         return Ocr(self.settings.ocr_languages, cache)
 
     def ingest(
-        self, paths: list[Path] | None = None, progress: Progress | None = None
+        self,
+        paths: list[Path] | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
-        """Index files and folders (by default the configured library paths)."""
-        return self._ingestor().ingest(paths or self.settings.library_paths, progress)
+        """Index files and folders (by default the configured library paths); `cancel`, once
+        set, stops before the next file (what was stored stays)."""
+        return self._ingestor().ingest(paths or self.settings.library_paths, progress, cancel)
 
     def ingest_files(self, sources: list[SourceFile]) -> IngestReport:
         """Index these files, each shown under its `file` name (e.g. relative to a folder)."""
@@ -227,7 +234,10 @@ class Library:
         return self.settings.upload_dir or self.settings.index_dir / "uploads"
 
     def add_uploads(
-        self, uploads: Sequence[tuple[Path, str]], progress: Progress | None = None
+        self,
+        uploads: Sequence[tuple[Path, str]],
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
         """Save uploaded files, given as (temporary path, name the user gave), into the upload
         folder and index them. A file refused or unreadable is reported in `skipped` by its
@@ -243,7 +253,7 @@ class Library:
                 )
             except UnreadableFileError as error:
                 refused.append((safe, str(error).removeprefix(f"{safe}: ")))
-        report = self.ingest(saved, progress) if saved else IngestReport()
+        report = self.ingest(saved, progress, cancel) if saved else IngestReport()
         unreadable = {file for file, _ in report.skipped}
         for path in saved:
             if path.name in unreadable and str(path) not in existing:

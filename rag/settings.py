@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         200 * 1024 * 1024, description="Files larger than this are skipped with a message."
     )
+    ingest_workers: int | None = Field(
+        None,
+        description=(
+            "Processes that read (parse) files when 8 or more are ingested at once; unset: "
+            "every core. Embedding stays batched in the main process."
+        ),
+        ge=1,
+    )
     watch_folders: list[Path] = Field(
         [],
         description=(

@@ -84,6 +84,12 @@ class App:
         self.files = Path(tempfile.mkdtemp(prefix="rag-app-"))
         atexit.register(shutil.rmtree, self.files, ignore_errors=True)
         self.watch_lines: deque[str] = deque(maxlen=WATCH_LOG_LINES)
+        self.cancel_ingest = threading.Event()
+
+    def cancel(self) -> str:
+        """Stop the indexing of uploads after the file being read (what was stored stays)."""
+        self.cancel_ingest.set()
+        return "Cancelling after the file being indexed…"
 
     def watch(self) -> Watcher:
         """Keep the library current with the `watch_folders` setting, in the background."""
@@ -241,11 +247,19 @@ class App:
         if not files:
             return (gr.skip(),) * 6 + (None,)
 
-        def step(file: str, done: int, total: int) -> None:
-            progress((done, total), desc=f"Indexing {file}" if file else "Saving the index")
+        started = time.monotonic()
 
-        report = self.library.add_uploads([(Path(f), Path(f).name) for f in files], step)
+        def step(file: str, done: int, total: int) -> None:
+            left = (time.monotonic() - started) / done * (total - done) if done else None
+            estimate = f" (about {left:.0f} s left)" if left is not None else ""
+            progress((done, total), desc=f"Indexing {file}{estimate}" if file else "Saving")
+
+        self.cancel_ingest.clear()
+        uploads = [(Path(f), Path(f).name) for f in files]
+        report = self.library.add_uploads(uploads, step, self.cancel_ingest)
         lines = [f"Added **{file}**." for file in report.indexed]
+        if report.cancelled:
+            lines.insert(0, "Cancelled: the files added so far stay; upload the others again.")
         lines += [f"**{file}** is already in the library." for file in report.unchanged]
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
         return (*self.library_view(scope, brief_scope, "\n\n".join(lines)), None)
@@ -456,6 +470,7 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="remove-pick",
                     )
                     remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
+                    cancel = gr.Button("Cancel indexing", size="sm", elem_id="cancel-ingest")
                     library_message = gr.Markdown(elem_id="library-message")
                     watch_log = gr.Textbox(
                         label="Watched folders: changes",
@@ -539,6 +554,8 @@ def build_app(library: Library) -> gr.Blocks:
             **private,
         )
         watch_timer.tick(app.watch_log, None, watch_log, **private)
+        # not queued behind the upload it cancels
+        cancel.click(app.cancel, None, library_message, concurrency_limit=None, **private)
         gr.api(app.ask, api_name="ask")
     if settings.watch_folders:
         app.watch()
