@@ -86,7 +86,7 @@ class Library:
             exclude=self.settings.exclude,
             max_file_bytes=self.settings.max_file_bytes,
             ocr=self.ocr(),
-            workers=self.settings.ingest_workers or os.cpu_count() or 1,
+            workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
         )
 
     def ocr(self) -> Ocr | None:

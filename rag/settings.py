@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         None,
         description=(
             "Processes that read (parse) files when 8 or more are ingested at once; unset: "
-            "every core. Embedding stays batched in the main process."
+            "every core but one, which embeds (so none on 2 cores: measured slower there)."
         ),
         ge=1,
     )
