@@ -162,14 +162,19 @@ class _ReaderPool:
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
     def load(self, path: Path) -> LoadedFile:
-        pool = self._pool
+        with self._lock:
+            pool = self._pool
         try:
             return pool.submit(self.read, path, self.ocr).result()
         except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool(self.workers)
+            pass
+        except RuntimeError:  # submitted to a pool that another thread found broken and shut
+            if pool is self._pool:
+                raise
+        with self._lock:
+            if self._pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool(self.workers)
         with self._new_pool(1) as alone:
             try:
                 return alone.submit(self.read, path, self.ocr).result()
