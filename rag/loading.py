@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import bisect
+import csv
+import datetime
+import functools
+import io
 import math
+import posixpath
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from rag.errors import UnreadableFileError
-from rag.normalising import normalised_text
+from rag.normalising import normalise, normalised_text
+from rag.ocr import Ocr, needs_ocr, page_image
+from rag.pdfpages import PageLayout, body_size, page_layout, without_furniture
 from rag.records import LoadedFile, Page
+from rag.tables import markdown_blocks
+
+if TYPE_CHECKING:
+    from pptx.shapes.base import BaseShape
 
 MAX_DOCX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_DOCX_COMPRESSION_RATIO = 200
@@ -68,6 +81,7 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
+LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
 # MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil".
@@ -79,10 +93,12 @@ _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
 
-def _page(number: int | None, raw: str) -> Page:
-    """A page; whole-file formats (no page number) keep line breaks, PDFs' wrapped lines don't."""
-    text = normalised_text(raw, keep_line_breaks=number is None)
-    return Page(number=number, text=text, raw_text=raw)
+def _page(number: int | None, raw: str, keep_line_breaks: bool | None = None) -> Page:
+    """A page; whole-file formats (no page number) keep line breaks, PDFs' wrapped lines don't,
+    unless `keep_line_breaks` says otherwise (slides and sheets: numbered, lines that mean
+    something)."""
+    keep = number is None if keep_line_breaks is None else keep_line_breaks
+    return Page(number=number, text=normalised_text(raw, keep_line_breaks=keep), raw_text=raw)
 
 
 def _title_from_text(text: str, fallback: str) -> str:
@@ -122,6 +138,55 @@ def load_markdown(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="markdown", pages=[_page(None, raw)])
 
 
+class _HtmlTable:
+    """The rows of an HTML table being read: each cell's text, and its caption."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.caption: list[str] = []
+        self.nested = False
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_caption = False
+
+    def start(self, tag: str) -> None:
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._row = [] if self._row is None else self._row
+            self._cell = []
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag in _BLOCK_TAGS or tag == "br":
+            self.data("\n\n" if tag in _BLOCK_TAGS else "\n")
+
+    def end(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if any(cell.strip() for cell in self._row):
+                self.rows.append(self._row)
+            self._row = None
+        elif tag == "caption":
+            self._in_caption = False
+
+    def data(self, text: str) -> None:
+        if self._cell is not None:
+            self._cell.append(text)
+        elif self._in_caption:
+            self.caption.append(text)
+
+    def text(self) -> str:
+        """Markdown blocks with the header repeated (`rag.tables`); a table that lays out a
+        page (a table in it, or a cell of LAYOUT_CELL_CHARS) gives its cells as paragraphs."""
+        cells = [cell for row in self.rows for cell in row]
+        if self.nested or any(len(cell) >= LAYOUT_CELL_CHARS for cell in cells):
+            return "\n\n".join(cells)
+        caption = " ".join("".join(self.caption).split())
+        return "\n\n".join(markdown_blocks(self.rows, caption))
+
+
 class _HtmlText:
     """An lxml parser target that keeps the text of an HTML page's content, without a tree.
 
@@ -139,6 +204,7 @@ class _HtmlText:
         self._region_depth: dict[str, int] = {}
         self._skipping = 0
         self._heading: list[str] | None = None
+        self._tables: list[_HtmlTable] = []  # open tables, innermost last
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         skipped = tag in _NON_CONTENT_TAGS or attributes.get("role") in _NON_CONTENT_ROLES
@@ -149,7 +215,13 @@ class _HtmlText:
         if tag in ("main", "article") and tag not in self.regions:
             self.regions[tag] = [len(self.segments), -1]
             self._region_depth[tag] = len(self._open)
-        if tag in _BLOCK_TAGS:
+        if tag == "table":
+            if self._tables:
+                self._tables[-1].nested = True
+            self._tables.append(_HtmlTable())
+        elif self._tables:
+            self._tables[-1].start(tag)
+        elif tag in _BLOCK_TAGS:
             self.segments.append("\n\n")
         if tag in _HEADING_TAGS and self._heading is None:
             self._heading = []
@@ -163,7 +235,15 @@ class _HtmlText:
         self._skipping -= skipped
         if self._skipping or skipped:
             return
-        if tag in _BLOCK_TAGS:
+        if tag == "table" and self._tables:
+            text = self._tables.pop().text()
+            if self._tables:
+                self._tables[-1].data(text)
+            else:
+                self.segments.append(f"\n\n{text}\n\n")
+        elif self._tables:
+            self._tables[-1].end(tag)
+        elif tag in _BLOCK_TAGS:
             self.segments.append("\n\n")
         if tag in _HEADING_TAGS and self._heading is not None:
             position, _ = self.headings[-1]
@@ -179,6 +259,8 @@ class _HtmlText:
             return
         if self._open and self._open[-1][0] == "title":
             self.title.append(text)
+        elif self._tables:
+            self._tables[-1].data(text)
         else:
             self.segments.append(text)
             if self._heading is not None:
@@ -212,7 +294,8 @@ def load_html(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="html", pages=[_page(None, raw)])
 
 
-def load_pdf(path: Path) -> LoadedFile:
+def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
+    """A PDF, one page per page; pages that are scans are read by `ocr`, if given."""
     import pypdfium2 as pdfium
 
     try:
@@ -228,22 +311,42 @@ def load_pdf(path: Path) -> LoadedFile:
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
     try:
-        extracted = []
+        layouts = []
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            extracted.append(textpage.get_text_bounded())
+            layout = page_layout(textpage, page.get_height())
             textpage.close()
+            if ocr is not None and needs_ocr(page, layout.text):
+                area = page.get_width() * page.get_height()
+                scanned = ocr.read(path, index, area, functools.partial(page_image, page))
+                layout = PageLayout(scanned.text, (), layout.height)
+            layouts.append(layout)
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
         pdf.close()
-    pages = [_page(number, raw) for number, raw in enumerate(without_running_lines(extracted), 1)]
+    body = body_size(layouts)
+    blanked = without_running_lines([layout.text for layout in layouts])
+    pages = [
+        _pdf_page(number, *without_furniture(layout, text, body))
+        for number, (layout, text) in enumerate(zip(layouts, blanked, strict=True), 1)
+    ]
     if not any(page.text for page in pages):
-        raise UnreadableFileError(f"{path}: the PDF has no extractable text (scanned images?)")
+        reason = "scanned images? the setting ocr reads them" if ocr is None else "nor OCR text"
+        raise UnreadableFileError(f"{path}: the PDF has no extractable text ({reason})")
     first_text = pages[0].raw_text if pages else ""
     title = metadata_title or _title_from_text(first_text, path.stem)
     return LoadedFile(title=title, format="pdf", pages=pages)
+
+
+def _pdf_page(number: int, raw: str, raw_breaks: list[int]) -> Page:
+    """A PDF page whose chunks end at `raw_breaks` (offsets in `raw`: where footnotes start)."""
+    if not raw_breaks:
+        return _page(number, raw)
+    text, offsets = normalise(raw)
+    breaks = {bisect.bisect_left(offsets, at) for at in raw_breaks}
+    return Page(number, text, raw, tuple(sorted(breaks - {0, len(text)})))
 
 
 def _edge_lines(text: str) -> list[tuple[re.Match[str], str]]:
@@ -279,12 +382,12 @@ def without_running_lines(pages: list[str]) -> list[str]:
     return blanked
 
 
-def _check_zip_is_safe(path: Path) -> None:
+def _check_zip_is_safe(path: Path, kind: str = "a Word .docx file") -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except zipfile.BadZipFile as error:
-        raise UnreadableFileError(f"{path}: not a Word .docx file (not a zip archive)") from error
+        raise UnreadableFileError(f"{path}: not {kind} (not a zip archive)") from error
     unpacked = sum(member.file_size for member in members)
     packed = sum(member.compress_size for member in members) or 1
     if unpacked > MAX_DOCX_UNPACKED_BYTES or unpacked / packed > MAX_DOCX_COMPRESSION_RATIO:
@@ -335,7 +438,8 @@ def _docx_heading_styles(archive: zipfile.ZipFile) -> frozenset[str]:
 
 
 class _DocxText:
-    """Paragraphs and table rows of a Word body, in document order, from iterparse events.
+    """Paragraphs and tables (as Markdown, `rag.tables`) of a Word body, in document order,
+    from iterparse events.
 
     Each element is dropped once read, so memory holds the text, not the XML tree.
     """
@@ -347,12 +451,15 @@ class _DocxText:
         self.blocks: list[str] = []
         self.headings: list[str] = []
         self._paragraphs: list[tuple[list[str], list[str]]] = []  # open: (pieces, style)
+        self._tables: list[list[list[str]]] = []  # open tables: their rows so far
         self._rows: list[list[str]] = []  # open table rows: their cells' text
         self._cells: list[list[str]] = []  # open cells: their paragraphs' text
 
     def start(self, tag: str) -> None:
         if tag == f"{_W}p":
             self._paragraphs.append(([], []))
+        elif tag == f"{_W}tbl":
+            self._tables.append([])
         elif tag == f"{_W}tr":
             self._rows.append([])
         elif tag == f"{_W}tc":
@@ -378,7 +485,11 @@ class _DocxText:
             if self._rows:
                 self._rows[-1].append(cell)
         elif tag == f"{_W}tr" and self._rows:
-            self._add(" | ".join(self._rows.pop()))
+            row = self._rows.pop()
+            if self._tables and any(cell.strip() for cell in row):
+                self._tables[-1].append(row)
+        elif tag == f"{_W}tbl" and self._tables:
+            self._add("\n\n".join(markdown_blocks(self._tables.pop())))
         if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
             element.clear()
             while parent is not None and element.getprevious() is not None:
@@ -417,6 +528,195 @@ def load_docx(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="docx", pages=[_page(None, raw)])
 
 
+class _TextBudget:
+    """Counts the characters a loader builds, so that a file whose text is over MAX_TEXT_CHARS
+    is refused before its text fills memory (a spreadsheet of a million rows)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.used = 0
+
+    def take(self, text: str) -> str:
+        self.used += len(text)
+        if self.used > MAX_TEXT_CHARS:
+            raise UnreadableFileError(
+                f"{self.path}: refused, its text is over the limit of {MAX_TEXT_CHARS:,} "
+                f"characters (about 8,000 pages); split it into smaller files"
+            )
+        return text
+
+
+def _table_text(rows: Iterable[Sequence[str]], budget: _TextBudget) -> list[str]:
+    """The Markdown blocks of a table whose first row is its header (`rag.tables`)."""
+    return [budget.take(block) for block in markdown_blocks(rows)]
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell's value as it reads: 12 not 12.0, dates without a zero time."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _sheet_tables(
+    rows: Iterable[Sequence[object]], budget: _TextBudget
+) -> Iterator[list[list[str]]]:
+    """The tables of a sheet: runs of rows between empty rows, trailing empty cells dropped."""
+    table: list[list[str]] = []
+    for row in rows:
+        cells = [_cell_text(value) for value in row]
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if cells:
+            budget.take("".join(cells))
+            table.append(cells)
+        elif table:
+            yield table
+            table = []
+    if table:
+        yield table
+
+
+def load_xlsx(path: Path) -> LoadedFile:
+    """An Excel workbook, one page per sheet that holds cells (numbered by the sheet's
+    position), each table of it as Markdown; cached values of formulas, streamed."""
+    from openpyxl import load_workbook
+
+    _check_zip_is_safe(path, "an Excel .xlsx file")
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    budget = _TextBudget(path)
+    pages = []
+    try:
+        for number, sheet in enumerate(workbook.worksheets, 1):
+            sheet.reset_dimensions()  # a file's stated dimensions may be absurd; read its cells
+            blocks = [
+                block
+                for table in _sheet_tables(sheet.iter_rows(values_only=True), budget)
+                for block in _table_text(table, budget)
+            ]
+            if blocks:
+                raw = "\n\n".join([f"Sheet: {sheet.title}", *blocks])
+                pages.append(_page(number, raw, keep_line_breaks=True))
+        title = (workbook.properties.title or "").strip() or path.stem
+    finally:
+        workbook.close()
+    return LoadedFile(title=title, format="xlsx", pages=pages)
+
+
+def load_csv(path: Path) -> LoadedFile:
+    """A CSV (or tab-separated) file as one Markdown table whose header is its first row."""
+    raw = _decode_text(path.read_bytes(), path)
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            raw[:8192], delimiters=",;\t|"
+        )
+    except csv.Error:  # one column, or too few rows to tell
+        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+    rows = (row for row in csv.reader(io.StringIO(raw, newline=""), dialect) if any(row))
+    blocks = _table_text(rows, _TextBudget(path))
+    page = _page(None, "\n\n".join(blocks))
+    return LoadedFile(title=path.stem, format="csv", pages=[page])
+
+
+def _pptx_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
+    """The text of slide shapes in reading order (top to bottom, left to right), groups
+    entered, tables as Markdown."""
+    from pptx.shapes.autoshape import Shape
+    from pptx.shapes.graphfrm import GraphicFrame
+    from pptx.shapes.group import GroupShape
+
+    for shape in sorted(shapes, key=lambda shape: (shape.top or 0, shape.left or 0)):
+        if isinstance(shape, GroupShape):
+            yield from _pptx_texts(shape.shapes)
+        elif isinstance(shape, GraphicFrame) and shape.has_table:
+            yield from markdown_blocks(
+                [[cell.text for cell in row.cells] for row in shape.table.rows]
+            )
+        elif isinstance(shape, Shape) and shape.text_frame.text.strip():
+            yield shape.text_frame.text
+
+
+def load_pptx(path: Path) -> LoadedFile:
+    """A PowerPoint deck, one page per slide: its title, its other text in reading order,
+    tables as Markdown, then its speaker notes."""
+    from pptx import Presentation
+
+    _check_zip_is_safe(path, "a PowerPoint .pptx file")
+    deck = Presentation(str(path))
+    budget = _TextBudget(path)
+    pages = []
+    slide_titles = []
+    for number, slide in enumerate(deck.slides, 1):
+        title_shape = slide.shapes.title
+        title = title_shape.text_frame.text.strip() if title_shape is not None else ""
+        others = [
+            shape
+            for shape in slide.shapes
+            if shape.shape_id != getattr(title_shape, "shape_id", None)
+        ]
+        parts = [title, *_pptx_texts(others)] if title else list(_pptx_texts(others))
+        notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
+        if notes is not None and notes.text.strip():
+            parts.append("Speaker notes:\n" + notes.text)
+        pages.append(_page(number, budget.take("\n\n".join(parts)), keep_line_breaks=True))
+        slide_titles.append(title)
+    title = (deck.core_properties.title or "").strip()
+    title = title or next((t for t in slide_titles if t), path.stem)
+    return LoadedFile(title=title, format="pptx", pages=pages)
+
+
+_OPF = "{http://www.idpf.org/2007/opf}"
+_EPUB_ROOTFILE = "{urn:oasis:names:tc:opendocument:xmlns:container}rootfile"
+
+
+def load_epub(path: Path) -> LoadedFile:
+    """An EPUB book (2 or 3): the XHTML documents of its reading order, each read as HTML,
+    as one text; the package's title. Parsed with the safe XML and streaming HTML parsers
+    used for Word and HTML, after the same zip-bomb check."""
+    from lxml import etree
+
+    _check_zip_is_safe(path, "an EPUB book")
+    budget = _TextBudget(path)
+    chapters = []
+    with zipfile.ZipFile(path) as archive:
+        container = _docx_part(archive, "META-INF/container.xml")
+        rootfile = None if container is None else container.find(f".//{_EPUB_ROOTFILE}")
+        package_name = "" if rootfile is None else rootfile.get("full-path", "")
+        package = _docx_part(archive, package_name) if package_name else None
+        if package is None:
+            raise UnreadableFileError(f"{path}: not an EPUB book (no package document)")
+        folder = posixpath.dirname(package_name)
+        manifest = {item.get("id"): item.get("href", "") for item in package.iter(f"{_OPF}item")}
+        for reference in package.iter(f"{_OPF}itemref"):
+            href = manifest.get(reference.get("idref"))
+            if not href or reference.get("linear") == "no":
+                continue
+            name = posixpath.normpath(posixpath.join(folder, unquote(href)))
+            try:
+                data = archive.read(name)
+            except KeyError as error:
+                raise UnreadableFileError(f"{path}: the book lacks its part {name}") from error
+            target = _HtmlText()
+            parser = etree.HTMLParser(target=target, no_network=True, remove_comments=True)
+            parser.feed(_decode_text(data, path))
+            parser.close()
+            chapters.append(budget.take(target.content()[0]))
+        title_element = package.find(f".//{_DC_TITLE}")
+    raw = "\n\n".join(chapters)
+    title = (title_element.text or "").strip() if title_element is not None else ""
+    return LoadedFile(
+        title=title or _title_from_text(raw, path.stem), format="epub", pages=[_page(None, raw)]
+    )
+
+
 LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".txt": load_text,
     ".text": load_text,
@@ -426,11 +726,18 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".htm": load_html,
     ".pdf": load_pdf,
     ".docx": load_docx,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".tsv": load_csv,
+    ".epub": load_epub,
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
-# and footers blanked), so that files read by an earlier version are read again.
-LOADER_VERSIONS = {".pdf": 2}
+# and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
+# chunks; Word and HTML 2: tables as Markdown), so that files read by an earlier version are
+# read again.
+LOADER_VERSIONS = {".pdf": 3, ".docx": 2, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:
@@ -438,14 +745,15 @@ def loader_version(suffix: str) -> int:
     return LOADER_VERSIONS.get(suffix.lower(), 1)
 
 
-def load(path: Path) -> LoadedFile:
-    """Read a supported file into pages; raise UnreadableFileError naming the file and reason."""
+def load(path: Path, ocr: Ocr | None = None) -> LoadedFile:
+    """Read a supported file into pages; raise UnreadableFileError naming the file and reason.
+    PDF pages that are scans are read by `ocr` when given."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnreadableFileError(f"{path}: unsupported file type (supported: {supported})")
     try:
-        loaded = loader(path)
+        loaded = load_pdf(path, ocr) if loader is load_pdf else loader(path)
     except UnreadableFileError:
         raise
     except MemoryError as error:

@@ -20,6 +20,9 @@ class Page:
     number: int | None  # 1-based; None for formats without pages (text, Markdown, HTML, Word)
     text: str
     raw_text: str
+    # Offsets in `text` where a chunk must end, such as where a PDF page's footnotes begin
+    # (found by the loader; not stored)
+    breaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

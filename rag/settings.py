@@ -112,6 +112,43 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         200 * 1024 * 1024, description="Files larger than this are skipped with a message."
     )
+    ingest_workers: int | None = Field(
+        None,
+        description=(
+            "Processes that read (parse) files when 8 or more are ingested at once; unset: "
+            "every core but one, which embeds (so none on 2 cores: measured slower there)."
+        ),
+        ge=1,
+    )
+    watch_folders: list[Path] = Field(
+        [],
+        description=(
+            "Folders that `rag watch` (with no argument) and the app watch: files added, "
+            "changed, renamed or deleted there are ingested or removed within seconds."
+        ),
+    )
+    ocr: bool = Field(
+        True,
+        description=(
+            "Read PDF pages that are scans (an image, almost no text layer) with Tesseract OCR "
+            "(Debian's tesseract-ocr); off: such pages have no text."
+        ),
+    )
+    ocr_languages: str = Field(
+        "eng",
+        description=(
+            "Tesseract languages of the scans, joined by '+' (e.g. 'eng+fra'); each must be "
+            "installed (Debian's tesseract-ocr-eng, tesseract-ocr-fra, ...)."
+        ),
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+    )
+    ocr_cache_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder keeping the words OCR read on each scanned page (JSON, by file content), so "
+            "a page is read once; unset: <index_dir>/ocr."
+        ),
+    )
 
     # Embedding and splitting
     embedding_model: str = Field(

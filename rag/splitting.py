@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -93,6 +94,13 @@ class Splitter:
                 previous_end = start + len(piece)
                 yield window_start + start, window_start + previous_end
 
+    def _page_spans(self, page: Page) -> Iterator[tuple[int, int]]:
+        """The spans of a page's text, none crossing one of its `breaks`."""
+        edges = [0, *page.breaks, len(page.text)]
+        for start, end in itertools.pairwise(edges):
+            for span_start, span_end in self._spans(page.text[start:end]):
+                yield start + span_start, start + span_end
+
     def _fit(self, text: str, start: int, end: int) -> Iterable[tuple[int, int, int]]:
         """(start, end, tokens) of the span, cut where the splitter left it too long (a
         token-dense run, or a run without spaces over `max_chars`) at word boundaries if any."""
@@ -110,7 +118,7 @@ class Splitter:
         """Chunks of every page, numbered in reading order."""
         chunks: list[Chunk] = []
         for page in pages:
-            for span_start, span_end in self._spans(page.text):
+            for span_start, span_end in self._page_spans(page):
                 for start, end, tokens in self._fit(page.text, span_start, span_end):
                     text = page.text[start:end]
                     if not text.strip():

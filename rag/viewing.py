@@ -4,17 +4,24 @@ and the original file, served only for documents of the library."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
 from rag.errors import DocumentNotFoundError, SourceFileError
 from rag.models import sha256_of
 from rag.normalising import normalise, raw_span
+from rag.ocr import Ocr, needs_ocr, page_image
+from rag.pdfpages import char_indices
 from rag.records import Citation, DocumentInfo, Page
 from rag.store import DocumentStore
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
 
 CONTEXT_CHARS = 700  # page text shown on each side of the quote
 RENDER_SCALE = 1.5  # pixels per PDF point: 108 dpi
@@ -120,25 +127,6 @@ def copy_for_serving(document: DocumentInfo, folder: Path) -> Path:
     return target
 
 
-def _char_indices(bounded: str, full: str) -> list[int]:
-    """For each character of PDFium's bounded text, its index among the page's characters.
-
-    The bounded text is the page text with some generated line breaks left out, and with \\x02
-    where the full text has \\ufffe (a hyphen at a line end).
-    """
-    indices: list[int] = []
-    j = 0
-    for char in bounded:
-        wanted = "\ufffe" if char == "\x02" else char
-        while j < len(full) and full[j] != wanted:
-            j += 1
-        if j == len(full):
-            raise ValueError("the page's bounded text is not a subsequence of its text")
-        indices.append(j)
-        j += 1
-    return indices
-
-
 def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
     """A rectangle in PDF page space (left, bottom, right, top) in rendered-image pixels."""
     import pypdfium2.raw as pdfium_c
@@ -156,10 +144,15 @@ def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
 
 
 def render_page(
-    path: Path, page: Page, span: tuple[int, int] | None = None, scale: float = RENDER_SCALE
+    path: Path,
+    page: Page,
+    span: tuple[int, int] | None = None,
+    scale: float = RENDER_SCALE,
+    ocr: Ocr | None = None,
 ) -> Image.Image:
     """Page `page.number` of the PDF at `path` as an image, with the words of the normalised
-    page-text `span` highlighted when the page still holds the text it was indexed with."""
+    page-text `span` highlighted when the page still holds the text it was indexed with (for
+    a scanned page, from the boxes of the words `ocr` read)."""
     import pypdfium2 as pdfium
 
     if page.number is None:
@@ -174,6 +167,8 @@ def render_page(
         pdf_page = pdf[page.number - 1]
         image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
         boxes = _quote_boxes(pdf_page, page, span, image.size) if span else []
+        if span and not boxes and ocr is not None:
+            boxes = _ocr_quote_boxes(ocr, path, pdf_page, page, span, image.size)
     finally:
         pdf.close()
     if boxes:
@@ -212,7 +207,7 @@ def _quote_boxes(
         raw_start, raw_end = raw_span(offsets, span[0], span[1], len(bounded))
         if raw_end <= raw_start:
             return []
-        indices = _char_indices(bounded, textpage.get_text_range())
+        indices = char_indices(bounded, textpage.get_text_range())
         first, last = indices[raw_start], indices[raw_end - 1]
         count = textpage.count_rects(first, last - first + 1)
         rects = [textpage.get_rect(i) for i in range(count)]
@@ -220,6 +215,38 @@ def _quote_boxes(
         textpage.close()
     raw_page = pdf_page.raw  # type: ignore[attr-defined]
     return _merge_lines([_device_box(raw_page, rect, *size) for rect in rects])
+
+
+def _ocr_quote_boxes(
+    ocr: Ocr,
+    path: Path,
+    pdf_page: PdfPage,
+    page: Page,
+    span: tuple[int, int],
+    size: tuple[int, int],
+) -> list[Box]:
+    """Pixel boxes around the OCR words of the normalised `span` of a scanned page; none if
+    the page is not a scan or its stored text is not the text OCR reads on it."""
+    textpage = pdf_page.get_textpage()
+    try:
+        scanned = needs_ocr(pdf_page, textpage.get_text_bounded())
+    finally:
+        textpage.close()
+    if not scanned or page.number is None:
+        return []
+    area = pdf_page.get_width() * pdf_page.get_height()
+    words = ocr.read(path, page.number - 1, area, functools.partial(page_image, pdf_page))
+    text, offsets = normalise(page.raw_text, keep_line_breaks=False)
+    if not _extracted_from(page.raw_text, words.text) or text != page.text:
+        return []
+    raw_start, raw_end = raw_span(offsets, span[0], span[1], len(page.raw_text))
+    width, height = size
+    return _merge_lines(
+        [
+            (left * width, top * height, right * width, bottom * height)
+            for left, top, right, bottom in words.boxes(raw_start, raw_end)
+        ]
+    )
 
 
 def _merge_lines(boxes: list[Box]) -> list[Box]:

@@ -17,6 +17,9 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet torch==2.13.0
 # PDF briefings are set in DejaVu Sans (Unicode).
 apt_install fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# Scanned PDF pages are read by Tesseract OCR, with its English model.
+apt_install tesseract-ocr /usr/bin/tesseract
+apt_install tesseract-ocr-eng /usr/share/tesseract-ocr/5/tessdata/eng.traineddata
 if [ "${1:-}" = "test" ]; then
     .venv/bin/pip install --quiet -e '.[test]'
     # The browser tests (tests/test_ui_browser.py) drive Debian's headless Chromium.

@@ -11,10 +11,12 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -27,6 +29,9 @@ from rag.records import Answer
 from rag.reviewing import write_review
 from rag.viewing import copy_for_serving, render_page
 from ui import render
+
+if TYPE_CHECKING:
+    from rag.watching import Watcher
 
 STYLE = Path(__file__).with_name("style.css")
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
@@ -66,7 +71,8 @@ watch('value', () => {
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
-UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # whatever the loaders read
+WATCH_LOG_LINES = 200
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
 
@@ -77,6 +83,28 @@ class App:
         self.library = library
         self.files = Path(tempfile.mkdtemp(prefix="rag-app-"))
         atexit.register(shutil.rmtree, self.files, ignore_errors=True)
+        self.watch_lines: deque[str] = deque(maxlen=WATCH_LOG_LINES)
+        self.cancel_ingest = threading.Event()
+
+    def cancel(self) -> str:
+        """Stop the indexing of uploads after the file being read (what was stored stays)."""
+        self.cancel_ingest.set()
+        return "Cancelling after the file being indexed…"
+
+    def watch(self) -> Watcher:
+        """Keep the library current with the `watch_folders` setting, in the background."""
+        from rag.watching import Watcher
+
+        watcher = Watcher(self.library, self.library.settings.watch_folders, self.note_change)
+        threading.Thread(target=watcher.start, name="watch-start", daemon=True).start()
+        return watcher
+
+    def note_change(self, line: str) -> None:
+        self.watch_lines.append(f"{time.strftime('%H:%M:%S')} {line}")
+
+    def watch_log(self) -> str:
+        """The latest lines of the folder watcher, newest last."""
+        return "\n".join(self.watch_lines)
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -155,7 +183,11 @@ class App:
         try:
             served = copy_for_serving(view.document, self.files / "originals")
             span = (citation.page_start, citation.page_end)
-            image = render_page(served, view.page, span) if view.is_pdf else None
+            image = (
+                render_page(served, view.page, span, ocr=self.library.ocr())
+                if view.is_pdf
+                else None
+            )
         except SourceFileError as error:
             card = render.source_html(view) + render.notice_html(str(error), "error")
             return card, hidden, hidden, source_tab
@@ -215,11 +247,19 @@ class App:
         if not files:
             return (gr.skip(),) * 6 + (None,)
 
-        def step(file: str, done: int, total: int) -> None:
-            progress((done, total), desc=f"Indexing {file}" if file else "Saving the index")
+        started = time.monotonic()
 
-        report = self.library.add_uploads([(Path(f), Path(f).name) for f in files], step)
+        def step(file: str, done: int, total: int) -> None:
+            left = (time.monotonic() - started) / done * (total - done) if done else None
+            estimate = f" (about {left:.0f} s left)" if left is not None else ""
+            progress((done, total), desc=f"Indexing {file}{estimate}" if file else "Saving")
+
+        self.cancel_ingest.clear()
+        uploads = [(Path(f), Path(f).name) for f in files]
+        report = self.library.add_uploads(uploads, step, self.cancel_ingest)
         lines = [f"Added **{file}**." for file in report.indexed]
+        if report.cancelled:
+            lines.insert(0, "Cancelled: the files added so far stay; upload the others again.")
         lines += [f"**{file}** is already in the library." for file in report.unchanged]
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
         return (*self.library_view(scope, brief_scope, "\n\n".join(lines)), None)
@@ -415,7 +455,8 @@ def build_app(library: Library) -> gr.Blocks:
                     )
                 with gr.Column(scale=3, elem_id="library-side"):
                     uploads = gr.File(
-                        label=f"Add documents (PDF, Word, HTML, Markdown, text; up to "
+                        label=f"Add documents (PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, "
+                        f"Markdown, text; up to "
                         f"{settings.max_upload_bytes / 2**20:.0f} MB)",
                         file_count="multiple",
                         file_types=UPLOAD_TYPES,
@@ -430,7 +471,17 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="remove-pick",
                     )
                     remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
+                    cancel = gr.Button("Cancel indexing", size="sm", elem_id="cancel-ingest")
                     library_message = gr.Markdown(elem_id="library-message")
+                    watch_log = gr.Textbox(
+                        label="Watched folders: changes",
+                        lines=6,
+                        max_lines=12,
+                        interactive=False,
+                        visible=bool(settings.watch_folders),
+                        elem_id="watch-log",
+                    )
+                    watch_timer = gr.Timer(2.0, active=bool(settings.watch_folders))
             with gr.Tab("Briefing", id="briefing"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, elem_id="briefing-side"):
                     topic = gr.Textbox(
@@ -503,7 +554,12 @@ def build_app(library: Library) -> gr.Blocks:
             [brief_preview, brief_md, brief_docx, brief_pdf],
             **private,
         )
+        watch_timer.tick(app.watch_log, None, watch_log, **private)
+        # not queued behind the upload it cancels
+        cancel.click(app.cancel, None, library_message, concurrency_limit=None, **private)
         gr.api(app.ask, api_name="ask")
+    if settings.watch_folders:
+        app.watch()
     return blocks
 
 
