@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Answer
@@ -282,7 +283,7 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.datasets import QASet, load_dataset, only_split
     from rag.evaluation.reports import format_table, write_json
     from rag.evaluation.runners import (
         RETRIEVAL,
@@ -295,6 +296,8 @@ def command_eval(args: argparse.Namespace) -> int:
 
     settings = load_settings(preset=args.preset)
     dataset = load_dataset(Path(args.dataset), settings.library_paths)
+    if args.split:
+        dataset = only_split(dataset, args.split)
     mode = choose_mode(dataset, args.mode)
     judge_name = args.judge or ("openai" if settings.openai_base_url else "local")
     judge = None
@@ -318,7 +321,8 @@ def command_eval(args: argparse.Namespace) -> int:
         )
     finally:
         library.close()
-    out = args.out or settings.eval_cache_dir / "results" / f"{dataset.name}-{mode}.json"
+    label = dataset.label if isinstance(dataset, QASet) else dataset.name
+    out = args.out or settings.eval_cache_dir / "results" / f"{label}-{mode}.json"
     write_json(report, out)
     print(format_table(report))
     print(f"\nper-question results: {out}")
@@ -502,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "openai", "none"],
         help="model that judges citation support and answer correctness "
         "(default: openai when openai_base_url is set, else local)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        help="only this half of a split question set (tune on dev, report test)",
     )
     evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
     evaluate.add_argument("--out", type=Path, metavar="FILE.json", help="where to write JSON")

@@ -20,7 +20,9 @@ from rag.evaluation.datasets import (
     QUESTIONS,
     Evidence,
     QAItem,
+    QASet,
     load_dataset,
+    only_split,
 )
 from rag.evaluation.metrics import (
     CitedSentence,
@@ -46,6 +48,7 @@ DATA = ROOT.parent / "shared" / "data"
 SCIFACT = DATA / "scifact"
 FINANCEBENCH_DIR = DATA / "financebench"
 QUESTION_SET = ROOT / "benchmarks" / "questions" / "library.jsonl"
+PARAPHRASE_SET = ROOT / "benchmarks" / "questions" / "paraphrase.jsonl"
 needs_data = pytest.mark.skipif(not SCIFACT.is_dir(), reason="no ../shared/data beside the repo")
 
 
@@ -165,6 +168,32 @@ def test_loaders_recognise_each_layout():
     questions = load_dataset(QUESTION_SET, [ROOT / "corpus", ROOT / "seeds"])
     assert questions.kind == QUESTIONS and len(questions.items) == 65
     assert sum(item.unanswerable for item in questions.items) == 14
+
+
+def test_the_paraphrase_set_splits_into_dev_and_test_halves():
+    paraphrase = load_dataset(PARAPHRASE_SET, [ROOT / "corpus", ROOT / "seeds"])
+    assert isinstance(paraphrase, QASet) and len(paraphrase.items) >= 120
+    dev, test = only_split(paraphrase, "dev"), only_split(paraphrase, "test")
+    assert (dev.label, test.label) == ("paraphrase-dev", "paraphrase-test")
+    assert len(dev.items) + len(test.items) == len(paraphrase.items)
+    assert not {i.id for i in dev.items} & {i.id for i in test.items}
+    for half in (dev, test):  # the same mix of unanswerable questions in each half
+        share = sum(i.unanswerable for i in half.items) / len(half.items)
+        assert 0.15 <= share <= 0.25
+
+
+@needs_data
+def test_a_split_must_be_dev_or_test(tmp_path: Path):
+    questions = tmp_path / "set.jsonl"
+    good = '{"id": "q1", "question": "?", "answers": [], "unanswerable": true, "split": "dev"}'
+    questions.write_text(good + "\n")
+    with pytest.raises(DatasetError, match='no questions with "split": "test"'):
+        only_split(load_dataset(questions, []), "test")
+    questions.write_text(good.replace('"dev"', '"train"') + "\n")
+    with pytest.raises(DatasetError, match="line 1: field 'split' is 'train'"):
+        load_dataset(questions, [])
+    with pytest.raises(DatasetError, match="applies to question sets"):
+        only_split(load_dataset(SCIFACT, []), "dev")
 
 
 def test_unknown_or_broken_dataset_is_a_clear_error(tmp_path: Path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
@@ -65,6 +65,7 @@ class QAItem:
     evidence: list[Evidence]
     unanswerable: bool = False
     quote: str | None = None
+    split: str | None = None  # "dev" or "test" where the set is split (tune on dev only)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ class QASet:
     kind: Literal["financebench", "questions"]
     documents: list[Path]  # files and folders to ingest
     items: list[QAItem] = field(default_factory=list)
+    split: str | None = None  # the half of a split set these items are, if only one
+
+    @property
+    def label(self) -> str:
+        """The set's name as reports show it: with its split, if only one half is taken."""
+        return f"{self.name}-{self.split}" if self.split else self.name
 
 
 Dataset = RetrievalSet | QASet
@@ -197,11 +204,32 @@ def load_questions(path: Path, library_paths: list[Path]) -> QASet:
                 evidence=[] if unanswerable or not file else [Evidence(file, record.get("page"))],
                 unanswerable=unanswerable,
                 quote=record.get("quote"),
+                split=_split(record, where),
             )
         )
     if not items:
         raise DatasetError(f"{path}: no questions")
     return QASet(name=path.stem, kind=QUESTIONS, documents=list(library_paths), items=items)
+
+
+SPLITS = ("dev", "test")
+
+
+def _split(record: dict[str, Any], where: str) -> str | None:
+    split = record.get("split")
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"{where}: field 'split' is {split!r}, not one of {', '.join(SPLITS)}")
+    return split
+
+
+def only_split(dataset: Dataset, split: str) -> QASet:
+    """The items of one half ("dev" or "test") of a split question set."""
+    if not isinstance(dataset, QASet):
+        raise DatasetError(f"{dataset.name}: --split applies to question sets, not BEIR folders")
+    items = [item for item in dataset.items if item.split == split]
+    if not items:
+        raise DatasetError(f'{dataset.name}: no questions with "split": "{split}"')
+    return replace(dataset, items=items, split=split)
 
 
 def load_dataset(path: Path, library_paths: list[Path]) -> Dataset:

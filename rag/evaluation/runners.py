@@ -258,7 +258,7 @@ def evaluate_qa(
     if progress:
         progress("", len(items), len(items))
     return Report(
-        dataset=dataset.name,
+        dataset=dataset.label,
         kind=dataset.kind,
         mode=mode,
         judge=judge_name,
