@@ -29,8 +29,10 @@ from rag.ingesting import (
     IngestReport,
     Progress,
     SourceFile,
+    check_size,
     discover,
     embedded_title,
+    split_file,
 )
 from rag.loading import load, loader_version
 from rag.models import sha256_of
@@ -44,7 +46,6 @@ LOAD_AHEAD_PER_CPU = 2  # files being loaded and split per Ray CPU, ahead of the
 EMBED_AHEAD = 2  # groups being embedded while the driver stores earlier ones
 AUTO = "auto"
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's servers listen on 127.0.0.1
-_NO_VECTORS = np.empty((0, 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -72,34 +73,12 @@ def prepare_file(
     """The file loaded and split, without vectors; or why it cannot be read."""
     path = source.path
     try:
-        if size == 0:
-            raise UnreadableFileError(f"{path}: empty file")
-        if size > recipe.max_file_bytes:
-            raise UnreadableFileError(
-                f"{path}: {size:,} bytes is over the limit of {recipe.max_file_bytes:,}"
-            )
-        loaded = load(path)
+        check_size(path, size, recipe.max_file_bytes)
         embedder = recipe.embedder()
-        chunks = Splitter(embedder.count_tokens, recipe.chunk_tokens, recipe.overlap_tokens).split(
-            loaded.pages
-        )
-        if not chunks:
-            raise UnreadableFileError(f"{path}: no text to index")
+        splitter = Splitter(embedder.count_tokens, recipe.chunk_tokens, recipe.overlap_tokens)
+        return split_file(source, load(path), splitter, digest, size, prepared_with)
     except UnreadableFileError as error:
-        message = str(error)
-        return message.removeprefix(f"{path}: ")
-    return NewDocument(
-        source=str(path.resolve()),
-        file=source.file,
-        title=loaded.title,
-        format=loaded.format,
-        content_hash=digest,
-        size=size,
-        pages=loaded.pages,
-        chunks=chunks,
-        vectors=_NO_VECTORS,
-        prepared_with=prepared_with,
-    )
+        return str(error).removeprefix(f"{path}: ")
 
 
 def embed_group(recipe: Recipe, documents: list[NewDocument]) -> np.ndarray:

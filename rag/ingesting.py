@@ -298,36 +298,16 @@ class Ingestor:
         path = source.path
         try:
             size = path.stat().st_size
-            if size == 0:
-                raise UnreadableFileError(f"{path}: empty file")
-            if size > self.max_file_bytes:
-                raise UnreadableFileError(
-                    f"{path}: {size:,} bytes is over the limit of {self.max_file_bytes:,}"
-                )
+            check_size(path, size, self.max_file_bytes)
             digest = sha256_of(path)
         except OSError as error:
             raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
-        absolute = str(path.resolve())
         suffix = path.suffix.lower()
         prepared_with = self._prepared_with(f"{suffix} loader {loader_version(suffix)}")
-        if self._up_to_date(absolute, digest, prepared_with):
+        if self._up_to_date(str(path.resolve()), digest, prepared_with):
             return None
         loaded = load(path, self.ocr) if self._readers is None else self._readers.load(path)
-        chunks = self.splitter.split(loaded.pages)
-        if not chunks:
-            raise UnreadableFileError(f"{path}: no text to index")
-        return NewDocument(
-            source=absolute,
-            file=source.file,
-            title=loaded.title,
-            format=loaded.format,
-            content_hash=digest,
-            size=size,
-            pages=loaded.pages,
-            chunks=chunks,
-            vectors=_NO_VECTORS,
-            prepared_with=prepared_with,
-        )
+        return split_file(source, loaded, self.splitter, digest, size, prepared_with)
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None
@@ -369,6 +349,40 @@ class Ingestor:
             progress("", len(documents), len(documents))
         report.seconds = time.perf_counter() - started
         return report
+
+
+def check_size(path: Path, size: int, max_file_bytes: int) -> None:
+    """Refuse, naming the file, an empty file or one over `max_file_bytes`."""
+    if size == 0:
+        raise UnreadableFileError(f"{path}: empty file")
+    if size > max_file_bytes:
+        raise UnreadableFileError(f"{path}: {size:,} bytes is over the limit of {max_file_bytes:,}")
+
+
+def split_file(
+    source: SourceFile,
+    loaded: LoadedFile,
+    splitter: Splitter,
+    digest: str,
+    size: int,
+    prepared_with: str,
+) -> NewDocument:
+    """A loaded file split into chunks: a document waiting for its vectors."""
+    chunks = splitter.split(loaded.pages)
+    if not chunks:
+        raise UnreadableFileError(f"{source.path}: no text to index")
+    return NewDocument(
+        source=str(source.path.resolve()),
+        file=source.file,
+        title=loaded.title,
+        format=loaded.format,
+        content_hash=digest,
+        size=size,
+        pages=loaded.pages,
+        chunks=chunks,
+        vectors=_NO_VECTORS,
+        prepared_with=prepared_with,
+    )
 
 
 class _Pending:
