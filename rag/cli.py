@@ -24,8 +24,15 @@ def _human_bytes(size: int) -> str:
     return f"{size} B"
 
 
+def _settings(args: argparse.Namespace, **more: object) -> Settings:
+    """Settings with the command line's own: `--store`, else `--index` (which then wins over a
+    `store` from RAG_STORE or rag.toml)."""
+    store = args.store or (str(args.index) if args.index else None)
+    return load_settings(index_dir=args.index, store=store, **more)
+
+
 def _library(args: argparse.Namespace) -> Library:
-    return Library(load_settings(index_dir=args.index, store=args.store))
+    return Library(_settings(args))
 
 
 def _location(settings: Settings) -> str:
@@ -290,9 +297,7 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_serve(args: argparse.Namespace) -> int:
     from rag.errors import MissingIndexError
 
-    library = Library(
-        load_settings(index_dir=args.index, store=args.store, host=args.host, port=args.port)
-    )
+    library = Library(_settings(args, host=args.host, port=args.port))
     try:
         try:
             library.status()
