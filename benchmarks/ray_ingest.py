@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,11 @@ def ingest(extra: list[str]) -> dict[str, float | str]:
     """One `rag ingest` of the default library into a new folder; its time and chunks."""
     with tempfile.TemporaryDirectory(prefix="rag-ray-bench-") as folder:
         load = os.getloadavg()[0]
-        environment = {**os.environ, "RAY_TMPDIR": str(Path(folder) / "ray")}
+        environment = {
+            **os.environ,
+            "RAY_TMPDIR": str(Path(folder) / "ray"),
+            "RAY_AUTH_TOKEN": secrets.token_hex(16),  # else Ray writes ~/.ray/auth_token
+        }
         began = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "rag.cli", "ingest", "--quiet", "--index", folder, *extra],

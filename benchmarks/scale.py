@@ -52,6 +52,7 @@ PER_DOCUMENT = 100
 WINDOW = 800
 BASIS = 512
 QUERIES = 200
+EF_SEARCH_SWEEP = (40, 200, 400)  # PostgreSQL: HNSW depths tried besides the default 100
 MODEL = "scale-bench"
 
 
@@ -119,12 +120,14 @@ def folder_bytes(folder: Path) -> dict[str, int]:
     return sizes
 
 
-def open_at(location: str, create: bool) -> DocumentStore:
-    """The store at a folder or a postgresql:// URL."""
+def open_at(location: str, create: bool, ef_search: int = 100) -> DocumentStore:
+    """The store at a folder or a postgresql:// URL (searched `ef_search` deep)."""
     if location.startswith("postgresql://"):
+        from rag.settings import PostgresSettings
         from rag.store.postgres import PostgresStore
 
-        return PostgresStore(location, MODEL, DIM if create else None, create=create)
+        config = PostgresSettings(ef_search=ef_search)
+        return PostgresStore(location, MODEL, DIM if create else None, create=create, config=config)
     return SqliteFaissStore(Path(location), MODEL, DIM if create else None, create=create)
 
 
@@ -201,10 +204,31 @@ def query_run(location: str, basis_file: Path) -> dict:
     )
     store.close()
     result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, **search}
+    if location.startswith("postgresql://"):
+        result.update(hnsw_sweep(location, queries, exact))
     for name, values in timings.items():
         values.sort()
         result[f"{name}_ms_p50"] = 1000 * statistics.median(values)
         result[f"{name}_ms_p95"] = 1000 * values[int(0.95 * (len(values) - 1))]
+    return result
+
+
+def hnsw_sweep(location: str, queries: np.ndarray, exact: list[list[int]]) -> dict:
+    """Dense search latency and recall@10 (k=40) at other HNSW search depths."""
+    result = {}
+    for ef_search in EF_SEARCH_SWEEP:
+        store = open_at(location, create=False, ef_search=ef_search)
+        latencies, found = [], []
+        for vector in queries:
+            began = time.perf_counter()
+            found.append([h.chunk_id for h in store.search_dense(vector, 40)[:10]])
+            latencies.append(time.perf_counter() - began)
+        store.close()
+        pairs = zip(found, exact, strict=True)
+        result[f"recall@10_ef{ef_search}"] = statistics.mean(
+            len(set(f) & set(e)) / 10 for f, e in pairs
+        )
+        result[f"dense_ms_p50_ef{ef_search}"] = 1000 * statistics.median(latencies)
     return result
 
 

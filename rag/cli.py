@@ -22,13 +22,15 @@ from rag.store import is_postgres_url, open_store, store_location, without_passw
 from rag.uploads import describe_size
 
 
+def _settings(args: argparse.Namespace, **more: object) -> Settings:
+    """Settings with the command line's own: `--preset`, `--store`, else `--index` (which then
+    wins over a `store` from RAG_STORE or rag.toml)."""
+    store = args.store or (str(args.index) if args.index else None)
+    return load_settings(index_dir=args.index, store=store, preset=args.preset, **more)
+
+
 def _library(args: argparse.Namespace) -> Library:
     return Library(_settings(args))
-
-
-def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
-    """The settings, with the command line's --index, --store and --preset over the rest."""
-    return load_settings(index_dir=args.index, store=args.store, preset=args.preset, **overrides)
 
 
 def _location(settings: Settings) -> str:

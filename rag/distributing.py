@@ -5,8 +5,9 @@ and writes each document to the configured store in its own transaction, as an i
 ingest does. Ray tasks load and split one file each, then embed the chunks of the same groups of
 files an in-process ingest embeds together (up to `EMBED_BATCH_CHUNKS` chunks, in file order),
 so the chunks and vectors are the same. Workers need the project installed and the files at the
-same paths (one machine, or shared storage). Ray passes arguments and results between driver and
-workers with pickle: run it only on a cluster you trust (whoever can submit to it runs code).
+same paths (one machine, or shared storage). Ray moves arguments and results between driver and
+workers with its own serialisation (cloudpickle, which can run code): use a cluster you trust,
+as whoever can submit to it runs code anyway. Nothing here reads files that way.
 """
 
 from __future__ import annotations

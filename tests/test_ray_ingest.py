@@ -4,6 +4,7 @@ give the same chunks and vectors as the in-process ingest."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -29,9 +30,17 @@ def ray_folder() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def ray_environment(folder: Path) -> dict[str, str]:
+    """Ray's settings for a test instance: its files in `folder`, and its authentication token
+    given, so that Ray does not write one to ~/.ray/auth_token."""
+    return {"RAY_TMPDIR": str(folder), "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+
+
 @pytest.fixture
 def local_ray(ray_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv(LOOPBACK_ONLY, "0")  # read when ray is first imported
+    for name, value in ray_environment(ray_folder).items():
+        monkeypatch.setenv(name, value)
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(ray_folder))
@@ -92,7 +101,7 @@ def test_rag_ingest_ray_auto_starts_a_local_instance(tmp_path: Path, ray_folder:
     folder = tmp_path / "library"
     write_version(folder, 3, 0)
     (folder / "empty.txt").write_bytes(b"")
-    environment = {**os.environ, "RAY_TMPDIR": str(ray_folder)}
+    environment = {**os.environ, **ray_environment(ray_folder)}
     command = rag_command("ingest", str(folder), "--ray", "auto", "--quiet")
     ray_index = tmp_path / "ray-index"
     ran = subprocess.run(

@@ -3,6 +3,7 @@ guarantees (one-line errors, the HNSW and GIN indexes in use, `rag check`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import numpy as np
@@ -59,6 +60,19 @@ def test_the_cli_names_an_unreachable_server_in_one_line(tmp_path) -> None:
     assert ran.returncode == 1 and ran.stdout == ""
     assert ran.stderr.startswith("rag: error: cannot reach the PostgreSQL server of ")
     assert ran.stderr.count("\n") == 1 and "secret" not in ran.stderr
+
+
+def test_index_on_the_command_line_wins_over_rag_store(tmp_path) -> None:
+    environment = {**os.environ, "RAG_STORE": f"postgresql://nobody@/x?host={tmp_path}"}
+    ran = subprocess.run(
+        rag_command("status", "--index", str(tmp_path / "folder")),
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1 and "no index at" in ran.stderr, ran.stderr
 
 
 def test_an_empty_database_is_no_library(database: str) -> None:
