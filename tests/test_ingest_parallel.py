@@ -89,3 +89,44 @@ def test_a_cancelled_ingest_keeps_what_it_stored_and_resumes(tmp_path: Path):
     assert not second.cancelled
     assert sorted(second.unchanged) == sorted(first.indexed)
     assert len(second.indexed) + len(second.unchanged) == 12
+
+
+def test_ctrl_c_stops_rag_ingest_after_a_file_and_a_rerun_goes_on(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    sentence = "The quay at berth {i} was dredged to {i} metres in the year {i} of the plan. "
+    for i in range(300):
+        (folder / f"note-{i:03}.txt").write_text(sentence.format(i=i) * 25)  # ~3 chunks each
+    index = str(tmp_path / "index")
+    command = [sys.executable, "-m", "rag.cli", "ingest", str(folder), "--index", index]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_INGEST_WORKERS": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "note-" not in seen:  # the progress bar names a file: the ingest runs
+        piece = process.stderr.read(80)
+        assert piece, f"rag ingest ended before its progress bar: {seen}"
+        seen = seen[-80:] + piece
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert "stopped: the files indexed so far stay" in output
+    indexed = int(output.split(" indexed")[0].rsplit(" ", 1)[-1])
+    assert 0 < indexed < 300
+
+    again = subprocess.run(
+        [*command, "--quiet"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert f"{300 - indexed} indexed, {indexed} unchanged, 0 skipped" in again.stdout, again.stdout

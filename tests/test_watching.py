@@ -131,7 +131,7 @@ def test_rag_watch_command_indexes_a_new_file_and_stops_on_interrupt(tmp_path: P
     assert "stopped" in rest and process.returncode == 0
 
 
-def test_the_app_watches_its_watch_folders_and_shows_the_changes(tmp_path: Path):
+def test_the_app_watches_its_watch_folders_and_shows_the_changes(tmp_path: Path, capfd):
     from ui.app import App
 
     folder = tmp_path / "watched"
@@ -146,6 +146,7 @@ def test_the_app_watches_its_watch_folders_and_shows_the_changes(tmp_path: Path)
             (folder / "second.txt").write_text("Salaverry handles bulk grain.")
             wait_for(lambda: "indexed second.txt" in app.watch_log(), "a line in the app's log")
             assert f"watching {folder.resolve()}" in app.watch_log()
+            assert "indexed second.txt" in capfd.readouterr().err  # the server's log
         finally:
             watcher.stop()
     finally:

@@ -100,7 +100,10 @@ class App:
         return watcher
 
     def note_change(self, line: str) -> None:
-        self.watch_lines.append(f"{time.strftime('%H:%M:%S')} {line}")
+        """A line of the folder watcher: into the server's log and the Library tab."""
+        stamped = f"{time.strftime('%H:%M:%S')} {line}"
+        print(f"rag: watch: {stamped}", file=sys.stderr, flush=True)
+        self.watch_lines.append(stamped)
 
     def watch_log(self) -> str:
         """The latest lines of the folder watcher, newest last."""
