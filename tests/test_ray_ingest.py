@@ -21,6 +21,8 @@ from rag.distributing import LOOPBACK_ONLY, ingest_on_ray
 from rag.library import Library
 from rag.store import DocumentStore
 
+pytestmark = pytest.mark.slow  # a local Ray instance starts per test module
+
 
 @pytest.fixture
 def ray_folder() -> Iterator[Path]:

@@ -22,6 +22,7 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, settings_for
 from reliability import (
     assert_consistent,
@@ -32,6 +33,8 @@ from reliability import (
 
 from rag.retrieval import retrieve
 from rag.store.sqlite_faiss import SqliteFaissStore
+
+pytestmark = pytest.mark.slow  # each test kills and restarts real ingest processes many times
 
 FILES = 6
 TRIALS = 21  # seven of each kill mode
