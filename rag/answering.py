@@ -53,12 +53,6 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
     )
 
 
-def relevant_enough(passages: list[Passage], settings: Settings) -> bool:
-    """Whether any retrieved passage is close enough to the question to hold its answer."""
-    best = max((p.dense_similarity or 0.0 for p in passages), default=0.0)
-    return best >= settings.min_relevance
-
-
 _NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z]|\.{4,}")  # links, footnotes, dot leaders
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|large|big|far|old)|what (percent|percentage|share|year|date)|when)\b",
@@ -386,7 +380,8 @@ class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
     def relevant(self, passages: list[Passage]) -> bool:
         """Whether the passages are close enough to the question to hold its answer; when they
         are not, the answer is "not in the library" and no model is asked."""
-        return relevant_enough(passages, self.settings)
+        best = max((p.dense_similarity or 0.0 for p in passages), default=0.0)
+        return best >= self.settings.min_relevance
 
     def invoke(
         self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any
