@@ -70,7 +70,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end("stop") if match.group("stop") else match.start()
-        if match.group("stop") and _ABBREVIATION.search(text[max(start, end - 12) : end]):
+        before = text[max(start, end - 12) : end].rstrip("\"'”’)]")  # "(E.O.)" ends in "E.O."
+        if match.group("stop") and _ABBREVIATION.search(before):
             continue
         spans.append((start, end))
         start = match.end()

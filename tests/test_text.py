@@ -21,6 +21,18 @@ def test_abbreviations_decimals_and_footnotes():
     ]
 
 
+def test_an_abbreviation_in_brackets_does_not_end_a_sentence():
+    text = (
+        "The Administration issued Executive Order (E.O.) 14285 in April 2025. "
+        "It names the United States (U.S.). Congress may act."
+    )
+    assert sentences(text) == [
+        "The Administration issued Executive Order (E.O.) 14285 in April 2025.",
+        "It names the United States (U.S.).",
+        "Congress may act.",
+    ]
+
+
 def test_line_breaks_end_sentences_and_spans_are_exact():
     text = "Title line\n\nBody one. Body two\nLast"
     spans = sentence_spans(text)
