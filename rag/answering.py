@@ -20,9 +20,10 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
+from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
-from rag.text import sentence_spans, stem, stems, words
+from rag.text import language, sentence_spans, stem, stems, words
 
 EXTRACTIVE = "extractive"
 MIN_SENTENCE_CHARS = 25
@@ -71,11 +72,36 @@ def is_prose(sentence: str) -> bool:
     )
 
 
-def key_terms(question: str) -> set[str]:
-    """Names and numbers in the question (not its first word), lower-cased; names stemmed."""
-    terms = {m.group(1).lower().replace(",", "") for m in _KEY_TERM.finditer(question.strip())}
-    terms = {term.split("'")[0].split("’")[0] for term in terms}
-    return {stem(term) if term.isalpha() else term for term in terms}
+@dataclass(frozen=True)
+class KeyTerm:
+    """A name or number of the question that the retrieved text must mention: the question's
+    word (stemmed), or another name of the same place or institution ("China" for "Beijing")."""
+
+    term: str
+    other_names: frozenset[str] = frozenset()
+
+    @property
+    def is_number(self) -> bool:
+        return self.term[0].isdigit()
+
+    def covered_by(self, tokens: set[str], folded_context: str) -> bool:
+        return any(_covers(self.term, word) for word in tokens) or mentions(
+            folded_context, self.other_names
+        )
+
+
+def key_terms(question: str) -> list[KeyTerm]:
+    """Names and numbers in the question (not its first word), lower-cased; names stemmed, and
+    with the other names of the place or institution they name."""
+    named = names_in(question)
+    terms: dict[str, KeyTerm] = {}
+    for match in _KEY_TERM.finditer(question.strip()):
+        word = match.group(1).lower().replace(",", "").split("'")[0].split("’")[0]
+        term = stem(word) if word.isalpha() else word
+        others = next((names for name, names in named if fold(word) in name.split()), None)
+        key = " ".join(sorted(others)) if others else term  # "Buenos" and "Aires": one name
+        terms.setdefault(key, KeyTerm(term, others or frozenset()))
+    return list(terms.values())
 
 
 MIN_SHARED_STEM = 5  # a shorter stem that starts a term counts only from this length
@@ -93,11 +119,17 @@ def _covers(term: str, word: str) -> bool:
     )
 
 
-def covers_key_terms(terms: set[str], context: str) -> bool:
-    """Whether every key term matches some word of the context (see `_covers`)."""
+def covers_key_terms(terms: list[KeyTerm], context: str, question: str) -> bool:
+    """Whether the context mentions every key term of the question. Names are compared only
+    when the context is in the question's language: "Channel" is not a word of a French report
+    on the Channel Tunnel, which names it "la Manche". Numbers are compared in any language."""
     tokens = {w.replace(",", "") for w in re.findall(r"[\w,.-]+", context.lower())}
     tokens |= {w.strip(".,") for w in tokens}
-    return all(any(_covers(term, word) for word in tokens) for term in terms)
+    folded = fold(context)
+    missing = [term for term in terms if not term.covered_by(tokens, folded)]
+    if not missing or any(term.is_number for term in missing):
+        return not missing
+    return language(context) != language(question)
 
 
 def answers_quantity(question: str, sentence: str) -> bool:
@@ -129,10 +161,13 @@ def candidate_sentences(
         + " ".join(q.text for q in passages if q.document_id == p.document_id)
         for p in passages
     }
+    covered = {
+        document: covers_key_terms(terms, text, question) for document, text in context.items()
+    }
     seen: set[tuple[int, int | None, int]] = set()
     pieces: list[tuple[Passage, int, int]] = []
     for passage in passages:
-        if not covers_key_terms(terms, context[passage.document_id]):
+        if not covered[passage.document_id]:
             continue
         for start, end in sentence_spans(passage.text):
             key = (passage.document_id, passage.page, passage.start + start)

@@ -85,3 +85,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def language(text: str) -> str:
+    """The ISO 639-1 code of the language `text` is written in ("en", "es", "ru", ...)."""
+    import py3langid  # loads its model on first use: only callers that need it pay
+
+    return str(py3langid.classify(text)[0])

@@ -1,0 +1,92 @@
+"""Other names of the places and institutions a question may name.
+
+Analysts write "Beijing" for China's government, "Washington" for the United States, "the
+Kremlin" for Russia's, "Chinese holders" for holders in China; reports mostly write the
+country. A country's names here are its name, capital, demonym, other spellings and
+translations (countryinfo's data), and the seats of government below.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+# Places that stand for an institution in the way reporters write ("the Kremlin said"),
+# with the names reports give that institution.
+GOVERNMENT_SEATS: dict[str, tuple[str, ...]] = {
+    "washington": ("united states", "u.s.", "federal government"),
+    "kremlin": ("russia", "russian federation", "moscow"),
+    "pentagon": ("department of defense", "defense department", "dod"),
+    "white house": ("president", "administration"),
+    "capitol hill": ("congress",),
+    "foggy bottom": ("department of state", "state department"),
+    "downing street": ("united kingdom", "british government", "prime minister"),
+    "whitehall": ("united kingdom", "british government"),
+    "elysee": ("france", "french president"),
+    "zhongnanhai": ("china", "chinese leadership"),
+    "brussels": ("european union", "european commission"),
+}
+_CAPITAL_SUFFIX = re.compile(r",.*$|\s+D\.C\.$")  # "Washington D.C." is written "Washington"
+MIN_NAME_LETTERS = (
+    4  # shorter spellings are codes ("US", "RUS") that read as words when lower-cased
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case `text` without accents ("Panamá" and "panama" fold alike)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _country_names() -> Iterable[set[str]]:
+    from countryinfo import all_countries
+
+    for country in all_countries():
+        info = country.info()
+        names = [
+            *_strings(info.get("name")),
+            *(_CAPITAL_SUFFIX.sub("", capital) for capital in _strings(info.get("capital"))),
+            *_strings(info.get("demonym")),
+            *_strings(info.get("altSpellings")),
+            *_strings(list((info.get("translations") or {}).values())),
+        ]
+        yield {fold(name) for name in names if len(name) >= MIN_NAME_LETTERS}
+
+
+def _strings(value: object) -> list[str]:
+    """A field of countryinfo's data, which holds a string, a list of them, or nothing."""
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+@lru_cache(maxsize=1)
+def _alias_table() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    groups = [*_country_names(), *({seat, *names} for seat, names in GOVERNMENT_SEATS.items())]
+    for names in groups:
+        for name in names:
+            table.setdefault(name, set()).update(names)
+    return {name: frozenset(names) for name, names in table.items()}
+
+
+@lru_cache(maxsize=1)
+def _name_pattern() -> re.Pattern[str]:
+    """Every known name, longest first, as whole words."""
+    names = sorted(_alias_table(), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(name) for name in names) + r")\b")
+
+
+def names_in(text: str) -> list[tuple[str, frozenset[str]]]:
+    """The known places and institutions `text` names, each as (its words in `text`, folded;
+    all names of the same place or institution)."""
+    table = _alias_table()
+    return [(match.group(), table[match.group()]) for match in _name_pattern().finditer(fold(text))]
+
+
+def mentions(text: str, names: Iterable[str]) -> bool:
+    """Whether folded `text` holds one of `names` as a word or the start of one ("russia"
+    is in "Russian")."""
+    return any(re.search(r"\b" + re.escape(name), text) for name in names)

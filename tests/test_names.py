@@ -1,0 +1,42 @@
+from rag.answering import covers_key_terms, key_terms
+from rag.names import fold, mentions, names_in
+
+
+def test_a_capital_a_demonym_and_a_government_seat_name_their_country():
+    found = dict(names_in("Did Beijing, the Kremlin or mainland Chinese holders say so?"))
+    assert "china" in found["beijing"]
+    assert "russia" in found["kremlin"]
+    assert "china" in found["chinese"]
+
+
+def test_a_name_of_several_words_is_one_name():
+    (name, others), *_ = names_in("How much did Buenos Aires draw on the swap?")
+    assert name == "buenos aires" and "argentina" in others
+
+
+def test_accents_fold_and_a_name_starts_a_word():
+    assert fold("Panamá") == "panama"
+    assert mentions(fold("The Russian government agreed."), {"russia"})
+    assert not mentions(fold("Prussia agreed."), {"russia"})
+
+
+def test_a_paraphrased_name_is_covered_by_the_name_reports_use():
+    question = "Which city does Beijing's new five-year blueprint cast as the money hub?"
+    context = "China's 15th Five-Year Plan names Shanghai an international financial center."
+    assert covers_key_terms(key_terms(question), context, question)
+
+
+def test_a_name_the_context_does_not_give_in_any_form_is_not_covered():
+    question = "How many warheads does the Kremlin keep in Kaliningrad?"
+    context = "Russia keeps nonstrategic nuclear weapons at several bases."
+    assert not covers_key_terms(key_terms(question), context, question)
+
+
+def test_names_are_not_compared_across_languages_but_numbers_are():
+    question = "Which two heads of state opened the Channel Tunnel in 1994?"
+    french = (
+        "Le tunnel sous la Manche a été inauguré le 6 mai 1994 par la reine Elizabeth II "
+        "et le président François Mitterrand."
+    )
+    assert covers_key_terms(key_terms(question), french, question)
+    assert not covers_key_terms(key_terms(question.replace("1994", "1996")), french, question)
