@@ -191,7 +191,9 @@ def load_financebench(folder: Path) -> QASet:
 
 
 def load_questions(path: Path, library_paths: list[Path]) -> QASet:
-    """A project question set (see benchmarks/questions/README.md) over `library_paths`."""
+    """A project question set (see benchmarks/questions/README.md) over `library_paths`, or
+    over its own documents when a folder of the same name sits beside it
+    (`multilingual.jsonl` and `multilingual/`)."""
     items = []
     for where, record in _jsonl(path):
         unanswerable = bool(_field(record, "unanswerable", where, bool))
@@ -209,7 +211,9 @@ def load_questions(path: Path, library_paths: list[Path]) -> QASet:
         )
     if not items:
         raise DatasetError(f"{path}: no questions")
-    return QASet(name=path.stem, kind=QUESTIONS, documents=list(library_paths), items=items)
+    own_documents = path.with_suffix("")
+    documents = [own_documents] if own_documents.is_dir() else list(library_paths)
+    return QASet(name=path.stem, kind=QUESTIONS, documents=documents, items=items)
 
 
 SPLITS = ("dev", "test")
