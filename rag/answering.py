@@ -8,6 +8,7 @@ checks each citation and asks whether the answer responds to the question.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,10 +21,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
+from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from rag.text import language, sentence_spans, stem, stems, words
+
+log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
 MIN_SENTENCE_CHARS = 25
@@ -204,15 +208,72 @@ def select_sentences(candidates: list[Candidate], settings: Settings) -> list[Ca
     return chosen[: settings.max_answer_sentences]
 
 
+AnswerProbability = Callable[[str, Candidate], float]
+"""probability(question, candidate): how likely the candidate sentence answers the question."""
+
+ANSWERS_SYSTEM = (
+    "You check whether a passage from a report answers a question. Reply with one word: yes or "
+    "no. Say yes only if the passage gives the information the question asks for; say no if it "
+    "is only about the same topic."
+)
+
+
+def with_previous_sentence(candidate: Candidate) -> str:
+    """The candidate sentence after the sentence before it in its passage, which often names
+    what "it" or "the plan" refers to."""
+    before = [
+        start for start, end in sentence_spans(candidate.passage.text) if end <= candidate.start
+    ]
+    return candidate.passage.text[before[-1] if before else candidate.start : candidate.end]
+
+
+def answer_probability(chat: BaseChatModel, question: str, candidate: Candidate) -> float:
+    """The chat model's probability that the candidate sentence (read with the one before it
+    and its document's title) answers the question. The question comes first, so that the
+    prompt's start is shared by the candidates of one question and read once."""
+    from rag.generation import yes_probability  # here: it loads llama.cpp's native library
+
+    prompt = (
+        f"Question: {question}\n\n"
+        f'Passage (from "{candidate.passage.title}"):\n{with_previous_sentence(candidate)}\n\n'
+        "Does the passage answer the question?"
+    )
+    return yes_probability(chat, ANSWERS_SYSTEM, neutralise(prompt))
+
+
+def checked_sentences(
+    question: str,
+    candidates: list[Candidate],
+    settings: Settings,
+    probability: AnswerProbability,
+) -> list[Candidate]:
+    """Of the most similar candidates, those the model finds answer the question, most
+    probable first: whether the library answers is decided by meaning, not by shared words."""
+    ranked = sorted(candidates, key=lambda c: -c.score)[: settings.answer_check_candidates]
+    scored = sorted(((probability(question, c), c) for c in ranked), key=lambda pc: -pc[0])
+    chosen = [c for p, c in scored if p >= settings.min_answer_probability]
+    return chosen[: settings.max_answer_sentences]
+
+
 def cite(n: int, candidate: Candidate) -> Citation:
     return Citation.of(n, candidate.passage, candidate.start, candidate.end)
 
 
 def answer_extractively(
-    question: str, passages: list[Passage], embedder: Embedder, settings: Settings
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    settings: Settings,
+    probability: AnswerProbability | None = None,
 ) -> Answer:
-    """Quote the retrieved sentences that answer the question, each with its citation."""
-    chosen = select_sentences(candidate_sentences(question, passages, embedder), settings)
+    """Quote the retrieved sentences that answer the question, each with its citation: those
+    the model finds answer it when `probability` is given, else the most similar ones."""
+    candidates = candidate_sentences(question, passages, embedder)
+    chosen = (
+        checked_sentences(question, candidates, settings, probability)
+        if probability
+        else select_sentences(candidates, settings)
+    )
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
     citations = [cite(n, candidate) for n, candidate in enumerate(chosen, start=1)]
@@ -434,12 +495,29 @@ class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
         if not self.relevant(passages):
             answer = refusal(question, request.mode, passages)
         elif request.mode == EXTRACTIVE:
-            answer = answer_extractively(question, passages, self.embedder, self.settings)
+            answer = answer_extractively(
+                question, passages, self.embedder, self.settings, self.answer_probability()
+            )
         else:
             yield from self._generate(question, passages, request.mode)
             return
         yield answer.text
         yield answer
+
+    def answer_probability(self) -> AnswerProbability | None:
+        """The model check of extractive answers (`answer_check`), asking the generator's chat
+        model, or the local one when the generator is extractive; None with 'words', or when
+        no model can be loaded (then extractive answers rest on names, numbers and similarity,
+        and a warning says so)."""
+        if self.settings.answer_check != "model":
+            return None
+        generator = "local" if self.settings.generator == EXTRACTIVE else self.settings.generator
+        try:
+            chat = self.chat_model(generator)
+        except RagError as error:
+            log.warning("extractive answers are not checked by a model: %s", error)
+            return None
+        return lambda question, candidate: answer_probability(chat, question, candidate)
 
     def question_and_query(self, request: AnswerRequest) -> tuple[str, str]:
         """The question to answer and the text to search for it. A follow-up is rewritten by

@@ -8,6 +8,7 @@ order, make one GGUF file; it is assembled once under `model_cache_dir`.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -28,6 +30,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from llama_cpp import Llama
 from llama_cpp import llama_cpp as llama_api
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_types import (
     ChatCompletionRequestMessage,
     CreateChatCompletionResponse,
@@ -237,6 +240,38 @@ class ChatLlamaCpp(BaseChatModel):
                     run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
 
+    def yes_probability(self, messages: list[BaseMessage]) -> float:
+        """The probability that the model's reply starts with yes rather than no, read from its
+        next-token logits; the prompt's prefix shared with the previous call is not read again."""
+        llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with lock, _context_checked(self.n_ctx):
+            formatted = _chat_formatter(llama)(messages=self._messages(messages))
+            tokens = llama.tokenize(
+                formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
+            )
+            shared = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            llama.n_tokens = min(shared, len(tokens) - 1)  # at least one token to read
+            llama.eval(tokens[llama.n_tokens :])
+            last = llama._ctx.get_logits()  # type: ignore[no-untyped-call]
+            logits = np.ctypeslib.as_array(last, shape=(llama.n_vocab(),))
+            yes, no = (np.logaddexp.reduce(logits[_token_ids(llama, w)]) for w in ("yes", "no"))
+        return float(1.0 / (1.0 + np.exp(no - yes)))
+
+
+def _chat_formatter(llama: Llama) -> Jinja2ChatFormatter:
+    """The model's own chat template, as llama-cpp-python applies it in chat completions."""
+    return Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=llama.detokenize([llama.token_eos()]).decode(errors="ignore"),
+        bos_token=llama.detokenize([llama.token_bos()]).decode(errors="ignore"),
+    )
+
+
+def _token_ids(llama: Llama, word: str) -> list[int]:
+    """The first token of each capitalisation of `word` ("yes", "Yes", "YES")."""
+    forms = {word, word.capitalize(), word.upper()}
+    return sorted({llama.tokenize(form.encode(), add_bos=False)[0] for form in forms})
+
 
 def _local_chat(settings: Settings) -> ChatLlamaCpp:
     return ChatLlamaCpp(
@@ -303,3 +338,23 @@ def judge_support(model: BaseChatModel, claim: str, passage: str) -> bool | None
     words = reply.text.strip().lower().split()
     word = words[0].strip(".,!:;\"'") if words else ""
     return {"yes": True, "no": False}.get(word)
+
+
+def yes_probability(model: BaseChatModel, system: str, question: str) -> float:
+    """The probability that `model` answers the yes/no `question` with yes: from the local
+    model's logits, from an OpenAI-compatible server's log-probabilities where it gives them,
+    else 1.0 for a yes and 0.0 for anything else."""
+    messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(question)]
+    if isinstance(model, ChatLlamaCpp):
+        return model.yes_probability(messages)
+    reply = model.invoke(messages, max_tokens=1, temperature=0, logprobs=True, top_logprobs=10)
+    first = (reply.response_metadata.get("logprobs") or {}).get("content") or []
+    if first:
+        weights = {"yes": 0.0, "no": 0.0}
+        for option in first[0].get("top_logprobs") or []:
+            word = str(option.get("token", "")).strip().lower()
+            if word in weights:
+                weights[word] += math.exp(float(option.get("logprob", -math.inf)))
+        if sum(weights.values()) > 0:
+            return weights["yes"] / sum(weights.values())
+    return 1.0 if reply.text.strip().lower().startswith("yes") else 0.0

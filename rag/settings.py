@@ -193,17 +193,17 @@ class Settings(BaseSettings):
         ge=1,
     )
     fusion: Literal["rrf", "zscore"] = Field(
-        "rrf",
+        "zscore",
         description=(
-            "How the dense and lexical rankings are merged: 'rrf' sums weight / (rrf_k + rank); "
-            "'zscore' sums weight * the score standardised over each method's candidates, "
-            "which suits a dense model much stronger than BM25 (EmbeddingGemma; see "
-            "BENCHMARKS.md)."
+            "How the dense and lexical rankings are merged: 'zscore' sums weight * the score "
+            "standardised over each method's candidates, keeping how far ahead the best match "
+            "is; 'rrf' sums weight / (rrf_k + rank). zscore was better on the paraphrased "
+            "questions' dev half and on SciFact (BENCHMARKS.md, issues 5 and 13)."
         ),
     )
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant ('rrf' only).", ge=1)
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.", ge=0)
-    lexical_weight: float = Field(1.0, description="Weight of the lexical ranking in fusion.", ge=0)
+    dense_weight: float = Field(0.7, description="Weight of the dense ranking in fusion.", ge=0)
+    lexical_weight: float = Field(0.3, description="Weight of the lexical ranking in fusion.", ge=0)
 
     # Answering
     generator: Literal["extractive", "local", "openai"] = Field(
@@ -233,6 +233,30 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(
         3, description="Most sentences in an extractive answer.", ge=1
+    )
+    answer_check: Literal["model", "words"] = Field(
+        "words",
+        description=(
+            "How extractive mode decides that a sentence answers the question: 'model' asks "
+            "the chat model (the local one, or the OpenAI-compatible server when it is the "
+            "generator) for the probability that it does, so that a paraphrased question is "
+            "answered and a near-miss refused; 'words' quotes the most similar sentences that "
+            "hold the question's names and numbers (no model: fastest, but literal)."
+        ),
+    )
+    answer_check_candidates: int = Field(
+        3,
+        description="Sentences, best first by similarity, that the model checks in extractive mode.",
+        ge=1,
+    )
+    min_answer_probability: float = Field(
+        0.5,
+        description=(
+            "Smallest probability the model gives a sentence of answering for extractive mode "
+            "to quote it (answer_check = 'model')."
+        ),
+        ge=0.0,
+        le=1.0,
     )
 
     # Generation
@@ -313,9 +337,6 @@ PRESETS: dict[str, dict[str, object]] = {
         "embedding_model": "package:embeddinggemma",
         "chunk_tokens": 512,
         "chunk_overlap_tokens": 64,
-        "fusion": "zscore",
-        "dense_weight": 0.7,
-        "lexical_weight": 0.3,
         "candidates": 200,
     },
 }

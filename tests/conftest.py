@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,11 @@ from rag.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2ab8909efb0e4c04.txt"
 SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
+
+# Extractive answers are checked by the local model by default (answer_check = "model"). The
+# tests of extraction itself, and of the CLI and app around it, run without that check: they
+# would otherwise each load the model. tests/test_answer_check.py tests the model check.
+os.environ.setdefault("RAG_ANSWER_CHECK", "words")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
