@@ -178,12 +178,12 @@ def stream_to_terminal(
     streamed: list[str] = []
     for event in library.ask_stream(question, mode=mode, documents=documents, history=history):
         if isinstance(event, Evidence):
-            print(format_evidence(event) + "\n\nAnswer:", flush=True)
+            print(format_evidence(event), flush=True)
         elif isinstance(event, Queued):
             print(f"(waiting for the model: {event.ahead} question(s) ahead)", flush=True)
         elif isinstance(event, TextPiece):
+            print(event.text if streamed else f"\nAnswer:\n{event.text}", end="", flush=True)
             streamed.append(event.text)
-            print(event.text, end="", flush=True)
         else:
             answer = event
     if not streamed:

@@ -348,10 +348,11 @@ class App:
 
     # -- API -------------------------------------------------------------------------------------
 
-    def ask(self, question: str) -> dict[str, Any]:
-        """Answer a question from the library: the JSON object that `rag ask --json` prints."""
+    def ask(self, question: str, generator: str | None = None) -> dict[str, Any]:
+        """Answer a question from the library: the JSON object that `rag ask --json` prints.
+        `generator` is "extractive", "local" or "openai" (default: the `generator` setting)."""
         try:
-            return self.library.ask(question).to_json()
+            return self.library.ask(question, mode=generator or None).to_json()
         except RagError as error:
             raise gr.Error(str(error)) from error
 
