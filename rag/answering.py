@@ -2,8 +2,9 @@
 
 The chain condenses a follow-up into a standalone question, retrieves passages, decides
 whether they are relevant enough to hold an answer, then either quotes the sentences that
-answer (extractive mode) or streams a chat model's answer, binds its markers to passages,
-checks each citation and asks whether the answer responds to the question.
+answer (extractive mode) or shows the evidence it chose for a chat model, streams the
+model's answer over it, binds its markers to passages, and checks the citations and whether the
+answer responds to the question in one more model call.
 """
 
 from __future__ import annotations
