@@ -1,22 +1,27 @@
-"""Time to first token and total time of generated answers with the local model.
+"""Time to the evidence, to the first token and to the checked answer, with the local model.
 
     .venv/bin/python benchmarks/generation.py [--questions 10] [--index index]
 
 Asks the first N answerable questions of the project question set through `Library.ask_stream`
 (the same path as `rag ask`), in one process with the model loaded once, and reports the median
-and p90 of the time to the first streamed piece and of the total time, which includes the
-citation check (numbers and names, then the model as yes/no judge of every cited sentence).
+and p90 of the time to the evidence shown first, to the first generated token and to the checked
+answer (the citation check: numbers and names, restated sentences, then one model call that
+checks the remaining sentences and whether the answer responds), and how many answers hold an
+accepted answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from datetime import date
 from pathlib import Path
 
+from rag.answering import Evidence, TextPiece
+from rag.evaluation.metrics import contains_accepted
 from rag.library import Library
 from rag.records import Answer
 from rag.settings import load_settings
@@ -24,16 +29,24 @@ from rag.settings import load_settings
 QUESTIONS = Path(__file__).resolve().parent / "questions" / "library.jsonl"
 
 
-def timed_answer(library: Library, question: str) -> tuple[float, float, bool]:
+def timed_answer(library: Library, question: str) -> tuple[float, float, float, Answer]:
+    """Seconds to the evidence, to the first generated piece and to the checked answer."""
     started = time.perf_counter()
-    first = None
-    for piece in library.ask_stream(question, mode="local"):
-        if isinstance(piece, str) and first is None:
+    evidence = first = None
+    for event in library.ask_stream(question, mode="local"):
+        if isinstance(event, Evidence) and evidence is None:
+            evidence = time.perf_counter() - started
+        if isinstance(event, TextPiece) and first is None:
             first = time.perf_counter() - started
-        answer = piece
+        answer = event
     total = time.perf_counter() - started
     assert isinstance(answer, Answer)
-    return first if first is not None else total, total, answer.refused
+    return (
+        evidence if evidence is not None else total,
+        first if first is not None else total,
+        total,
+        answer,
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -47,28 +60,37 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=None)
     args = parser.parse_args()
     items = [json.loads(line) for line in QUESTIONS.read_text().splitlines()]
-    questions = [i["question"] for i in items if not i["unanswerable"]][: args.questions]
+    items = [i for i in items if not i["unanswerable"]][: args.questions]
     library = Library(load_settings(index_dir=args.index))
     library.chat_model("local")  # assemble and load the model before timing
-    library.ask(questions[0], mode="extractive")
-    firsts, totals, refused = [], [], 0
-    for question in questions:
-        first, total, was_refused = timed_answer(library, question)
+    library.ask(items[0]["question"], mode="extractive")
+    evidences, firsts, totals, refused, correct = [], [], [], 0, 0
+    for item in items:
+        evidence, first, total, answer = timed_answer(library, item["question"])
+        evidences.append(evidence)
         firsts.append(first)
         totals.append(total)
-        refused += was_refused
-        print(f"{first:6.1f} s first, {total:6.1f} s total  {question[:70]}", flush=True)
+        refused += answer.refused
+        correct += not answer.refused and contains_accepted(answer.text, item["answers"])
+        print(
+            f"{evidence:5.1f} s evidence, {first:5.1f} s first, {total:5.1f} s total  "
+            f"{item['question'][:60]}",
+            flush=True,
+        )
     library.close()
     print(
         json.dumps(
             {
                 "date": date.today().isoformat(),
-                "questions": len(questions),
+                "questions": len(items),
+                "evidence_median_s": round(statistics.median(evidences), 2),
                 "first_piece_median_s": round(statistics.median(firsts), 1),
                 "first_piece_p90_s": round(percentile(firsts, 0.9), 1),
                 "total_median_s": round(statistics.median(totals), 1),
                 "total_p90_s": round(percentile(totals, 0.9), 1),
                 "refused": refused,
+                "correct": correct,
+                "load_average": os.getloadavg(),
             },
             indent=2,
         )

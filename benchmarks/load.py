@@ -5,15 +5,19 @@ port, then has CLIENTS gradio_client clients, each in its own thread, ask QUESTI
 total (the project's question set, in turn). It reports errors, replies that are not a valid
 `rag ask --json` object, latency percentiles (seconds from a call to its reply) and throughput.
 With `--store URL --servers 2`, two `rag serve` processes share the library in that PostgreSQL
-database (not copied) and client i asks server i mod 2.
+database (not copied) and client i asks server i mod 2. With `--generating`, one more client
+keeps the local model answering (`generator="local"`) all the while, and its answers are
+reported apart: the clients' extractive answers must not wait behind it.
 
     .venv/bin/python benchmarks/load.py --index index [--clients 20] [--questions 200] [--out load.json]
     .venv/bin/python benchmarks/load.py --store postgresql://... --servers 2
+    .venv/bin/python benchmarks/load.py --index index --clients 20 --questions 100 --generating
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -65,6 +69,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     refused: int = 0
+    generated: list[float] = field(default_factory=list)  # seconds per local answer meanwhile
 
     def summary(self) -> dict[str, float | int]:
         ordered = sorted(self.latencies)
@@ -80,6 +85,10 @@ class Result:
             "p50_s": round(statistics.median(ordered), 3) if ordered else 0.0,
             "p95_s": round(percentile(ordered, 0.95), 3) if ordered else 0.0,
             "max_s": round(ordered[-1], 3) if ordered else 0.0,
+            "local_answers": len(self.generated),
+            "local_median_s": round(statistics.median(self.generated), 1)
+            if self.generated
+            else 0.0,
         }
 
 
@@ -166,14 +175,27 @@ def serving(index: Path, store: str | None = None) -> Iterator[str]:
                     server.kill()
 
 
-def run_load(urls: list[str], clients: int, questions: list[str]) -> Result:
+def run_load(
+    urls: list[str], clients: int, questions: list[str], generating: bool = False
+) -> Result:
     """Ask `questions` through `clients` concurrent clients, client i taking every i-th one and
-    asking server i mod len(urls)."""
+    asking server i mod len(urls); with `generating`, one more client asks the local model of
+    the first server in a loop meanwhile (the seconds each took go to `generated`)."""
     result = Result(clients=clients, questions=len(questions))
     lock = threading.Lock()
     for url in urls:
         warm = Client(url, verbose=False, download_files=False)
         warm.predict(questions[0], api_name="/ask")  # loads the embedding model; not timed
+    done = threading.Event()
+
+    def generate() -> None:
+        client = Client(urls[0], verbose=False, download_files=False)
+        for question in itertools.cycle(questions):
+            started = time.perf_counter()
+            client.predict(question, "local", api_name="/ask")
+            result.generated.append(time.perf_counter() - started)
+            if done.is_set():
+                return
 
     def client_work(i: int) -> None:
         client = Client(urls[i % len(urls)], verbose=False, download_files=False)
@@ -193,10 +215,17 @@ def run_load(urls: list[str], clients: int, questions: list[str]) -> Result:
                 if problem:
                     result.invalid.append(f"{question}: {problem}")
 
+    generator = threading.Thread(target=generate, daemon=True)
+    if generating:
+        generator.start()
+        time.sleep(2)  # the local model is at work before the clients start
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client_work, range(clients)))
     result.seconds = time.perf_counter() - started
+    done.set()
+    if generating:
+        generator.join()
     return result
 
 
@@ -210,13 +239,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument(
+        "--generating", action="store_true", help="keep the local model answering meanwhile"
+    )
+    parser.add_argument(
         "--out", type=Path, help="write the summary, errors and invalid replies here"
     )
     args = parser.parse_args()
     with ExitStack() as stack:
         urls = [stack.enter_context(serving(args.index, args.store)) for _ in range(args.servers)]
-        result = run_load(urls, args.clients, load_questions(args.questions))
+        result = run_load(urls, args.clients, load_questions(args.questions), args.generating)
     summary = result.summary()
+    print(json.dumps({"load_average": os.getloadavg()}))
     print(json.dumps(summary))
     for problem in result.errors + result.invalid:
         print(problem, file=sys.stderr)

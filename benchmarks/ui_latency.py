@@ -4,12 +4,16 @@ Starts `rag serve` on an existing index (a copy, so the run changes nothing), op
 Debian's headless Chromium and measures, per run:
   serving   seconds from starting `rag serve` until it says it is serving
   usable    seconds from starting `rag serve` until the page shows its question box
-  first     seconds from pressing Enter on the seed question until answer text shows (cold:
-            asked as soon as the page is usable, while the models may still be loading)
+  evidence  seconds from pressing Enter on the seed question until its evidence (quoted
+            sentences, documents, pages) shows (cold: asked as soon as the page is usable,
+            while the models may still be loading)
+  first     seconds until the first generated word shows
   done      seconds until that answer is final (citations bound, checked)
-  warm_first / warm_done   the same for the seed question asked again in a new conversation
+  warm_evidence / warm_first / warm_done   the same for the seed question asked again in a new
+            conversation
 and, as a baseline without the app, `Library.ask_stream` in this process after `warm_up()`:
-  library_first / library_done   seconds to its first piece of text and to the final answer
+  library_evidence / library_first / library_done   seconds to its evidence, to its first
+            piece of text and to the final answer
 
     .venv/bin/python benchmarks/ui_latency.py --index /tmp/index [--runs 3] [--generator local]
 """
@@ -44,9 +48,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ANSWERS = "#chat .message.bot:not(.pending)"
+HAS_EVIDENCE = f"""() => {{
+    const last = [...document.querySelectorAll({ANSWERS!r})].pop();
+    return last && (last.querySelector('.evidence q') || last.querySelector('.answer-meta'));
+}}"""
 HAS_TEXT = f"""() => {{
     const last = [...document.querySelectorAll({ANSWERS!r})].pop();
-    return last && last.innerText.trim().length > 0;
+    const generated = last && last.querySelector('.generated');
+    return last && ((generated && generated.innerText.trim()) || last.querySelector('.answer-meta'));
 }}"""
 IS_FINAL = f"""() => {{
     const last = [...document.querySelectorAll({ANSWERS!r})].pop();
@@ -60,16 +69,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def ask_and_time(page: Page, question: str) -> tuple[float, float]:
-    """Seconds to the first answer text and to the final answer."""
+def ask_and_time(page: Page, question: str) -> tuple[float, float, float]:
+    """Seconds to the evidence, to the first generated text and to the final answer."""
     page.locator("#question textarea").fill(question)
     started = time.perf_counter()
     page.locator("#question textarea").press("Enter")
+    page.wait_for_function(HAS_EVIDENCE, timeout=600_000, polling=20)
+    evidence = time.perf_counter() - started
     page.wait_for_function(HAS_TEXT, timeout=600_000, polling=20)
     first = time.perf_counter() - started
-    print(f"  first text after {first:.1f} s", file=sys.stderr, flush=True)
+    print(
+        f"  evidence after {evidence:.1f} s, text after {first:.1f} s", file=sys.stderr, flush=True
+    )
     page.wait_for_function(IS_FINAL, timeout=600_000, polling=50)
-    return first, time.perf_counter() - started
+    return evidence, first, time.perf_counter() - started
 
 
 def start_server(index: Path, port: int, generator: str) -> tuple[subprocess.Popen, float]:
@@ -110,16 +123,18 @@ def one_run(browser, index: Path, generator: str) -> dict[str, float]:
         page.goto(f"http://127.0.0.1:{port}/")
         page.locator("#question textarea").wait_for(timeout=120_000)
         usable = time.perf_counter() - started
-        first, done = ask_and_time(page, SEED_QUESTION)
+        evidence, first, done = ask_and_time(page, SEED_QUESTION)
         page.locator("#new-conversation").click()
         page.wait_for_function(f"() => !document.querySelector({ANSWERS!r})")
-        warm_first, warm_done = ask_and_time(page, SEED_QUESTION)
+        warm_evidence, warm_first, warm_done = ask_and_time(page, SEED_QUESTION)
         page.close()
         return {
             "serving": serving,
             "usable": usable,
+            "evidence": evidence,
             "first": first,
             "done": done,
+            "warm_evidence": warm_evidence,
             "warm_first": warm_first,
             "warm_done": warm_done,
         }
@@ -129,7 +144,9 @@ def one_run(browser, index: Path, generator: str) -> dict[str, float]:
 
 
 def library_baseline(index: Path, generator: str) -> dict[str, float]:
-    """Seconds to the first piece and to the final answer of `Library.ask_stream`, warm."""
+    """Seconds to the evidence, to the first piece and to the final answer of
+    `Library.ask_stream`, warm."""
+    from rag.answering import Evidence, TextPiece
     from rag.library import Library
     from rag.settings import load_settings
 
@@ -137,12 +154,19 @@ def library_baseline(index: Path, generator: str) -> dict[str, float]:
     try:
         library.warm_up()
         started = time.perf_counter()
+        evidence: float | None = None
         first: float | None = None
-        for piece in library.ask_stream(SEED_QUESTION):
-            if first is None and isinstance(piece, str) and piece.strip():
+        for event in library.ask_stream(SEED_QUESTION):
+            if evidence is None and isinstance(event, Evidence):
+                evidence = time.perf_counter() - started
+            if first is None and isinstance(event, TextPiece) and event.text.strip():
                 first = time.perf_counter() - started
         done = time.perf_counter() - started
-        return {"library_first": done if first is None else first, "library_done": done}
+        return {
+            "library_evidence": done if evidence is None else evidence,
+            "library_first": done if first is None else first,
+            "library_done": done,
+        }
     finally:
         library.close()
 

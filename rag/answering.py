@@ -2,24 +2,27 @@
 
 The chain condenses a follow-up into a standalone question, retrieves passages, decides
 whether they are relevant enough to hold an answer, then either quotes the sentences that
-answer (extractive mode) or streams a chat model's answer, binds its markers to passages,
-checks each citation and asks whether the answer responds to the question.
+answer (extractive mode) or shows the evidence it chose for a chat model, streams the
+model's answer over it, binds its markers to passages, and checks the citations and whether the
+answer responds to the question in one more model call.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.citations import Judge, attribute_uncited, check_answer, strip_markers
+from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.names import fold, mentions, names_in
@@ -303,16 +306,6 @@ Rules:
 
 ANSWER_HUMAN = "Passages:\n\n{passages}\n\nQuestion: {question}"
 
-RESPONSIVE_SYSTEM = (
-    "You check whether an answer gives the information a question asks for. "
-    "Reply with one word: yes or no. "
-    "Say no if the answer is about something else, even if it is true."
-)
-
-RESPONSIVE_HUMAN = (
-    "Question: {question}\nAnswer: {answer}\n\nDoes the answer give what the question asks for?"
-)
-
 CONDENSE_SYSTEM = (
     (
         "Rewrite the user's follow-up question as one standalone question that can be understood "
@@ -398,39 +391,181 @@ def condense_question(chat: BaseChatModel, question: str, history: list[tuple[st
     return standalone.splitlines()[0].strip() if standalone else question
 
 
+def focus(passage: Passage, start: int, end: int, neighbours: int) -> Passage:
+    """The part of `passage` from `neighbours` sentences before its span [start, end) to as
+    many after it, as a passage of its own (same chunk, `start`/`end` within the page)."""
+    spans = sentence_spans(passage.text)
+    at = next((i for i, (_, e) in enumerate(spans) if e > start), 0)
+    last = next((i for i, (_, e) in enumerate(spans) if e >= end), len(spans) - 1)
+    begin = spans[max(0, at - neighbours)][0] if spans else 0
+    stop = spans[min(len(spans) - 1, last + neighbours)][1] if spans else len(passage.text)
+    return replace(
+        passage,
+        text=passage.text[begin:stop],
+        start=passage.start + begin,
+        end=passage.start + stop,
+    )
+
+
+FOCUS_MARGIN = 0.15  # a passage is read when its best sentence scores within this of the best
+
+
+def focus_passages(
+    question: str, passages: list[Passage], embedder: Embedder, settings: Settings
+) -> tuple[list[Passage], list[Citation]]:
+    """What the model reads, best first, and the evidence shown while it reads: the passages
+    whose best sentence scores close to the best of all (at most `generator_passages`), each
+    cut to that sentence and `context_sentences` either side, and that sentence quoted as
+    citation n of passage n. Without a sentence that may answer, the best-ranked passages
+    whole, with no quotes."""
+    best: dict[int, Candidate] = {}
+    for candidate in candidate_sentences(question, passages, embedder):
+        chunk = candidate.passage.chunk_id
+        if chunk not in best or candidate.score > best[chunk].score:
+            best[chunk] = candidate
+    ranked = sorted(best.values(), key=lambda c: -c.score)
+    if not ranked:
+        return passages[: settings.generator_passages], []
+    chosen = [c for c in ranked if c.score >= ranked[0].score - FOCUS_MARGIN]
+    focused: list[Passage] = []
+    evidence: list[Citation] = []
+    for n, candidate in enumerate(chosen[: settings.generator_passages], start=1):
+        part = focus(candidate.passage, candidate.start, candidate.end, settings.context_sentences)
+        offset = part.start - candidate.passage.start
+        focused.append(part)
+        evidence.append(Citation.of(n, part, candidate.start - offset, candidate.end - offset))
+    return focused, evidence
+
+
+def in_whole_passages(answer: Answer, passages: list[Passage]) -> Answer:
+    """`answer`, checked over focused parts of `passages`, with its citations' chunk offsets
+    counted in the whole passages again and the whole passages as its own."""
+    whole = {passage.chunk_id: passage for passage in passages}
+    parts = {passage.chunk_id: passage for passage in answer.passages}
+    citations = []
+    for citation in answer.citations:
+        shift = parts[citation.chunk_id].start - whole[citation.chunk_id].start
+        citations.append(
+            replace(
+                citation,
+                chunk_start=citation.chunk_start + shift,
+                chunk_end=citation.chunk_end + shift,
+            )
+        )
+    return replace(
+        answer, citations=citations, passages=[whole[p.chunk_id] for p in answer.passages]
+    )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The passages the model is about to read, shown at once: passage n is what `[n]` in the
+    streamed text names, and `quotes` holds, for each passage with one, the sentence that most
+    likely answers, as citation n."""
+
+    question: str
+    passages: list[Passage]
+    quotes: list[Citation]
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The question waits for the model: `ahead` questions are before it."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """A piece of the generated answer text, as the model writes it."""
+
+    text: str
+
+
+AnswerEvent = Evidence | Queued | TextPiece | Answer
+"""What `AnswerChain.stream` yields: for a generated answer the evidence first, its place in
+the queue for the model while it waits, pieces of the text as they come, then the checked
+`Answer`, always last; for an extractive answer or a refusal only the `Answer`."""
+
+
+CHECK_REQUEST = (
+    "Now check your answer.\n{claims}\n"
+    "For each numbered sentence, does the passage it cites state it or directly imply it? "
+    "Then, does the answer give what the question asks for (not merely something related)?\n"
+    'Reply with one line for each sentence, like "1: yes" or "1: no", then a last line '
+    '"answers: yes" or "answers: no".'
+)
+
+_VERDICT_LINE = re.compile(r"^\W*(\d+)\s*[:.)\-]\s*\W*(yes|no)\b", re.I | re.M)
+
+
+def check_request(claims: list[str], cited: list[list[int]]) -> str:
+    """The follow-up turn that asks the model to check its own answer's sentences."""
+    lines = [
+        f"{i}. {claim} (passage {', '.join(str(n) for n in numbers)})"
+        for i, (claim, numbers) in enumerate(zip(claims, cited, strict=True), start=1)
+    ]
+    return CHECK_REQUEST.format(claims="\n".join(lines) if lines else "(no sentence to check)")
+
+
+def parse_check(reply: str, count: int) -> tuple[list[bool | None], bool]:
+    """The verdict on each of `count` sentences (None where the reply gives none) and whether
+    the answer responds to the question: unless the reply's last line, when it is not a
+    sentence's verdict, says no ("answers: no", "No."), it does."""
+    said = {int(n): word.lower() == "yes" for n, word in _VERDICT_LINE.findall(reply)}
+    lines = [line for line in reply.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    refuses = not _VERDICT_LINE.match(last) and re.search(r"\bno\b", last, re.I) is not None
+    return [said.get(i) for i in range(1, count + 1)], not refuses
+
+
+def ask_model_to_check(
+    chat: BaseChatModel, messages: list[BaseMessage], claims: list[str], cited: list[list[int]]
+) -> tuple[list[bool | None], bool]:
+    """One call that checks every claim and the answer's responsiveness, as a turn after the
+    answer in the same conversation: the model's cached reading of the passages is reused."""
+    reply = chat.invoke(
+        [*messages, HumanMessage(check_request(claims, cited))],
+        max_tokens=6 * (len(claims) + 1) + 4,
+        temperature=0,
+    )
+    return parse_check(reply.text, len(claims))
+
+
 def stream_generated_answer(
     question: str,
     passages: list[Passage],
     chat: BaseChatModel,
-    judge: Judge | None,
+    judge_citations: bool,
     mode: str,
-) -> Iterator[str | Answer]:
-    """Stream the chat model's answer over numbered passages, then yield the checked Answer."""
-    chain = answer_prompt() | chat | StrOutputParser()
+) -> Iterator[TextPiece | Answer]:
+    """Stream the chat model's answer over numbered passages, then check it in one more call
+    and yield the checked Answer (a refusal when the model finds it does not respond)."""
+    messages = answer_prompt().format_messages(
+        passages=format_passages(passages), question=question
+    )
     pieces: list[str] = []
-    for piece in chain.stream({"passages": format_passages(passages), "question": question}):
-        pieces.append(piece)
-        yield piece
+    for chunk in chat.stream(messages):
+        if chunk.text:
+            pieces.append(chunk.text)
+            yield TextPiece(chunk.text)
     text = attribute_uncited("".join(pieces).strip(), passages)
-    answer = check_answer(question, text, passages, judge, mode=mode)
-    if answer.refused or not answers_the_question(chat, question, answer.text):
+    messages.append(AIMessage("".join(pieces)))
+    asked: list[bool] = []
+
+    def judge(claims: list[Claim]) -> list[bool | None]:
+        number = {id(passage): n for n, passage in enumerate(passages, start=1)}
+        cited = [[number[id(passage)] for passage in shown] for _, shown in claims]
+        verdicts, responsive = ask_model_to_check(chat, messages, [c for c, _ in claims], cited)
+        asked.append(responsive)
+        return verdicts
+
+    answer = check_answer(question, text, passages, judge if judge_citations else None, mode=mode)
+    if not answer.refused and not asked:
+        asked.append(ask_model_to_check(chat, messages, [], [])[1])
+    if answer.refused or not asked[0]:
         answer = refusal(question, mode, passages)
     yield answer
-
-
-def answers_the_question(chat: BaseChatModel, question: str, answer: str) -> bool:
-    """Whether the model judges that `answer` responds to `question` (not merely relates to it).
-
-    Small models tend to restate a related passage rather than say "not in the library"; this
-    short yes/no check catches that. Anything but a clear "no" counts as responsive.
-    """
-    prompt = ChatPromptTemplate.from_messages(
-        [("system", RESPONSIVE_SYSTEM), ("human", RESPONSIVE_HUMAN)]
-    )
-    reply = (prompt | chat | StrOutputParser()).invoke(
-        {"question": question, "answer": strip_markers(answer)}, max_tokens=2, temperature=0
-    )
-    return not reply.strip().lower().startswith("no")
 
 
 def model_judge(chat: BaseChatModel) -> Judge:
@@ -438,6 +573,43 @@ def model_judge(chat: BaseChatModel) -> Judge:
     from rag.generation import judge_support  # here: it loads llama.cpp's native library
 
     return lambda claim, passage: judge_support(chat, claim, neutralise(passage))
+
+
+class ModelQueue:
+    """First come, first served turns at a model that answers one question at a time, with
+    each waiting question's place in the line."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._line: list[object] = []
+
+    def join(self) -> object:
+        """A ticket at the end of the line."""
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+        return ticket
+
+    def ahead(self, ticket: object, poll: float = 1.0) -> Iterator[int]:
+        """The number of questions before `ticket` each time it changes, until it is 0
+        (the turn has come: then the iterator ends)."""
+        last = None
+        with self._changed:
+            while (place := self._line.index(ticket)) > 0:
+                if place != last:
+                    last = place
+                    self._changed.release()
+                    try:
+                        yield place
+                    finally:
+                        self._changed.acquire()
+                self._changed.wait(poll)
+
+    def leave(self, ticket: object) -> None:
+        """Give the turn up (or the place in the line)."""
+        with self._changed:
+            self._line.remove(ticket)
+            self._changed.notify_all()
 
 
 # -- the chain -----------------------------------------------------------------------------
@@ -456,10 +628,10 @@ class AnswerRequest:
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer)
 
 
-class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
+class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     """The one path from a question to a checked answer, for the CLI, the app, briefings and
-    `rag eval` alike. `stream` yields pieces of the answer text as they come, then the checked
-    `Answer`; `invoke` returns the `Answer`."""
+    `rag eval` alike. `stream` yields `AnswerEvent`s, the checked `Answer` last; `invoke`
+    returns the `Answer`. Questions for the local model take turns (`model_queue`)."""
 
     def __init__(
         self,
@@ -472,6 +644,7 @@ class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
         self.embedder = embedder
         self.settings = settings
         self.chat_model = chat_model
+        self.model_queue = ModelQueue()
 
     def relevant(self, passages: list[Passage]) -> bool:
         """Whether the passages are close enough to the question to hold its answer; when they
@@ -488,21 +661,18 @@ class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
 
     def stream(
         self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any | None
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[AnswerEvent]:
         request = input
         question, query = self.question_and_query(request)
         passages = self.retrieve(query, request.document_ids)
         if not self.relevant(passages):
-            answer = refusal(question, request.mode, passages)
+            yield refusal(question, request.mode, passages)
         elif request.mode == EXTRACTIVE:
-            answer = answer_extractively(
+            yield answer_extractively(
                 question, passages, self.embedder, self.settings, self.answer_probability()
             )
         else:
             yield from self._generate(question, passages, request.mode)
-            return
-        yield answer.text
-        yield answer
 
     def answer_probability(self) -> AnswerProbability | None:
         """The model check of extractive answers (`answer_check`), asking the generator's chat
@@ -532,11 +702,19 @@ class AnswerChain(Runnable[AnswerRequest, "str | Answer"]):
         standalone = condense_question(self.chat_model(request.mode), question, request.history)
         return standalone, standalone if standalone == question else f"{standalone} {question}"
 
-    def _generate(
-        self, question: str, passages: list[Passage], mode: str
-    ) -> Iterator[str | Answer]:
-        chat = self.chat_model(mode)
+    def _generate(self, question: str, passages: list[Passage], mode: str) -> Iterator[AnswerEvent]:
+        focused, quotes = focus_passages(question, passages, self.embedder, self.settings)
         if mode == "local":
-            passages = fit_to_context(passages, self.settings)
-        judge = model_judge(chat) if self.settings.judge_citations else None
-        yield from stream_generated_answer(question, passages, chat, judge, mode)
+            focused = fit_to_context(focused, self.settings)
+        yield Evidence(question, focused, quotes)
+        ticket = self.model_queue.join() if mode == "local" else None
+        try:
+            if ticket is not None:
+                yield from (Queued(ahead) for ahead in self.model_queue.ahead(ticket))
+            chat = self.chat_model(mode)
+            judge = self.settings.judge_citations
+            for event in stream_generated_answer(question, focused, chat, judge, mode):
+                yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)
+        finally:
+            if ticket is not None:
+                self.model_queue.leave(ticket)

@@ -19,6 +19,21 @@ from rag.text import content_words, sentence_spans
 Judge = Callable[[str, str], bool | None]
 """judge(claim, passage_text): whether the passage supports the claim; None when it cannot tell."""
 
+Claim = tuple[str, list[Passage]]
+"""A claim and the passages it cites."""
+
+BatchJudge = Callable[[list[Claim]], list[bool | None]]
+"""judge(claims): for each (claim, cited passages), whether the passages support the claim; None
+when it cannot tell. One call for all the claims of an answer."""
+
+
+def one_by_one(judge: Judge) -> BatchJudge:
+    """A batch judge that asks `judge` about each claim and its passages' text in turn."""
+    return lambda claims: [
+        judge(claim, "\n\n".join(passage.text for passage in cited)) for claim, cited in claims
+    ]
+
+
 # A range may be written with a hyphen, an en dash or an em dash.
 _MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[-\u2013\u2014,]\s*\d{1,3})*\s*\]")
 _MARKER_WITH_SPACE = re.compile(r"[ \t]*" + _MARKER.pattern)
@@ -139,14 +154,40 @@ def _unsupported_terms(claim: str, passages: Sequence[Passage]) -> list[str]:
     return missing
 
 
-def _verdict(claim: str, cited: Sequence[Passage], judge: Judge | None) -> Verdict:
+_NEGATION = re.compile(r"\b(?:not|no|never|nor|without|neither|none)\b|n't\b", re.IGNORECASE)
+MIN_RESTATED_WORDS = 3  # a restatement needs at least this many content words
+
+
+def restates(claim: str, cited: Sequence[Passage]) -> bool:
+    """Whether one sentence of the cited passages holds every content word of the claim (at
+    least MIN_RESTATED_WORDS) and, if the claim negates, a negation too: the claim restates
+    that sentence, and no judge is needed to say that it is supported."""
+    wanted = _content_words(claim)
+    if len(wanted) < MIN_RESTATED_WORDS:
+        return False
+    negates = _NEGATION.search(claim) is not None
+    for passage in cited:
+        for start, end in sentence_spans(passage.text):
+            sentence = passage.text[start:end]
+            if wanted <= _content_words(sentence) and (
+                not negates or _NEGATION.search(sentence) is not None
+            ):
+                return True
+    return False
+
+
+def _verdict(claim: str, cited: Sequence[Passage], judge: BatchJudge | None) -> Verdict | None:
+    """The verdict the deterministic checks decide; None when it is the judge's to give."""
     if not cited:
         return "uncited"
     if _unsupported_terms(claim, cited):
         return "unsupported"
-    if judge is None:
+    if judge is None or restates(claim, cited):
         return "supported"
-    supported = judge(claim, "\n\n".join(passage.text for passage in cited))
+    return None
+
+
+def _judged(supported: bool | None) -> Verdict:
     if supported is None:
         return "weak"
     return "supported" if supported else "unsupported"
@@ -236,22 +277,24 @@ def check_answer(
     question: str,
     text: str,
     passages: Sequence[Passage],
-    judge: Judge | None = None,
+    judge: BatchJudge | None = None,
     *,
     mode: str,
 ) -> Answer:
     """The `Answer` for a generated `text` that cites `passages` as [1]..[len(passages)].
 
     Sentences that state a fact without a marker are "uncited"; a cited sentence is
-    "unsupported" when one of its numbers or capitalised names is in none of its passages or
-    when `judge` says no, "weak" when `judge` cannot tell, else "supported". Sentences that
-    state nothing (a refusal, a question) are listed only if they cite; an answer with no claim
-    at all counts as refused.
+    "unsupported" when one of its numbers or capitalised names is in none of its passages,
+    "supported" when it restates a sentence of them (`restates`); the others go to `judge` in
+    one call, which says "supported", "unsupported" or, when it cannot tell, "weak" (without a
+    judge they are "supported"). Sentences that state nothing (a refusal, a question) are
+    listed only if they cite; an answer with no claim at all counts as refused.
     """
     cleaned, renumbered, removed = _clean_markers(text, len(passages))
     by_number = {new: passages[old - 1] for old, new in renumbered.items()}
     claims_citing: dict[int, list[str]] = {n: [] for n in by_number}
-    sentences = []
+    found: list[tuple[str, list[int], Verdict | None]] = []
+    pending: list[Claim] = []
     for sentence in split_sentences(cleaned):
         numbers = list(dict.fromkeys(n for m in parse_markers(sentence) for n in m.numbers))
         claim = strip_markers(sentence).strip()
@@ -259,8 +302,16 @@ def check_answer(
             continue
         for n in numbers:
             claims_citing[n].append(claim)
-        verdict = _verdict(claim, [by_number[n] for n in numbers], judge)
-        sentences.append(Sentence(text=sentence, citations=numbers, verdict=verdict))
+        cited = [by_number[n] for n in numbers]
+        verdict = _verdict(claim, cited, judge)
+        if verdict is None:
+            pending.append((claim, cited))
+        found.append((sentence, numbers, verdict))
+    judged = iter(judge(pending) if judge is not None and pending else [])
+    sentences = [
+        Sentence(text=sentence, citations=numbers, verdict=verdict or _judged(next(judged, None)))
+        for sentence, numbers, verdict in found
+    ]
     return Answer(
         question=question,
         text=cleaned,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rag.answering import Evidence, Queued, TextPiece
 from rag.errors import RagError
 from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
@@ -152,6 +153,19 @@ def _mode(args: argparse.Namespace) -> str | None:
     return "extractive" if args.extractive else args.generator
 
 
+def format_evidence(evidence: Evidence) -> str:
+    """The evidence the model reads, shown before its answer: each passage's document and page,
+    and the sentence most likely to answer, numbered as the answer will cite them."""
+    quotes = {quote.n: quote for quote in evidence.quotes}
+    lines = ["Evidence:"]
+    for n, passage in enumerate(evidence.passages, start=1):
+        page = f", page {passage.page}" if passage.page is not None else ""
+        lines.append(f"[{n}] {passage.title} ({passage.file}{page})")
+        if n in quotes:
+            lines.append(f"    \u201c{quotes[n].quote}\u201d")
+    return "\n".join(lines)
+
+
 def stream_to_terminal(
     library: Library,
     question: str,
@@ -159,17 +173,25 @@ def stream_to_terminal(
     documents: list[str] | None,
     history: list[tuple[str, str]],
 ) -> Answer:
-    """Print the answer as it streams, then its checked form and sources; return it."""
+    """Print the evidence, then the answer as it streams, then its checked form and sources;
+    return it."""
     streamed: list[str] = []
-    for piece in library.ask_stream(question, mode=mode, documents=documents, history=history):
-        if isinstance(piece, str):
-            streamed.append(piece)
-            print(piece, end="", flush=True)
+    for event in library.ask_stream(question, mode=mode, documents=documents, history=history):
+        if isinstance(event, Evidence):
+            print(format_evidence(event), flush=True)
+        elif isinstance(event, Queued):
+            print(f"(waiting for the model: {event.ahead} question(s) ahead)", flush=True)
+        elif isinstance(event, TextPiece):
+            print(event.text if streamed else f"\nAnswer:\n{event.text}", end="", flush=True)
+            streamed.append(event.text)
         else:
-            answer = piece
-    print()
-    if "".join(streamed).strip() != answer.text.strip():
-        print("\nChecked answer:\n" + answer.text)
+            answer = event
+    if not streamed:
+        print(answer.text)
+    else:
+        print()
+        if "".join(streamed).strip() != answer.text.strip():
+            print("\nChecked answer:\n" + answer.text)
     print(format_sources(answer))
     return answer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answering import EXTRACTIVE, AnswerChain, AnswerRequest
+from rag.answering import EXTRACTIVE, AnswerChain, AnswerEvent, AnswerRequest
 from rag.checking import CheckReport, check_index
 from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
@@ -147,8 +147,10 @@ class Library:
         mode: str | None = None,
         documents: list[str] | None = None,
         history: list[tuple[str, str]] | None = None,
-    ) -> Iterator[str | Answer]:
-        """Pieces of the answer text as they are produced, then the checked `Answer` last.
+    ) -> Iterator[AnswerEvent]:
+        """The answer's events (`rag.answering.AnswerEvent`): for a generated answer the
+        evidence the model reads, its place in the queue for the model, pieces of the text as
+        they are produced; then, always last, the checked `Answer`.
 
         `mode` is "extractive", "local" or "openai" (default: the `generator` setting);
         `documents` names the documents to search (default: all); `history` holds the earlier

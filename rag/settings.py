@@ -277,6 +277,19 @@ class Settings(BaseSettings):
     generator_context_tokens: int = Field(
         4096, description="Context window of the local model, prompt and reply together.", ge=512
     )
+    generator_passages: int = Field(
+        3,
+        description=(
+            "Most passages a generated answer is written from: those whose best sentence scores "
+            "close to the best of all, each cut to that sentence and its neighbours."
+        ),
+        ge=1,
+    )
+    context_sentences: int = Field(
+        1,
+        description="Sentences kept either side of a passage's best sentence for the generator.",
+        ge=0,
+    )
     generator_max_tokens: int = Field(512, description="Longest generated reply, in tokens.", ge=1)
     generator_temperature: float = Field(
         0.0,

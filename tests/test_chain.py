@@ -3,6 +3,8 @@ the real library."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +12,16 @@ from conftest import SEED_QUESTION
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answering import EXTRACTIVE, AnswerChain, AnswerRequest
+from rag.answering import (
+    EXTRACTIVE,
+    AnswerChain,
+    AnswerRequest,
+    Evidence,
+    ModelQueue,
+    TextPiece,
+    focus_passages,
+    parse_check,
+)
 from rag.embedding import Embedder
 from rag.library import Library
 from rag.records import NOT_IN_LIBRARY, Answer, Passage
@@ -80,8 +91,10 @@ def test_a_follow_up_is_condensed_and_searched_with_its_own_words(embedder):
         mode="local",
         history=[("How many Guardians are there?", "About 9,400. [1]")],
     )
-    *pieces, answer = chain(retrieve, embedder, lambda mode: model).stream(request)
-    assert "".join(str(p) for p in pieces) == replies[1]
+    evidence, *pieces, answer = chain(retrieve, embedder, lambda mode: model).stream(request)
+    assert isinstance(evidence, Evidence) and evidence.question == "Who leads the Space Force?"
+    assert all(isinstance(p, TextPiece) for p in pieces)
+    assert "".join(p.text for p in pieces if isinstance(p, TextPiece)) == replies[1]
     assert isinstance(answer, Answer) and not answer.refused
     assert answer.question == "Who leads the Space Force?"
     assert retrieve.queries == [("Who leads the Space Force? And who leads it?", None)]
@@ -93,6 +106,95 @@ def test_an_answer_the_model_finds_unresponsive_becomes_a_refusal(embedder):
     request = AnswerRequest("What is the Space Force's budget?", mode="local")
     answer = chain(Recorder(0.9), embedder, lambda mode: model).invoke(request)
     assert answer.refused and answer.text == NOT_IN_LIBRARY
+
+
+class Counting(FakeListChatModel):
+    """A scripted chat model that keeps the messages of each call."""
+
+    calls: list[list[str]] = []
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        self.calls.append([str(m.content) for m in messages])
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.calls.append([str(m.content) for m in messages])
+        return super()._stream(messages, stop, run_manager, **kwargs)
+
+
+def test_evidence_comes_first_and_the_answer_is_checked_in_one_more_call(embedder):
+    answer_text = "The Chief of Space Operations leads the Guardians. [1] It has 9,400 of them. [1]"
+    model = Counting(responses=[answer_text, "1: yes\n2: no\nanswers: yes"], calls=[])
+    request = AnswerRequest("Who leads the Space Force?", mode="local")
+    settings = Settings(judge_citations=True)
+    events = list(
+        AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).stream(request)
+    )
+    evidence, answer = events[0], events[-1]
+    assert isinstance(evidence, Evidence) and isinstance(answer, Answer)
+    assert [q.quote for q in evidence.quotes] == ["It is led by the Chief of Space Operations."]
+    assert len(model.calls) == 2  # the answer, then one check of every sentence and the whole
+    check = model.calls[1]
+    assert check[:3] == model.calls[0] + [answer_text]  # the same conversation, continued
+    assert "1. The Chief of Space Operations leads the Guardians. (passage 1)" in check[3]
+    assert [s.verdict for s in answer.sentences] == ["supported", "unsupported"]
+
+
+def test_the_check_reply_is_read_line_by_line() -> None:
+    assert parse_check("1: yes\n2: No.\nanswers: yes", 3) == ([True, False, None], True)
+    assert parse_check("1. yes\nanswers: no", 1) == ([True], False)
+    assert parse_check("No.", 0) == ([], False)
+    assert parse_check("1: no", 1) == ([False], True)  # a verdict line says nothing of the whole
+
+
+def test_the_model_reads_the_best_sentences_with_their_neighbours(embedder):
+    filler = " ".join(f"Paragraph {n} is about the weather in Lisbon." for n in range(8))
+    text = f"{filler} The Space Force is led by the Chief of Space Operations. {filler}"
+    whole = passage(0.9)
+    whole = Passage(**{**whole.__dict__, "text": text, "start": 100, "end": 100 + len(text)})
+    settings = Settings(context_sentences=1)
+    focused, quotes = focus_passages("Who leads the Space Force?", [whole], embedder, settings)
+    assert focused[0].text == (
+        "Paragraph 7 is about the weather in Lisbon. The Space Force is led by the Chief of "
+        "Space Operations. Paragraph 0 is about the weather in Lisbon."
+    )
+    assert whole.text[focused[0].start - whole.start :][: len(focused[0].text)] == focused[0].text
+    quote = quotes[0]
+    assert quote.quote == "The Space Force is led by the Chief of Space Operations."
+    assert text[quote.page_start - 100 : quote.page_end - 100] == quote.quote
+
+
+def test_generated_citations_point_into_the_whole_passage(embedder):
+    filler = " ".join(f"Paragraph {n} is about the weather in Lisbon." for n in range(8))
+    text = f"{filler} The Space Force is led by the Chief of Space Operations."
+    whole = Passage(**{**passage(0.9).__dict__, "text": text, "end": len(text)})
+    model = FakeListChatModel(
+        responses=["The Chief of Space Operations leads the Space Force. [1]", "answers: yes"]
+    )
+    chained = AnswerChain(
+        lambda query, ids: [whole], embedder, Settings(judge_citations=False), lambda m: model
+    )
+    answer = chained.invoke(AnswerRequest("Who leads the Space Force?", mode="local"))
+    citation = answer.citations[0]
+    assert answer.passages == [whole]
+    assert text[citation.chunk_start : citation.chunk_end] == citation.quote
+    assert citation.quote == "The Space Force is led by the Chief of Space Operations."
+
+
+def test_questions_take_turns_at_the_model_and_see_their_place() -> None:
+    queue = ModelQueue()
+    first, second, third = queue.join(), queue.join(), queue.join()
+    assert list(queue.ahead(first)) == []  # its turn at once
+    seen: list[int] = []
+    waiting = threading.Thread(target=lambda: seen.extend(queue.ahead(third, poll=0.01)))
+    waiting.start()
+    time.sleep(0.1)
+    queue.leave(first)
+    time.sleep(0.1)
+    queue.leave(second)
+    waiting.join(timeout=5)
+    assert seen == [2, 1]
+    queue.leave(third)
 
 
 def test_an_extractive_follow_up_searches_with_the_previous_question(embedder):

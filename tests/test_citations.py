@@ -125,12 +125,12 @@ def test_numbers_and_names_must_appear_in_a_cited_passage(sentence: str, verdict
     assert [s.verdict for s in check(sentence).sentences] == [verdict]
 
 
-def test_the_judge_decides_sentences_the_lexical_check_lets_through() -> None:
-    asked: list[tuple[str, str]] = []
+def test_the_judge_decides_in_one_call_the_sentences_the_lexical_checks_let_through() -> None:
+    asked: list[list[tuple[str, str]]] = []  # claims with their passages' text
 
-    def judge(claim: str, text: str) -> bool | None:
-        asked.append((claim, text))
-        return {"Wind": True, "Solar": False}.get(claim.split()[0])
+    def judge(claims: list[tuple[str, list[Passage]]]) -> list[bool | None]:
+        asked.append([(claim, "".join(p.text for p in cited)) for claim, cited in claims])
+        return [{"Solar": False}.get(claim.split()[0]) for claim, _ in claims]
 
     answer = check(
         "Wind supplied 7.6% of electricity [1]. Solar capacity grew [1]. "
@@ -143,8 +143,27 @@ def test_the_judge_decides_sentences_the_lexical_check_lets_through() -> None:
         "weak",
         "unsupported",
     ]
-    assert asked[0] == ("Wind supplied 7.6% of electricity.", ENERGY)
-    assert len(asked) == 3  # 5% is not in passage 2: no need to ask
+    # one call for the whole answer; the first sentence restates its passage's and the last
+    # has a number passage 2 lacks: neither needs the judge
+    assert asked == [[("Solar capacity grew.", ENERGY), ("The grid may grow.", ENERGY)]]
+
+
+def test_a_sentence_restating_its_passage_needs_no_judge() -> None:
+    def judge(claims: list[tuple[str, list[Passage]]]) -> list[bool | None]:
+        return [False for _ in claims]
+
+    answer = check(
+        "Solar capacity in Spain reached 1,000 MW [1]. "
+        "Solar capacity in Spain did not reach 1,000 MW [1]. "  # a negation the passage lacks
+        "Spain built solar [1].",
+        judge,
+    )
+    assert [s.verdict for s in answer.sentences] == ["supported", "unsupported", "unsupported"]
+
+
+def test_a_judge_that_answers_for_fewer_claims_leaves_the_rest_weak() -> None:
+    answer = check("Wind power grew [1]. The grid operator is hopeful [1].", lambda claims: [True])
+    assert [s.verdict for s in answer.sentences] == ["supported", "weak"]
 
 
 def test_range_and_list_markers_cite_each_passage() -> None:

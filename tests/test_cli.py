@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 from conftest import ROOT, SEED, SEED_QUESTION
 
@@ -89,3 +90,39 @@ def test_removed_document_leaves_search_results(library_copy):
     library_copy.remove("000_2ab8909efb0e4c04.txt")
     after = library_copy.ask(SEED_QUESTION, mode="extractive")
     assert all(p.file != "000_2ab8909efb0e4c04.txt" for p in after.passages)
+
+
+class ScriptedLibrary:
+    """A library whose answer chain yields fixed events."""
+
+    def __init__(self, events: list[object]) -> None:
+        self.events = events
+
+    def ask_stream(self, question, **kwargs):  # the CLI's only call
+        return iter(self.events)
+
+
+def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
+    from rag.answering import Evidence, Queued, TextPiece
+    from rag.cli import stream_to_terminal
+    from rag.library import Library
+    from rag.records import Answer, Citation, Passage
+
+    text = "7.6 metric tons were seized near Trujillo."
+    passage = Passage(1, 1, "PRISM", "seed.txt", None, 0, len(text), text, 1.0)
+    quote = Citation.of(1, passage, 0, len(text))
+    answer = Answer(SEED_QUESTION, f"{text} [1]", False, "local", [quote])
+    events = [
+        Evidence(SEED_QUESTION, [passage], [quote]),
+        Queued(1),
+        TextPiece("7.6 metric tons"),
+        TextPiece(" were seized near Trujillo. [1]"),
+        answer,
+    ]
+    library = cast(Library, ScriptedLibrary(events))
+    assert stream_to_terminal(library, SEED_QUESTION, "local", None, []) == answer
+    shown = capsys.readouterr().out
+    assert shown.index("Evidence:\n[1] PRISM (seed.txt)\n    \u201c7.6 metric tons") == 0
+    assert shown.index("waiting for the model: 1 question(s) ahead") < shown.index("Answer:\n7.6")
+    assert "Checked answer" not in shown  # the streamed text was the checked one
+    assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")

