@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, status, remove."""
+"""The `rag` command: ingest, ask, brief, compare, disagree, timeline, status, remove."""
 
 from __future__ import annotations
 
@@ -384,6 +384,42 @@ def command_brief(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(out: Path | None, formats: tuple[str, ...]) -> None:
+    """Refuse an --out file whose suffix names no format, before any work is done."""
+    if out is not None and out.suffix.lower() not in formats:
+        raise RagError(f"--out {out}: end the file name in {', '.join(formats)}")
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from rag.comparing import (
+        FORMATS,
+        Comparison,
+        clean_questions,
+        compare_cells,
+        export_comparison,
+        resolve_documents,
+    )
+
+    _check_out(args.out, FORMATS)
+    questions = clean_questions(args.question)
+    library = _library(args)
+    try:
+        documents = resolve_documents(library, args.docs)
+        mode = _mode(args) or library.settings.generator
+        cells = []
+        for cell in compare_cells(library, [str(d.id) for d in documents], questions, mode=mode):
+            cells.append(cell)
+            print(f"\n[{len(cells)}/{len(documents) * len(questions)}] {cell.document.file}")
+            print(f"Q: {cell.question}")
+            print(f"A: {cell.text}" + (format_sources(cell.answer) if cell.found else ""))
+    finally:
+        library.close()
+    if args.out is not None:
+        export_comparison(Comparison(documents, questions, mode, cells), args.out)
+        print(f"\n{args.out}: {len(documents)} documents \u00d7 {len(questions)} questions")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a library of reports, offline."
@@ -551,6 +587,35 @@ def build_parser() -> argparse.ArgumentParser:
     brief.add_argument("--extractive", action="store_true", help="same as --generator extractive")
     brief.add_argument("--quiet", action="store_true", help="no progress bar")
     brief.set_defaults(run=command_brief)
+
+    comparison = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="answer questions from each document alone: a documents x questions table",
+        description="Each question is answered from each document alone, with the same "
+        "citation check as `rag ask`; a cell with no answer reads 'Not in this document.'",
+    )
+    comparison.add_argument(
+        "--docs", nargs="+", default=[], metavar="DOC", help="the documents to compare"
+    )
+    comparison.add_argument(
+        "--question",
+        action="append",
+        default=[],
+        metavar="QUESTION",
+        help="a question (repeat for more, at most 10)",
+    )
+    comparison.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write the table: .md, .csv or .xlsx"
+    )
+    for sub in (comparison,):
+        sub.add_argument(
+            "--generator",
+            choices=["extractive", "local", "openai"],
+            help="answerer (default: the generator setting, 'local')",
+        )
+        sub.add_argument("--extractive", action="store_true", help="same as --generator extractive")
+    comparison.set_defaults(run=command_compare)
     return parser
 
 
