@@ -77,8 +77,8 @@ def test_exports_keep_file_page_and_quote(seabed: Comparison, tmp_path: Path):
     assert [row[0] for row in grid[1:]] == seabed.questions
     cited = [[cell.value for cell in row] for row in workbook["Citations"].iter_rows(min_row=2)]
     assert {(r[5], r[6], r[7]) for r in cited if r[4] is not None} == set(quotes)
-    for file, page, quote in quotes:
-        assert quote.replace("|", "\\|") in markdown and f"{file}, page {page}" in markdown
+    for cited_file, page, quote in quotes:
+        assert quote.replace("|", "\\|") in markdown and f"{cited_file}, page {page}" in markdown
         assert any(quote in (value or "") for row in grid for value in row)
 
 
