@@ -370,6 +370,7 @@ def command_brief(args: argparse.Namespace) -> int:
             documents=args.docs,
             mode=_mode(args),
             progress=None if args.quiet else _progress_bar("brief", unit="step"),
+            timeline=args.timeline,
         )
     finally:
         library.close()
@@ -417,6 +418,33 @@ def command_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         export_comparison(Comparison(documents, questions, mode, cells), args.out)
         print(f"\n{args.out}: {len(documents)} documents \u00d7 {len(questions)} questions")
+    return 0
+
+
+def command_timeline(args: argparse.Namespace) -> int:
+    from rag.exporting import FORMATS, event_line, export
+    from rag.timeline import build_timeline
+
+    _check_out(args.out, FORMATS)
+    library = _library(args)
+    try:
+        timeline = build_timeline(
+            library,
+            args.topic,
+            documents=args.docs,
+            mode=_mode(args),
+            progress=None if args.quiet else _progress_bar("timeline", unit="step"),
+        )
+    finally:
+        library.close()
+    if not timeline.covered:
+        print("No dated event on this topic in the library.")
+    for event in timeline.events:
+        page = f", page {event.citation.page}" if event.citation.page is not None else ""
+        print(f"{event_line(event)}\n    {event.citation.file}{page}")
+    if args.out is not None:
+        export(timeline, args.out)
+        print(f"\n{args.out}: {len(timeline.events)} events")
     return 0
 
 
@@ -586,6 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     brief.add_argument("--extractive", action="store_true", help="same as --generator extractive")
     brief.add_argument("--quiet", action="store_true", help="no progress bar")
+    brief.add_argument(
+        "--timeline", action="store_true", help="add a Timeline section of dated events"
+    )
     brief.set_defaults(run=command_brief)
 
     comparison = commands.add_parser(
@@ -608,7 +639,21 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument(
         "--out", type=Path, metavar="FILE", help="also write the table: .md, .csv or .xlsx"
     )
-    for sub in (comparison,):
+    timeline = commands.add_parser(
+        "timeline",
+        parents=[common],
+        help="dated events on a topic across the library, in date order, cited",
+        description="Sentences that state a date (day, month or year; 'last year' only where "
+        "the document's own date is known) in passages on the topic, sorted by date.",
+    )
+    timeline.add_argument("topic", metavar="TOPIC")
+    timeline.add_argument("--docs", nargs="+", metavar="DOC", help="only use these documents")
+    timeline.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write it: .md, .docx or .pdf"
+    )
+    timeline.add_argument("--quiet", action="store_true", help="no progress bar")
+    timeline.set_defaults(run=command_timeline)
+    for sub in (comparison, timeline):
         sub.add_argument(
             "--generator",
             choices=["extractive", "local", "openai"],
