@@ -448,6 +448,29 @@ def command_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_disagree(args: argparse.Namespace) -> int:
+    from rag.disagreeing import find_disagreements, to_markdown
+
+    _check_out(args.out, (".md",))
+    library = _library(args)
+    try:
+        result = find_disagreements(
+            library,
+            args.topic,
+            documents=args.docs,
+            mode=_mode(args),
+            progress=None if args.quiet else _progress_bar("disagree", unit="pair"),
+        )
+    finally:
+        library.close()
+    text = to_markdown(result)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: {len(result.conflicts)} disagreements")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a library of reports, offline."
@@ -653,7 +676,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timeline.add_argument("--quiet", action="store_true", help="no progress bar")
     timeline.set_defaults(run=command_timeline)
-    for sub in (comparison, timeline):
+    disagree = commands.add_parser(
+        "disagree",
+        parents=[common],
+        help="statements of different documents on a topic that conflict, both cited",
+        description="Compares statements of different documents about the same thing: figures "
+        "of the same measure and years that differ are reported; figures for different years "
+        "or in different units are not. With a chat model, opposite claims too, and the model "
+        "must confirm each pair.",
+    )
+    disagree.add_argument("topic", metavar="TOPIC")
+    disagree.add_argument("--docs", nargs="+", metavar="DOC", help="only compare these documents")
+    disagree.add_argument("--out", type=Path, metavar="FILE.md", help="also write it as Markdown")
+    disagree.add_argument("--quiet", action="store_true", help="no progress bar")
+    disagree.set_defaults(run=command_disagree)
+    for sub in (comparison, timeline, disagree):
         sub.add_argument(
             "--generator",
             choices=["extractive", "local", "openai"],

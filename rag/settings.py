@@ -249,7 +249,17 @@ class Settings(BaseSettings):
         25, description="Most events in a timeline (the closest to the topic are kept).", ge=1
     )
     disagree_passages: int = Field(
-        40, description="Passages retrieved for a topic whose statements are compared.", ge=1
+        15,
+        description="Passages retrieved for the topic from each document whose statements are compared.",
+        ge=1,
+    )
+    disagree_documents: int = Field(
+        6,
+        description=(
+            "Documents compared when none are named: those with the passages closest to the "
+            "topic, in order."
+        ),
+        ge=2,
     )
     disagree_min_similarity: float = Field(
         0.75,
