@@ -52,10 +52,13 @@ _MONTH_YEAR = re.compile(
     re.I,
 )
 # A day and month without a year ("on March 15"): the year is the document's.
-_MONTH_DAY = re.compile(
-    r"\b(?:on|by|since|until|through) " + _MONTH.format(g="month") + r" (?P<day>[0-3]?\d)\b"
-    r"(?!,? \d)",
-    re.I,
+# Month names without a year are capitalised ("in March", "an April 8 statement"): not "may".
+_CAPITAL_MONTH = r"(?P<month>" + "|".join(n for n in calendar.month_name if n) + r")"
+_MONTH_DAY = re.compile(r"\b" + _CAPITAL_MONTH + r" (?P<day>[0-3]?\d)\b(?!,? \d|\.\d)")
+# A month alone ("in March", "In early March"): also the document's year.
+_MONTH_ALONE = re.compile(
+    r"\b(?:[Ii]n|[Ss]ince|[Bb]y|[Uu]ntil|[Ee]arly|[Mm]id|[Ll]ate)[\s-]+(?:early |mid-|late )?"
+    r"" + _CAPITAL_MONTH + r"\b(?![\s,]*\d)"
 )
 _UPDATED = re.compile(r"\b(?:updated|published|dated)\s*$", re.I)
 # A bare year counts as a date only after words that place an event in time.
@@ -70,6 +73,7 @@ _RELATIVE = re.compile(
 _SHIFT = {"last": -1, "this": 0, "next": 1}
 # Words before a date that make it part of a sentence rather than of a title block.
 _IN_SENTENCE = re.compile(r"\b(?:in|on|by|since|until|from|of|and|to|through)\s*,?\s*$", re.I)
+LOOKAHEAD_MONTHS = 2  # a month named without a year this far after the document's is ahead
 TITLE_BLOCK_CHARS = 600  # where a document's own date is looked for on its first page
 
 SUMMARY_SYSTEM = (
@@ -184,16 +188,19 @@ def find_dates(text: str, document_date: When | None = None) -> list[DatedSpan]:
             if when is not None:
                 found.append(DatedSpan(when, start, end))
                 taken.append((start, end))
-    if document_date is not None and document_date.day is not None:
-        for match in _MONTH_DAY.finditer(text):
-            month, day = _MONTHS[match.group("month").lower()], int(match.group("day"))
-            year = document_date.year - (
-                (month, day) > (document_date.month or 0, document_date.day)
-            )
-            when = _valid(year, month, day)
-            start = match.start("month")
-            if when is not None and free(start, match.end()):
-                found.append(DatedSpan(when, start, match.end(), relative=True))
+    if document_date is not None and document_date.month is not None:
+        for pattern in (_MONTH_DAY, _MONTH_ALONE):
+            for match in pattern.finditer(text):
+                month = _MONTHS[match.group("month").lower()]
+                day = int(match.group("day")) if pattern is _MONTH_DAY else None
+                # up to LOOKAHEAD_MONTHS after the document's month: planned, the same year;
+                # later: last year's
+                year = document_date.year - (month > document_date.month + LOOKAHEAD_MONTHS)
+                when = _valid(year, month, day)
+                start = match.start("month")
+                if when is not None and free(start, match.end()):
+                    found.append(DatedSpan(when, start, match.end(), relative=True))
+                    taken.append((start, match.end()))
     if document_date is not None:
         for match in _RELATIVE.finditer(text):
             shift = _SHIFT[match.group("which").lower()]

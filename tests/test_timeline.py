@@ -29,7 +29,10 @@ DOCUMENT_DATE = When(2026, 4, 9)
         ("adopted in 1982 and in force since 1994", [("1982", False), ("1994", False)]),
         ("under the FY2021 act", [("2021", False)]),
         ("a spokesperson said on March 15 that", [("2026-03-15", True)]),
-        ("a spokesperson said on May 2 that", [("2025-05-02", True)]),  # after the document
+        ("a spokesperson said on May 2 that", [("2026-05-02", True)]),  # planned
+        ("a spokesperson said on September 2 that", [("2025-09-02", True)]),  # last year's
+        ("In early March, fighting began", [("2026-03", True)]),
+        ("in an April 8 statement; it may 5 times", [("2026-04-08", True)]),
         ("exports fell last year", [("2025", True)]),
         ("prices rose this month", [("2026-04", True)]),
         ("since the early 2000s, about 2,014 ships in 2,000 places", []),
