@@ -74,7 +74,7 @@ def clean_questions(questions: list[str]) -> list[str]:
     """The distinct non-empty questions, in order; refused when none or more than ten."""
     kept = list(dict.fromkeys(q.strip() for q in questions if q.strip()))
     if not kept:
-        raise RagError("no question to compare on: give at least one --question")
+        raise RagError("no question to compare on: give at least one question")
     if len(kept) > MAX_QUESTIONS:
         raise RagError(f"{len(kept)} questions: a comparison takes at most {MAX_QUESTIONS}")
     return kept
@@ -83,7 +83,7 @@ def clean_questions(questions: list[str]) -> list[str]:
 def resolve_documents(library: Library, references: list[str]) -> list[DocumentInfo]:
     """The distinct documents named (by id, file, path or title); at least one."""
     if not references:
-        raise RagError("no document to compare: name at least one with --docs")
+        raise RagError("no document to compare: choose at least one document")
     found = [library.find_document(reference) for reference in references]
     return list({document.id: document for document in found}.values())
 

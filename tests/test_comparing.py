@@ -92,7 +92,7 @@ def test_cancel_stops_before_the_next_cell(library: Library):
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(RagError, match="at least one --question"):
+    with pytest.raises(RagError, match="give at least one question"):
         clean_questions(["  ", ""])
     with pytest.raises(RagError, match=f"at most {MAX_QUESTIONS}"):
         clean_questions([f"question {i}?" for i in range(MAX_QUESTIONS + 1)])
@@ -118,9 +118,9 @@ def test_cli_errors_are_one_line(library_index: Path):
     too_many = [arg for i in range(11) for arg in ("--question", f"q{i}?")]
     cases = {
         "no document 'nosuch.pdf'": ["--docs", "nosuch.pdf", "--question", "q?"],
-        "at least one --question": ["--docs", SEABED[0]],
+        "give at least one question": ["--docs", SEABED[0]],
         "at most 10": ["--docs", SEABED[0], *too_many],
-        "at least one with --docs": ["--question", "q?"],
+        "choose at least one document": ["--question", "q?"],
         "end the file name in": ["--docs", SEABED[0], "--question", "q?", "--out", "t.txt"],
     }
     for message, args in cases.items():
@@ -138,3 +138,20 @@ def test_cli_streams_cells_and_writes_xlsx(library_index: Path, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "[1/2] IF12608v18.pdf" in result.stdout and "[2/2] R47324v18.pdf" in result.stdout
     assert out.is_file() and "2 documents" in result.stdout
+
+
+def test_app_streams_the_table_and_offers_three_exports(library: Library):
+    from ui.app import App
+
+    app = App(library)
+    ids = [str(library.find_document(file).id) for file in SEABED]
+    steps = list(app.compare(ids, f"{QUESTIONS[0]}\n\n{OFF_TOPIC}\n", "extractive"))
+    assert [step[1] for step in steps[:-1]] == [
+        f"Answered {n} of 4 cells\u2026" if n else "Answering 0 of 4 cells\u2026" for n in range(5)
+    ]
+    table, status, *files = steps[-1]
+    assert status == "Done: 4 cells." and table.count("<tr>") == 1 + 2
+    assert table.count("Not in this document.") == 2
+    assert [Path(f["value"]).suffix for f in files] == [".md", ".csv", ".xlsx"]
+    error, *_ = next(iter(app.compare(ids, "", "extractive")))
+    assert "give at least one question" in error
