@@ -1,7 +1,7 @@
 """Precision and recall of `rag disagree` and `rag timeline` on the gold set benchmarks/across/.
 
     .venv/bin/python benchmarks/across.py [--mode extractive|local|openai] [--index index]
-        [--out .cache/across.json]
+        [--out .cache/across.json] [--part all|disagreements|timeline]
 
 Disagreements: each case names a topic and two documents, and the pairs of them that conflict
 (none for an agreeing pair, for figures of different years or units, and for the corpus cases).
@@ -104,6 +104,9 @@ def main() -> None:
     parser.add_argument("--mode", default="extractive", choices=["extractive", "local", "openai"])
     parser.add_argument("--index", type=Path, default=None, help="index of corpus/ and seeds/")
     parser.add_argument("--out", type=Path, default=Path(".cache/across.json"))
+    parser.add_argument(
+        "--part", default="all", choices=["all", "disagreements", "timeline"], help="what to score"
+    )
     args = parser.parse_args()
     gold = json.loads(GOLD.read_text(encoding="utf-8"))
     started = time.perf_counter()
@@ -121,8 +124,13 @@ def main() -> None:
                     made if set(case["documents"]) <= made_ids else corpus, case, args.mode
                 )
                 for case in gold["disagreements"]
+                if args.part in ("all", "disagreements")
             ]
-            timelines = [timeline_case(corpus, case, args.mode) for case in gold["timelines"]]
+            timelines = [
+                timeline_case(corpus, case, args.mode)
+                for case in gold["timelines"]
+                if args.part in ("all", "timeline")
+            ]
         finally:
             made.close()
             corpus.close()

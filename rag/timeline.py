@@ -2,9 +2,10 @@
 
 An event is a prose sentence of a passage retrieved for the topic that states a date: a day
 ("April 7, 2026", "7 April 2026"), a month ("March 2026") or a year ("in 1994", "since 2001",
-"FY2025"). A relative date ("last year", "this month") is resolved against the date of the
-document that states it (the date in its title block, such as "Updated April 13, 2026") only
-when that date is known; otherwise the sentence is left out. In extractive mode an event reads
+"FY2025"). A date without a year ("on April 8", "in early March") and a relative date ("last
+year", "this month") are resolved against the date of the document that states it (the date in
+its title block, such as "Updated April 13, 2026") only when that date is known; otherwise they
+are not read, and a sentence dated only by them is left out. In extractive mode an event reads
 as its quoted sentence; with a chat model, as a one-sentence summary that must pass the same
 citation check as an answer (numbers and names in the quote, judge's yes), else the quote.
 """

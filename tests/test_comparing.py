@@ -155,3 +155,12 @@ def test_app_streams_the_table_and_offers_three_exports(library: Library):
     assert [Path(f["value"]).suffix for f in files] == [".md", ".csv", ".xlsx"]
     error, *_ = next(iter(app.compare(ids, "", "extractive")))
     assert "give at least one question" in error
+
+
+@pytest.mark.model
+def test_a_cell_answered_by_the_local_model_cites_its_document(library: Library):
+    comparison = compare(library, SEABED[1:], QUESTIONS[1:2], mode="local")
+    [cell] = comparison.cells
+    assert cell.answer.mode == "local" and cell.document.file == SEABED[1]
+    assert {c.file for c in cell.citations} <= {SEABED[1]}
+    assert cell.found == bool(cell.citations)

@@ -131,3 +131,41 @@ def test_cli(atlantis: Library, tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     assert "5,900 tonnes of cod" in capsys.readouterr().out
     assert "union.txt" in out.read_text()
+
+
+@pytest.mark.model
+def test_the_local_model_confirms_figures_and_finds_opposite_claims(tmp_path: Path):
+    library = Library(load_settings(index_dir=tmp_path / "index"))
+    try:
+        library.ingest_texts(
+            [
+                *DOCUMENTS[:2],
+                TextDocument(
+                    "for.txt",
+                    "Atlantis and the sea treaty: note A",
+                    COAST + "Atlantis has ratified the sea treaty and is a party to it.",
+                ),
+                TextDocument(
+                    "against.txt",
+                    "Atlantis and the sea treaty: note B",
+                    COAST + "Atlantis has not ratified the sea treaty and is not a party to it.",
+                ),
+            ]
+        )
+        figures_found = find_disagreements(
+            library, TOPIC, documents=["ministry.txt", "union.txt"], mode="local"
+        )
+        claims = find_disagreements(
+            library, "Atlantis sea treaty", documents=["for.txt", "against.txt"], mode="local"
+        )
+    finally:
+        library.close()
+    assert [(c.kind, c.first_words) for c in figures_found.conflicts] == [
+        ("figure", "4,200 tonnes of cod")
+    ]
+    [claim] = claims.conflicts
+    assert claim.kind == "claim" and {claim.first.file, claim.second.file} == {
+        "for.txt",
+        "against.txt",
+    }
+    assert "not ratified" in claim.second.quote + claim.first.quote

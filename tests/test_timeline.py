@@ -151,3 +151,22 @@ def test_cli_timeline(library_index: Path, tmp_path: Path, capsys: pytest.Captur
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "R48903v3.pdf, page 3" in printed and out.is_file()
+
+
+@pytest.mark.model
+def test_local_model_retells_events_only_as_their_quotes_support(library_index: Path):
+    library = Library(load_settings(index_dir=library_index, timeline_max_events=2))
+    try:
+        timeline = build_timeline(
+            library, "Iran ceasefire", documents=["IN12678v4.pdf"], mode="local"
+        )
+    finally:
+        library.close()
+    assert len(timeline.events) == 2 and timeline.mode == "local"
+    keys = [e.when.key for e in timeline.events]
+    assert keys == sorted(keys)
+    for event in timeline.events:
+        assert event.text  # the quote, or a one-sentence retelling that passed the check
+        assert event.citation.file == "IN12678v4.pdf"
+        numbers = set(re.findall(r"\d+", event.text))
+        assert numbers <= set(re.findall(r"\d+", event.citation.quote)) | {event.when.iso[:4]}
