@@ -123,6 +123,7 @@ class Disagreements:
     compared: int  # pairs of statements of different documents about the same thing
     set_aside: dict[str, int] = field(default_factory=dict)  # reason -> pairs not reported
     rejected_by_judge: int = 0
+    cancelled: bool = False  # stopped before every candidate pair was judged
 
     @property
     def found(self) -> bool:
@@ -314,9 +315,13 @@ def find_disagreements(
     conflicts: list[Conflict] = []
     rejected = 0
     chat = library.chat_model(mode) if mode != EXTRACTIVE and figures_first else None
+    steps = max(1, len(figures_first))
+    cancelled = False
     for done, (kind, first, second, pair, close) in enumerate(figures_first, start=1):
         if cancel is not None and cancel.is_set():
+            cancelled = True
             break
+        report(f"{first.passage.file} / {second.passage.file}", done - 1, steps)
         if chat is not None and not judge_conflict(chat, first.text, second.text):
             rejected += 1
             continue
@@ -332,9 +337,10 @@ def find_disagreements(
                 close,
             )
         )
-        report(f"{first.passage.file} / {second.passage.file}", done, len(figures_first))
-    report("done", 1, 1)
-    return Disagreements(topic, mode, scope, conflicts, compared, set_aside, rejected)
+    report("done", steps, steps)
+    return Disagreements(
+        topic, mode, scope, conflicts, compared, set_aside, rejected, cancelled=cancelled
+    )
 
 
 def to_markdown(result: Disagreements) -> str:
@@ -348,7 +354,14 @@ def to_markdown(result: Disagreements) -> str:
     aside = ", ".join(f"{n} for {reason}" for reason, n in sorted(result.set_aside.items()))
     if aside:
         lines.append(f"Not reported as conflicts: {aside}.")
+    if result.rejected_by_judge:
+        lines.append(
+            f"Left out: {result.rejected_by_judge} pair(s) the judge found not to contradict "
+            "each other."
+        )
     lines.append("")
+    if result.cancelled:
+        lines += ["*Cancelled: not every pair was judged.*", ""]
     if not result.found:
         return "\n".join([*lines, NO_DISAGREEMENT, ""])
     for number, conflict in enumerate(result.conflicts, start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def test_the_whole_library_finds_each_conflicting_pair_once(atlantis: Library):
     result = find_disagreements(atlantis, TOPIC, mode="extractive")
     pairs = {(c.first.file, c.second.file) for c in result.conflicts}
     assert pairs == {("ministry.txt", "union.txt"), ("census.txt", "union.txt")}
+
+
+def test_a_cancelled_search_says_so(atlantis: Library):
+    stop = threading.Event()
+    stop.set()
+    result = find_disagreements(
+        atlantis, TOPIC, documents=["ministry.txt", "union.txt"], mode="extractive", cancel=stop
+    )
+    assert result.cancelled and not result.found
+    assert "Cancelled: not every pair was judged." in to_markdown(result)
 
 
 def test_off_topic_finds_nothing(atlantis: Library):
