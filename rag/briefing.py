@@ -24,6 +24,7 @@ from rag.errors import RagError
 from rag.library import Library
 from rag.records import Answer, Citation, Passage, Sentence
 from rag.text import STOPWORDS, sentence_spans, stem, stems, words
+from rag.timeline import Event, build_timeline
 
 BriefingProgress = Callable[[str, int, int], None]
 """progress(step, steps done, steps in all): called as the briefing is planned and written."""
@@ -83,6 +84,7 @@ class Briefing:
     references: list[Citation]  # numbered across the briefing, in order of first use
     unanswered: list[str] = field(default_factory=list)  # sub-questions with nothing supported
     dropped_sentences: int = 0  # sentences left out as weak, unsupported or uncited
+    timeline: list[Event] = field(default_factory=list)  # dated events, briefing's numbering
 
     @property
     def covered(self) -> bool:
@@ -311,6 +313,7 @@ def build_briefing(
     mode: str | None = None,
     progress: BriefingProgress | None = None,
     today: date | None = None,
+    timeline: bool = False,
 ) -> Briefing:
     """A briefing of up to `sections` sections on `topic`, from the named `documents` (default:
     the whole library), answered in `mode` ("extractive", "local", "openai"; default: the
@@ -320,7 +323,8 @@ def build_briefing(
     dropped and counted). A sub-question whose answer keeps nothing is listed as unanswered and
     a spare derived sub-question is tried in its place (SPARES_PER_SECTION per section asked
     for). When no passage is close enough to the topic, no model is asked and the briefing
-    says so.
+    says so. With `timeline`, a Timeline section of the topic's dated events (see
+    `rag.timeline`) follows the sections, its citations numbered with theirs.
     """
     topic = " ".join(topic.split())
     if not topic:
@@ -369,6 +373,14 @@ def build_briefing(
                 report(question, len(written) + 1, total)
         else:
             unanswered.append(question)
+    events: list[Event] = []
+    if timeline and written:
+        report("timeline", total - 1, total)
+        dated = build_timeline(library, topic, documents=documents, mode=mode, today=today)
+        events = [
+            replace(e, citation=replace(e.citation, n=numbering.number(e.citation)))
+            for e in dated.events
+        ]
     report("done", total, total)
     references = list(numbering.references.values())
     return Briefing(
@@ -383,6 +395,7 @@ def build_briefing(
         references=references,
         unanswered=unanswered,
         dropped_sentences=dropped,
+        timeline=events,
     )
 
 

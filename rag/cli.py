@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, status, remove."""
+"""The `rag` command: ingest, ask, brief, compare, disagree, timeline, status, remove."""
 
 from __future__ import annotations
 
@@ -392,6 +392,7 @@ def command_brief(args: argparse.Namespace) -> int:
             documents=args.docs,
             mode=_mode(args),
             progress=None if args.quiet else _progress_bar("brief", unit="step"),
+            timeline=args.timeline,
         )
     finally:
         library.close()
@@ -403,6 +404,92 @@ def command_brief(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{args.out}: not in the library (no passage is close enough to the topic)")
+    return 0
+
+
+def _check_out(out: Path | None, formats: tuple[str, ...]) -> None:
+    """Refuse an --out file whose suffix names no format, before any work is done."""
+    if out is not None and out.suffix.lower() not in formats:
+        raise RagError(f"--out {out}: end the file name in {', '.join(formats)}")
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from rag.comparing import (
+        FORMATS,
+        Comparison,
+        clean_questions,
+        compare_cells,
+        export_comparison,
+        resolve_documents,
+    )
+
+    _check_out(args.out, FORMATS)
+    questions = clean_questions(args.question)
+    library = _library(args)
+    try:
+        documents = resolve_documents(library, args.docs)
+        mode = _mode(args) or library.settings.generator
+        cells = []
+        for cell in compare_cells(library, [str(d.id) for d in documents], questions, mode=mode):
+            cells.append(cell)
+            print(f"\n[{len(cells)}/{len(documents) * len(questions)}] {cell.document.file}")
+            print(f"Q: {cell.question}")
+            print(f"A: {cell.text}" + (format_sources(cell.answer) if cell.found else ""))
+    finally:
+        library.close()
+    if args.out is not None:
+        export_comparison(Comparison(documents, questions, mode, cells), args.out)
+        print(f"\n{args.out}: {len(documents)} documents \u00d7 {len(questions)} questions")
+    return 0
+
+
+def command_timeline(args: argparse.Namespace) -> int:
+    from rag.exporting import FORMATS, event_line, export
+    from rag.timeline import build_timeline
+
+    _check_out(args.out, FORMATS)
+    library = _library(args)
+    try:
+        timeline = build_timeline(
+            library,
+            args.topic,
+            documents=args.docs,
+            mode=_mode(args),
+            progress=None if args.quiet else _progress_bar("timeline", unit="step"),
+        )
+    finally:
+        library.close()
+    if not timeline.covered:
+        print("No dated event on this topic in the library.")
+    for event in timeline.events:
+        page = f", page {event.citation.page}" if event.citation.page is not None else ""
+        print(f"{event_line(event)}\n    {event.citation.file}{page}")
+    if args.out is not None:
+        export(timeline, args.out)
+        print(f"\n{args.out}: {len(timeline.events)} events")
+    return 0
+
+
+def command_disagree(args: argparse.Namespace) -> int:
+    from rag.disagreeing import find_disagreements, to_markdown
+
+    _check_out(args.out, (".md",))
+    library = _library(args)
+    try:
+        result = find_disagreements(
+            library,
+            args.topic,
+            documents=args.docs,
+            mode=_mode(args),
+            progress=None if args.quiet else _progress_bar("disagree", unit="pair"),
+        )
+    finally:
+        library.close()
+    text = to_markdown(result)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: {len(result.conflicts)} disagreements")
     return 0
 
 
@@ -572,7 +659,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     brief.add_argument("--extractive", action="store_true", help="same as --generator extractive")
     brief.add_argument("--quiet", action="store_true", help="no progress bar")
+    brief.add_argument(
+        "--timeline", action="store_true", help="add a Timeline section of dated events"
+    )
     brief.set_defaults(run=command_brief)
+
+    comparison = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="answer questions from each document alone: a documents x questions table",
+        description="Each question is answered from each document alone, with the same "
+        "citation check as `rag ask`; a cell with no answer reads 'Not in this document.'",
+    )
+    comparison.add_argument(
+        "--docs", nargs="+", default=[], metavar="DOC", help="the documents to compare"
+    )
+    comparison.add_argument(
+        "--question",
+        action="append",
+        default=[],
+        metavar="QUESTION",
+        help="a question (repeat for more, at most 10)",
+    )
+    comparison.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write the table: .md, .csv or .xlsx"
+    )
+    timeline = commands.add_parser(
+        "timeline",
+        parents=[common],
+        help="dated events on a topic across the library, in date order, cited",
+        description="Sentences that state a date (day, month or year; 'last year' only where "
+        "the document's own date is known) in passages on the topic, sorted by date.",
+    )
+    timeline.add_argument("topic", metavar="TOPIC")
+    timeline.add_argument("--docs", nargs="+", metavar="DOC", help="only use these documents")
+    timeline.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write it: .md, .docx or .pdf"
+    )
+    timeline.add_argument("--quiet", action="store_true", help="no progress bar")
+    timeline.set_defaults(run=command_timeline)
+    disagree = commands.add_parser(
+        "disagree",
+        parents=[common],
+        help="statements of different documents on a topic that conflict, both cited",
+        description="Compares statements of different documents about the same thing: figures "
+        "of the same measure and years that differ are reported; figures for different years "
+        "or in different units are not. With a chat model, opposite claims too, and the model "
+        "must confirm each pair.",
+    )
+    disagree.add_argument("topic", metavar="TOPIC")
+    disagree.add_argument("--docs", nargs="+", metavar="DOC", help="only compare these documents")
+    disagree.add_argument("--out", type=Path, metavar="FILE.md", help="also write it as Markdown")
+    disagree.add_argument("--quiet", action="store_true", help="no progress bar")
+    disagree.set_defaults(run=command_disagree)
+    for sub in (comparison, timeline, disagree):
+        sub.add_argument(
+            "--generator",
+            choices=["extractive", "local", "openai"],
+            help="answerer (default: the generator setting, 'local')",
+        )
+        sub.add_argument("--extractive", action="store_true", help="same as --generator extractive")
+    comparison.set_defaults(run=command_compare)
     return parser
 
 

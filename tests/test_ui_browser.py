@@ -321,6 +321,42 @@ def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Pa
     shot(page, "removed")
 
 
+IF12608 = "U.S. Interest in Seabed Mining in Areas Beyond National (IF12608v18.pdf)"
+R47324 = "Seabed Mining in Areas Beyond National Jurisdiction: Issues for Congress (R47324v18.pdf)"
+
+
+def test_compare_tab_fills_the_table_cell_by_cell_and_cancels(app: Server, page, shot):
+    open_app(page, app.url)
+    page.get_by_role("tab", name="Compare").click()
+    for option in (IF12608, R47324):
+        pick(page, "compare-scope", option)
+    pick(page, "compare-generator", "Extractive (no model)")
+    page.locator("#compare-questions textarea").fill(
+        "Has the United States ratified UNCLOS?\nHow many exploration contracts has the ISA approved?"
+    )
+    shot(page, "filled")
+    page.locator("#compare-run").click()
+    status = page.locator("#compare-status")
+    status.get_by_text("Done: 4 cells.").wait_for(timeout=120_000)
+    table = page.locator("#compare-table table.comparison")
+    assert table.locator("tbody tr").count() == 2
+    assert (
+        "R47324v18.pdf, p. " in table.inner_text() and "IF12608v18.pdf, p. " in table.inner_text()
+    )
+    for button in ("compare-md", "compare-csv", "compare-xlsx"):
+        expect(page.locator(f"#{button}")).to_be_visible()
+    shot(page, "table")
+
+    many = "\n".join(f"What does the report say about seabed topic {n}?" for n in range(10))
+    page.locator("#compare-questions textarea").fill(many)
+    page.locator("#compare-run").click()
+    status.get_by_text("Answered 1 of 20 cells").wait_for(timeout=120_000)
+    page.locator("#compare-cancel").click()
+    status.get_by_text("Cancelled:").wait_for(timeout=120_000)
+    assert "of 20 cells answered" in status.inner_text()
+    shot(page, "cancelled")
+
+
 def test_files_outside_what_the_app_serves_are_refused(app: Server):
     for path in (ROOT / "README.md", ROOT / "corpus" / "IF10491v14.pdf", Path("/etc/passwd")):
         response = httpx.get(f"{app.url}/gradio_api/file={path}")

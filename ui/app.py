@@ -1,4 +1,5 @@
-"""The Gradio app: chat with clickable citations, a source viewer, a reviewer view, the library.
+"""The Gradio app: chat with clickable citations, a source viewer, a reviewer view, the library,
+briefings, and work across documents (comparison tables, timelines, where sources disagree).
 
 Only wiring: every operation is a call to `rag.library.Library` or another rag/ function, and
 every piece of HTML comes from `ui.render`. `rag serve` starts it; `gr.api` exposes `ask`.
@@ -22,12 +23,24 @@ import gradio as gr
 
 from rag.answering import Evidence, Queued
 from rag.briefing import build_briefing
+from rag.comparing import FORMATS as TABLE_FORMATS
+from rag.comparing import (
+    Cell,
+    Comparison,
+    clean_questions,
+    compare_cells,
+    export_comparison,
+    resolve_documents,
+)
+from rag.disagreeing import find_disagreements
+from rag.disagreeing import to_markdown as disagreements_markdown
 from rag.errors import RagError, SettingsError, SourceFileError
-from rag.exporting import export, to_markdown
+from rag.exporting import export, timeline_markdown, to_markdown
 from rag.library import Library
 from rag.loading import SUPPORTED_SUFFIXES
 from rag.records import Answer
 from rag.reviewing import write_review
+from rag.timeline import build_timeline
 from rag.viewing import copy_for_serving, render_page
 from ui import render
 
@@ -86,6 +99,7 @@ class App:
         atexit.register(shutil.rmtree, self.files, ignore_errors=True)
         self.watch_lines: deque[str] = deque(maxlen=WATCH_LOG_LINES)
         self.cancel_ingest = threading.Event()
+        self.cancel_across = threading.Event()
 
     def cancel(self) -> str:
         """Stop the indexing of uploads after the file being read (what was stored stays)."""
@@ -346,6 +360,144 @@ class App:
         downloads = (gr.update(value=str(path), visible=True) for path in paths)
         return (to_markdown(briefing), *downloads)
 
+    # -- across documents ----------------------------------------------------------------------
+
+    def stop_across(self) -> str:
+        """Stop the comparison, timeline or search for disagreements after the step under way."""
+        self.cancel_across.set()
+        return "Cancelling after the step under way\u2026"
+
+    def across_pickers(
+        self, compare_scope: list[str] | None, across_scope: list[str] | None
+    ) -> tuple[Any, Any]:
+        """The document pickers of the Compare and Timeline tabs, with the library as it is now
+        (keeping the chosen documents that remain)."""
+        choices = render.document_choices(self.library.documents())
+        remaining = {value for _, value in choices}
+        return (
+            gr.update(choices=choices, value=[d for d in compare_scope or [] if d in remaining]),
+            gr.update(choices=choices, value=[d for d in across_scope or [] if d in remaining]),
+        )
+
+    def _folder(self) -> Path:
+        folder = self.files / uuid.uuid4().hex
+        folder.mkdir()
+        return folder
+
+    def compare(
+        self, documents: list[str] | None, questions: str, mode: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """Answer each question (one a line) from each document alone, streaming the table
+        cell by cell; when done or cancelled, offer it as Markdown, CSV and Excel."""
+        hidden = (gr.update(value=None, visible=False),) * len(TABLE_FORMATS)
+        self.cancel_across.clear()
+        try:
+            chosen = resolve_documents(self.library, documents or [])
+            asked = clean_questions((questions or "").splitlines())
+        except RagError as error:
+            yield render.notice_html(str(error), "error"), "", *hidden
+            return
+        total = len(chosen) * len(asked)
+        cells: list[Cell] = []
+
+        def table() -> str:
+            return render.comparison_html(Comparison(chosen, asked, mode, cells))
+
+        yield table(), f"Answering 0 of {total} cells\u2026", *hidden
+        try:
+            for cell in compare_cells(
+                self.library,
+                [str(d.id) for d in chosen],
+                asked,
+                mode=mode,
+                cancel=self.cancel_across,
+            ):
+                cells.append(cell)
+                yield table(), f"Answered {len(cells)} of {total} cells\u2026", *hidden
+        except RagError as error:
+            yield table(), f"**Stopped:** {error}", *hidden
+            return
+        comparison = Comparison(chosen, asked, mode, cells)
+        folder = self._folder()
+        paths = [folder / f"comparison{suffix}" for suffix in TABLE_FORMATS]
+        for path in paths:
+            export_comparison(comparison, path)
+        status = (
+            f"Done: {total} cells."
+            if comparison.complete
+            else f"Cancelled: {len(cells)} of {total} cells answered."
+        )
+        yield table(), status, *(gr.update(value=str(path), visible=True) for path in paths)
+
+    def timeline(
+        self,
+        topic: str,
+        documents: list[str] | None,
+        mode: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects progress through this default),
+    ) -> tuple[Any, ...]:
+        """A cited timeline of the topic: its Markdown preview and .md/.docx/.pdf downloads."""
+        hidden = (gr.update(value=None, visible=False),) * 3
+        if not topic.strip():
+            return ("Type a topic for the timeline.", *hidden)
+        self.cancel_across.clear()
+
+        def step(label: str, done: int, total: int) -> None:
+            progress((done, total), desc="Finding dated events" if done < 2 else f"Writing {label}")
+
+        try:
+            timeline = build_timeline(
+                self.library,
+                topic,
+                documents=documents or None,
+                mode=mode,
+                progress=step,
+                cancel=self.cancel_across,
+            )
+            folder = self._folder()
+            paths = [folder / f"timeline{suffix}" for suffix in (".md", ".docx", ".pdf")]
+            for path in paths:
+                export(timeline, path)
+        except RagError as error:
+            return (f"**Could not make the timeline:** {error}", *hidden)
+        return (
+            timeline_markdown(timeline),
+            *(gr.update(value=str(p), visible=True) for p in paths),
+        )
+
+    def disagree(
+        self,
+        topic: str,
+        documents: list[str] | None,
+        mode: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects progress through this default),
+    ) -> tuple[Any, ...]:
+        """Where the documents disagree on the topic: the pairs found, as Markdown to read and
+        download (the Word and PDF buttons are the timeline's, hidden)."""
+        hidden = (gr.update(value=None, visible=False),) * 3
+        if not topic.strip():
+            return ("Type a topic to look for disagreements on.", *hidden)
+        self.cancel_across.clear()
+
+        def step(label: str, done: int, total: int) -> None:
+            progress((done, total), desc="Comparing statements" if label == "done" else label)
+
+        try:
+            result = find_disagreements(
+                self.library,
+                topic,
+                documents=documents or None,
+                mode=mode,
+                progress=step,
+                cancel=self.cancel_across,
+            )
+        except RagError as error:
+            return (f"**Could not compare the documents:** {error}", *hidden)
+        text = disagreements_markdown(result)
+        path = self._folder() / "disagreements.md"
+        path.write_text(text, encoding="utf-8")
+        return (text, gr.update(value=str(path), visible=True), *hidden[1:])
+
     # -- API -------------------------------------------------------------------------------------
 
     def ask(self, question: str, generator: str | None = None) -> dict[str, Any]:
@@ -560,6 +712,90 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="brief-preview",
                     )
 
+            with gr.Tab("Compare", id="compare") as compare_tab, gr.Row(equal_height=False):
+                with gr.Column(scale=3, elem_id="compare-side"):
+                    compare_scope = gr.Dropdown(
+                        render.document_choices(documents),
+                        value=[],
+                        multiselect=True,
+                        label="Documents to compare",
+                        elem_id="compare-scope",
+                    )
+                    compare_questions = gr.Textbox(
+                        label="Questions, one a line (at most 10)",
+                        lines=5,
+                        max_lines=12,
+                        placeholder="Has the United States ratified UNCLOS?",
+                        elem_id="compare-questions",
+                    )
+                    compare_generator = gr.Dropdown(
+                        [(app.mode_label(mode), mode) for mode in modes],
+                        value=settings.generator if settings.generator in modes else modes[0],
+                        label="Answer with",
+                        elem_id="compare-generator",
+                    )
+                    with gr.Row():
+                        compare_run = gr.Button("Compare", variant="primary", elem_id="compare-run")
+                        compare_stop = gr.Button("Cancel", size="sm", elem_id="compare-cancel")
+                    compare_status = gr.Markdown(elem_id="compare-status")
+                    compare_files = [
+                        gr.DownloadButton(
+                            name, visible=False, size="sm", elem_id=f"compare-{suffix[1:]}"
+                        )
+                        for name, suffix in zip(
+                            ("Markdown", "CSV", "Excel"), TABLE_FORMATS, strict=True
+                        )
+                    ]
+                with gr.Column(scale=7):
+                    compare_table = gr.HTML(
+                        render.notice_html(
+                            "Each question is answered from each document alone, with its "
+                            "citations; a cell without an answer reads 'Not in this document.'"
+                        ),
+                        elem_id="compare-table",
+                        js_on_load=None,
+                    )
+            with gr.Tab("Timeline", id="timeline") as timeline_tab, gr.Row(equal_height=False):
+                with gr.Column(scale=3, elem_id="timeline-side"):
+                    across_topic = gr.Textbox(
+                        label="Topic", placeholder="e.g. Strait of Hormuz", elem_id="across-topic"
+                    )
+                    across_scope = gr.Dropdown(
+                        render.document_choices(documents),
+                        value=[],
+                        multiselect=True,
+                        label="From (empty: every document)",
+                        elem_id="across-scope",
+                    )
+                    across_generator = gr.Dropdown(
+                        [(app.mode_label(mode), mode) for mode in modes],
+                        value=settings.generator if settings.generator in modes else modes[0],
+                        label="Write with",
+                        elem_id="across-generator",
+                    )
+                    with gr.Row():
+                        timeline_run = gr.Button(
+                            "Timeline", variant="primary", elem_id="timeline-run"
+                        )
+                        disagree_run = gr.Button("Where sources disagree", elem_id="disagree-run")
+                    across_stop = gr.Button("Cancel", size="sm", elem_id="across-cancel")
+                    across_message = gr.Markdown(elem_id="across-message")
+                    across_files = [
+                        gr.DownloadButton(name, visible=False, size="sm", elem_id=element)
+                        for name, element in (
+                            ("Markdown", "across-md"),
+                            ("Word", "across-docx"),
+                            ("PDF", "across-pdf"),
+                        )
+                    ]
+                with gr.Column(scale=7):
+                    across_preview = gr.Markdown(
+                        "A timeline lists the dated events on a topic in date order, each with "
+                        "its citation. *Where sources disagree* lists statements of different "
+                        "documents that conflict, both quoted.",
+                        elem_id="across-preview",
+                    )
+
         review_outputs = [review, review_pick, export_md, export_csv]
         ask: dict[str, Any] = {
             "fn": app.respond,
@@ -590,6 +826,25 @@ def build_app(library: Library) -> gr.Blocks:
             [brief_preview, brief_md, brief_docx, brief_pdf],
             **private,
         )
+        compare_run.click(
+            app.compare,
+            [compare_scope, compare_questions, compare_generator],
+            [compare_table, compare_status, *compare_files],
+            **private,
+        )
+        across_inputs = [across_topic, across_scope, across_generator]
+        timeline_run.click(app.timeline, across_inputs, [across_preview, *across_files], **private)
+        disagree_run.click(app.disagree, across_inputs, [across_preview, *across_files], **private)
+        for stop, message in ((compare_stop, compare_status), (across_stop, across_message)):
+            # not queued behind the job it cancels
+            stop.click(app.stop_across, None, message, concurrency_limit=None, **private)
+        for tab in (compare_tab, timeline_tab):
+            tab.select(
+                app.across_pickers,
+                [compare_scope, across_scope],
+                [compare_scope, across_scope],
+                **private,
+            )
         watch_timer.tick(app.watch_log, None, watch_log, **private)
         # not queued behind the upload it cancels
         cancel.click(app.cancel, None, library_message, concurrency_limit=None, **private)

