@@ -140,3 +140,19 @@ def table_rows(text: str) -> Iterator[TableRow]:
         else:
             header = None
         previous = row
+
+
+def embedding_text(text: str) -> str:
+    """`text` with each Markdown table row as the embedding model reads it best: its cells set
+    apart by spaces, without pipes, and no `---` line under a header. Each pipe is a token of
+    the model: a row of figures holds as many pipes as figures, and they crowd its vector."""
+    if "|" not in text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        row = line.strip()
+        if not (row.startswith("|") and row.endswith("|") and len(row) > 1):
+            lines.append(line)
+        elif not _HEADER_RULE.fullmatch(row.replace(" ", "")):
+            lines.append(" ".join(cell for cell in _cells(row) if cell))
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from PIL import ImageChops
 from rag.answering import EXTRACTIVE, AnswerChain
 from rag.library import Library
 from rag.loading import load
-from rag.tables import table_rows
+from rag.tables import embedding_text, table_rows
 from rag.viewing import render_page
 
 SPENDING = [
@@ -192,3 +192,8 @@ def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Libra
     scale = plain.width / pdf_width  # the highlight covers the row's cells, and only them
     assert abs(left - x0 * scale) < 6 and abs(right - x1 * scale) < 6
     assert abs(top - row_top * scale) < 6 and abs(bottom - row_bottom * scale) < 6
+
+
+def test_table_rows_are_embedded_without_pipes_or_the_line_under_the_header():
+    text = "Table 2. Spending\n| Programme | 2022 |\n| --- | --- |\n| Patrol | 1,250 |\n\nA | B."
+    assert embedding_text(text) == "Table 2. Spending\nProgramme 2022\nPatrol 1,250\n\nA | B."
