@@ -32,7 +32,6 @@ from rag.library import Library
 from rag.loading import load
 from rag.settings import load_settings
 
-
 WINDOW_CHARS = 700  # text per file: one or two chunks of the default 200 tokens
 
 
@@ -42,9 +41,7 @@ def make_files(corpus: Path, count: int, folder: Path) -> list[Path]:
     so that every file has its own contents."""
     from fpdf import FPDF
 
-    text = " ".join(
-        page.text for path in sorted(corpus.glob("*.pdf")) for page in load(path).pages
-    )
+    text = " ".join(page.text for path in sorted(corpus.glob("*.pdf")) for page in load(path).pages)
     text = text.encode("latin-1", "replace").decode("latin-1")  # the PDF's core font
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -133,8 +130,7 @@ def main() -> None:
         "files_per_s": round(args.files / seconds, 2),
         "chunks_per_s": round(report.chunks / seconds, 1),
         "peak_rss_mb_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "peak_rss_mb_largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        // 1024,
+        "peak_rss_mb_largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
         "rss_samples": samples,
         "load_average_at_end": os.getloadavg(),
     }

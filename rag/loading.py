@@ -754,8 +754,9 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
-# chunks; 4: ruled tables as Markdown after the page's text; Word and HTML 2: tables as
-# Markdown), so that files read by an earlier version are read again.
+# chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
+# taken for footnote markers; Word and HTML 2: tables as Markdown), so that files read by an
+# earlier version are read again.
 LOADER_VERSIONS = {".pdf": 4, ".docx": 2, ".html": 2, ".htm": 2}
 
 
