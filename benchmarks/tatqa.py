@@ -8,7 +8,8 @@ Each context (one table and its paragraphs) is written as an HTML page, `<table>
 then its paragraphs, and the folder is ingested (so a second run only retrieves). For each
 span or multi-span question: Hit@k when a top-k passage of the question's own page holds
 every answer span (cells as written, e.g. "2,386"); with `--answers`, also whether the
-extractive answer's quotes of that page hold every answer span. Printed by where the answer is
+sentences of the extractive answer that cite that page say every answer span (a table row
+is said with its column names, so "2018" of "in which year..." can be in it). Printed by where the answer is
 (table, text, table-text). Run it under two versions of `rag/` to compare loaders.
 """
 
@@ -60,7 +61,7 @@ def main() -> None:
     report = library.ingest([pages])
     store = library.store()
     hits: dict[str, list[int]] = defaultdict(list)
-    cited: dict[str, list[int]] = defaultdict(list)  # the answer's quotes hold the answer
+    answered: dict[str, list[int]] = defaultdict(list)  # the answer says the answer spans
     for context in contexts:
         file = f"{context['table']['uid']}.html"
         for question in context["questions"]:
@@ -77,9 +78,10 @@ def main() -> None:
             hits[question["answer_from"]].append(int(found))
             if args.answers:
                 reply = library.ask(question["question"], mode="extractive")
-                quoted = " ".join(c.quote for c in reply.citations if c.file == file)
-                cited[question["answer_from"]].append(
-                    int(all(str(answer).strip() in quoted for answer in answers))
+                own_citations = {c.n for c in reply.citations if c.file == file}
+                said = " ".join(s.text for s in reply.sentences if own_citations & set(s.citations))
+                answered[question["answer_from"]].append(
+                    int(all(str(answer).strip() in said for answer in answers))
                 )
     library.close()
     print(
@@ -92,9 +94,9 @@ def main() -> None:
                     source: {"questions": len(found), "hit": round(sum(found) / len(found), 3)}
                     for source, found in sorted(hits.items())
                 },
-                "extractive answer quotes the answer": {
+                "extractive answer says it": {
                     source: round(sum(found) / len(found), 3)
-                    for source, found in sorted(cited.items())
+                    for source, found in sorted(answered.items())
                 },
             }
         )

@@ -82,6 +82,7 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
+MAX_CAPTION_CHARS = 200  # a longer paragraph above a Word table is text, not its caption
 LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
@@ -508,7 +509,8 @@ class _DocxText:
             if self._tables and any(cell.strip() for cell in row):
                 self._tables[-1].append(row)
         elif tag == f"{_W}tbl" and self._tables:
-            self._add("\n\n".join(markdown_blocks(self._tables.pop())))
+            rows = self._tables.pop()
+            self._add("\n\n".join(markdown_blocks(rows, self._caption())))
         if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
             element.clear()
             while parent is not None and element.getprevious() is not None:
@@ -516,6 +518,20 @@ class _DocxText:
 
     def _add(self, text: str) -> None:
         (self._cells[-1] if self._cells else self.blocks).append(text)
+
+    def _caption(self) -> str:
+        """The paragraph just above a table of the body, when it is short enough to be its
+        caption or the sentence that introduces it: taken out of the body to head the table's
+        first block, so that the table's first chunk says what the table is."""
+        if self._cells or self._tables:  # a table in a cell
+            return ""
+        while self.blocks and not self.blocks[-1].strip():
+            self.blocks.pop()
+        last = self.blocks[-1].strip() if self.blocks else ""
+        if not last or len(last) > MAX_CAPTION_CHARS or last.startswith("|"):
+            return ""
+        self.blocks.pop()
+        return " ".join(last.split())
 
 
 def load_docx(path: Path) -> LoadedFile:
@@ -755,9 +771,9 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
 # chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
-# taken for footnote markers; Word and HTML 2: tables as Markdown), so that files read by an
-# earlier version are read again.
-LOADER_VERSIONS = {".pdf": 4, ".docx": 2, ".html": 2, ".htm": 2}
+# taken for footnote markers; Word and HTML 2: tables as Markdown; Word 3: the paragraph above
+# a table heads it), so that files read by an earlier version are read again.
+LOADER_VERSIONS = {".pdf": 4, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

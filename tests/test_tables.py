@@ -197,3 +197,12 @@ def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Libra
 def test_table_rows_are_embedded_without_pipes_or_the_line_under_the_header():
     text = "Table 2. Spending\n| Programme | 2022 |\n| --- | --- |\n| Patrol | 1,250 |\n\nA | B."
     assert embedding_text(text) == "Table 2. Spending\nProgramme 2022\nPatrol 1,250\n\nA | B."
+
+
+def test_a_word_table_is_headed_by_the_paragraph_that_introduces_it(tmp_path: Path):
+    text = load(make_table_docx(tmp_path / "fleet.docx")).pages[0].text
+    assert text.startswith(
+        "The fishing fleet of the northern ports is listed in Table 1.\n\n"
+        "Table 1. Vessels of the fleet and where they are based\n"
+        "| Vessel | Home port | Built |\n| --- | --- | --- |\n| Santa Rosa | Chimbote | 1987 |"
+    )
