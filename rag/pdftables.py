@@ -10,6 +10,7 @@ finder parses the page again, which would double the reading time of pages of pr
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -56,9 +57,7 @@ def may_hold_tables(page: PdfPage) -> bool:
     import pypdfium2.raw as pdfium_c
 
     objects = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2)
-    return sum(1 for _, _ in zip(range(MIN_PATH_OBJECTS), objects, strict=False)) >= (
-        MIN_PATH_OBJECTS
-    )
+    return sum(1 for _ in itertools.islice(objects, MIN_PATH_OBJECTS)) == MIN_PATH_OBJECTS
 
 
 def _text(value: str | None) -> str:
