@@ -4,13 +4,13 @@ that they cover, and the boxes of the cells that a quote of table rows holds.
 
 A PDF page with tables is stored as its PDFium text with the tables' characters blanked (offsets
 still locate characters on the page, as `rag.viewing` needs), then TABLES_MARK, then its tables
-as Markdown. Only pages that draw enough lines and boxes to rule a table are searched: a table
-finder parses the page again, which would double the reading time of pages of prose.
+as Markdown. Only pages that draw rules enough for a table are searched (`may_hold_tables`):
+the table finder parses a page again, with pdfminer, several times slower than PDFium.
 """
 
 from __future__ import annotations
 
-import itertools
+import ctypes
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +23,11 @@ from rag.tables import MAX_HEADER_ROWS, markdown_blocks, markdown_row
 if TYPE_CHECKING:
     from pypdfium2 import PdfPage, PdfTextPage
 
-# A ruled table draws at least two rules each way (or boxes around its cells).
-MIN_PATH_OBJECTS = 4
+# A ruled table of two rows and two columns draws rules (or the sides of stroked cell boxes) at
+# three places or more each way; pages drawing fewer are not searched.
+MIN_RULE_PLACES = 3
+RULE_WIDTH = 2.0  # points: a path this thin one way and MIN_RULE_LENGTH long the other is a rule
+MIN_RULE_LENGTH = 5.0
 # A found "table" with fewer rows of two or more filled cells is a text box or a chart's frame.
 MIN_FILLED_ROWS = 2
 MAX_CELL_CHARS = 400  # a cell this long is a paragraph in a box, not a table's cell
@@ -53,11 +56,34 @@ class PdfTable:
 
 
 def may_hold_tables(page: PdfPage) -> bool:
-    """Whether a page draws at least MIN_PATH_OBJECTS lines or boxes (path objects)."""
+    """Whether a page draws rules at MIN_RULE_PLACES places or more across and down: thin
+    paths (lines, or rules drawn as thin filled boxes) and the sides of stroked boxes. Filled
+    boxes, such as the shading of a statement's rows, are not rules; nor is a page-size box."""
     import pypdfium2.raw as pdfium_c
 
-    objects = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2)
-    return sum(1 for _ in itertools.islice(objects, MIN_PATH_OBJECTS)) == MIN_PATH_OBJECTS
+    width, height = page.get_width(), page.get_height()
+    across: set[int] = set()  # the heights of horizontal rules, to the point
+    down: set[int] = set()  # the places of vertical rules, to the point
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    for path in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2):
+        left, bottom, right, top = path.get_bounds()
+        wide, tall = right - left, top - bottom
+        if wide <= RULE_WIDTH and tall >= MIN_RULE_LENGTH:
+            down.add(round(left))
+        elif tall <= RULE_WIDTH and wide >= MIN_RULE_LENGTH:
+            across.add(round(bottom))
+        elif (
+            wide > RULE_WIDTH
+            and tall > RULE_WIDTH
+            and (wide < 0.9 * width or tall < 0.9 * height)
+            and pdfium_c.FPDFPath_GetDrawMode(path.raw, ctypes.byref(fill), ctypes.byref(stroke))
+            and stroke.value
+        ):
+            down.update((round(left), round(right)))
+            across.update((round(bottom), round(top)))
+        if len(down) >= MIN_RULE_PLACES and len(across) >= MIN_RULE_PLACES:
+            return True
+    return False
 
 
 def _text(value: str | None) -> str:
