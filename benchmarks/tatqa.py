@@ -2,12 +2,14 @@
 loader: does a retrieved passage hold the answer?
 
     .venv/bin/python benchmarks/tatqa.py ../shared/data/tatqa/tatqa_dataset_dev.json
-        [--limit 100] [--k 5] [--index .cache/tatqa-index]
+        [--limit 100] [--k 5] [--index .cache/tatqa-index] [--answers]
 
 Each context (one table and its paragraphs) is written as an HTML page, `<table>` first,
 then its paragraphs, and the folder is ingested (so a second run only retrieves). For each
 span or multi-span question: Hit@k when a top-k passage of the question's own page holds
-every answer span (cells as written, e.g. "2,386"). Printed by where the answer is
+every answer span (cells as written, e.g. "2,386"); with `--answers`, also whether the
+sentences of the extractive answer that cite that page say every answer span (a table row
+is said with its column names, so "2018" of "in which year..." can be in it). Printed by where the answer is
 (table, text, table-text). Run it under two versions of `rag/` to compare loaders.
 """
 
@@ -48,6 +50,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100, help="contexts taken, in file order")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--index", type=Path, default=Path(".cache/tatqa-index"))
+    parser.add_argument(
+        "--answers", action="store_true", help="also answer each question extractively"
+    )
     args = parser.parse_args()
     contexts = json.loads(args.dataset.read_text(encoding="utf-8"))[: args.limit]
     pages = args.index / "pages"
@@ -56,6 +61,7 @@ def main() -> None:
     report = library.ingest([pages])
     store = library.store()
     hits: dict[str, list[int]] = defaultdict(list)
+    answered: dict[str, list[int]] = defaultdict(list)  # the answer says the answer spans
     for context in contexts:
         file = f"{context['table']['uid']}.html"
         for question in context["questions"]:
@@ -70,6 +76,13 @@ def main() -> None:
             own = " ".join(p.text for p in passages if p.file == file)
             found = all(str(answer).strip() in own for answer in answers)
             hits[question["answer_from"]].append(int(found))
+            if args.answers:
+                reply = library.ask(question["question"], mode="extractive")
+                own_citations = {c.n for c in reply.citations if c.file == file}
+                said = " ".join(s.text for s in reply.sentences if own_citations & set(s.citations))
+                answered[question["answer_from"]].append(
+                    int(all(str(answer).strip() in said for answer in answers))
+                )
     library.close()
     print(
         json.dumps(
@@ -80,6 +93,10 @@ def main() -> None:
                 f"hit@{args.k}": {
                     source: {"questions": len(found), "hit": round(sum(found) / len(found), 3)}
                     for source, found in sorted(hits.items())
+                },
+                "extractive answer says it": {
+                    source: round(sum(found) / len(found), 3)
+                    for source, found in sorted(answered.items())
                 },
             }
         )

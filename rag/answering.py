@@ -28,6 +28,7 @@ from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
+from rag.tables import table_rows
 from rag.text import language, sentence_spans, stem, stems, words
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,12 @@ class Candidate:
     end: int
     similarity: float
     score: float
+    statement: str = ""  # a table row read with its header; "" for a sentence
 
     @property
     def text(self) -> str:
-        return self.passage.text[self.start : self.end]
+        """What the answer says: the sentence, or the table row as a statement."""
+        return self.statement or self.passage.text[self.start : self.end]
 
 
 def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
@@ -156,7 +159,8 @@ def lexical_overlap(question: str, sentence: str) -> float:
 def candidate_sentences(
     question: str, passages: list[Passage], embedder: Embedder
 ) -> list[Candidate]:
-    """Distinct prose sentences that may answer, scored by similarity and word overlap.
+    """Distinct prose sentences and table rows (`rag.tables.table_rows`, scored as statements
+    that name each cell's column) that may answer, scored by similarity and word overlap.
 
     A sentence qualifies when its document's retrieved text holds every name and number of the
     question, and, for a question of quantity or time, when it holds a number.
@@ -172,20 +176,26 @@ def candidate_sentences(
         document: covers_key_terms(terms, text, question) for document, text in context.items()
     }
     seen: set[tuple[int, int | None, int]] = set()
-    pieces: list[tuple[Passage, int, int]] = []
+    pieces: list[tuple[Passage, int, int, str]] = []  # (passage, start, end, row statement)
     for passage in passages:
         if not covered[passage.document_id]:
             continue
-        for start, end in sentence_spans(passage.text):
+        sentences = [
+            (start, end, "")
+            for start, end in sentence_spans(passage.text)
+            if is_prose(passage.text[start:end]) and "|" not in passage.text[start:end]
+        ]
+        rows = [(row.start, row.end, row.statement) for row in table_rows(passage.text)]
+        for start, end, statement in sentences + rows:
             key = (passage.document_id, passage.page, passage.start + start)
-            sentence = passage.text[start:end]
-            if key in seen or not is_prose(sentence) or not answers_quantity(question, sentence):
+            if key in seen or not answers_quantity(question, passage.text[start:end]):
                 continue
             seen.add(key)
-            pieces.append((passage, start, end))
+            pieces.append((passage, start, end, statement))
     if not pieces:
         return []
-    vectors = embedder.embed([question] + [p.text[s:e] for p, s, e in pieces])
+    texts = [statement or p.text[s:e] for p, s, e, statement in pieces]
+    vectors = embedder.embed([question, *texts])
     similarities = vectors[1:] @ vectors[0]
     return [
         Candidate(
@@ -193,9 +203,12 @@ def candidate_sentences(
             start,
             end,
             float(similarity),
-            float(similarity) + LEXICAL_BONUS * lexical_overlap(question, passage.text[start:end]),
+            float(similarity) + LEXICAL_BONUS * lexical_overlap(question, text),
+            statement,
         )
-        for (passage, start, end), similarity in zip(pieces, similarities, strict=True)
+        for (passage, start, end, statement), text, similarity in zip(
+            pieces, texts, similarities, strict=True
+        )
     ]
 
 
@@ -281,7 +294,8 @@ def answer_extractively(
         return refusal(question, EXTRACTIVE, passages)
     citations = [cite(n, candidate) for n, candidate in enumerate(chosen, start=1)]
     sentences = [
-        Sentence(text=f"{c.quote} [{c.n}]", citations=[c.n], verdict="supported") for c in citations
+        Sentence(text=f"{candidate.text} [{c.n}]", citations=[c.n], verdict="supported")
+        for candidate, c in zip(chosen, citations, strict=True)
     ]
     return Answer(
         question=question,

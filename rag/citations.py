@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.records import Answer, Citation, Passage, Sentence, Verdict
+from rag.tables import table_rows
 from rag.text import content_words, sentence_spans
 
 Judge = Callable[[str, str], bool | None]
@@ -197,20 +198,31 @@ def _content_words(text: str) -> set[str]:
     return set(content_words(text))
 
 
+def _quotable(passage_text: str) -> list[tuple[int, int, str]]:
+    """The passage's sentences and the rows of its Markdown tables (`rag.tables.table_rows`),
+    in reading order, each with the text its words are matched in (a row: with its header)."""
+    sentences = sentence_spans(passage_text)
+    if not sentences:
+        return []
+    rows = [(row.start, row.end, row.statement) for row in table_rows(passage_text)]
+    prose = [(s, e, passage_text[s:e]) for s, e in sentences if "|" not in passage_text[s:e]]
+    return sorted(prose + rows) or [(s, e, passage_text[s:e]) for s, e in sentences]
+
+
 def _quote_span(passage_text: str, claims: Iterable[str]) -> tuple[int, int]:
-    """The span of the passage sentence sharing most words with any of `claims`; the whole
-    passage when no sentence shares a word."""
-    spans = sentence_spans(passage_text)
+    """The span of the passage sentence or table row sharing most words with any of `claims`;
+    the whole passage when none shares a word."""
+    spans = _quotable(passage_text)
     if not spans:
         return 0, 0
     wanted = [_content_words(claim) for claim in claims]
 
-    def overlap(span: tuple[int, int]) -> int:
-        words = _content_words(passage_text[span[0] : span[1]])
+    def overlap(span: tuple[int, int, str]) -> int:
+        words = _content_words(span[2])
         return max((len(words & claim_words) for claim_words in wanted), default=0)
 
     best = max(spans, key=overlap)  # the first of equally good sentences
-    return best if overlap(best) else (spans[0][0], spans[-1][1])
+    return (best[0], best[1]) if overlap(best) else (spans[0][0], spans[-1][1])
 
 
 def cite_claims(n: int, passage: Passage, claims: list[str]) -> Citation:

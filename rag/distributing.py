@@ -37,6 +37,7 @@ from rag.ingesting import (
 )
 from rag.loading import load, loader_version
 from rag.models import sha256_of
+from rag.ocr import Ocr
 from rag.splitting import Splitter
 from rag.store import NewDocument
 
@@ -61,11 +62,37 @@ class Recipe:
     chunk_tokens: int
     overlap_tokens: int
     max_file_bytes: int
+    ocr_languages: str | None  # None: scanned pages are not read (the setting ocr is off)
+    ocr_cache_dir: Path | None
 
     def embedder(self) -> Embedder:
         return get_embedder(
             self.embedding_model, self.batch_size, self.cache_dir, self.backend, self.threads
         )
+
+    def ocr(self) -> Ocr | None:
+        """The reader of scanned pages that in-process ingest uses, sharing its cache."""
+        if self.ocr_languages is None:
+            return None
+        return Ocr(self.ocr_languages, self.ocr_cache_dir)
+
+
+def recipe_for(library: Library) -> Recipe:
+    """How `library` loads, splits and embeds files (its settings, its ingest's OCR)."""
+    ingestor = library._ingestor()
+    settings = library.settings
+    return Recipe(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.model_cache_dir,
+        settings.embedding_backend,
+        settings.embedding_threads,
+        ingestor.splitter.max_tokens,
+        ingestor.splitter.overlap_tokens,
+        ingestor.max_file_bytes,
+        ingestor.ocr.languages if ingestor.ocr else None,
+        ingestor.ocr.cache_dir if ingestor.ocr else None,
+    )
 
 
 def prepare_file(
@@ -77,7 +104,7 @@ def prepare_file(
         check_size(path, size, recipe.max_file_bytes)
         embedder = recipe.embedder()
         splitter = Splitter(embedder.count_tokens, recipe.chunk_tokens, recipe.overlap_tokens)
-        return split_file(source, load(path), splitter, digest, size, prepared_with)
+        return split_file(source, load(path, recipe.ocr()), splitter, digest, size, prepared_with)
     except UnreadableFileError as error:
         return str(error).removeprefix(f"{path}: ")
 
@@ -137,17 +164,7 @@ def ingest_on_ray(
         raise RagError("--ray needs Ray: pip install 'rag[ray]'") from error
 
     ingestor = library._ingestor()
-    settings = library.settings
-    recipe = Recipe(
-        settings.embedding_model,
-        settings.embedding_batch_size,
-        settings.model_cache_dir,
-        settings.embedding_backend,
-        settings.embedding_threads,
-        ingestor.splitter.max_tokens,
-        ingestor.splitter.overlap_tokens,
-        ingestor.max_file_bytes,
-    )
+    recipe = recipe_for(library)
     report = IngestReport()
     started = time.perf_counter()
     sources = list(discover(paths, ingestor.exclude, report))

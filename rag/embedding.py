@@ -24,6 +24,7 @@ from rag.onnx_embedding import (
     model_layout,
     token_counter,
 )
+from rag.tables import embedding_text
 
 QUERY = "query"  # prompt names of models trained with prompts (EmbeddingGemma); others ignore them
 DOCUMENT = "document"
@@ -195,10 +196,12 @@ class Embedder:
 
     def passage_inputs(self, passages: list[tuple[str, str]]) -> list[str]:
         """The texts embedded for (title, passage text) pairs: each passage with the title of
-        its document, so that a passage of one report is told from the like passage of another."""
+        its document, so that a passage of one report is told from the like passage of another,
+        its table rows without their pipes (`rag.tables.embedding_text`)."""
         prompt = self.encoder.prompts.get(DOCUMENT, "")
         inputs = []
-        for title, text in passages:
+        for title, passage in passages:
+            text = embedding_text(passage)
             title = " ".join(title.split())[:TITLE_CONTEXT_CHARS]
             if not title or text.startswith(title):  # nothing to add
                 inputs.append(prompt + text)

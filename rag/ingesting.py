@@ -39,8 +39,8 @@ TEXT_SOURCE_PREFIX = "text:"
 # Raise it when normalising, splitting or what is embedded of a chunk changes (a loader's own
 # changes raise its version in rag.loading): documents prepared under another version are then
 # prepared again by the next ingest. 2: chunks are embedded with their document's title and,
-# for files, name.
-PREPARATION_VERSION = 2
+# for files, name; 3: Markdown table rows embedded without their pipes (rag.tables).
+PREPARATION_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from rag.errors import UnreadableFileError
 from rag.normalising import normalise, normalised_text
 from rag.ocr import Ocr, needs_ocr, page_image
 from rag.pdfpages import PageLayout, body_size, page_layout, without_furniture
+from rag.pdftables import TABLES_MARK, TableFinder, blank_tables, may_hold_tables, tables_text
 from rag.records import LoadedFile, Page
 from rag.tables import markdown_blocks
 
@@ -81,6 +82,7 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
+MAX_CAPTION_CHARS = 200  # a longer paragraph above a Word table is text, not its caption
 LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
@@ -310,27 +312,39 @@ def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
             else error
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
+    finder = TableFinder(path)
     try:
         layouts = []
+        tables: list[str] = []  # each page's tables as Markdown
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
             layout = page_layout(textpage, page.get_height())
-            textpage.close()
+            found = []
             if ocr is not None and needs_ocr(page, layout.text):
                 area = page.get_width() * page.get_height()
                 scanned = ocr.read(path, index, area, functools.partial(page_image, page))
                 layout = PageLayout(scanned.text, (), layout.height)
+            elif may_hold_tables(page):
+                found = finder.tables(index)
+            if found:
+                blanked_text = blank_tables(layout.text, textpage, layout.height, found)
+                layout = PageLayout(blanked_text, layout.lines, layout.height)
+            textpage.close()
             layouts.append(layout)
+            tables.append(tables_text(found))
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
+        finder.close()
         pdf.close()
     body = body_size(layouts)
     blanked = without_running_lines([layout.text for layout in layouts])
     pages = [
-        _pdf_page(number, *without_furniture(layout, text, body))
-        for number, (layout, text) in enumerate(zip(layouts, blanked, strict=True), 1)
+        _pdf_page(number, *without_furniture(layout, text, body), page_tables)
+        for number, (layout, text, page_tables) in enumerate(
+            zip(layouts, blanked, tables, strict=True), 1
+        )
     ]
     if not any(page.text for page in pages):
         reason = "scanned images? the setting ocr reads them" if ocr is None else "nor OCR text"
@@ -340,12 +354,18 @@ def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
     return LoadedFile(title=title, format="pdf", pages=pages)
 
 
-def _pdf_page(number: int, raw: str, raw_breaks: list[int]) -> Page:
-    """A PDF page whose chunks end at `raw_breaks` (offsets in `raw`: where footnotes start)."""
-    if not raw_breaks:
+def _pdf_page(number: int, raw: str, raw_breaks: list[int], tables: str = "") -> Page:
+    """A PDF page whose chunks end at `raw_breaks` (offsets in `raw`: where footnotes start),
+    with its `tables` (Markdown, `rag.pdftables`) after its text, their line breaks kept, in
+    chunks of their own."""
+    if not raw_breaks and not tables:
         return _page(number, raw)
     text, offsets = normalise(raw)
     breaks = {bisect.bisect_left(offsets, at) for at in raw_breaks}
+    if tables:
+        breaks.add(len(text))
+        text = f"{text}\n\n{normalised_text(tables, keep_line_breaks=True)}".lstrip()
+        raw = f"{raw}{TABLES_MARK}{tables}"
     return Page(number, text, raw, tuple(sorted(breaks - {0, len(text)})))
 
 
@@ -489,7 +509,8 @@ class _DocxText:
             if self._tables and any(cell.strip() for cell in row):
                 self._tables[-1].append(row)
         elif tag == f"{_W}tbl" and self._tables:
-            self._add("\n\n".join(markdown_blocks(self._tables.pop())))
+            rows = self._tables.pop()
+            self._add("\n\n".join(markdown_blocks(rows, self._caption())))
         if tag in (f"{_W}p", f"{_W}tr", f"{_W}tbl"):
             element.clear()
             while parent is not None and element.getprevious() is not None:
@@ -497,6 +518,20 @@ class _DocxText:
 
     def _add(self, text: str) -> None:
         (self._cells[-1] if self._cells else self.blocks).append(text)
+
+    def _caption(self) -> str:
+        """The paragraph just above a table of the body, when it is short enough to be its
+        caption or the sentence that introduces it: taken out of the body to head the table's
+        first block, so that the table's first chunk says what the table is."""
+        if self._cells or self._tables:  # a table in a cell
+            return ""
+        while self.blocks and not self.blocks[-1].strip():
+            self.blocks.pop()
+        last = self.blocks[-1].strip() if self.blocks else ""
+        if not last or len(last) > MAX_CAPTION_CHARS or last.startswith("|"):
+            return ""
+        self.blocks.pop()
+        return " ".join(last.split())
 
 
 def load_docx(path: Path) -> LoadedFile:
@@ -735,9 +770,10 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
-# chunks; Word and HTML 2: tables as Markdown), so that files read by an earlier version are
-# read again.
-LOADER_VERSIONS = {".pdf": 3, ".docx": 2, ".html": 2, ".htm": 2}
+# chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
+# taken for footnote markers; Word and HTML 2: tables as Markdown; Word 3: the paragraph above
+# a table heads it), so that files read by an earlier version are read again.
+LOADER_VERSIONS = {".pdf": 4, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

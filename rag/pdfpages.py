@@ -188,7 +188,13 @@ def without_furniture(layout: PageLayout, text: str, body: float) -> tuple[str, 
         if line.start in in_footnotes:
             continue
         for start, end, size in line.digit_runs:
-            marker = size <= MARKER_SHARE * body and end - start <= MAX_MARKER_DIGITS
+            # a superscript: small against the body text and against its own line (the figures
+            # of a table set in small type are the size of their line: "$ 6,015" keeps "015")
+            marker = (
+                size <= MARKER_SHARE * body
+                and size < line.size
+                and end - start <= MAX_MARKER_DIGITS
+            )
             # a footnote of this page, or one after punctuation (its body on another page)
             if marker and (text[start:end] in numbers or text[start - 1 : start] in _CLOSING):
                 characters[start:end] = " " * (end - start)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 # Characters of rows in one block (its header aside): one block of figures is about 150-200
 # tokens of the default embedding model, so a block fits in a chunk.
@@ -90,3 +91,68 @@ def markdown_blocks(rows: Iterable[Sequence[str]], caption: str = "") -> Iterato
 def _block(head: str, rows: list[str], caption: str) -> str:
     text = "\n".join([head, *rows])
     return f"{caption}\n{text}" if caption else text
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A data row of a Markdown table in a text: its span, and the row read with its header
+    ("Harbour dredging | 2022: 3,875 | 2023: 4,020"), a statement that a question can match."""
+
+    start: int
+    end: int
+    statement: str
+
+
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
+_HEADER_RULE = re.compile(r"\|(?:\s*:?-{3,}:?\s*\|)+")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip().replace("\\|", "|") for cell in _CELL_SEPARATOR.split(line.strip())[1:-1]]
+
+
+def _statement(header: Sequence[str], cells: Sequence[str]) -> str:
+    """The row's first cell, then each other filled cell after its column's name."""
+    named = [
+        f"{name}: {cell}" if name else cell
+        for name, cell in itertools.zip_longest(header[1:], cells[1:], fillvalue="")
+        if cell
+    ]
+    return " | ".join([cells[0], *named] if cells and cells[0] else named)
+
+
+def table_rows(text: str) -> Iterator[TableRow]:
+    """The data rows of the Markdown tables in `text` (a header row, its `---` line, then rows
+    that start and end with a pipe, each on its line); rows above a header are not read."""
+    header: list[str] | None = None
+    previous = ""
+    at = 0
+    for line in text.splitlines(keepends=True):
+        start, at = at, at + len(line)
+        row = line.strip()
+        if _HEADER_RULE.fullmatch(row.replace(" ", "")) and previous.startswith("|"):
+            header = _cells(previous)
+        elif header is not None and row.startswith("|") and row.endswith("|") and len(row) > 1:
+            cells = _cells(row)
+            if any(cells):
+                offset = line.index("|")
+                yield TableRow(start + offset, start + offset + len(row), _statement(header, cells))
+        else:
+            header = None
+        previous = row
+
+
+def embedding_text(text: str) -> str:
+    """`text` with each Markdown table row as the embedding model reads it best: its cells set
+    apart by spaces, without pipes, and no `---` line under a header. Each pipe is a token of
+    the model: a row of figures holds as many pipes as figures, and they crowd its vector."""
+    if "|" not in text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        row = line.strip()
+        if not (row.startswith("|") and row.endswith("|") and len(row) > 1):
+            lines.append(line)
+        elif not _HEADER_RULE.fullmatch(row.replace(" ", "")):
+            lines.append(" ".join(cell for cell in _cells(row) if cell))
+    return "\n".join(lines)

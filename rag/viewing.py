@@ -14,9 +14,10 @@ from PIL import Image, ImageDraw
 
 from rag.errors import DocumentNotFoundError, SourceFileError
 from rag.models import sha256_of
-from rag.normalising import normalise, raw_span
+from rag.normalising import normalise, normalised_text, raw_span
 from rag.ocr import Ocr, needs_ocr, page_image
 from rag.pdfpages import char_indices
+from rag.pdftables import TABLES_MARK, TableFinder, quoted_cells, tables_text
 from rag.records import Citation, DocumentInfo, Page
 from rag.store import DocumentStore
 
@@ -166,7 +167,7 @@ def render_page(
             raise SourceFileError(f"{path} has no page {page.number}")
         pdf_page = pdf[page.number - 1]
         image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
-        boxes = _quote_boxes(pdf_page, page, span, image.size) if span else []
+        boxes = _quote_boxes(path, pdf_page, page, span, image.size) if span else []
         if span and not boxes and ocr is not None:
             boxes = _ocr_quote_boxes(ocr, path, pdf_page, page, span, image.size)
     finally:
@@ -195,14 +196,21 @@ def _extracted_from(raw_text: str, bounded: str) -> bool:
 
 
 def _quote_boxes(
-    pdf_page: object, page: Page, span: tuple[int, int], size: tuple[int, int]
+    path: Path, pdf_page: PdfPage, page: Page, span: tuple[int, int], size: tuple[int, int]
 ) -> list[Box]:
-    """Pixel boxes around the characters of the normalised `span`; none if the page changed."""
-    textpage = pdf_page.get_textpage()  # type: ignore[attr-defined]
+    """Pixel boxes around the characters of the normalised `span`, or around the cells of the
+    table rows it quotes; none if the page changed."""
+    textpage = pdf_page.get_textpage()
     try:
         bounded = textpage.get_text_bounded()
-        text, offsets = normalise(page.raw_text, keep_line_breaks=False)
-        if not _extracted_from(page.raw_text, bounded) or text != page.text:
+        prose, tables = page.raw_text[: len(bounded)], page.raw_text[len(bounded) :]
+        if tables and not tables.startswith(TABLES_MARK):
+            return []
+        table_text = normalised_text(tables[len(TABLES_MARK) :], keep_line_breaks=True)
+        if table_text and span[0] >= len(page.text) - len(table_text):
+            return _table_boxes(path, pdf_page, page, tables[len(TABLES_MARK) :], span, size)
+        text, offsets = normalise(prose, keep_line_breaks=False)
+        if not _extracted_from(prose, bounded) or not page.text.startswith(text):
             return []
         raw_start, raw_end = raw_span(offsets, span[0], span[1], len(bounded))
         if raw_end <= raw_start:
@@ -213,8 +221,35 @@ def _quote_boxes(
         rects = [textpage.get_rect(i) for i in range(count)]
     finally:
         textpage.close()
-    raw_page = pdf_page.raw  # type: ignore[attr-defined]
+    raw_page = pdf_page.raw
     return _merge_lines([_device_box(raw_page, rect, *size) for rect in rects])
+
+
+def _table_boxes(
+    path: Path,
+    pdf_page: PdfPage,
+    page: Page,
+    tables: str,
+    span: tuple[int, int],
+    size: tuple[int, int],
+) -> list[Box]:
+    """Pixel boxes around the cells of the table rows that the normalised `span` quotes, from
+    the tables found on the page again; none if they are not the `tables` (Markdown) stored."""
+    if page.number is None:
+        return []
+    finder = TableFinder(path)
+    try:
+        found = finder.tables(page.number - 1)
+    finally:
+        finder.close()
+    if tables_text(found) != tables:
+        return []
+    width, height = size
+    x_scale, y_scale = width / pdf_page.get_width(), height / pdf_page.get_height()
+    return [
+        (x0 * x_scale, top * y_scale, x1 * x_scale, bottom * y_scale)
+        for x0, top, x1, bottom in quoted_cells(found, page.text[span[0] : span[1]])
+    ]
 
 
 def _ocr_quote_boxes(

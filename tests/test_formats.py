@@ -244,6 +244,6 @@ def test_docx_tables_are_markdown_with_their_header(tmp_path: Path):
     document.add_paragraph("Text after.")
     document.save(str(tmp_path / "fleet.docx"))
     assert load(tmp_path / "fleet.docx").pages[0].text == (
-        "Table 1 gives the fleet.\n\n| Vessel | Built |\n| --- | --- |\n| Santa Rosa | 1987 |\n"
+        "Table 1 gives the fleet.\n| Vessel | Built |\n| --- | --- |\n| Santa Rosa | 1987 |\n"
         "| Inca | |\n\nText after."
     )

@@ -94,7 +94,7 @@ def test_documents_split_under_other_settings_are_split_again(tmp_path):
         assert all(after[f].chunks >= before[f] for f in before)
         assert sum(d.chunks for d in after.values()) > sum(before.values())
         assert {d.prepared_with for d in after.values()} == {
-            ".txt loader 1, preparation 2, chunks of 60 tokens overlapping by 10"
+            ".txt loader 1, preparation 3, chunks of 60 tokens overlapping by 10"
         }
         assert smaller.ingest([tmp_path / "library"]).unchanged == report.indexed
     finally:

@@ -97,3 +97,27 @@ def test_ocr_languages_are_checked(tmp_path: Path, languages: str):
 
     with pytest.raises(SettingsError, match="ocr_languages"):
         settings_for(tmp_path, ocr_languages=languages)
+
+
+def test_a_ray_worker_reads_scanned_pages_as_in_process_ingest_does(tmp_path: Path):
+    from rag.distributing import prepare_file, recipe_for
+    from rag.ingesting import SourceFile
+    from rag.models import sha256_of
+
+    (tmp_path / "docs").mkdir()
+    path = make_scanned_pdf(tmp_path / "docs" / "scan.pdf", TEXT)
+    size = path.stat().st_size
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        # prepare_file is what each Ray task runs, given the recipe the driver sends
+        on_worker = prepare_file(
+            recipe_for(library), SourceFile(path, "scan.pdf"), sha256_of(path), size, "as here"
+        )
+        assert not isinstance(on_worker, str), on_worker
+        assert library.ingest([tmp_path / "docs"]).indexed == ["scan.pdf"]
+        document = library.store().documents()[0]
+        in_process = library.store().stored_document(document.id)
+        assert on_worker.chunks == in_process.chunks and on_worker.pages == in_process.pages
+        assert FACT in on_worker.pages[0].text
+    finally:
+        library.close()

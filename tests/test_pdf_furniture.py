@@ -81,3 +81,21 @@ def test_contents_page_dot_leaders_do_not_make_many_chunks(tmp_path: Path, embed
     assert "Section 0 on port traffic 1 Section 1 on port traffic 2" in page.text
     chunks = Splitter(embedder.count_tokens, max_tokens=200, overlap_tokens=40).split([page])
     assert len(chunks) <= 3
+
+
+def test_figures_of_a_table_in_small_type_are_not_taken_for_footnote_markers(tmp_path: Path):
+    """A statement set in 8 pt under 11 pt body text: "6,015" is a figure, not "6," and a
+    marker 015 after a comma."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.multi_cell(0, 6, BODY.replace("{8}", "").replace("{9}", "") + "\n")
+    pdf.set_font("helvetica", size=8)
+    pdf.multi_cell(0, 4, "Balances at November 29, 2019 $ 6,015 $ 14,828 $ (10,188)\n")
+    pdf.set_font("helvetica", size=11)
+    pdf.multi_cell(0, 6, "The statement above is audited.")
+    pdf.output(str(tmp_path / "statement.pdf"))
+    text = load(tmp_path / "statement.pdf").pages[0].text
+    assert "Balances at November 29, 2019 $ 6,015 $ 14,828 $ (10,188)" in text

@@ -1,0 +1,208 @@
+"""Tables in PDFs and Word files: found, stored as Markdown under their caption, a question about
+one cell answered by quoting its row, and the row's cells boxed on the PDF page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import settings_for
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from PIL import ImageChops
+
+from rag.answering import EXTRACTIVE, AnswerChain
+from rag.library import Library
+from rag.loading import load
+from rag.tables import embedding_text, table_rows
+from rag.viewing import render_page
+
+SPENDING = [
+    ("Programme", "2022", "2023"),
+    ("Coastal patrol", "1,250", "1,410"),
+    ("Harbour dredging", "3,875", "4,020"),
+    ("Lighthouse upkeep", "612", "598"),
+]
+INTRODUCTION = (
+    "The agency's annual report sets out its spending on each programme. The figures below "
+    "were audited by the inspector general and are final for the years shown."
+)
+CAPTION = "Table 2. Spending by programme, in thousands of dollars"
+AFTER = "Dredging costs rose because two harbours silted up after the spring storms."
+FLEET = [
+    ("Vessel", "Home port", "Built"),
+    ("Santa Rosa", "Chimbote", "1987"),
+    ("Inca", "Paita", "1992"),
+    ("Amazonas", "Iquitos", "2004"),
+]
+
+
+def make_table_pdf(path: Path) -> Path:
+    """A page of prose, a caption, a ruled table (fpdf2 draws each cell's borders), more prose."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.multi_cell(0, 6, INTRODUCTION)
+    pdf.ln(4)
+    pdf.cell(0, 6, CAPTION, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table() as table:
+        for cells in SPENDING:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.ln(4)
+    pdf.multi_cell(0, 6, AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def make_table_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The fishing fleet of the northern ports is listed in Table 1.")
+    document.add_paragraph("Table 1. Vessels of the fleet and where they are based")
+    table = document.add_table(rows=len(FLEET), cols=3)
+    for row, cells in zip(table.rows, FLEET, strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    document.add_paragraph("Older vessels are being replaced under the 2019 programme.")
+    document.save(str(path))
+    return path
+
+
+def test_a_ruled_pdf_table_is_markdown_under_its_caption_and_not_in_the_prose(tmp_path: Path):
+    page = load(make_table_pdf(tmp_path / "spending.pdf")).pages[0]
+    prose, tables = page.text.split("\n\n" + CAPTION + "\n")
+    assert prose.startswith(INTRODUCTION) and prose.endswith(AFTER)
+    assert "3,875" not in prose  # the cells are read once, as a table
+    assert tables == (
+        "| Programme | 2022 | 2023 |\n| --- | --- | --- |\n| Coastal patrol | 1,250 | 1,410 |\n"
+        "| Harbour dredging | 3,875 | 4,020 |\n| Lighthouse upkeep | 612 | 598 |"
+    )
+    assert page.breaks == (len(prose),)  # the tables are chunks of their own
+
+
+def test_a_pdf_without_ruled_tables_is_read_as_before(tmp_path: Path):
+    from conftest import make_pdf
+
+    text = "Coastal patrol 1,250 1,410\nHarbour dredging 3,875 4,020"
+    page = load(make_pdf(tmp_path / "plain.pdf", [text])).pages[0]
+    assert page.text == "Coastal patrol 1,250 1,410 Harbour dredging 3,875 4,020"
+    assert page.raw_text.strip() == text.replace("\n", "\r\n")
+
+
+def test_table_rows_read_with_their_header():
+    text = (
+        "Before.\n\nTable 2.\n| Programme | 2022 | 2023 |\n| --- | --- | --- |\n"
+        "| Coastal patrol | 1,250 | |\n| Pipe \\| dock | 7 | 8 |\n\n| not | a table |"
+    )
+    rows = list(table_rows(text))
+    assert [text[row.start : row.end] for row in rows] == [
+        "| Coastal patrol | 1,250 | |",
+        "| Pipe \\| dock | 7 | 8 |",
+    ]
+    assert [row.statement for row in rows] == [
+        "Coastal patrol | 2022: 1,250",
+        "Pipe | dock | 2022: 7 | 2023: 8",
+    ]
+
+
+@pytest.fixture(scope="module")
+def tables_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    folder = tmp_path_factory.mktemp("tables")
+    make_table_pdf(folder / "spending.pdf")
+    make_table_docx(folder / "fleet.docx")
+    library = Library(settings_for(folder / "index"))
+    report = library.ingest([folder])
+    assert sorted(report.indexed) == ["fleet.docx", "spending.pdf"], report.skipped
+    yield library
+    library.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "file", "row", "says"),
+    [
+        (
+            "How much did the agency spend on harbour dredging in 2023?",
+            "spending.pdf",
+            "| Harbour dredging | 3,875 | 4,020 |",
+            "Harbour dredging | 2022: 3,875 | 2023: 4,020",
+        ),
+        (
+            "What is the home port of the Santa Rosa?",
+            "fleet.docx",
+            "| Santa Rosa | Chimbote | 1987 |",
+            "Santa Rosa | Home port: Chimbote | Built: 1987",
+        ),
+    ],
+)
+def test_a_question_about_a_cell_is_answered_by_quoting_its_row(
+    tables_library: Library, question: str, file: str, row: str, says: str
+):
+    answer = tables_library.ask(question, mode=EXTRACTIVE)
+    assert not answer.refused, answer
+    first = answer.citations[0]
+    assert (first.file, first.quote) == (file, row)
+    assert answer.sentences[0].text == f"{says} [1]"
+
+
+def test_a_generated_answer_about_a_cell_cites_its_row(tables_library: Library):
+    library = tables_library
+    question = "How much did the agency spend on harbour dredging in 2023?"
+    passages = library.retrieve(question)
+    n = next(n for n, p in enumerate(passages, 1) if "| Harbour dredging |" in p.text)
+    model = FakeListChatModel(  # a model that cites the passage holding the table
+        responses=[f"The agency spent 4,020 thousand dollars on harbour dredging in 2023. [{n}]"]
+        + ["yes"] * 3  # the citation's judge, then whether it answers the question
+    )
+    chain = AnswerChain(
+        lambda query, ids: library.retrieve(query, document_ids=ids),
+        library.embedder,
+        library.settings,
+        lambda mode: model,
+    )
+    answer = chain.invoke(library.request(question, "local"))
+    assert not answer.refused, answer
+    assert [(c.file, c.quote) for c in answer.citations] == [
+        ("spending.pdf", "| Harbour dredging | 3,875 | 4,020 |")
+    ]
+
+
+def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Library):
+    answer = tables_library.ask(
+        "How much did the agency spend on harbour dredging in 2023?", mode=EXTRACTIVE
+    )
+    citation = answer.citations[0]
+    store = tables_library.store()
+    passage = store.passages([citation.chunk_id])[0]
+    page = store.page(passage.document_id, citation.page)
+    path = Path(store.document(passage.document_id).source)
+    plain = render_page(path, page)
+    boxed = render_page(path, page, (citation.page_start, citation.page_end))
+    left, top, right, bottom = ImageChops.difference(plain, boxed).getbbox() or (0, 0, 0, 0)
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        (table,) = pdf.pages[0].find_tables()
+        pdf_width = pdf.pages[0].width
+        x0, row_top, x1, row_bottom = table.rows[2].bbox
+    scale = plain.width / pdf_width  # the highlight covers the row's cells, and only them
+    assert abs(left - x0 * scale) < 6 and abs(right - x1 * scale) < 6
+    assert abs(top - row_top * scale) < 6 and abs(bottom - row_bottom * scale) < 6
+
+
+def test_table_rows_are_embedded_without_pipes_or_the_line_under_the_header():
+    text = "Table 2. Spending\n| Programme | 2022 |\n| --- | --- |\n| Patrol | 1,250 |\n\nA | B."
+    assert embedding_text(text) == "Table 2. Spending\nProgramme 2022\nPatrol 1,250\n\nA | B."
+
+
+def test_a_word_table_is_headed_by_the_paragraph_that_introduces_it(tmp_path: Path):
+    text = load(make_table_docx(tmp_path / "fleet.docx")).pages[0].text
+    assert text.startswith(
+        "The fishing fleet of the northern ports is listed in Table 1.\n\n"
+        "Table 1. Vessels of the fleet and where they are based\n"
+        "| Vessel | Home port | Built |\n| --- | --- | --- |\n| Santa Rosa | Chimbote | 1987 |"
+    )
