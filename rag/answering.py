@@ -236,11 +236,12 @@ ANSWERS_SYSTEM = (
 
 def with_previous_sentence(candidate: Candidate) -> str:
     """The candidate sentence after the sentence before it in its passage, which often names
-    what "it" or "the plan" refers to."""
-    before = [
-        start for start, end in sentence_spans(candidate.passage.text) if end <= candidate.start
-    ]
-    return candidate.passage.text[before[-1] if before else candidate.start : candidate.end]
+    what "it" or "the plan" refers to; a table row as its statement."""
+    if candidate.statement:
+        return candidate.statement
+    text = candidate.passage.text
+    before = [start for start, end in sentence_spans(text) if end <= candidate.start]
+    return text[before[-1] if before else candidate.start : candidate.end]
 
 
 def answer_probability(chat: BaseChatModel, question: str, candidate: Candidate) -> float:
