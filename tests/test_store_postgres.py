@@ -113,10 +113,10 @@ def test_searches_use_the_hnsw_and_gin_indexes(database: str) -> None:
             plan = " ".join(
                 row[0]
                 for row in db.execute(
-                    "EXPLAIN SELECT id FROM rag_chunks WHERE lexemes @@ to_tsquery('english', 'port')"
+                    "EXPLAIN SELECT id FROM rag_chunks WHERE terms && ARRAY['port']::text[]"
                 )
             )
-            assert "rag_chunks_lexemes" in plan, plan
+            assert "rag_chunks_terms" in plan, plan
         assert len(store.search_dense(unit(3), k=40)) == 40
     finally:
         store.close()
@@ -155,6 +155,22 @@ def test_check_finds_and_repairs_a_dropped_index_and_bad_vectors(database: str) 
         assert [f.check for f in store.check().findings] == ["vectors"]
         hits = store.search_dense(unit(1), k=1)
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    finally:
+        store.close()
+
+
+def test_check_finds_and_recounts_wrong_term_totals(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Alpha port.", "Beta port."], seed=1))
+        before = store.search_lexical("alpha port", 5)
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute("UPDATE rag_term_totals SET chunks = 7")
+        assert [f.check for f in store.check().findings] == ["terms"]
+        assert store.search_lexical("alpha port", 5) != before
+        assert [f.check for f in store.check(repair=True).findings if f.repaired] == ["terms"]
+        assert store.check().findings == []
+        assert store.search_lexical("alpha port", 5) == before
     finally:
         store.close()
 
