@@ -16,7 +16,15 @@ from rag.errors import MissingIndexError, StoreUnavailableError
 from rag.settings import load_settings
 from rag.store import open_store
 from rag.store.postgres import PostgresStore
-from rag.store.testing import DIM, MODEL, DocumentStoreTests, StoreOpener, make_document, unit
+from rag.store.testing import (
+    DIM,
+    MODEL,
+    DocumentStoreTests,
+    StoreOpener,
+    assert_bm25,
+    make_document,
+    unit,
+)
 
 
 @pytest.fixture
@@ -171,6 +179,32 @@ def test_check_finds_and_recounts_wrong_term_totals(database: str) -> None:
         assert [f.check for f in store.check(repair=True).findings if f.repaired] == ["terms"]
         assert store.check().findings == []
         assert store.search_lexical("alpha port", 5) == before
+    finally:
+        store.close()
+
+
+def test_a_library_of_layout_1_is_upgraded_in_place(database: str) -> None:
+    """Layout 1 ranked words with an English tsvector; opening it gives each chunk its terms."""
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    texts = ["Technology ports ship copper.", "A port policy.", "Policies on technology."]
+    store.put_document(make_document("/lib/a.txt", texts))
+    expected = store.search_lexical("technology port policies", 5)
+    store.close()
+    with psycopg.connect(database, autocommit=True) as db:  # as version 1 made it
+        db.execute("DROP TABLE rag_term_totals")
+        db.execute("DROP FUNCTION rag_count_terms CASCADE")
+        db.execute("ALTER TABLE rag_chunks DROP COLUMN terms")
+        db.execute(
+            "ALTER TABLE rag_chunks ADD COLUMN lexemes tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"
+        )
+        db.execute("UPDATE rag_meta SET value = '1' WHERE key = 'schema_version'")
+    store = PostgresStore(database, MODEL, create=False)
+    try:
+        assert store.search_lexical("technology port policies", 5) == expected
+        assert store.check().findings == []
+        store.put_document(make_document("/lib/b.txt", ["Copper."], seed=4))
+        assert_bm25(store, "technology port copper")
     finally:
         store.close()
 

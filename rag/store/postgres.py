@@ -190,6 +190,8 @@ class PostgresStore:
         """Check (or with `create`, make) the extension and tables; return the dimension."""
         if create:
             self._create(dimension)
+        if self._stored_version() == "1":
+            self._upgrade_from_version_1()
         tables = {
             row[0]
             for row in self._db.execute(
@@ -267,6 +269,46 @@ class PostgresStore:
                     ("embedding_model", self.model),
                     ("dimension", str(dimension)),
                 ],
+            )
+
+    def _upgrade_from_version_1(self) -> None:
+        """Version 1 held an English `tsvector` per chunk: each chunk gets its terms from its
+        stored text, the term totals and their triggers are made, and the tsvector goes."""
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if self._stored_version() != "1":  # another process upgraded it meanwhile
+                return
+            self._db.execute("ALTER TABLE rag_chunks ADD COLUMN terms text[]")
+            last = 0
+            while rows := self._db.execute(
+                "SELECT id, text FROM rag_chunks WHERE id > %s ORDER BY id LIMIT 2000", (last,)
+            ).fetchall():
+                terms = lexical_terms([text for _, text in rows])
+                self._db.cursor().executemany(
+                    "UPDATE rag_chunks SET terms = %s WHERE id = %s",
+                    [(t, chunk_id) for (chunk_id, _), t in zip(rows, terms, strict=True)],
+                )
+                last = rows[-1][0]
+            self._db.execute(
+                "ALTER TABLE rag_chunks ALTER COLUMN terms SET NOT NULL, DROP COLUMN lexemes"
+            )
+            dimension = self._db.execute(
+                "SELECT value FROM rag_meta WHERE key = 'dimension'"
+            ).fetchone()
+            self._db.execute(
+                _SCHEMA.format(
+                    dimension=int(dimension[0]) if dimension else 0,
+                    m=self.config.hnsw_m,
+                    ef_construction=self.config.hnsw_ef_construction,
+                )
+            )
+            self._db.execute(
+                "UPDATE rag_term_totals SET chunks = s.chunks, terms = s.terms FROM (SELECT "
+                "count(*) AS chunks, coalesce(sum(cardinality(terms)), 0) AS terms "
+                "FROM rag_chunks) s"
+            )
+            self._db.execute(
+                "UPDATE rag_meta SET value = %s WHERE key = 'schema_version'", (SCHEMA_VERSION,)
             )
 
     def _stored_version(self) -> str | None:
