@@ -8,8 +8,9 @@ document's replacement one transaction, and the rest of the pipeline needs only 
 Tables `rag_documents`, `rag_pages` and `rag_chunks` hold what SQLite holds in the folder store,
 with the same ids, spans and `prepared_with`; `rag_chunks.embedding` is a `vector(d)` with an
 HNSW index (inner product), `rag_chunks.terms` the chunk's terms as the folder store's FTS5 index
-holds them (`rag.text.lexical_terms`: the same tokenizer and Porter stems) with a GIN index that
-finds the chunks holding a query's terms; they are ranked with FTS5's BM25, so that retrieval
+holds them (`rag.text.lexical_terms`: the same tokenizer and Porter stems), each with its count,
+in a JSONB object with a GIN index that finds the chunks holding a query's terms; they are ranked
+with FTS5's BM25, so that retrieval
 fuses the same two rankings as on SQLite, score for score. Every change is one
 transaction holding an advisory lock, so two app instances writing at once are serialised and
 leave a consistent library; reads inside `snapshot()` share one REPEATABLE READ transaction.
@@ -18,6 +19,7 @@ leave a consistent library; reads inside `snapshot()` share one REPEATABLE READ 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from rag.errors import (
     CorruptIndexError,
@@ -41,6 +44,7 @@ from rag.store import Hit, NewDocument, StoreCheck, StoreStats, without_password
 from rag.text import content_words, lexical_terms
 
 SCHEMA_VERSION = "2"  # 2: `terms` (FTS5's terms, ranked by BM25) for 1's English tsvector
+NAME_BYTES = 63  # PostgreSQL's longest name: longer terms are looked up one call each
 TABLES = ("rag_meta", "rag_documents", "rag_pages", "rag_chunks", "rag_term_totals")
 INDEXES = (
     "rag_documents_file",
@@ -88,7 +92,8 @@ CREATE TABLE IF NOT EXISTS rag_chunks(
     text text NOT NULL,
     token_count integer NOT NULL,
     embedding vector({dimension}) NOT NULL,
-    terms text[] NOT NULL
+    terms jsonb NOT NULL,  -- each term of the chunk, with its count
+    term_count integer NOT NULL  -- how many terms the chunk has (BM25's document length)
 );
 CREATE INDEX IF NOT EXISTS rag_chunks_document ON rag_chunks(document_id);
 CREATE INDEX IF NOT EXISTS rag_chunks_terms ON rag_chunks USING gin(terms);
@@ -101,10 +106,10 @@ CREATE OR REPLACE FUNCTION rag_count_terms() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN
     IF TG_OP = 'INSERT' THEN
         UPDATE rag_term_totals SET chunks = chunks + n, terms = terms + t
-        FROM (SELECT count(*) AS n, coalesce(sum(cardinality(terms)), 0) AS t FROM changed) s;
+        FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM changed) s;
     ELSE
         UPDATE rag_term_totals SET chunks = chunks - n, terms = terms - t
-        FROM (SELECT count(*) AS n, coalesce(sum(cardinality(terms)), 0) AS t FROM changed) s;
+        FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM changed) s;
     END IF;
     RETURN NULL;
 END $$;
@@ -278,19 +283,25 @@ class PostgresStore:
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             if self._stored_version() != "1":  # another process upgraded it meanwhile
                 return
-            self._db.execute("ALTER TABLE rag_chunks ADD COLUMN terms text[]")
+            self._db.execute(
+                "ALTER TABLE rag_chunks ADD COLUMN terms jsonb, ADD COLUMN term_count integer"
+            )
             last = 0
             while rows := self._db.execute(
                 "SELECT id, text FROM rag_chunks WHERE id > %s ORDER BY id LIMIT 2000", (last,)
             ).fetchall():
                 terms = lexical_terms([text for _, text in rows])
                 self._db.cursor().executemany(
-                    "UPDATE rag_chunks SET terms = %s WHERE id = %s",
-                    [(t, chunk_id) for (chunk_id, _), t in zip(rows, terms, strict=True)],
+                    "UPDATE rag_chunks SET terms = %s, term_count = %s WHERE id = %s",
+                    [
+                        (Jsonb(Counter(t)), len(t), chunk_id)
+                        for (chunk_id, _), t in zip(rows, terms, strict=True)
+                    ],
                 )
                 last = rows[-1][0]
             self._db.execute(
-                "ALTER TABLE rag_chunks ALTER COLUMN terms SET NOT NULL, DROP COLUMN lexemes"
+                "ALTER TABLE rag_chunks ALTER COLUMN terms SET NOT NULL, "
+                "ALTER COLUMN term_count SET NOT NULL, DROP COLUMN lexemes"
             )
             dimension = self._db.execute(
                 "SELECT value FROM rag_meta WHERE key = 'dimension'"
@@ -304,7 +315,7 @@ class PostgresStore:
             )
             self._db.execute(
                 "UPDATE rag_term_totals SET chunks = s.chunks, terms = s.terms FROM (SELECT "
-                "count(*) AS chunks, coalesce(sum(cardinality(terms)), 0) AS terms "
+                "count(*) AS chunks, coalesce(sum(term_count), 0) AS terms "
                 "FROM rag_chunks) s"
             )
             self._db.execute(
@@ -425,11 +436,11 @@ class PostgresStore:
                 ]
             with db.cursor().copy(
                 'COPY rag_chunks(id, document_id, ordinal, page, start, "end", text, '
-                "token_count, embedding, terms) FROM STDIN WITH (FORMAT BINARY)"
+                "token_count, embedding, terms, term_count) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(
                     ["int8", "int8", "int4", "int4", "int4", "int4", "text", "int4", "vector"]
-                    + ["text[]"]
+                    + ["jsonb", "int4"]
                 )
                 for chunk_id, chunk, vector, chunk_terms in zip(
                     ids, document.chunks, vectors, terms, strict=True
@@ -445,7 +456,8 @@ class PostgresStore:
                             chunk.text,
                             chunk.token_count,
                             vector,
-                            chunk_terms,
+                            Jsonb(Counter(chunk_terms)),
+                            len(chunk_terms),
                         )
                     )
             return self._document(document_id)
@@ -591,11 +603,22 @@ class PostgresStore:
         phrases = [term for terms in lexical_terms(content_words(query)) for term in terms]
         if not phrases:
             return []
-        count = range(len(phrases))
+        distinct = list(dict.fromkeys(phrases))
+        named = [t for t in distinct if len(t.encode()) <= NAME_BYTES]
+        # one call reads the counts of all named terms (the JSONB is decompressed once per row)
+        fields = ", ".join(f"{sql.Identifier(t).as_string()} int" for t in named)
+        counts = f", jsonb_to_record(c.terms) AS r({fields})" if named else ""
         tf = ", ".join(
-            f"cardinality(array_positions(c.terms, %(t{i})s::text))::float8 AS tf{i}" for i in count
+            f"coalesce(r.{sql.Identifier(t).as_string()}, 0)::float8 AS tf{i}"
+            if t in named
+            else f"coalesce((c.terms ->> %(t{i})s)::int, 0)::float8 AS tf{i}"
+            for i, t in enumerate(distinct)
         )
-        hits = ", ".join(f"count(*) FILTER (WHERE tf{i} > 0) AS hit{i}" for i in count)
+        column = {t: f"tf{i}" for i, t in enumerate(distinct)}
+        count = range(len(phrases))
+        hits = ", ".join(
+            f"count(*) FILTER (WHERE {column[p]} > 0) AS hit{i}" for i, p in enumerate(phrases)
+        )
         logs = ", ".join(
             f"ln(((t.chunks - h.hit{i})::float8 + 0.5::float8) / (h.hit{i}::float8 + 0.5::float8))"
             f" AS x{i}"
@@ -604,19 +627,20 @@ class PostgresStore:
         k1, b = f"{BM25_K1!r}::float8", f"{BM25_B!r}::float8"
         parts = " + ".join(
             f"(CASE WHEN x{i} <= 0 THEN {BM25_MIN_IDF!r}::float8 ELSE x{i} END) * ("
-            f"(m.tf{i} * ({k1} + 1::float8)) / "
-            f"(m.tf{i} + {k1} * (1::float8 - {b} + {b} * m.dl / t.average)))"
-            for i in count
+            f"(m.{column[p]} * ({k1} + 1::float8)) / "
+            f"(m.{column[p]} + {k1} * (1::float8 - {b} + {b} * m.dl / t.average)))"
+            for i, p in enumerate(phrases)
         )
         where = "" if document_ids is None else "WHERE m.document_id = ANY(%(documents)s::bigint[])"
-        parameters: dict[str, Any] = {f"t{i}": phrase for i, phrase in enumerate(phrases)}
-        parameters.update(terms=phrases, k=k, documents=document_ids)
+        parameters: dict[str, Any] = {f"t{i}": term for i, term in enumerate(distinct)}
+        parameters.update(terms=distinct, k=k, documents=document_ids)
         rows = self._rows(
             f"""WITH matched AS MATERIALIZED (
-                SELECT c.id, c.document_id, cardinality(c.terms)::float8 AS dl, {tf}
-                FROM rag_chunks c WHERE c.terms && %(terms)s::text[]),
+                SELECT c.id, c.document_id, c.term_count::float8 AS dl, {tf}
+                FROM rag_chunks c{counts} WHERE c.terms ?| %(terms)s::text[]),
             idf AS (SELECT {logs} FROM (SELECT {hits} FROM matched) h, rag_term_totals t),
-            totals AS (SELECT terms::float8 / nullif(chunks, 0)::float8 AS average FROM rag_term_totals)
+            totals AS (
+                SELECT terms::float8 / nullif(chunks, 0)::float8 AS average FROM rag_term_totals)
             SELECT m.id, 0::float8 + {parts} AS score FROM matched m, idf, totals t {where}
             ORDER BY score DESC, m.id LIMIT %(k)s""",
             parameters,
@@ -697,7 +721,7 @@ class PostgresStore:
         result.checked.append("terms")
         counted = self._rows(
             "SELECT (SELECT count(*) FROM rag_chunks), "
-            "(SELECT coalesce(sum(cardinality(terms)), 0) FROM rag_chunks), "
+            "(SELECT coalesce(sum(term_count), 0) FROM rag_chunks), "
             "(SELECT array_agg(ARRAY[chunks, terms]) FROM rag_term_totals)"
         )[0]
         if counted[2] != [[counted[0], counted[1]]]:
@@ -729,7 +753,7 @@ class PostgresStore:
             db.execute("DELETE FROM rag_term_totals")
             db.execute(
                 "INSERT INTO rag_term_totals "
-                "SELECT count(*), coalesce(sum(cardinality(terms)), 0) FROM rag_chunks"
+                "SELECT count(*), coalesce(sum(term_count), 0) FROM rag_chunks"
             )
         return "counted the term totals again"
 

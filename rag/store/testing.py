@@ -345,6 +345,9 @@ class ReadingTests(_Opened):
         store.put_document(make_document("/lib/b.txt", ["Port, port, port and policy."]))
         store.remove_document(infos["/lib/c.txt"].id)
         assert_bm25(store, question)
+        long_word = "x" * 70  # longer than a PostgreSQL name
+        store.put_document(make_document("/lib/d.txt", [f"The {long_word} port.", "Port."]))
+        assert_bm25(store, f"{long_word} port")
 
     def test_unicode_and_very_long_texts(self, store: DocumentStore) -> None:
         long_text = " ".join(f"word{i}" for i in range(40_000)) + " Zanzibar."
