@@ -318,7 +318,7 @@ def main() -> None:
                 print(json.dumps(result), flush=True)
                 done = subprocess.run(
                     [sys.executable, __file__, "--query", location, "--basis", str(basis_file)],
-                    capture_output=True,
+                    stdout=subprocess.PIPE,  # its errors go to this process's stderr
                     text=True,
                     check=True,
                 )
