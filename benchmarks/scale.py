@@ -201,7 +201,7 @@ def query_run(location: str, basis_file: Path) -> dict:
     search = (
         {"nprobe": store.plan.nprobe}
         if isinstance(store, SqliteFaissStore)
-        else {"ef_search": cast(PostgresStore, store).config.ef_search}
+        else {"ef_search": cast("PostgresStore", store).config.ef_search}
     )
     store.close()
     result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, **search}
