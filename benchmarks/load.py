@@ -17,12 +17,14 @@ reported apart: the clients' extractive answers must not wait behind it.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -56,6 +58,7 @@ CITATION_KEYS = {
     "page_end",
 }
 START_SECONDS = 300
+PR_SET_PDEATHSIG = 1  # linux/prctl.h: a signal the kernel sends a process when its parent ends
 
 
 @dataclass
@@ -129,6 +132,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_child(command: list[str], **popen: object) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(command)` whose process Linux kills when this one ends, however it ends
+    (an exception, Ctrl+C, SIGTERM, even SIGKILL), so that no server outlives a load run."""
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # in the child, before it runs `command`
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent ended before the request took effect
+            os._exit(1)
+
+    return subprocess.Popen(command, preexec_fn=die_with_parent, **popen)  # type: ignore[call-overload]
+
+
 @contextmanager
 def serving(index: Path, store: str | None = None) -> Iterator[str]:
     """`rag serve` (extractive) on a copy of `index`, or on the library at `store` (shared), and
@@ -141,7 +158,7 @@ def serving(index: Path, store: str | None = None) -> Iterator[str]:
         port = free_port()
         log_path = Path(folder) / "serve.log"
         with open(log_path, "w+") as log:
-            server = subprocess.Popen(
+            server = start_child(
                 [
                     sys.executable,
                     "-m",
@@ -245,6 +262,7 @@ def main() -> int:
         "--out", type=Path, help="write the summary, errors and invalid replies here"
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers as Ctrl+C does
     with ExitStack() as stack:
         urls = [stack.enter_context(serving(args.index, args.store)) for _ in range(args.servers)]
         result = run_load(urls, args.clients, load_questions(args.questions), args.generating)

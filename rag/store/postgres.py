@@ -7,8 +7,11 @@ document's replacement one transaction, and the rest of the pipeline needs only 
 
 Tables `rag_documents`, `rag_pages` and `rag_chunks` hold what SQLite holds in the folder store,
 with the same ids, spans and `prepared_with`; `rag_chunks.embedding` is a `vector(d)` with an
-HNSW index (inner product), `rag_chunks.lexemes` a generated `tsvector` (English stemming) with a
-GIN index, so that retrieval fuses the same two rankings as on SQLite. Every change is one
+HNSW index (inner product), `rag_chunks.terms` the chunk's terms as the folder store's FTS5 index
+holds them (`rag.text.lexical_terms`: the same tokenizer and Porter stems), each with its count,
+in a JSONB object with a GIN index that finds the chunks holding a query's terms; they are ranked
+with FTS5's BM25, so that retrieval
+fuses the same two rankings as on SQLite, score for score. Every change is one
 transaction holding an advisory lock, so two app instances writing at once are serialised and
 leave a consistent library; reads inside `snapshot()` share one REPEATABLE READ transaction.
 """
@@ -16,6 +19,7 @@ leave a consistent library; reads inside `snapshot()` share one REPEATABLE READ 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +29,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from rag.errors import (
     CorruptIndexError,
@@ -36,19 +41,24 @@ from rag.errors import (
 from rag.records import Chunk, DocumentInfo, Page, Passage
 from rag.settings import PostgresSettings
 from rag.store import Hit, NewDocument, StoreCheck, StoreStats, without_password
-from rag.text import content_words
+from rag.text import content_words, lexical_terms
 
-SCHEMA_VERSION = "1"
-TABLES = ("rag_meta", "rag_documents", "rag_pages", "rag_chunks")
+SCHEMA_VERSION = "2"  # 2: `terms` (FTS5's terms, ranked by BM25) for 1's English tsvector
+NAME_BYTES = 63  # PostgreSQL's longest name: longer terms are looked up one call each
+TABLES = ("rag_meta", "rag_documents", "rag_pages", "rag_chunks", "rag_term_totals")
 INDEXES = (
     "rag_documents_file",
     "rag_chunks_document",
-    "rag_chunks_lexemes",
+    "rag_chunks_terms",
     "rag_chunks_embedding",
 )
 WRITE_LOCK = 7_236_414  # advisory lock key: one writer at a time per database
-TEXT_SEARCH = "english"
+# BM25 as SQLite FTS5's bm25() computes it (k1, b; IDF floored at 1e-6)
+BM25_K1 = 1.2
+BM25_B = 0.75
+BM25_MIN_IDF = 1e-6
 
+# Sent as one query (without parameters, psycopg allows several statements in one).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rag_meta(key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS rag_documents(
@@ -82,12 +92,31 @@ CREATE TABLE IF NOT EXISTS rag_chunks(
     text text NOT NULL,
     token_count integer NOT NULL,
     embedding vector({dimension}) NOT NULL,
-    lexemes tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+    terms jsonb NOT NULL,  -- each term of the chunk, with its count
+    term_count integer NOT NULL  -- how many terms the chunk has (BM25's document length)
 );
 CREATE INDEX IF NOT EXISTS rag_chunks_document ON rag_chunks(document_id);
-CREATE INDEX IF NOT EXISTS rag_chunks_lexemes ON rag_chunks USING gin(lexemes);
+CREATE INDEX IF NOT EXISTS rag_chunks_terms ON rag_chunks USING gin(terms);
 CREATE INDEX IF NOT EXISTS rag_chunks_embedding ON rag_chunks
     USING hnsw(embedding vector_ip_ops) WITH (m = {m}, ef_construction = {ef_construction});
+-- the chunk count and the terms of all chunks, for BM25's IDF and average length (one row)
+CREATE TABLE IF NOT EXISTS rag_term_totals(chunks bigint NOT NULL, terms bigint NOT NULL);
+INSERT INTO rag_term_totals SELECT 0, 0 WHERE NOT EXISTS (SELECT FROM rag_term_totals);
+CREATE OR REPLACE FUNCTION rag_count_terms() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE rag_term_totals SET chunks = chunks + n, terms = terms + t
+        FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM changed) s;
+    ELSE
+        UPDATE rag_term_totals SET chunks = chunks - n, terms = terms - t
+        FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM changed) s;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER rag_chunks_added AFTER INSERT ON rag_chunks
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION rag_count_terms();
+CREATE OR REPLACE TRIGGER rag_chunks_removed AFTER DELETE ON rag_chunks
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION rag_count_terms();
 """
 
 _DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash, d.pages,
@@ -166,6 +195,8 @@ class PostgresStore:
         """Check (or with `create`, make) the extension and tables; return the dimension."""
         if create:
             self._create(dimension)
+        if self._stored_version() == "1":
+            self._upgrade_from_version_1()
         tables = {
             row[0]
             for row in self._db.execute(
@@ -188,7 +219,8 @@ class PostgresStore:
         if meta.get("schema_version") != SCHEMA_VERSION:
             raise CorruptIndexError(
                 f"the library in {self.location} has layout version "
-                f"{meta.get('schema_version')!r}, this program reads version {SCHEMA_VERSION}"
+                f"{meta.get('schema_version')!r}, this program reads version {SCHEMA_VERSION}: "
+                "ingest it again into a new database"
             )
         stored_model, stored_dimension = meta.get("embedding_model"), meta.get("dimension", "")
         if not stored_dimension.isdigit():
@@ -206,6 +238,8 @@ class PostgresStore:
         return wanted
 
     def _create(self, dimension: int | None) -> None:
+        if self._stored_version() not in (None, SCHEMA_VERSION):
+            return  # a library of another layout: `_open` says so, and nothing is changed
         installed = self._db.execute(
             "SELECT 1 FROM pg_extension WHERE extname = 'vector'"
         ).fetchone()
@@ -232,8 +266,7 @@ class PostgresStore:
         )
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            for statement in filter(str.strip, schema.split(";")):
-                self._db.execute(statement)
+            self._db.execute(schema)
             self._db.cursor().executemany(
                 "INSERT INTO rag_meta(key, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 [
@@ -242,6 +275,59 @@ class PostgresStore:
                     ("dimension", str(dimension)),
                 ],
             )
+
+    def _upgrade_from_version_1(self) -> None:
+        """Version 1 held an English `tsvector` per chunk: each chunk gets its terms from its
+        stored text, the term totals and their triggers are made, and the tsvector goes."""
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if self._stored_version() != "1":  # another process upgraded it meanwhile
+                return
+            self._db.execute(
+                "ALTER TABLE rag_chunks ADD COLUMN terms jsonb, ADD COLUMN term_count integer"
+            )
+            last = 0
+            while rows := self._db.execute(
+                "SELECT id, text FROM rag_chunks WHERE id > %s ORDER BY id LIMIT 2000", (last,)
+            ).fetchall():
+                terms = lexical_terms([text for _, text in rows])
+                self._db.cursor().executemany(
+                    "UPDATE rag_chunks SET terms = %s, term_count = %s WHERE id = %s",
+                    [
+                        (Jsonb(Counter(t)), len(t), chunk_id)
+                        for (chunk_id, _), t in zip(rows, terms, strict=True)
+                    ],
+                )
+                last = rows[-1][0]
+            self._db.execute(
+                "ALTER TABLE rag_chunks ALTER COLUMN terms SET NOT NULL, "
+                "ALTER COLUMN term_count SET NOT NULL, DROP COLUMN lexemes"
+            )
+            dimension = self._db.execute(
+                "SELECT value FROM rag_meta WHERE key = 'dimension'"
+            ).fetchone()
+            self._db.execute(
+                _SCHEMA.format(
+                    dimension=int(dimension[0]) if dimension else 0,
+                    m=self.config.hnsw_m,
+                    ef_construction=self.config.hnsw_ef_construction,
+                )
+            )
+            self._db.execute(
+                "UPDATE rag_term_totals SET chunks = s.chunks, terms = s.terms FROM (SELECT "
+                "count(*) AS chunks, coalesce(sum(term_count), 0) AS terms "
+                "FROM rag_chunks) s"
+            )
+            self._db.execute(
+                "UPDATE rag_meta SET value = %s WHERE key = 'schema_version'", (SCHEMA_VERSION,)
+            )
+
+    def _stored_version(self) -> str | None:
+        """The layout version of the library in this database (None: there is none)."""
+        if self._db.execute("SELECT to_regclass('rag_meta')").fetchone() == (None,):
+            return None
+        row = self._db.execute("SELECT value FROM rag_meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else str(row[0])
 
     # -- transactions ----------------------------------------------------------------------------
 
@@ -302,6 +388,7 @@ class PostgresStore:
                 f"{len(document.chunks)} chunks"
             )
         vectors = np.ascontiguousarray(document.vectors, dtype=np.float32)
+        terms = lexical_terms([chunk.text for chunk in document.chunks])
         with self._write() as db:
             db.execute("DELETE FROM rag_documents WHERE source = %s", (document.source,))
             row = db.execute(
@@ -349,12 +436,15 @@ class PostgresStore:
                 ]
             with db.cursor().copy(
                 'COPY rag_chunks(id, document_id, ordinal, page, start, "end", text, '
-                "token_count, embedding) FROM STDIN WITH (FORMAT BINARY)"
+                "token_count, embedding, terms, term_count) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(
                     ["int8", "int8", "int4", "int4", "int4", "int4", "text", "int4", "vector"]
+                    + ["jsonb", "int4"]
                 )
-                for chunk_id, chunk, vector in zip(ids, document.chunks, vectors, strict=True):
+                for chunk_id, chunk, vector, chunk_terms in zip(
+                    ids, document.chunks, vectors, terms, strict=True
+                ):
                     copy.write_row(
                         (
                             chunk_id,
@@ -366,6 +456,8 @@ class PostgresStore:
                             chunk.text,
                             chunk.token_count,
                             vector,
+                            Jsonb(Counter(chunk_terms)),
+                            len(chunk_terms),
                         )
                     )
             return self._document(document_id)
@@ -504,17 +596,54 @@ class PostgresStore:
     def search_lexical(
         self, query: str, k: int, document_ids: list[int] | None = None
     ) -> list[Hit]:
-        words = content_words(query)
-        if not words:
+        """The chunks holding any term of the query's content words, ranked by BM25 computed
+        as FTS5's bm25() computes it, operation for operation in double precision: each word
+        a phrase (a word FTS5 splits, like `a_b`, gives one phrase per term here); IDF from
+        every chunk's terms, whatever `document_ids` keeps; ties by chunk id."""
+        phrases = [term for terms in lexical_terms(content_words(query)) for term in terms]
+        if not phrases:
             return []
-        # each word a quoted lexeme (\w+ holds no quote), any of them: as the FTS5 query
-        match = " | ".join(f"'{word}'" for word in words)
-        where = "" if document_ids is None else "AND document_id = ANY(%(documents)s::bigint[])"
+        distinct = list(dict.fromkeys(phrases))
+        named = [t for t in distinct if len(t.encode()) <= NAME_BYTES]
+        # one call reads the counts of all named terms (the JSONB is decompressed once per row)
+        fields = ", ".join(f"{sql.Identifier(t).as_string()} int" for t in named)
+        counts = f", jsonb_to_record(c.terms) AS r({fields})" if named else ""
+        tf = ", ".join(
+            f"coalesce(r.{sql.Identifier(t).as_string()}, 0)::float8 AS tf{i}"
+            if t in named
+            else f"coalesce((c.terms ->> %(t{i})s)::int, 0)::float8 AS tf{i}"
+            for i, t in enumerate(distinct)
+        )
+        column = {t: f"tf{i}" for i, t in enumerate(distinct)}
+        count = range(len(phrases))
+        hits = ", ".join(
+            f"count(*) FILTER (WHERE {column[p]} > 0) AS hit{i}" for i, p in enumerate(phrases)
+        )
+        logs = ", ".join(
+            f"ln(((t.chunks - h.hit{i})::float8 + 0.5::float8) / (h.hit{i}::float8 + 0.5::float8))"
+            f" AS x{i}"
+            for i in count
+        )
+        k1, b = f"{BM25_K1!r}::float8", f"{BM25_B!r}::float8"
+        parts = " + ".join(
+            f"(CASE WHEN x{i} <= 0 THEN {BM25_MIN_IDF!r}::float8 ELSE x{i} END) * ("
+            f"(m.{column[p]} * ({k1} + 1::float8)) / "
+            f"(m.{column[p]} + {k1} * (1::float8 - {b} + {b} * m.dl / t.average)))"
+            for i, p in enumerate(phrases)
+        )
+        where = "" if document_ids is None else "WHERE m.document_id = ANY(%(documents)s::bigint[])"
+        parameters: dict[str, Any] = {f"t{i}": term for i, term in enumerate(distinct)}
+        parameters.update(terms=distinct, k=k, documents=document_ids)
         rows = self._rows(
-            f"""SELECT id, ts_rank(lexemes, q, 1) AS score
-            FROM rag_chunks, to_tsquery('{TEXT_SEARCH}', %(match)s) AS q
-            WHERE lexemes @@ q {where} ORDER BY score DESC, id LIMIT %(k)s""",
-            {"match": match, "k": k, "documents": document_ids},
+            f"""WITH matched AS MATERIALIZED (
+                SELECT c.id, c.document_id, c.term_count::float8 AS dl, {tf}
+                FROM rag_chunks c{counts} WHERE c.terms ?| %(terms)s::text[]),
+            idf AS (SELECT {logs} FROM (SELECT {hits} FROM matched) h, rag_term_totals t),
+            totals AS (
+                SELECT terms::float8 / nullif(chunks, 0)::float8 AS average FROM rag_term_totals)
+            SELECT m.id, 0::float8 + {parts} AS score FROM matched m, idf, totals t {where}
+            ORDER BY score DESC, m.id LIMIT %(k)s""",
+            parameters,
         )
         return [Hit(int(i), float(score)) for i, score in rows]
 
@@ -569,9 +698,9 @@ class PostgresStore:
     # -- checking (`rag check`) ------------------------------------------------------------------
 
     def check(self, repair: bool = False) -> StoreCheck:
-        """The indexes (present and valid) and the stored vectors (unit norm); with `repair`,
-        rebuild missing or invalid indexes. The tsvector column is generated by the server, so it
-        cannot disagree with the text."""
+        """The indexes (present and valid), the term totals that BM25 reads (against the
+        chunks' terms) and the stored vectors (unit norm); with `repair`, rebuild missing or
+        invalid indexes and count the totals again."""
         result = StoreCheck(repair)
         result.checked.append("indexes")
         rows = self._rows(
@@ -589,6 +718,20 @@ class PostgresStore:
                 "rebuild them",
                 lambda: self._rebuild_indexes(broken),
             )
+        result.checked.append("terms")
+        counted = self._rows(
+            "SELECT (SELECT count(*) FROM rag_chunks), "
+            "(SELECT coalesce(sum(term_count), 0) FROM rag_chunks), "
+            "(SELECT array_agg(ARRAY[chunks, terms]) FROM rag_term_totals)"
+        )[0]
+        if counted[2] != [[counted[0], counted[1]]]:
+            result.found(
+                "terms",
+                f"the term totals {counted[2]} disagree with the chunks "
+                f"({counted[0]} chunks, {counted[1]} terms), so lexical scores are off",
+                "count them again",
+                self._recount_terms,
+            )
         result.checked.append("vectors")
         invalid = self._rows(
             "SELECT id, vector_norm(embedding) FROM rag_chunks "
@@ -605,6 +748,15 @@ class PostgresStore:
             )
         return result
 
+    def _recount_terms(self) -> str:
+        with self._write() as db:
+            db.execute("DELETE FROM rag_term_totals")
+            db.execute(
+                "INSERT INTO rag_term_totals "
+                "SELECT count(*), coalesce(sum(term_count), 0) FROM rag_chunks"
+            )
+        return "counted the term totals again"
+
     def _rebuild_indexes(self, names: list[str]) -> str:
         with self._write() as db:
             for name in names:
@@ -614,8 +766,7 @@ class PostgresStore:
                 m=self.config.hnsw_m,
                 ef_construction=self.config.hnsw_ef_construction,
             )
-            for statement in filter(str.strip, schema.split(";")):
-                db.execute(statement)
+            db.execute(schema)
         return f"rebuilt {', '.join(names)}"
 
     def close(self) -> None:

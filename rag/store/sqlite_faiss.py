@@ -51,7 +51,7 @@ from rag.store.vector_index import (
     training_size,
 )
 from rag.store.vector_index import read as read_index_file
-from rag.text import content_words
+from rag.text import LEXICAL_TOKENIZER, content_words
 
 SCHEMA_VERSION = "2"  # 2: documents.prepared_with
 DATABASE_NAME = "library.sqlite"
@@ -59,7 +59,7 @@ _FAISS_FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
 _TEMPORARY_FILE = re.compile(r"^vectors\.(\d+)\.(?:.*\.)?faiss\.tmp$")
 _TABLES = frozenset(["meta", "documents", "pages", "chunks", "chunks_fts"])
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS chunks(
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    text, content='chunks', content_rowid='id', tokenize='{LEXICAL_TOKENIZER}'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
@@ -700,7 +700,7 @@ class SqliteFaissStore:
             sql += " JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?"
             sql += f" AND c.document_id IN ({','.join('?' * len(document_ids))})"
             parameters.extend(document_ids)
-        sql += " ORDER BY score LIMIT ?"
+        sql += " ORDER BY score, f.rowid LIMIT ?"
         parameters.append(k)
         with self._read():
             rows = self._db.execute(sql, parameters).fetchall()

@@ -15,6 +15,7 @@ the backend's own test file.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 from rag.errors import DocumentNotFoundError, IndexMismatchError, MissingIndexError
 from rag.records import Chunk, Page
 from rag.store import DocumentStore, NewDocument
+from rag.text import content_words, lexical_terms
 
 DIM = 8
 MODEL = "test-model"
@@ -78,6 +80,48 @@ def make_document(
         vectors=np.stack([unit(seed + i) for i in range(len(texts))]).reshape(-1, DIM),
         prepared_with="chunks of 8 words",
     )
+
+
+def bm25_scores(chunks: list[str], question: str) -> list[float]:
+    """SQLite FTS5's bm25() of each chunk for the content words of `question` (k1 = 1.2,
+    b = 0.75; each word a phrase; IDF floored at 1e-6), in FTS5's order of operations."""
+    terms = lexical_terms(chunks)
+    phrases = [t for word in lexical_terms(content_words(question)) for t in word]
+    average = sum(len(t) for t in terms) / len(terms)
+    idf = []
+    for phrase in phrases:
+        hits = sum(phrase in t for t in terms)
+        x = math.log((len(terms) - hits + 0.5) / (hits + 0.5))
+        idf.append(x if x > 0 else 1e-6)
+    scores = []
+    for chunk_terms in terms:
+        score = 0.0
+        for phrase, weight in zip(phrases, idf, strict=True):
+            tf = float(chunk_terms.count(phrase))
+            score += weight * (
+                (tf * (1.2 + 1.0)) / (tf + 1.2 * (1 - 0.75 + 0.75 * len(chunk_terms) / average))
+            )
+        scores.append(score)
+    return scores
+
+
+def assert_bm25(store: DocumentStore, question: str, document_ids: list[int] | None = None) -> None:
+    """The store's lexical hits are the chunks with a query term, ranked by `bm25_scores`
+    (ties by chunk id), with those scores."""
+    with store.snapshot():
+        ids = store.chunk_ids()
+        passages = store.passages(ids)
+        hits = store.search_lexical(question, k=100, document_ids=document_ids)
+    scores = bm25_scores([p.text for p in passages], question)
+    expected = sorted(
+        (
+            (-score, p.chunk_id)
+            for p, score in zip(passages, scores, strict=True)
+            if score > 0 and (document_ids is None or p.document_id in document_ids)
+        ),
+    )
+    assert [h.chunk_id for h in hits] == [i for _, i in expected]
+    assert [h.score for h in hits] == pytest.approx([-s for s, _ in expected], rel=1e-12)
 
 
 class _Opened:
@@ -281,6 +325,29 @@ class ReadingTests(_Opened):
         assert len(store.search_lexical('What is "AND" the NEAR port*? (OR) -x', k=5)) == 1
         assert store.search_lexical("the of and", k=5) == []
         assert store.search_lexical("", k=5) == []
+
+    def test_lexical_scores_are_fts5_bm25(self, store: DocumentStore) -> None:
+        texts = {
+            "/lib/a.txt": [
+                "The port of Callao ships copper. Copper prices rose.",
+                "Copper and tin.",
+            ],
+            "/lib/b.txt": ["Policies on ports: the port authority sets port fees."],
+            "/lib/c.txt": ["A policy for fishing.", "Nothing relevant here at all, just words."],
+        }
+        infos = {
+            source: store.put_document(make_document(source, t)) for source, t in texts.items()
+        }
+        question = "Which port policy? Copper policies"  # two words with the stem 'polici'
+        assert_bm25(store, question)
+        keep = [infos["/lib/a.txt"].id, infos["/lib/c.txt"].id]
+        assert_bm25(store, question, keep)  # IDF still over every chunk
+        store.put_document(make_document("/lib/b.txt", ["Port, port, port and policy."]))
+        store.remove_document(infos["/lib/c.txt"].id)
+        assert_bm25(store, question)
+        long_word = "x" * 70  # longer than a PostgreSQL name
+        store.put_document(make_document("/lib/d.txt", [f"The {long_word} port.", "Port."]))
+        assert_bm25(store, f"{long_word} port")
 
     def test_unicode_and_very_long_texts(self, store: DocumentStore) -> None:
         long_text = " ".join(f"word{i}" for i in range(40_000)) + " Zanzibar."
