@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from itertools import pairwise
+from itertools import pairwise, zip_longest
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -43,6 +43,7 @@ PLANNER_CONTEXT_PASSAGES = 4
 # Spare sub-questions tried when planned ones keep nothing supported: a small model keeps no
 # supported sentence for about half of them (BENCHMARKS.md, issue 8).
 SPARES_PER_SECTION = 1
+TOPIC_POOL = 200  # passages searched for a topic's documents (a report's best may rank 80th)
 _DOT_LEADER = re.compile(r"\.{4,}|(?:\. ){4,}")  # a table-of-contents line
 _LIST_PREFIX = re.compile(
     r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I
@@ -215,10 +216,28 @@ def _with_spares(sections: int) -> int:
 def topic_passages(
     library: Library, topic: str, n: int, documents: list[str] | None
 ) -> list[Passage]:
-    """The passages that best match the topic: enough to plan `n` sections and spares."""
+    """The passages that best match the topic, enough to plan `n` sections and spares, taken
+    in turn from each document that holds a relevant one: a long report would otherwise fill
+    the plan, and a briefing must draw on every report on its topic."""
     document_ids = library.document_ids(documents) if documents else None
     k = max(library.settings.top_k, 4 * _with_spares(n))
-    return library.retrieve(topic, k=k, document_ids=document_ids)
+    pool = library.retrieve(topic, k=TOPIC_POOL, candidates=TOPIC_POOL, document_ids=document_ids)
+    return take_turns(pool, library.settings.min_relevance)[:k]
+
+
+def take_turns(passages: list[Passage], min_relevance: float) -> list[Passage]:
+    """The passages of the documents whose best passage is relevant (`min_relevance`), one of
+    each document in turn, each document's in their order; documents in the order of their
+    first passage."""
+    by_document: dict[int, list[Passage]] = {}
+    for passage in passages:
+        by_document.setdefault(passage.document_id, []).append(passage)
+    relevant = [
+        ranked
+        for ranked in by_document.values()
+        if max(p.dense_similarity or 0.0 for p in ranked) >= min_relevance
+    ]
+    return [p for turn in zip_longest(*relevant) for p in turn if p is not None]
 
 
 # -- assembling ------------------------------------------------------------------------------

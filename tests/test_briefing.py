@@ -236,3 +236,18 @@ def test_local_model_briefing_is_cited_and_supported(library: Library) -> None:
     briefing = build_briefing(library, TOPIC, 3, mode="local")
     check_briefing(briefing, library)
     assert briefing.mode == "local"
+
+
+def test_planning_takes_passages_in_turn_from_each_relevant_document():
+    from rag.briefing import take_turns
+    from rag.records import Passage
+
+    def passage(chunk: int, document: int, similarity: float) -> Passage:
+        return Passage(
+            chunk, document, f"doc {document}", f"{document}.pdf", 1, 0, 1, "x", 1.0, similarity
+        )
+
+    long_report = [passage(n, 1, 0.9) for n in range(3)]
+    short_report, off_topic = passage(10, 2, 0.7), passage(20, 3, 0.2)
+    ranked = [*long_report, off_topic, short_report]
+    assert [p.chunk_id for p in take_turns(ranked, min_relevance=0.4)] == [0, 10, 1, 2]
