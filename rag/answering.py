@@ -64,7 +64,8 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
     )
 
 
-_NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z]|\.{4,}")  # links, footnotes, dot leaders
+# links, footnotes ("8 Miller et al., ... pp. 1-7 (hereinafter ...)"), dot leaders
+_NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z(]|\bpp\. \d|\(hereinafter\b|\.{4,}")
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|large|big|far|old)|what (percent|percentage|share|year|date)|when)\b",
     re.I,

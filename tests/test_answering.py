@@ -43,3 +43,12 @@ def test_questions_outside_the_library_are_refused(library):
         answer = library.ask(question, mode="extractive")
         assert answer.refused, (question, answer.text)
         assert answer.text == NOT_IN_LIBRARY and answer.citations == []
+
+
+def test_a_bibliographic_footnote_is_not_prose_to_quote():
+    from rag.answering import is_prose
+
+    assert not is_prose(
+        "8 (July 2021), pp. 1-7, see p. 15 (hereinafter Miller et al., “Challenging the Need”)."
+    )
+    assert is_prose("The technologies to extract raw seabed material vary by mineral deposit.")
