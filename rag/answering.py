@@ -429,16 +429,26 @@ FOCUS_MARGIN = 0.15  # a passage is read when its best sentence scores within th
 def focus_passages(
     question: str, passages: list[Passage], embedder: Embedder, settings: Settings
 ) -> tuple[list[Passage], list[Citation]]:
-    """What the model reads, best first, and the evidence shown while it reads: the passages
-    whose best sentence scores close to the best of all (at most `generator_passages`), each
-    cut to that sentence and `context_sentences` either side, and that sentence quoted as
-    citation n of passage n. Without a sentence that may answer, the best-ranked passages
-    whole, with no quotes."""
+    """What the model reads and the evidence shown while it reads: for each passage read (n),
+    the sentence of it most likely to answer, quoted as citation n.
+
+    By default the model reads the retrieved passages whole, in their order. With
+    `generator_focus` it reads only the passages whose best sentence scores close to the best
+    of all (at most `generator_passages`), best first, each cut to that sentence and
+    `context_sentences` either side; without a sentence that may answer, the best-ranked
+    passages whole, with no quotes."""
     best: dict[int, Candidate] = {}
     for candidate in candidate_sentences(question, passages, embedder):
         chunk = candidate.passage.chunk_id
         if chunk not in best or candidate.score > best[chunk].score:
             best[chunk] = candidate
+    if not settings.generator_focus:
+        quotes = [
+            Citation.of(n, passage, best[passage.chunk_id].start, best[passage.chunk_id].end)
+            for n, passage in enumerate(passages, start=1)
+            if passage.chunk_id in best
+        ]
+        return passages, quotes
     ranked = sorted(best.values(), key=lambda c: -c.score)
     if not ranked:
         return passages[: settings.generator_passages], []
@@ -722,7 +732,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         focused, quotes = focus_passages(question, passages, self.embedder, self.settings)
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
-        yield Evidence(question, focused, quotes)
+        yield Evidence(question, focused, [q for q in quotes if q.n <= len(focused)])
         ticket = self.model_queue.join() if mode == "local" else None
         try:
             if ticket is not None:

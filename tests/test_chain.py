@@ -152,7 +152,7 @@ def test_the_model_reads_the_best_sentences_with_their_neighbours(embedder):
     text = f"{filler} The Space Force is led by the Chief of Space Operations. {filler}"
     whole = passage(0.9)
     whole = Passage(**{**whole.__dict__, "text": text, "start": 100, "end": 100 + len(text)})
-    settings = Settings(context_sentences=1)
+    settings = Settings(generator_focus=True, context_sentences=1)
     focused, quotes = focus_passages("Who leads the Space Force?", [whole], embedder, settings)
     assert focused[0].text == (
         "Paragraph 7 is about the weather in Lisbon. The Space Force is led by the Chief of "
@@ -164,6 +164,17 @@ def test_the_model_reads_the_best_sentences_with_their_neighbours(embedder):
     assert text[quote.page_start - 100 : quote.page_end - 100] == quote.quote
 
 
+def test_by_default_the_model_reads_the_passages_whole_with_their_best_sentence_quoted(
+    embedder,
+):
+    other = Passage(**{**passage(0.9).__dict__, "chunk_id": 8, "text": "Rain fell in Lisbon."})
+    read, quotes = focus_passages(
+        "Who leads the Space Force?", [other, passage(0.9)], embedder, Settings()
+    )
+    assert read == [other, passage(0.9)]
+    assert [(q.n, q.quote) for q in quotes] == [(2, "It is led by the Chief of Space Operations.")]
+
+
 def test_generated_citations_point_into_the_whole_passage(embedder):
     filler = " ".join(f"Paragraph {n} is about the weather in Lisbon." for n in range(8))
     text = f"{filler} The Space Force is led by the Chief of Space Operations."
@@ -172,7 +183,10 @@ def test_generated_citations_point_into_the_whole_passage(embedder):
         responses=["The Chief of Space Operations leads the Space Force. [1]", "answers: yes"]
     )
     chained = AnswerChain(
-        lambda query, ids: [whole], embedder, Settings(judge_citations=False), lambda m: model
+        lambda query, ids: [whole],
+        embedder,
+        Settings(judge_citations=False, generator_focus=True),
+        lambda m: model,
     )
     answer = chained.invoke(AnswerRequest("Who leads the Space Force?", mode="local"))
     citation = answer.citations[0]
