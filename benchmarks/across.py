@@ -6,8 +6,9 @@
 Disagreements: each case names a topic and two documents, and the pairs of them that conflict
 (none for an agreeing pair, for figures of different years or units, and for the corpus cases).
 The made documents of the gold file are indexed into a temporary folder; the corpus cases run
-on the corpus index (`--index`, else one built into a temporary folder). A reported pair is a
-true positive when the case lists it. Timelines: each case names a topic, its documents and
+on the corpus index (`--index`, else one built into a temporary folder). A reported pair of
+statements is a true positive when the case lists its pair of documents (once); every other
+reported pair is a false positive. Timelines: each case names a topic, its documents and
 every dated event in their prose; an event found matches a gold event when it cites the same
 file, reads the same date (ISO: "2026-04-07", "2026-03", "2025") and quotes the gold words.
 """
@@ -63,9 +64,12 @@ class Score:
 
 def disagreement_case(library: Library, case: dict[str, Any], mode: str) -> dict[str, Any]:
     result = find_disagreements(library, case["topic"], documents=case["documents"], mode=mode)
-    found = {tuple(sorted((c.first.file, c.second.file))) for c in result.conflicts}
+    reported = [tuple(sorted((c.first.file, c.second.file))) for c in result.conflicts]
     expected = {tuple(sorted(pair)) for pair in case["conflicts"]}
-    score = Score(len(found & expected), len(found - expected), len(expected - found))
+    found = set(reported) & expected
+    # every reported pair of statements counts: a second one for an expected pair of
+    # documents, or any for a pair with no conflict, is a false positive
+    score = Score(len(found), len(reported) - len(found), len(expected - found))
     return {
         "topic": case["topic"],
         "kind": case["kind"],

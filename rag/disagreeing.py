@@ -11,8 +11,10 @@ least `disagree_min_similarity` apart. A pair is then:
   times) or state their figures in different units or measures ("square kilometers" against
   "square miles"), since neither is then a statement about the same quantity;
 - with a chat model (modes "local" and "openai"), a conflict of claims when the model says the
-  two statements contradict each other (pairs without figures, the closest first, at most
-  `disagree_max_judged`).
+  two statements contradict each other. Only pairs without figures, for the same years, of
+  which exactly one is negated ("has ratified" / "has not ratified") are put to it, the
+  closest first, at most `disagree_max_judged`: the small local model says yes to most close
+  pairs it is shown (BENCHMARKS.md, issue 16).
 
 Before a pair is shown it is checked by the judge: in the model modes the chat model must say
 yes to "do these contradict each other about the same thing at the same time?"; in extractive
@@ -66,6 +68,8 @@ JUDGE_SYSTEM = (
     "different things, years, places or units, or if both can be true."
 )
 JUDGE_HUMAN = 'Statement A: "{first}"\nStatement B: "{second}"\n\nDo they contradict each other?'
+
+_NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor)\b|n[’']t\b", re.I)
 
 Kind = Literal["figure", "claim"]
 
@@ -177,6 +181,11 @@ def statements(passages: list[Passage]) -> list[Statement]:
             years = frozenset(d.when.year for d in find_dates(sentence))
             found.append(Statement(passage, start, end, figures(sentence), years))
     return found
+
+
+def negated(sentence: str) -> bool:
+    """Whether the sentence holds a negation ("not", "no", "never", "cannot", "n't")."""
+    return bool(_NEGATION.search(sentence))
 
 
 def _agree(first: float, second: float, tolerance: float) -> bool:
@@ -305,7 +314,12 @@ def find_disagreements(
         relation, pair = compare_figures(first, second, settings.disagree_tolerance)
         if relation == "conflict":
             candidates.append(("figure", first, second, pair, close))
-        elif relation == "no figures" and first.years == second.years and mode != EXTRACTIVE:
+        elif (
+            relation == "no figures"
+            and first.years == second.years
+            and mode != EXTRACTIVE
+            and negated(first.text) != negated(second.text)
+        ):
             candidates.append(("claim", first, second, None, close))
         elif relation in ("different years", "different units"):
             set_aside[relation] = set_aside.get(relation, 0) + 1

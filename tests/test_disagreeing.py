@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.disagreeing import NO_DISAGREEMENT, figures, find_disagreements, to_markdown
+from rag.disagreeing import NO_DISAGREEMENT, figures, find_disagreements, negated, to_markdown
 from rag.ingesting import TextDocument
 from rag.library import Library
 from rag.settings import load_settings
@@ -127,6 +127,13 @@ def test_figures_and_what_they_measure(
     sentence: str, expected: list[tuple[float, tuple[str, ...]]]
 ):
     assert [(f.value, f.unit) for f in figures(sentence)] == expected
+
+
+def test_only_a_pair_with_one_negation_can_be_opposite_claims():
+    assert negated("The United States has not ratified the convention.")
+    assert negated("It can't vote, and cannot apply for a contract.")
+    assert not negated("The United States has ratified the convention.")
+    assert not negated("Nothing in the notes on Norway.")  # words holding "no" are not negations
 
 
 def test_cli(atlantis: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]):

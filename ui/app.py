@@ -370,7 +370,7 @@ class App:
     def across_pickers(
         self, compare_scope: list[str] | None, across_scope: list[str] | None
     ) -> tuple[Any, Any]:
-        """The document pickers of the Compare and Timeline tabs, with the library as it is now
+        """The document pickers of the Compare and Timeline tabs after an upload or a removal
         (keeping the chosen documents that remain)."""
         choices = render.document_choices(self.library.documents())
         remaining = {value for _, value in choices}
@@ -712,7 +712,7 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="brief-preview",
                     )
 
-            with gr.Tab("Compare", id="compare") as compare_tab, gr.Row(equal_height=False):
+            with gr.Tab("Compare", id="compare"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, elem_id="compare-side"):
                     compare_scope = gr.Dropdown(
                         render.document_choices(documents),
@@ -755,7 +755,7 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="compare-table",
                         js_on_load=None,
                     )
-            with gr.Tab("Timeline", id="timeline") as timeline_tab, gr.Row(equal_height=False):
+            with gr.Tab("Timeline", id="timeline"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, elem_id="timeline-side"):
                     across_topic = gr.Textbox(
                         label="Topic", placeholder="e.g. Strait of Hormuz", elem_id="across-topic"
@@ -816,10 +816,18 @@ def build_app(library: Library) -> gr.Blocks:
         )
         review_pick.input(app.review, [review_pick, turns], review_outputs, **private)
         library_outputs = [stats, table, scope, to_remove, brief_scope, library_message]
+        across_pickers: dict[str, Any] = {
+            "fn": app.across_pickers,
+            "inputs": [compare_scope, across_scope],
+            "outputs": [compare_scope, across_scope],
+            **private,
+        }
         uploads.upload(
             app.upload, [uploads, scope, brief_scope], [*library_outputs, uploads], **private
+        ).then(**across_pickers)
+        remove.click(app.remove, [to_remove, scope, brief_scope], library_outputs, **private).then(
+            **across_pickers
         )
-        remove.click(app.remove, [to_remove, scope, brief_scope], library_outputs, **private)
         write.click(
             app.brief,
             [topic, brief_sections, brief_generator, brief_scope],
@@ -838,13 +846,6 @@ def build_app(library: Library) -> gr.Blocks:
         for stop, message in ((compare_stop, compare_status), (across_stop, across_message)):
             # not queued behind the job it cancels
             stop.click(app.stop_across, None, message, concurrency_limit=None, **private)
-        for tab in (compare_tab, timeline_tab):
-            tab.select(
-                app.across_pickers,
-                [compare_scope, across_scope],
-                [compare_scope, across_scope],
-                **private,
-            )
         watch_timer.tick(app.watch_log, None, watch_log, **private)
         # not queued behind the upload it cancels
         cancel.click(app.cancel, None, library_message, concurrency_limit=None, **private)
