@@ -103,3 +103,33 @@ def test_the_openai_generator_answers_with_evidence_first_and_checked_citations(
     assert "000_2ab8909efb0e4c04.txt" in {c.file for c in answer.citations}
     cited = [s for s in answer.sentences if "7.6" in s.text]
     assert cited and cited[0].verdict == "supported"
+
+
+def test_a_comparison_and_a_timeline_through_the_openai_generator(
+    llama_server: str, library_index: Path
+) -> None:
+    from rag.comparing import compare
+    from rag.timeline import build_timeline
+
+    settings = settings_for(
+        library_index,
+        generator="openai",
+        openai_base_url=llama_server,
+        openai_model=MODEL_NAME,
+        timeline_max_events=2,
+    )
+    library = Library(settings)
+    try:
+        comparison = compare(
+            library, ["IF12608v18.pdf"], ["What is the International Seabed Authority?"]
+        )
+        [cell] = comparison.cells
+        assert cell.answer.mode == "openai"
+        assert {c.file for c in cell.citations} <= {"IF12608v18.pdf"}
+        timeline = build_timeline(library, "Iran", documents=["IN12678v4.pdf"])
+    finally:
+        library.close()
+    assert timeline.mode == "openai" and timeline.events
+    dates = [event.when.key for event in timeline.events]
+    assert dates == sorted(dates)
+    assert {event.citation.file for event in timeline.events} == {"IN12678v4.pdf"}
