@@ -6,17 +6,23 @@ import pytest
 from conftest import SEED_QUESTION
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answering import CHARS_PER_TOKEN, PROMPT_RESERVE_TOKENS, fit_to_context
-from rag.records import NOT_IN_LIBRARY, Passage
+from rag.answering import (
+    CHARS_PER_TOKEN,
+    PROMPT_RESERVE_TOKENS,
+    Evidence,
+    TextPiece,
+    fit_to_context,
+)
+from rag.records import NOT_IN_LIBRARY, Answer, Passage
 from rag.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
 def test_local_model_answers_the_seed_question_with_a_checked_citation(library):
-    pieces = list(library.ask_stream(SEED_QUESTION, mode="local"))
-    *streamed, answer = pieces
-    assert len(streamed) > 1 and all(isinstance(p, str) for p in streamed)  # token by token
+    evidence, *events, answer = list(library.ask_stream(SEED_QUESTION, mode="local"))
+    assert isinstance(evidence, Evidence) and isinstance(answer, Answer)  # evidence first
+    assert len([e for e in events if isinstance(e, TextPiece)]) > 1  # then token by token
     assert not answer.refused and answer.mode == "local"
     assert "7.6 metric tons" in answer.text
     assert "000_2ab8909efb0e4c04.txt" in {c.file for c in answer.citations}

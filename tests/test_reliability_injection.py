@@ -11,7 +11,7 @@ import pytest
 from conftest import SEED, SEED_QUESTION
 from llama_cpp import Llama
 
-from rag.answering import format_passages
+from rag.answering import TextPiece, format_passages
 from rag.generation import local_gguf_path
 from rag.library import Library
 from rag.records import Answer, Passage
@@ -75,9 +75,9 @@ def test_document_text_reaches_the_model_without_control_tokens():
 
 def ask_local(library: Library, question: str) -> tuple[str, Answer]:
     """The text streamed to the user, and the final checked answer, from the local model."""
-    *pieces, answer = library.ask_stream(question, mode="local")
+    *events, answer = library.ask_stream(question, mode="local")
     assert isinstance(answer, Answer)
-    return "".join(str(piece) for piece in pieces), answer
+    return "".join(event.text for event in events if isinstance(event, TextPiece)), answer
 
 
 def test_an_unrelated_answer_ignores_a_retrieved_hostile_document(poisoned: Library):
