@@ -107,3 +107,24 @@ def test_a_paraphrased_question_is_answered_and_a_near_miss_refused(library: Lib
         assert near_miss.refused
     finally:
         checked.close()
+
+
+def test_the_threshold_curve_counts_answers_refusals_and_declines():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from answer_check import curve
+
+    def row(unanswerable: bool, *candidates: tuple[float, bool]) -> dict[str, object]:
+        return {
+            "unanswerable": unanswerable,
+            "relevant": True,
+            "candidates": [{"probability": p, "answers": a} for p, a in candidates],
+        }
+
+    rows = [row(False, (0.3, True), (0.6, False)), row(False, (0.1, True)), row(True, (0.2, False))]
+    by_threshold = {t: (c, r, d) for t, c, r, d in curve(rows)}
+    assert by_threshold[0.1] == (1.0, 0.0, 0.0)
+    assert by_threshold[0.25] == (0.5, 0.5, 1.0)
+    assert by_threshold[0.55] == (0.0, 0.5, 1.0)
