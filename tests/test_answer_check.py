@@ -92,16 +92,18 @@ def test_the_local_models_yes_probability_separates_an_answer_from_a_related_sen
 
 @pytest.mark.model
 def test_a_paraphrased_question_is_answered_and_a_near_miss_refused(library: Library):
+    """Two questions of the paraphrase set's dev half: the model's probabilities there were
+    0.61 for the answer and at most 0.19 for the near-miss (threshold 0.25)."""
     settings = library.settings.model_copy(update={"answer_check": "model"})
     checked = Library(settings)
     try:
         answer = checked.ask(
-            "Which city does Beijing's new five-year blueprint cast as the nation's money hub?",
+            "On which blockchain do most self-executing crypto programs and financial services run?",
             mode=EXTRACTIVE,
         )
-        assert "Shanghai" in answer.text and answer.citations[0].file == "IF13204v2.pdf"
+        assert "Ethereum" in answer.text and answer.citations[0].file == "R48883v4.pdf"
         near_miss = checked.ask(
-            "How many satellites make up the GPS constellation run by the Space Force?",
+            "What was the street price of a kilogram of Peruvian cocaine in Spain?",
             mode=EXTRACTIVE,
         )
         assert near_miss.refused
