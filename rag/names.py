@@ -29,9 +29,8 @@ GOVERNMENT_SEATS: dict[str, tuple[str, ...]] = {
     "brussels": ("european union", "european commission"),
 }
 _CAPITAL_SUFFIX = re.compile(r",.*$|\s+D\.C\.$")  # "Washington D.C." is written "Washington"
-MIN_NAME_LETTERS = (
-    4  # shorter spellings are codes ("US", "RUS") that read as words when lower-cased
-)
+# Shorter spellings are codes ("US", "RUS") that read as words once lower-cased.
+MIN_NAME_LETTERS = 4
 
 
 def fold(text: str) -> str:
