@@ -29,7 +29,7 @@ import psutil
 
 from rag.ingesting import _ReaderPool
 from rag.library import Library
-from rag.loading import load
+from rag.loading import PdfReading, load
 from rag.settings import load_settings
 
 WINDOW_CHARS = 700  # text per file: one or two chunks of the default 200 tokens
@@ -78,7 +78,7 @@ def parse_speed(files: list[Path], workers: int) -> dict[str, float]:
     serial = time.perf_counter() - started
     load_serial = os.getloadavg()[0]
     started = time.perf_counter()
-    pool = _ReaderPool(workers, None)
+    pool = _ReaderPool(workers, PdfReading())
     try:
         with ThreadPoolExecutor(workers) as threads:
             parallel_pages = sum(len(f.pages) for f in threads.map(pool.load, files))

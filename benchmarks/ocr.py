@@ -26,7 +26,7 @@ import numpy as np
 import pypdfium2 as pdfium
 from fpdf import FPDF
 
-from rag.loading import load
+from rag.loading import PdfReading, load
 from rag.ocr import Ocr
 
 
@@ -99,7 +99,7 @@ def main() -> None:
             reference = " ".join(scanned_copy(path, index, args.dpi, scan).split())
             started = time.perf_counter()
             if args.engine == "tesseract":
-                read = " ".join(load(scan, ocr).pages[0].text.split())
+                read = " ".join(load(scan, PdfReading(ocr)).pages[0].text.split())
             else:
                 read = rapidocr_text(scan)
             seconds += time.perf_counter() - started

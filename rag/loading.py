@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -296,9 +297,27 @@ def load_html(path: Path) -> LoadedFile:
     return LoadedFile(title=title, format="html", pages=[_page(None, raw)])
 
 
-def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
-    """A PDF, one page per page; pages that are scans are read by `ocr`, if given."""
+@dataclass(frozen=True)
+class PdfReading:
+    """How PDFs are read: pages that are scans by `ocr` (None: they have no text), ruled
+    tables found and kept as tables (`tables`) or left in the page text."""
+
+    ocr: Ocr | None = None
+    tables: bool = True
+
+    def variant(self) -> str:
+        """How this reading differs from the default one (OCR and tables on), as recorded
+        with each document read, so that changing either has the files read again."""
+        return "".join(
+            [", without OCR" if self.ocr is None else "", "" if self.tables else ", no tables"]
+        )
+
+
+def load_pdf(path: Path, reading: PdfReading = PdfReading()) -> LoadedFile:
+    """A PDF, one page per page, read as `reading` says."""
     import pypdfium2 as pdfium
+
+    ocr = reading.ocr
 
     try:
         pdf = pdfium.PdfDocument(path)
@@ -312,7 +331,7 @@ def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
             else error
         )
         raise UnreadableFileError(f"{path}: not a readable PDF ({reason})") from error
-    finder = TableFinder(path)
+    finder = TableFinder(path) if reading.tables else None
     try:
         layouts = []
         tables: list[str] = []  # each page's tables as Markdown
@@ -325,7 +344,7 @@ def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
                 area = page.get_width() * page.get_height()
                 scanned = ocr.read(path, index, area, functools.partial(page_image, page))
                 layout = PageLayout(scanned.text, (), layout.height)
-            elif may_hold_tables(page):
+            elif finder is not None and may_hold_tables(page):
                 found = finder.tables(index)
             if found:
                 blanked_text = blank_tables(layout.text, textpage, layout.height, found)
@@ -336,7 +355,8 @@ def load_pdf(path: Path, ocr: Ocr | None = None) -> LoadedFile:
             page.close()
         metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
     finally:
-        finder.close()
+        if finder is not None:
+            finder.close()
         pdf.close()
     body = body_size(layouts)
     blanked = without_running_lines([layout.text for layout in layouts])
@@ -781,15 +801,15 @@ def loader_version(suffix: str) -> int:
     return LOADER_VERSIONS.get(suffix.lower(), 1)
 
 
-def load(path: Path, ocr: Ocr | None = None) -> LoadedFile:
+def load(path: Path, pdf: PdfReading = PdfReading()) -> LoadedFile:
     """Read a supported file into pages; raise UnreadableFileError naming the file and reason.
-    PDF pages that are scans are read by `ocr` when given."""
+    PDFs are read as `pdf` says."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnreadableFileError(f"{path}: unsupported file type (supported: {supported})")
     try:
-        loaded = load_pdf(path, ocr) if loader is load_pdf else loader(path)
+        loaded = load_pdf(path, pdf) if loader is load_pdf else loader(path)
     except UnreadableFileError:
         raise
     except MemoryError as error:

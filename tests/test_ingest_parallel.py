@@ -14,8 +14,7 @@ from conftest import make_pdf, settings_for
 from rag.errors import UnreadableFileError
 from rag.ingesting import MIN_FILES_FOR_PROCESSES, _ReaderPool
 from rag.library import Library
-from rag.loading import load
-from rag.ocr import Ocr
+from rag.loading import PdfReading, load
 from rag.records import LoadedFile
 
 
@@ -51,17 +50,17 @@ def test_files_read_in_worker_processes_are_stored_as_read_in_one(tmp_path: Path
     assert stored[0] == stored[1]
 
 
-def read_or_crash(path: Path, ocr: Ocr | None) -> LoadedFile:
+def read_or_crash(path: Path, pdf: PdfReading) -> LoadedFile:
     """A reader that kills its process on files named crash*, as a parser's crash would."""
     if path.name.startswith("crash"):
         os._exit(70)
-    return load(path, ocr)
+    return load(path, pdf)
 
 
 def test_a_file_that_crashes_its_reader_is_the_one_reported(tmp_path: Path):
     for name in ("crash.txt", "good.txt"):
         (tmp_path / name).write_text(f"{name} holds a sentence about ports.")
-    pool = _ReaderPool(2, None, read=read_or_crash)
+    pool = _ReaderPool(2, PdfReading(), read=read_or_crash)
     try:
         with pytest.raises(UnreadableFileError, match="crash.txt: its reader crashed"):
             pool.load(tmp_path / "crash.txt")

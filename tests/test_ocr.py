@@ -10,7 +10,7 @@ import pytest
 from conftest import make_pdf, settings_for
 
 from rag.library import Library
-from rag.loading import load
+from rag.loading import PdfReading, load
 from rag.ocr import Ocr
 from rag.viewing import render_page, source_view
 
@@ -43,7 +43,7 @@ def test_a_scanned_page_is_read_by_ocr_once(tmp_path: Path, monkeypatch):
     path = make_scanned_pdf(tmp_path / "scan.pdf", TEXT)
     ocr = Ocr("eng", tmp_path / "ocr")
 
-    page = load(path, ocr).pages[0]
+    page = load(path, PdfReading(ocr)).pages[0]
 
     assert FACT in page.text
     assert len(list((tmp_path / "ocr").rglob("*.json"))) == 1
@@ -53,7 +53,7 @@ def test_a_scanned_page_is_read_by_ocr_once(tmp_path: Path, monkeypatch):
         raise AssertionError("the cached words should have been used")
 
     monkeypatch.setattr(pytesseract, "image_to_data", fail)
-    assert load(path, Ocr("eng", tmp_path / "ocr")).pages[0] == page
+    assert load(path, PdfReading(Ocr("eng", tmp_path / "ocr"))).pages[0] == page
 
 
 def test_without_ocr_a_scan_is_named_and_skipped(tmp_path: Path):

@@ -13,7 +13,7 @@ from PIL import ImageChops
 
 from rag.answering import EXTRACTIVE, AnswerChain
 from rag.library import Library
-from rag.loading import load
+from rag.loading import PdfReading, load
 from rag.tables import embedding_text, table_rows
 from rag.viewing import render_page
 
@@ -83,6 +83,30 @@ def test_a_ruled_pdf_table_is_markdown_under_its_caption_and_not_in_the_prose(tm
         "| Harbour dredging | 3,875 | 4,020 |\n| Lighthouse upkeep | 612 | 598 |"
     )
     assert page.breaks == (len(prose),)  # the tables are chunks of their own
+
+
+def test_with_pdf_tables_off_the_cells_stay_in_the_page_text(tmp_path: Path):
+    page = load(make_table_pdf(tmp_path / "spending.pdf"), PdfReading(tables=False)).pages[0]
+    assert "|" not in page.text and not page.breaks
+    assert "Harbour dredging 3,875 4,020" in page.text
+    assert page.text.startswith(INTRODUCTION) and page.text.endswith(AFTER)
+
+
+def test_turning_pdf_tables_off_or_on_reads_the_pdfs_again(tmp_path: Path):
+    (tmp_path / "docs").mkdir()
+    make_table_pdf(tmp_path / "docs" / "spending.pdf")
+    (tmp_path / "docs" / "notes.txt").write_text("Dredging is paid from the harbour fund.")
+    for tables, indexed in [(True, 2), (False, 1), (False, 0), (True, 1)]:
+        library = Library(settings_for(tmp_path / "index", pdf_tables=tables))
+        try:
+            report = library.ingest([tmp_path / "docs"])
+            assert len(report.indexed) == indexed, (tables, report.indexed)
+            store = library.store()
+            pdf = next(d for d in library.documents() if d.file == "spending.pdf")
+            text = store.stored_document(pdf.id).pages[0].text
+        finally:
+            library.close()
+        assert ("| Harbour dredging | 3,875 | 4,020 |" in text) == tables, text
 
 
 def test_a_pdf_without_ruled_tables_is_read_as_before(tmp_path: Path):
