@@ -516,10 +516,14 @@ the queue for the model while it waits, pieces of the text as they come, then th
 
 CHECK_REQUEST = (
     "Now check your answer.\n{claims}\n"
-    "For each numbered sentence, does the passage it cites state it or directly imply it? "
-    "Then, does the answer give what the question asks for (not merely something related)?\n"
-    'Reply with one line for each sentence, like "1: yes" or "1: no", then a last line '
-    '"answers: yes" or "answers: no".'
+    "For each numbered sentence, does the passage it cites state it or directly imply it?\n"
+    'Reply with one line for each sentence, like "1: yes" or "1: no".'
+)
+
+RESPONSIVE_SYSTEM = (
+    "You check whether an answer gives the information a question asks for. "
+    "Reply with one word: yes or no. "
+    "Say no if the answer is about something else, even if it is true."
 )
 
 _VERDICT_LINE = re.compile(r"^\W*(\d+)\s*[:.)\-]\s*\W*(yes|no)\b", re.I | re.M)
@@ -531,31 +535,39 @@ def check_request(claims: list[str], cited: list[list[int]]) -> str:
         f"{i}. {claim} (passage {', '.join(str(n) for n in numbers)})"
         for i, (claim, numbers) in enumerate(zip(claims, cited, strict=True), start=1)
     ]
-    return CHECK_REQUEST.format(claims="\n".join(lines) if lines else "(no sentence to check)")
+    return CHECK_REQUEST.format(claims="\n".join(lines))
 
 
-def parse_check(reply: str, count: int) -> tuple[list[bool | None], bool]:
-    """The verdict on each of `count` sentences (None where the reply gives none) and whether
-    the answer responds to the question: unless the reply's last line, when it is not a
-    sentence's verdict, says no ("answers: no", "No."), it does."""
+def parse_check(reply: str, count: int) -> list[bool | None]:
+    """The verdict on each of `count` sentences; None where the reply gives none."""
     said = {int(n): word.lower() == "yes" for n, word in _VERDICT_LINE.findall(reply)}
-    lines = [line for line in reply.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    refuses = not _VERDICT_LINE.match(last) and re.search(r"\bno\b", last, re.I) is not None
-    return [said.get(i) for i in range(1, count + 1)], not refuses
+    return [said.get(i) for i in range(1, count + 1)]
 
 
 def ask_model_to_check(
     chat: BaseChatModel, messages: list[BaseMessage], claims: list[str], cited: list[list[int]]
-) -> tuple[list[bool | None], bool]:
-    """One call that checks every claim and the answer's responsiveness, as a turn after the
-    answer in the same conversation: the model's cached reading of the passages is reused."""
+) -> list[bool | None]:
+    """One call that checks every claim, as a turn after the answer in the same conversation:
+    the model's cached reading of the passages is reused."""
     reply = chat.invoke(
         [*messages, HumanMessage(check_request(claims, cited))],
-        max_tokens=6 * (len(claims) + 1) + 4,
+        max_tokens=6 * len(claims) + 4,
         temperature=0,
     )
     return parse_check(reply.text, len(claims))
+
+
+def responds(chat: BaseChatModel, question: str, answer: str) -> bool:
+    """Whether the chat model finds that `answer` gives what `question` asks for (yes more
+    likely than no), asked apart from the passages: a true sentence about something else is
+    supported by its passage but does not answer."""
+    from rag.generation import yes_probability  # here: it loads llama.cpp's native library
+
+    prompt = (
+        f"Question: {question}\nAnswer: {answer}\n\n"
+        "Does the answer give what the question asks for?"
+    )
+    return yes_probability(chat, RESPONSIVE_SYSTEM, prompt) >= 0.5
 
 
 def stream_generated_answer(
@@ -565,8 +577,9 @@ def stream_generated_answer(
     judge_citations: bool,
     mode: str,
 ) -> Iterator[TextPiece | Answer]:
-    """Stream the chat model's answer over numbered passages, then check it in one more call
-    and yield the checked Answer (a refusal when the model finds it does not respond)."""
+    """Stream the chat model's answer over numbered passages, then check it and yield the
+    checked Answer: the sentences the deterministic checks leave open in one more turn of the
+    conversation, then whether it answers at all (a refusal when the model finds it does not)."""
     messages = answer_prompt().format_messages(
         passages=format_passages(passages), question=question
     )
@@ -577,19 +590,14 @@ def stream_generated_answer(
             yield TextPiece(chunk.text)
     text = attribute_uncited("".join(pieces).strip(), passages)
     messages.append(AIMessage("".join(pieces)))
-    asked: list[bool] = []
 
     def judge(claims: list[Claim]) -> list[bool | None]:
         number = {id(passage): n for n, passage in enumerate(passages, start=1)}
         cited = [[number[id(passage)] for passage in shown] for _, shown in claims]
-        verdicts, responsive = ask_model_to_check(chat, messages, [c for c, _ in claims], cited)
-        asked.append(responsive)
-        return verdicts
+        return ask_model_to_check(chat, messages, [c for c, _ in claims], cited)
 
     answer = check_answer(question, text, passages, judge if judge_citations else None, mode=mode)
-    if not answer.refused and not asked:
-        asked.append(ask_model_to_check(chat, messages, [], [])[1])
-    if answer.refused or not asked[0]:
+    if answer.refused or not responds(chat, question, strip_markers(answer.text)):
         answer = refusal(question, mode, passages)
     yield answer
 

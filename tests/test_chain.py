@@ -122,9 +122,9 @@ class Counting(FakeListChatModel):
         return super()._stream(messages, stop, run_manager, **kwargs)
 
 
-def test_evidence_comes_first_and_the_answer_is_checked_in_one_more_call(embedder):
+def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embedder):
     answer_text = "The Chief of Space Operations leads the Guardians. [1] It has 9,400 of them. [1]"
-    model = Counting(responses=[answer_text, "1: yes\n2: no\nanswers: yes"], calls=[])
+    model = Counting(responses=[answer_text, "1: yes\n2: no", "yes"], calls=[])
     request = AnswerRequest("Who leads the Space Force?", mode="local")
     settings = Settings(judge_citations=True)
     events = list(
@@ -133,18 +133,31 @@ def test_evidence_comes_first_and_the_answer_is_checked_in_one_more_call(embedde
     evidence, answer = events[0], events[-1]
     assert isinstance(evidence, Evidence) and isinstance(answer, Answer)
     assert [q.quote for q in evidence.quotes] == ["It is led by the Chief of Space Operations."]
-    assert len(model.calls) == 2  # the answer, then one check of every sentence and the whole
+    # the answer; one check of every sentence the deterministic checks leave open; whether it
+    # answers the question
+    assert len(model.calls) == 3
     check = model.calls[1]
     assert check[:3] == model.calls[0] + [answer_text]  # the same conversation, continued
     assert "1. The Chief of Space Operations leads the Guardians. (passage 1)" in check[3]
+    responsive = model.calls[2]
+    assert "Question: Who leads the Space Force?" in responsive[1]
+    assert PASSAGE_TEXT not in responsive[1]  # asked apart from the passages
     assert [s.verdict for s in answer.sentences] == ["supported", "unsupported"]
 
 
+def test_an_answer_that_restates_its_passage_is_checked_only_for_responsiveness(embedder):
+    model = Counting(responses=["It is led by the Chief of Space Operations. [1]", "yes"], calls=[])
+    request = AnswerRequest("Who leads the Space Force?", mode="local")
+    settings = Settings(judge_citations=True)
+    answer = AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).invoke(request)
+    assert not answer.refused and answer.sentences[0].verdict == "supported"
+    assert len(model.calls) == 2  # the answer, then whether it answers
+
+
 def test_the_check_reply_is_read_line_by_line() -> None:
-    assert parse_check("1: yes\n2: No.\nanswers: yes", 3) == ([True, False, None], True)
-    assert parse_check("1. yes\nanswers: no", 1) == ([True], False)
-    assert parse_check("No.", 0) == ([], False)
-    assert parse_check("1: no", 1) == ([False], True)  # a verdict line says nothing of the whole
+    assert parse_check("1: yes\n2: No.\n", 3) == [True, False, None]
+    assert parse_check("1. yes", 1) == [True]
+    assert parse_check("Yes.", 1) == [None]
 
 
 def test_the_model_reads_the_best_sentences_with_their_neighbours(embedder):
@@ -180,7 +193,7 @@ def test_generated_citations_point_into_the_whole_passage(embedder):
     text = f"{filler} The Space Force is led by the Chief of Space Operations."
     whole = Passage(**{**passage(0.9).__dict__, "text": text, "end": len(text)})
     model = FakeListChatModel(
-        responses=["The Chief of Space Operations leads the Space Force. [1]", "answers: yes"]
+        responses=["The Chief of Space Operations leads the Space Force. [1]", "yes"]
     )
     chained = AnswerChain(
         lambda query, ids: [whole],
