@@ -12,8 +12,12 @@ Chunks are real text: ~800-character windows at random offsets of the documents 
 ../shared/data (CRS and GAO reports, SciFact abstracts, TAT-QA paragraphs), 100 per document.
 Vectors are not embedded one by one: windows are embedded with the project's embedder and
 every stored vector is a random mix of three of 512 such plus a little noise, normalised, so that
-the vectors cluster as real ones do. Each size is built with the store's own code (one SQLite
-transaction per document, then the FAISS base) in a folder that is deleted afterwards.
+the vectors cluster as real ones do. Each size is built with the store's own bulk load,
+`put_documents` (as `rag migrate` fills a store), timed as rows then index: the folder store
+writes one SQLite transaction per document, then the FAISS base; PostgreSQL writes every row with
+COPY in one transaction without the HNSW and GIN indexes, then builds them (`--build-workers`
+parallel workers, default this machine's cores minus one, for the embedded server here). A
+folder is deleted afterwards, a database dropped.
 
 Queries run in a fresh process that opens the index (memory-mapped where large): dense search
 (FAISS or HNSW), lexical search (BM25), and a whole retrieval step (both, then the passages' rows),
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import re
 import shutil
 import statistics
@@ -121,32 +127,67 @@ def folder_bytes(folder: Path) -> dict[str, int]:
     return sizes
 
 
-def open_at(location: str, create: bool, ef_search: int = 100) -> DocumentStore:
-    """The store at a folder or a postgresql:// URL (searched `ef_search` deep)."""
+def open_at(
+    location: str, create: bool, ef_search: int = 100, build_workers: int = 0
+) -> DocumentStore:
+    """The store at a folder or a postgresql:// URL (searched `ef_search` deep; a bulk load
+    builds its indexes with `build_workers` parallel workers)."""
     if location.startswith("postgresql://"):
         from rag.settings import PostgresSettings
         from rag.store.postgres import PostgresStore
 
-        config = PostgresSettings(ef_search=ef_search)
+        config = PostgresSettings(ef_search=ef_search, build_workers=build_workers)
         return PostgresStore(location, MODEL, DIM if create else None, create=create, config=config)
     return SqliteFaissStore(Path(location), MODEL, DIM if create else None, create=create)
 
 
-def build(location: str, size: int, texts: list[str], basis: np.ndarray) -> dict:
+class BulkLoadTimes(logging.Handler):
+    """The PostgreSQL store's report of its bulk load: rows and index seconds, memory, workers."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.found: dict[str, float | int] = {}
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.warnings.append(record.getMessage())
+        for name in ("rows_s", "indexes_s", "memory_mb", "workers"):
+            if hasattr(record, name):
+                self.found[name] = getattr(record, name)
+
+
+def build(
+    location: str, size: int, texts: list[str], basis: np.ndarray, build_workers: int
+) -> dict:
     rng = np.random.default_rng(size)
-    store = open_at(location, create=True)
+    store = open_at(location, create=True, build_workers=build_workers)
+    report = BulkLoadTimes()
+    store_log = logging.getLogger("rag.store.postgres")
+    store_log.addHandler(report)
+    store_log.setLevel(logging.INFO)
     began = time.perf_counter()
-    for number in range(size // PER_DOCUMENT):
-        store.put_document(document(number, texts, mixed(basis, PER_DOCUMENT, rng), rng))
+    try:
+        store.put_documents(
+            document(number, texts, mixed(basis, PER_DOCUMENT, rng), rng)
+            for number in range(size // PER_DOCUMENT)
+        )
+    finally:
+        store_log.removeHandler(report)
     stored = time.perf_counter()
     store.flush()  # the FAISS base: rebuilt from SQLite, of the kind this size calls for
     based = time.perf_counter()
-    result: dict[str, float | int] = {
-        "chunks": size,
-        "store_s": stored - began,
-        "faiss_base_s": based - stored,
-        "build_s": based - began,
-    }
+    result: dict[str, float | int | list[str]] = {"chunks": size, "build_s": based - began}
+    if isinstance(store, SqliteFaissStore):
+        result.update(rows_s=stored - began, index_s=based - stored)
+    else:  # the rows, then CREATE INDEX, inside `put_documents`
+        result.update(
+            rows_s=report.found["rows_s"],
+            index_s=report.found["indexes_s"],
+            maintenance_work_mem_mb=report.found["memory_mb"],
+            build_workers=report.found["workers"],
+            build_warnings=report.warnings,
+        )
     if isinstance(store, SqliteFaissStore):
         folder = Path(location)
         base = faiss.read_index(str(next(folder.glob("vectors.*.faiss"))))
@@ -293,6 +334,12 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path("/tmp/rag-scale"))
     parser.add_argument("--store", choices=["folder", "postgres"], default="folder")
     parser.add_argument("--url", help="a PostgreSQL server (default: an embedded one)")
+    parser.add_argument(
+        "--build-workers",
+        type=int,
+        default=max((os.cpu_count() or 1) - 1, 0),
+        help="PostgreSQL: parallel workers building the indexes (default: cores minus one)",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--query", help=argparse.SUPPRESS)
     parser.add_argument("--basis", type=Path, help=argparse.SUPPRESS)
@@ -314,7 +361,8 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
             location = database(f"scale_{size}") if args.store == "postgres" else str(folder)
             try:
-                result = {"store": args.store, **build(location, size, texts, basis)}
+                built = build(location, size, texts, basis, args.build_workers)
+                result = {"store": args.store, **built}
                 print(json.dumps(result), flush=True)
                 done = subprocess.run(
                     [sys.executable, __file__, "--query", location, "--basis", str(basis_file)],

@@ -67,6 +67,24 @@ class PostgresSettings(BaseModel):
         le=1000,
     )
     connect_timeout: int = Field(10, description="Seconds to wait for the server.", ge=1)
+    build_memory_mb: int = Field(
+        8192,
+        description=(
+            "The most memory (maintenance_work_mem, MB) a bulk load (`rag migrate`) gives "
+            "PostgreSQL to build the HNSW and GIN indexes: it asks for what the HNSW graph of "
+            "its chunks needs to fit, up to this (1M 384-d chunks: 2.3 GB)."
+        ),
+        ge=64,
+    )
+    build_workers: int = Field(
+        2,
+        description=(
+            "Parallel workers, besides the server process itself, that build the indexes after "
+            "a bulk load (max_parallel_maintenance_workers; 2 is PostgreSQL's own default): "
+            "best the server's cores minus one; the server caps it at its max_parallel_workers."
+        ),
+        ge=0,
+    )
 
 
 class Settings(BaseSettings):

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,18 +75,31 @@ def postgres_server() -> Iterator[str]:
 _databases = itertools.count()
 
 
-@pytest.fixture
-def postgres_database(postgres_server: str) -> Iterator[str]:
-    """The URL of a new, empty database on the session's PostgreSQL server; dropped afterwards."""
+@contextmanager
+def _new_database(server: str) -> Iterator[str]:
     import psycopg
 
     name = f"test_{next(_databases)}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    head, _, query = postgres_server.partition("?")
+    head, _, query = server.partition("?")
     yield f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL server; dropped afterwards."""
+    with _new_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture
+def another_postgres_database(postgres_server: str) -> Iterator[str]:
+    """A second new, empty database on that server (to compare two libraries)."""
+    with _new_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

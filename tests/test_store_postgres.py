@@ -3,8 +3,11 @@ guarantees (one-line errors, the HNSW and GIN indexes in use, `rag check`)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import psycopg
@@ -13,8 +16,8 @@ from conftest import ROOT
 from reliability import rag_command
 
 from rag.errors import MissingIndexError, StoreUnavailableError
-from rag.settings import load_settings
-from rag.store import open_store
+from rag.settings import PostgresSettings, load_settings
+from rag.store import NewDocument, open_store
 from rag.store.postgres import PostgresStore
 from rag.store.testing import (
     DIM,
@@ -234,5 +237,110 @@ def test_a_dropped_connection_fails_one_call_then_reconnects(database: str) -> N
         assert [d.file for d in store.documents()] == ["a.txt"]
         store.put_document(make_document("/lib/b.txt", ["Beta."], seed=2))
         assert len(store.search_dense(unit(1), k=5)) == 2
+    finally:
+        store.close()
+
+
+WORDS = "port copper tin policy ship cargo fee lima callao paita coast trade tax route".split()
+
+
+def library_documents(count: int = 30, per_document: int = 5) -> list[NewDocument]:
+    """Documents of random sentences over a few words, with fixed dates (to compare stores)."""
+    rng = np.random.default_rng(3)
+    documents = []
+    for number in range(count):
+        texts = [
+            " ".join(rng.choice(WORDS, int(rng.integers(4, 12)))).capitalize() + f" {number}-{i}."
+            for i in range(per_document)
+        ]
+        document = make_document(f"/lib/{number}.txt", texts, seed=number * per_document)
+        documents.append(replace(document, added_at="2026-11-29T09:00:00+00:00"))
+    return documents
+
+
+def test_a_bulk_loaded_library_answers_as_one_written_a_document_at_a_time(
+    database: str, another_postgres_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = PostgresSettings(exact_below=0)  # the HNSW index, not an exact scan
+    one_by_one = PostgresStore(database, MODEL, DIM, create=True, config=config)
+    bulk = PostgresStore(another_postgres_database, MODEL, DIM, create=True, config=config)
+    try:
+        documents = library_documents()
+        for document in documents:
+            one_by_one.put_document(document)
+        with caplog.at_level(logging.INFO, logger="rag.store.postgres"):
+            stored = bulk.put_documents(iter(documents))
+        (record,) = [r for r in caplog.records if hasattr(r, "indexes_s")]
+        assert "indexes over 150 chunks built" in record.getMessage()
+        assert [d.file for d in stored] == [d.file for d in documents]
+        assert sorted(stored, key=lambda d: (d.file, d.id)) == bulk.documents()
+        assert bulk.documents() == one_by_one.documents()
+        ids = one_by_one.chunk_ids()
+        assert bulk.chunk_ids() == ids
+        assert bulk.passages(ids) == one_by_one.passages(ids)
+        assert np.array_equal(bulk.vectors(ids), one_by_one.vectors(ids))
+        some = [d.id for d in stored[::4]]
+        for seed in range(100, 110):
+            assert bulk.search_dense(unit(seed), 10) == one_by_one.search_dense(unit(seed), 10)
+            assert bulk.search_dense(unit(seed), 5, some) == one_by_one.search_dense(
+                unit(seed), 5, some
+            )
+        for question in ("copper port policy", "Which ships pay the fee at Callao?", "tin 7-3"):
+            assert bulk.search_lexical(question, 20) == one_by_one.search_lexical(question, 20)
+            assert bulk.search_lexical(question, 5, some) == one_by_one.search_lexical(
+                question, 5, some
+            )
+        assert_bm25(bulk, "copper port policy", some)  # (at most 100 hits)
+        for store in (one_by_one, bulk):
+            assert store.check().findings == []
+        with psycopg.connect(another_postgres_database, autocommit=True) as db:
+            db.execute("SET enable_seqscan = off")  # as on a large table
+            plan = " ".join(
+                row[0]
+                for row in db.execute(
+                    "EXPLAIN SELECT id FROM rag_chunks ORDER BY embedding <#> %s::vector LIMIT 5",
+                    (str(unit(1).tolist()),),
+                )
+            )
+            assert "rag_chunks_embedding" in plan, plan
+    finally:
+        one_by_one.close()
+        bulk.close()
+
+
+def test_readers_wait_for_a_bulk_load_which_is_all_or_nothing(database: str) -> None:
+    store = PostgresStore(database, MODEL, DIM, create=True)
+    try:
+        first = store.put_document(make_document("/lib/a.txt", ["Alpha port."], seed=1))
+        seen: list[set[str]] = []
+
+        def documents(broken: bool) -> Iterator[NewDocument]:
+            yield make_document("/lib/b.txt", ["Beta port."], seed=2)
+            with psycopg.connect(database, autocommit=True) as reader:
+                reader.execute("SET lock_timeout = '200ms'")
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    reader.execute("SELECT count(*) FROM rag_chunks")  # waits for the commit
+            with psycopg.connect(database, autocommit=True) as reader:
+                seen.append(
+                    {
+                        row[0]
+                        for row in reader.execute(
+                            "SELECT indexname FROM pg_indexes WHERE tablename = 'rag_chunks'"
+                        )
+                    }
+                )
+            if broken:
+                raise ValueError("the source of the documents failed")
+            yield make_document("/lib/c.txt", ["Gamma port."], seed=3)
+
+        with pytest.raises(ValueError, match="source of the documents"):
+            store.put_documents(documents(broken=True))
+        assert store.documents() == [first]
+        assert store.check().findings == []
+        assert [h.chunk_id for h in store.search_lexical("port", 5)] == store.chunk_ids()
+        assert [d.file for d in store.put_documents(documents(broken=False))] == ["b.txt", "c.txt"]
+        assert len(store.search_lexical("port", 5)) == 3
+        assert store.check().findings == []
+        assert seen[0] == seen[1] and {"rag_chunks_embedding", "rag_chunks_terms"} <= seen[0]
     finally:
         store.close()

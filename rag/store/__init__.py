@@ -8,7 +8,7 @@ suite every backend passes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +105,13 @@ class DocumentStore(Protocol):
 
     def put_document(self, document: NewDocument) -> DocumentInfo:
         """Store a document, atomically replacing any earlier version from the same source."""
+        ...
+
+    def put_documents(self, documents: Iterable[NewDocument]) -> list[DocumentInfo]:
+        """Bulk load (`rag migrate`): store each document as `put_document` would, in order (a
+        source given twice keeps its last version); the stored documents in the order written.
+        PostgreSQL writes them all in one transaction (all or none); the folder store each in
+        its own, as `put_document` does."""
         ...
 
     def remove_document(self, document_id: int) -> None:

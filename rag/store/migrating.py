@@ -1,19 +1,22 @@
 """`rag migrate`: copy a library between stores (folder <-> PostgreSQL) without embedding again.
 
-Documents are copied one at a time, each in one transaction of the target, with their ids,
-pages, chunk ids, spans and vectors, so that citations and `rag ask` answers stay the same. A
-copy that was interrupted is resumed: documents already in the target, unchanged, are skipped.
+Documents are copied with their ids, pages, chunk ids, spans and vectors, so that citations and
+`rag ask` answers stay the same, through the target's bulk load (`put_documents`): into
+PostgreSQL one transaction that builds the indexes once at the end (all or nothing), into a
+folder one transaction per document. Run again after an interruption, a copy skips the
+documents already in the target, unchanged (an interrupted copy into PostgreSQL left none there,
+so it starts over).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rag.errors import RagError
 from rag.records import DocumentInfo
-from rag.store import DocumentStore
+from rag.store import DocumentStore, NewDocument
 
 Progress = Callable[[str, int, int], None]  # (file, done, total)
 
@@ -52,16 +55,20 @@ def migrate(
     report = MigrateReport()
     # in the order their chunks were written, so that chunk ids keep growing in the target
     ordered = sorted(documents, key=lambda d: (first_chunk[d.id], d.id))
-    for done, document in enumerate(ordered, 1):
-        existing = in_target.get(document.id)
-        if existing is not None and _same(existing, document):
-            report.already_there += 1
-        else:
-            target.put_document(source.stored_document(document.id))
-            report.copied += 1
-            report.chunks += document.chunks
-        if progress is not None:
-            progress(document.file, done, len(ordered))
+
+    def copies() -> Iterator[NewDocument]:
+        for done, document in enumerate(ordered, 1):
+            existing = in_target.get(document.id)
+            if existing is not None and _same(existing, document):
+                report.already_there += 1
+            else:
+                yield source.stored_document(document.id)
+                report.copied += 1
+                report.chunks += document.chunks
+            if progress is not None:
+                progress(document.file, done, len(ordered))
+
+    target.put_documents(copies())
     target.flush()
     report.seconds = time.perf_counter() - started
     return report

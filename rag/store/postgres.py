@@ -14,14 +14,20 @@ with FTS5's BM25, so that retrieval
 fuses the same two rankings as on SQLite, score for score. Every change is one
 transaction holding an advisory lock, so two app instances writing at once are serialised and
 leave a consistent library; reads inside `snapshot()` share one REPEATABLE READ transaction.
+`put_documents` bulk-loads many documents (`rag migrate`): one transaction that drops the HNSW
+and GIN indexes, writes the rows with COPY, then builds the indexes again.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +59,8 @@ INDEXES = (
     "rag_chunks_embedding",
 )
 WRITE_LOCK = 7_236_414  # advisory lock key: one writer at a time per database
+BULK_INDEXES = ("rag_chunks_terms", "rag_chunks_embedding")  # built again after a bulk load
+BULK_BATCH_CHUNKS = 5_000  # chunks a bulk load sends per COPY
 # BM25 as SQLite FTS5's bm25() computes it (k1, b; IDF floored at 1e-6)
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -121,6 +129,34 @@ CREATE OR REPLACE TRIGGER rag_chunks_removed AFTER DELETE ON rag_chunks
 
 _DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash, d.pages,
     (SELECT count(*) FROM rag_chunks c WHERE c.document_id = d.id), d.added_at, d.prepared_with"""
+
+
+log = logging.getLogger(__name__)
+
+
+def hnsw_graph_bytes(chunks: int, dimension: int, m: int) -> int:
+    """The memory pgvector's HNSW graph of `chunks` vectors takes while it is built in memory:
+    per element its vector (4 bytes a dimension), 2m neighbours at level 0 and a few above
+    (16 bytes each) and its bookkeeping. 2,432 bytes for 384-d and m 16, where pgvector 0.8.6
+    was measured to need 2,250 building serially and 1,690 in a parallel build's shared memory
+    (BENCHMARKS.md, issue 14)."""
+    return chunks * (4 * dimension + 40 * m + 256)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A document checked and its chunks' terms counted, ready to be written."""
+
+    document: NewDocument
+    vectors: np.ndarray
+    terms: list[list[str]]
+
+
+def _schema(dimension: int, config: PostgresSettings) -> str:
+    """The tables, indexes and triggers, each made where missing."""
+    return _SCHEMA.format(
+        dimension=dimension, m=config.hnsw_m, ef_construction=config.hnsw_ef_construction
+    )
 
 
 def _first_line(error: BaseException) -> str:
@@ -259,14 +295,9 @@ class PostgresStore:
                     f"the database {self.location} lacks the pgvector extension and this user "
                     "may not create it: run `CREATE EXTENSION vector;` in it as a superuser"
                 ) from error
-        schema = _SCHEMA.format(
-            dimension=int(dimension or 0),
-            m=self.config.hnsw_m,
-            ef_construction=self.config.hnsw_ef_construction,
-        )
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            self._db.execute(schema)
+            self._db.execute(_schema(int(dimension or 0), self.config))
             self._db.cursor().executemany(
                 "INSERT INTO rag_meta(key, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 [
@@ -306,13 +337,7 @@ class PostgresStore:
             dimension = self._db.execute(
                 "SELECT value FROM rag_meta WHERE key = 'dimension'"
             ).fetchone()
-            self._db.execute(
-                _SCHEMA.format(
-                    dimension=int(dimension[0]) if dimension else 0,
-                    m=self.config.hnsw_m,
-                    ef_construction=self.config.hnsw_ef_construction,
-                )
-            )
+            self._db.execute(_schema(int(dimension[0]) if dimension else 0, self.config))
             self._db.execute(
                 "UPDATE rag_term_totals SET chunks = s.chunks, terms = s.terms FROM (SELECT "
                 "count(*) AS chunks, coalesce(sum(term_count), 0) AS terms "
@@ -376,7 +401,8 @@ class PostgresStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def put_document(self, document: NewDocument) -> DocumentInfo:
+    def _prepare(self, document: NewDocument) -> _Prepared:
+        """Check the document's vectors and ids against its chunks; count its chunks' terms."""
         if document.vectors.shape != (len(document.chunks), self.dimension):
             raise ValueError(
                 f"{document.file}: {document.vectors.shape} vectors for {len(document.chunks)} "
@@ -387,17 +413,123 @@ class PostgresStore:
                 f"{document.file}: {len(document.chunk_ids)} chunk ids for "
                 f"{len(document.chunks)} chunks"
             )
-        vectors = np.ascontiguousarray(document.vectors, dtype=np.float32)
-        terms = lexical_terms([chunk.text for chunk in document.chunks])
+        return _Prepared(
+            document,
+            np.ascontiguousarray(document.vectors, dtype=np.float32),
+            lexical_terms([chunk.text for chunk in document.chunks]),
+        )
+
+    def put_document(self, document: NewDocument) -> DocumentInfo:
+        prepared = self._prepare(document)
         with self._write() as db:
-            db.execute("DELETE FROM rag_documents WHERE source = %s", (document.source,))
-            row = db.execute(
-                """INSERT INTO rag_documents(id, source, file, title, format, content_hash, size,
-                pages, added_at, prepared_with)
-                VALUES (coalesce(%s, nextval(pg_get_serial_sequence('rag_documents', 'id'))),
-                %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (document_id,) = self._write_documents(db, [prepared])
+            return self._document(document_id)
+
+    def put_documents(self, documents: Iterable[NewDocument]) -> list[DocumentInfo]:
+        """Bulk load: store the documents as `put_document` would one after another (the
+        same ids, rows and term totals; a source given twice keeps its last version), in one
+        transaction that drops the HNSW and GIN indexes, writes the rows with COPY and builds
+        the indexes again over the whole table. Much faster than a document at a time for
+        many chunks; for a few documents into a large library, slower (its indexes are built
+        again whole). Readers of the chunks wait until it commits (the dropped indexes lock
+        them), so they never see the library half loaded or without its indexes; a failure
+        anywhere leaves the library as it was."""
+        began = time.perf_counter()
+        ids: list[int] = []
+        with self._write() as db:
+            db.execute(
+                sql.SQL("DROP INDEX IF EXISTS {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, BULK_INDEXES))
+                )
+            )
+            batch: list[_Prepared] = []
+            for document in documents:
+                if any(p.document.source == document.source for p in batch):
+                    ids += self._write_documents(db, batch)  # the later version replaces it
+                    batch = []
+                batch.append(self._prepare(document))
+                if sum(len(p.document.chunks) for p in batch) >= BULK_BATCH_CHUNKS:
+                    ids += self._write_documents(db, batch)
+                    batch = []
+            if batch:
+                ids += self._write_documents(db, batch)
+            written = time.perf_counter()
+            chunks, memory_mb, workers = self._build_indexes(db)
+            built = time.perf_counter()
+            rows = db.execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM rag_documents d WHERE d.id = ANY(%s::bigint[])",
+                (ids,),
+            ).fetchall()
+        found = {info.id: info for info in (DocumentInfo(*row) for row in rows)}
+        log.info(
+            "bulk load of %d documents: rows written in %.1f s, indexes over %d chunks built in "
+            "%.1f s (maintenance_work_mem %d MB, up to %d parallel workers)",
+            len(found),
+            written - began,
+            chunks,
+            built - written,
+            memory_mb,
+            workers,
+            extra={
+                "rows_s": written - began,
+                "indexes_s": built - written,
+                "memory_mb": memory_mb,
+                "workers": workers,
+            },
+        )
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    def _build_indexes(self, db: psycopg.Connection[Any]) -> tuple[int, int, int]:
+        """Create the missing indexes of the chunks with memory for their HNSW graph to fit
+        (never less than the server's own setting, at most `build_memory_mb`: a parallel build
+        reserves all of it as shared memory at once) and `build_workers` parallel workers;
+        then ANALYZE. The chunk count, the memory (MB) and the workers used."""
+        row = db.execute(
+            "SELECT (SELECT count(*) FROM rag_chunks), (SELECT setting::bigint / 1024 "
+            "FROM pg_settings WHERE name = 'maintenance_work_mem')"  # kB -> MB
+        ).fetchone()
+        assert row is not None
+        chunks, configured_mb = int(row[0]), int(row[1])
+        graph_mb = math.ceil(hnsw_graph_bytes(chunks, self.dimension, self.config.hnsw_m) / 2**20)
+        memory_mb = max(configured_mb, min(graph_mb, self.config.build_memory_mb))
+        db.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true), "
+            "set_config('max_parallel_maintenance_workers', %s, true)",
+            (f"{memory_mb}MB", str(self.config.build_workers)),
+        )
+        notices: list[psycopg.errors.Diagnostic] = []
+        db.add_notice_handler(notices.append)
+        try:
+            db.execute(_schema(self.dimension, self.config))
+        finally:
+            db.remove_notice_handler(notices.append)
+        for notice in notices:
+            if "maintenance_work_mem" in (notice.message_primary or ""):  # pgvector's
+                log.warning(
+                    "%s (at maintenance_work_mem %d MB): the HNSW index was built slowly; "
+                    "raise the setting postgres.build_memory_mb",
+                    notice.message_primary,
+                    memory_mb,
+                )
+        db.execute("ANALYZE rag_documents, rag_pages, rag_chunks")
+        return chunks, memory_mb, self.config.build_workers
+
+    def _write_documents(self, db: psycopg.Connection[Any], batch: list[_Prepared]) -> list[int]:
+        """Write the documents of `batch` (each of its own source) with COPY, each replacing a
+        stored document of its source; their ids, in order. Ids kept from another store
+        raise the id sequences past them; new ids come from the sequences."""
+        db.execute(
+            "DELETE FROM rag_documents WHERE source = ANY(%s::text[])",
+            ([p.document.source for p in batch],),
+        )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        documents, pages, chunks = [], [], []
+        for prepared in batch:
+            document = prepared.document
+            document_id, chunk_ids = self._new_ids(db, document)
+            documents.append(
                 (
-                    document.document_id,
+                    document_id,
                     document.source,
                     document.file,
                     document.title,
@@ -405,62 +537,91 @@ class PostgresStore:
                     document.content_hash,
                     document.size,
                     len(document.pages),
-                    document.added_at or datetime.now(UTC).isoformat(timespec="seconds"),
+                    document.added_at or now,
                     document.prepared_with,
-                ),
+                )
+            )
+            pages += [
+                (document_id, ordinal, page.number, page.text, page.raw_text)
+                for ordinal, page in enumerate(document.pages)
+            ]
+            chunks += [
+                (
+                    chunk_id,
+                    document_id,
+                    chunk.ordinal,
+                    chunk.page,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    chunk.token_count,
+                    vector,
+                    Jsonb(Counter(chunk_terms)),
+                    len(chunk_terms),
+                )
+                for chunk_id, chunk, vector, chunk_terms in zip(
+                    chunk_ids, document.chunks, prepared.vectors, prepared.terms, strict=True
+                )
+            ]
+        self._copy(
+            db,
+            "rag_documents(id, source, file, title, format, content_hash, size, pages, added_at, "
+            "prepared_with)",
+            ["int8", "text", "text", "text", "text", "text", "int8", "int4", "text", "text"],
+            documents,
+        )
+        self._copy(
+            db,
+            "rag_pages(document_id, ordinal, number, text, raw_text)",
+            ["int8", "int4", "int4", "text", "text"],
+            pages,
+        )
+        self._copy(
+            db,
+            'rag_chunks(id, document_id, ordinal, page, start, "end", text, token_count, '
+            "embedding, terms, term_count)",
+            ["int8", "int8", "int4", "int4", "int4", "int4", "text", "int4", "vector", "jsonb"]
+            + ["int4"],
+            chunks,
+        )
+        return [row[0] for row in documents]
+
+    @staticmethod
+    def _copy(
+        db: psycopg.Connection[Any], table: str, types: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """COPY `rows` into `table` (its name and columns) in binary, as `types`."""
+        with db.cursor().copy(f"COPY {table} FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _new_ids(self, db: psycopg.Connection[Any], document: NewDocument) -> tuple[int, list[int]]:
+        """The document's id and its chunks' ids: those it keeps (the sequences raised past
+        them), else the next of each sequence."""
+        if document.document_id is not None:
+            document_id = document.document_id
+            self._raise_sequence(db, "rag_documents", document_id)
+        else:
+            row = db.execute(
+                "SELECT nextval(pg_get_serial_sequence('rag_documents', 'id'))"
             ).fetchone()
             assert row is not None
             document_id = int(row[0])
-            if document.document_id is not None:
-                self._raise_sequence(db, "rag_documents", document_id)
-            db.cursor().executemany(
-                "INSERT INTO rag_pages(document_id, ordinal, number, text, raw_text) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (document_id, ordinal, page.number, page.text, page.raw_text)
-                    for ordinal, page in enumerate(document.pages)
-                ],
-            )
-            if document.chunk_ids is not None:
-                ids = list(document.chunk_ids)
-                if ids:
-                    self._raise_sequence(db, "rag_chunks", max(ids))
-            else:
-                ids = [
-                    int(r[0])
-                    for r in db.execute(
-                        "SELECT nextval(pg_get_serial_sequence('rag_chunks', 'id')) "
-                        "FROM generate_series(1, %s)",
-                        (len(document.chunks),),
-                    )
-                ]
-            with db.cursor().copy(
-                'COPY rag_chunks(id, document_id, ordinal, page, start, "end", text, '
-                "token_count, embedding, terms, term_count) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(
-                    ["int8", "int8", "int4", "int4", "int4", "int4", "text", "int4", "vector"]
-                    + ["jsonb", "int4"]
+        if document.chunk_ids is not None:
+            chunk_ids = list(document.chunk_ids)
+            if chunk_ids:
+                self._raise_sequence(db, "rag_chunks", max(chunk_ids))
+        else:
+            chunk_ids = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT nextval(pg_get_serial_sequence('rag_chunks', 'id')) "
+                    "FROM generate_series(1, %s)",
+                    (len(document.chunks),),
                 )
-                for chunk_id, chunk, vector, chunk_terms in zip(
-                    ids, document.chunks, vectors, terms, strict=True
-                ):
-                    copy.write_row(
-                        (
-                            chunk_id,
-                            document_id,
-                            chunk.ordinal,
-                            chunk.page,
-                            chunk.start,
-                            chunk.end,
-                            chunk.text,
-                            chunk.token_count,
-                            vector,
-                            Jsonb(Counter(chunk_terms)),
-                            len(chunk_terms),
-                        )
-                    )
-            return self._document(document_id)
+            ]
+        return document_id, chunk_ids
 
     @staticmethod
     def _raise_sequence(db: psycopg.Connection[Any], table: str, at_least: int) -> None:
@@ -761,12 +922,7 @@ class PostgresStore:
         with self._write() as db:
             for name in names:
                 db.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
-            schema = _SCHEMA.format(
-                dimension=self.dimension,
-                m=self.config.hnsw_m,
-                ef_construction=self.config.hnsw_ef_construction,
-            )
-            db.execute(schema)
+            db.execute(_schema(self.dimension, self.config))
         return f"rebuilt {', '.join(names)}"
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -554,6 +554,15 @@ class SqliteFaissStore:
             stored = self._document(document_id)
         self._apply_to_index(generation, removed=old_ids, added=(new_ids, vectors))
         return stored
+
+    def put_documents(self, documents: Iterable[NewDocument]) -> list[DocumentInfo]:
+        """Each document in its own transaction, as `put_document` writes it: SQLite takes
+        rows fast, and the FAISS base is built once, at `flush`."""
+        stored: dict[str, DocumentInfo] = {}
+        for document in documents:
+            stored.pop(document.source, None)  # a later version replaces it
+            stored[document.source] = self.put_document(document)
+        return list(stored.values())
 
     def remove_document(self, document_id: int) -> None:
         with self._write() as db:

@@ -246,6 +246,78 @@ class WritingTests(_Opened):
         with pytest.raises(DocumentNotFoundError):
             store.stored_document(999)
 
+    def test_put_documents_stores_each_as_put_document_would(self, store: DocumentStore) -> None:
+        replaced = store.put_document(make_document("/lib/a.txt", ["Old words."], seed=1))
+        before = store.chunk_ids()
+        stored = store.put_documents(
+            iter(
+                [
+                    make_document("/lib/a.txt", ["New port words.", "Copper."], 2, "h2"),
+                    make_document("/lib/b.txt", ["Port policy.", "Tin.", "Lima."], 4, pages=3),
+                    make_document("/lib/c.txt", ["Early version."], seed=7),
+                    make_document("/lib/c.txt", ["Late version of c."], seed=8, content_hash="h3"),
+                ]
+            )
+        )
+        assert stored == store.documents()
+        assert [(d.file, d.chunks, d.pages, d.content_hash) for d in stored] == [
+            ("a.txt", 2, 1, "h2"),
+            ("b.txt", 3, 3, "h1"),
+            ("c.txt", 1, 1, "h3"),
+        ]
+        assert replaced.id not in {d.id for d in stored}
+        ids = store.chunk_ids()
+        assert min(ids) > max(before)
+        texts = [
+            "New port words.",
+            "Copper.",
+            "Port policy.",
+            "Tin.",
+            "Lima.",
+            "Late version of c.",
+        ]
+        assert [p.text for p in store.passages(ids)] == texts  # ids in the order written
+        assert store.page(stored[1].id, 2).text == "Tin."
+        assert np.allclose(store.vectors(ids[2:5]), np.stack([unit(4), unit(5), unit(6)]))
+        assert [p.text for p in store.passages([store.search_dense(unit(8), 1)[0].chunk_id])] == [
+            "Late version of c."
+        ]
+        assert_bm25(store, "port policy copper version")
+        store.flush()
+        assert store.check().findings == []
+        later = store.put_document(make_document("/lib/d.txt", ["Later."], seed=9))
+        assert later.id > max(d.id for d in stored)
+        assert min(store.chunk_ids([later.id])) > max(ids)
+
+    def test_put_documents_keeps_the_ids_given(self, store: DocumentStore) -> None:
+        put = [
+            store.put_document(make_document(f"/lib/{name}.txt", [f"{name} one.", "Two."], seed))
+            for seed, name in enumerate(["a", "b", "c"])
+        ]
+        ids = store.chunk_ids()
+        copies = [store.stored_document(d.id) for d in put]
+        for document in put:
+            store.remove_document(document.id)
+        assert store.put_documents(copies) == put  # as `rag migrate` copies a library
+        assert store.chunk_ids() == ids
+        assert [p.text for p in store.passages(ids)][::2] == ["a one.", "b one.", "c one."]
+        later = store.put_document(make_document("/lib/d.txt", ["Later."], seed=9))
+        assert later.id > put[-1].id and min(store.chunk_ids([later.id])) > max(ids)
+
+    def test_a_failed_bulk_load_leaves_every_document_whole(self, store: DocumentStore) -> None:
+        store.put_document(make_document("/lib/a.txt", ["Alpha port."], seed=1))
+        good = make_document("/lib/b.txt", ["Beta port.", "More."], seed=2)
+        broken = NewDocument(**{**vars(good), "source": "/lib/c.txt", "vectors": good.vectors[:1]})
+        with pytest.raises(ValueError):
+            store.put_documents([good, broken])
+        documents = store.documents()
+        # PostgreSQL writes none of them (one transaction), the folder store each before `broken`
+        assert [d.file for d in documents] in (["a.txt"], ["a.txt", "b.txt"])
+        assert sum(d.chunks for d in documents) == len(store.chunk_ids())
+        assert_bm25(store, "port")
+        store.flush()
+        assert store.check().findings == []
+
 
 class ReadingTests(_Opened):
     """Pages, passages, vectors, statistics, filters and awkward texts."""
