@@ -791,9 +791,10 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
 # chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
-# taken for footnote markers; Word and HTML 2: tables as Markdown; Word 3: the paragraph above
-# a table heads it), so that files read by an earlier version are read again.
-LOADER_VERSIONS = {".pdf": 4, ".docx": 3, ".html": 2, ".htm": 2}
+# taken for footnote markers; 5: table columns empty in every row dropped; Word and HTML 2:
+# tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
+# earlier version are read again.
+LOADER_VERSIONS = {".pdf": 5, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

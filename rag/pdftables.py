@@ -107,6 +107,19 @@ def _caption(words: list[dict[str, Any]], box: Box) -> str:
     return " ".join(word["text"] for word in sorted(line, key=lambda word: word["x0"]))
 
 
+def _without_empty_columns(
+    rows: tuple[tuple[str, ...], ...], cells: tuple[tuple[Box | None, ...], ...]
+) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[Box | None, ...], ...]]:
+    """The rows and cell boxes without the columns that are empty in every row (the finder
+    makes one between each two rules, and spanning cells leave many empty)."""
+    width = max((len(row) for row in rows), default=0)
+    kept = [i for i in range(width) if any(i < len(row) and row[i] for row in rows)]
+    return (
+        tuple(tuple(row[i] for i in kept if i < len(row)) for row in rows),
+        tuple(tuple(boxes[i] for i in kept if i < len(boxes)) for boxes in cells),
+    )
+
+
 def _is_table(rows: Sequence[Sequence[str]]) -> bool:
     filled = sum(1 for row in rows if sum(1 for cell in row if cell) >= 2)
     longest = max((len(cell) for row in rows for cell in row), default=0)
@@ -136,6 +149,7 @@ class TableFinder:
                     continue
                 words = page.extract_words() if words is None else words
                 cells = tuple(tuple(row.cells) for row in table.rows)
+                rows, cells = _without_empty_columns(rows, cells)
                 found.append(PdfTable(tuple(table.bbox), rows, cells, _caption(words, table.bbox)))
             return found
         finally:

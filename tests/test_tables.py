@@ -230,3 +230,15 @@ def test_a_word_table_is_headed_by_the_paragraph_that_introduces_it(tmp_path: Pa
         "Table 1. Vessels of the fleet and where they are based\n"
         "| Vessel | Home port | Built |\n| --- | --- | --- |\n| Santa Rosa | Chimbote | 1987 |"
     )
+
+
+def test_columns_empty_in_every_row_are_dropped():
+    from rag.pdftables import _without_empty_columns
+
+    box = (0.0, 0.0, 1.0, 1.0)
+    rows = (("", "Q4", "", "2022"), ("", "U.S.", "", "$12,516"))
+    cells = ((None, box, None, box), (box, box, box, box))
+    assert _without_empty_columns(rows, cells) == (
+        (("Q4", "2022"), ("U.S.", "$12,516")),
+        ((box, box), (box, box)),
+    )
