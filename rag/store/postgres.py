@@ -138,8 +138,8 @@ def hnsw_graph_bytes(chunks: int, dimension: int, m: int) -> int:
     """The memory pgvector's HNSW graph of `chunks` vectors takes while it is built in memory:
     per element its vector (4 bytes a dimension), 2m neighbours at level 0 and a few above
     (16 bytes each) and its bookkeeping. 2,432 bytes for 384-d and m 16, where pgvector 0.8.6
-    was measured to need 2,250 building serially and 1,690 in a parallel build's shared memory
-    (BENCHMARKS.md, issue 14)."""
+    was measured to need 2,250 of maintenance_work_mem, serial or parallel (BENCHMARKS.md,
+    issue 14)."""
     return chunks * (4 * dimension + 40 * m + 256)
 
 
