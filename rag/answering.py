@@ -576,10 +576,12 @@ def stream_generated_answer(
     chat: BaseChatModel,
     judge_citations: bool,
     mode: str,
+    check_responds: bool = True,
 ) -> Iterator[TextPiece | Answer]:
     """Stream the chat model's answer over numbered passages, then check it and yield the
     checked Answer: the sentences the deterministic checks leave open in one more turn of the
-    conversation, then whether it answers at all (a refusal when the model finds it does not)."""
+    conversation, then (`check_responds`) whether it answers at all: a refusal when the model
+    finds it does not."""
     messages = answer_prompt().format_messages(
         passages=format_passages(passages), question=question
     )
@@ -597,7 +599,9 @@ def stream_generated_answer(
         return ask_model_to_check(chat, messages, [c for c, _ in claims], cited)
 
     answer = check_answer(question, text, passages, judge if judge_citations else None, mode=mode)
-    if answer.refused or not responds(chat, question, strip_markers(answer.text)):
+    if answer.refused or (
+        check_responds and not responds(chat, question, strip_markers(answer.text))
+    ):
         answer = refusal(question, mode, passages)
     yield answer
 
@@ -660,6 +664,9 @@ class AnswerRequest:
     mode: str  # EXTRACTIVE, "local" or "openai"
     document_ids: list[int] | None = None  # None: the whole library
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer)
+    # an open question ("What do the reports say about X?", a briefing's section): whatever the
+    # passages say about it answers it, so a generated answer is not asked whether it responds
+    open_question: bool = False
 
 
 class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
@@ -706,7 +713,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
                 question, passages, self.embedder, self.settings, self.answer_probability()
             )
         else:
-            yield from self._generate(question, passages, request.mode)
+            yield from self._generate(question, passages, request.mode, request.open_question)
 
     def answer_probability(self) -> AnswerProbability | None:
         """The model check of extractive answers (`answer_check`), asking the generator's chat
@@ -736,7 +743,9 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         standalone = condense_question(self.chat_model(request.mode), question, request.history)
         return standalone, standalone if standalone == question else f"{standalone} {question}"
 
-    def _generate(self, question: str, passages: list[Passage], mode: str) -> Iterator[AnswerEvent]:
+    def _generate(
+        self, question: str, passages: list[Passage], mode: str, open_question: bool
+    ) -> Iterator[AnswerEvent]:
         focused, quotes = focus_passages(question, passages, self.embedder, self.settings)
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
@@ -747,7 +756,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
                 yield from (Queued(ahead) for ahead in self.model_queue.ahead(ticket))
             chat = self.chat_model(mode)
             judge = self.settings.judge_citations
-            for event in stream_generated_answer(question, focused, chat, judge, mode):
+            answers = stream_generated_answer(
+                question, focused, chat, judge, mode, check_responds=not open_question
+            )
+            for event in answers:
                 yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)
         finally:
             if ticket is not None:

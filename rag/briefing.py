@@ -383,7 +383,7 @@ def build_briefing(
     for question in questions:
         if len(written) == sections:
             break
-        answer = library.ask(question, mode=mode, documents=documents)
+        answer = library.ask(question, mode=mode, documents=documents, open_question=True)
         section, lost = supported_section(answer, numbering, seen)
         dropped += lost
         if section.sentences:

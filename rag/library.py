@@ -6,6 +6,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -137,9 +138,12 @@ class Library:
         mode: str | None = None,
         documents: list[str] | None = None,
         history: list[tuple[str, str]] | None = None,
+        open_question: bool = False,
     ) -> Answer:
-        """Answer a question from the library, with checked citations."""
-        return self.chain.invoke(self.request(question, mode, documents, history))
+        """Answer a question from the library, with checked citations; an `open_question`
+        ("What do the reports say about X?") is answered by whatever the passages say of X."""
+        request = self.request(question, mode, documents, history)
+        return self.chain.invoke(replace(request, open_question=open_question))
 
     def ask_stream(
         self,

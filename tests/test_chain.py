@@ -108,6 +108,17 @@ def test_an_answer_the_model_finds_unresponsive_becomes_a_refusal(embedder):
     assert answer.refused and answer.text == NOT_IN_LIBRARY
 
 
+def test_an_open_question_is_not_asked_whether_it_is_answered(embedder):
+    model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
+    question = "What do the reports say about the Space Force?"
+    closed = AnswerRequest(question, mode="local")
+    assert chain(Recorder(0.9), embedder, lambda mode: model).invoke(closed).refused
+    model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
+    opened = AnswerRequest(question, mode="local", open_question=True)  # a briefing's section
+    answer = chain(Recorder(0.9), embedder, lambda mode: model).invoke(opened)
+    assert not answer.refused and answer.sentences[0].verdict == "supported"
+
+
 class Counting(FakeListChatModel):
     """A scripted chat model that keeps the messages of each call."""
 

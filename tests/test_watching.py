@@ -123,7 +123,7 @@ def test_rag_watch_command_indexes_a_new_file_and_stops_on_interrupt(tmp_path: P
             if "indexed note.txt" in line:
                 break
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=WAIT_SECONDS)
+        rest, _ = process.communicate(timeout=90)  # Ctrl+C waits for an ingest under way
     finally:
         killer.cancel()
         process.kill()
