@@ -109,7 +109,14 @@ def test_rag_watch_command_indexes_a_new_file_and_stops_on_interrupt(tmp_path: P
     command = [sys.executable, "-m", "rag.cli", "watch", str(folder), "--index", str(index)]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        # a shell's background job (a CI run started with &) ignores Ctrl+C, and a child
+        # inherits that: give the watcher the terminal's default, as a user's shell does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     killer = threading.Timer(120, process.kill)  # a hung watcher fails the test, not the run
     killer.start()
@@ -123,7 +130,7 @@ def test_rag_watch_command_indexes_a_new_file_and_stops_on_interrupt(tmp_path: P
             if "indexed note.txt" in line:
                 break
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=90)  # Ctrl+C waits for an ingest under way
+        rest, _ = process.communicate(timeout=WAIT_SECONDS)
     finally:
         killer.cancel()
         process.kill()
