@@ -804,6 +804,7 @@ def build_app(library: Library) -> gr.Blocks:
             # not queued behind another user's answer: evidence and extractive answers come at
             # once, and questions for the local model take turns inside (AnswerChain.model_queue)
             "concurrency_limit": None,
+            "show_progress": "hidden",
             **private,
         }
         question.submit(**ask)
