@@ -1,8 +1,10 @@
 """Embedding backends compared: speed, agreement with the model's own vectors, SciFact nDCG@10.
 
     .venv/bin/python benchmarks/embedding_backends.py [--passages 512] [--threads 2]
+        [--model package:embeddinggemma --ndcg]
 
-Speed: the same passages (SciFact abstracts cut to the model's 256 tokens) through each backend,
+Speed: the same passages (SciFact abstracts longer than 1,500 characters, cut to the model's
+length) through each backend,
 batch 32, rounds alternating between backends so that a noisy machine slows all alike.
 Agreement: cosine of each backend's vector to the sentence-transformers fp32 vector, for those
 passages and for the SciFact test queries (short texts). Quality: dense-only nDCG@10 on SciFact
@@ -59,7 +61,7 @@ def ndcg_at_10(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], qre
     return total / len(query_ids)
 
 
-def backends(threads: int, cache_dir: Path) -> dict[str, Encode]:
+def backends(model: str, threads: int, cache_dir: Path) -> dict[str, Encode]:
     """Each backend as a function (texts, prompt name) -> unit vectors."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -67,12 +69,16 @@ def backends(threads: int, cache_dir: Path) -> dict[str, Encode]:
     torch.set_num_threads(threads)
     encoders: dict[str, Encode] = {}
     for name in ("torch", "onnx", "onnx-int8"):
-        embedder = Embedder(MODEL, 32, cache_dir, name, threads)
+        embedder = Embedder(model, 32, cache_dir, name, threads)
         encoders[name] = embedder.embed
-    path = Embedder(MODEL, 32, cache_dir, "torch").path
+    path = Embedder(model, 32, cache_dir, "torch").path
     bf16 = SentenceTransformer(str(path), device="cpu", model_kwargs={"dtype": torch.bfloat16})
     encoders["torch-bf16"] = lambda texts, prompt: bf16.encode(
-        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+        texts,
+        prompt_name=prompt if prompt in bf16.prompts else None,
+        batch_size=32,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
     ).astype(np.float32)
     return encoders
 
@@ -94,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passages", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default=MODEL, help="embedding model (default: %(default)s)")
     parser.add_argument(
         "--ndcg",
         nargs="*",
@@ -106,7 +113,7 @@ def main() -> None:
 
     doc_ids, docs, query_ids, queries, qrels = scifact()
     long_docs = [doc for doc in docs if len(doc) > 1500][: args.passages]
-    encoders = backends(args.threads, args.cache_dir)
+    encoders = backends(args.model, args.threads, args.cache_dir)
     for encode in encoders.values():
         encode(long_docs[:8], DOCUMENT)  # warm-up
     rates, passage_vectors = speed(encoders, long_docs)

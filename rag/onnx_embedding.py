@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -77,41 +78,109 @@ class ModelLayout:
     prompts: dict[
         str, str
     ]  # prompt name -> text put before each input, as sentence-transformers does
+    dense: tuple[Path, ...] = ()  # folders of the Dense modules after pooling, in order
+
+
+IDENTITY = "torch.nn.modules.linear.Identity"
+TANH = "torch.nn.modules.activation.Tanh"
 
 
 def model_layout(path: Path) -> ModelLayout:
-    """The layout of a Transformer + Pooling (+ Normalize) folder; other models raise."""
+    """The layout of a Transformer + Pooling (+ Dense ...) (+ Normalize) folder, as written by
+    sentence-transformers before version 6 or since; other models raise."""
     try:
         modules = json.loads((path / "modules.json").read_text())
         types = [module["type"].rsplit(".", 1)[-1] for module in modules]
-        if types[:2] != ["Transformer", "Pooling"] or set(types[2:]) - {"Normalize"}:
+        dense_count = len(list(takewhile(lambda kind: kind == "Dense", types[2:])))
+        if types[:2] != ["Transformer", "Pooling"] or set(types[2 + dense_count :]) - {"Normalize"}:
             raise ModelUnavailableError(f"{path}: modules {types} have no ONNX export here")
         if modules[0].get("path"):
             raise ModelUnavailableError(f"{path}: the transformer is not at the model's root")
-        pooling_config = json.loads((path / modules[1]["path"] / "config.json").read_text())
-        bert_config = json.loads((path / "sentence_bert_config.json").read_text())
+        pooling, width = _pooling(path / modules[1]["path"])
+        max_seq_length = json.loads((path / "sentence_bert_config.json").read_text()).get(
+            "max_seq_length"
+        ) or json.loads((path / "tokenizer_config.json").read_text()).get("model_max_length")
         st_config = path / "config_sentence_transformers.json"
         prompts = (
             json.loads(st_config.read_text()).get("prompts", {}) if st_config.is_file() else {}
         )
+        dense = tuple(path / module["path"] for module in modules[2 : 2 + dense_count])
+        dimension = _dense_config(dense[-1])["out_features"] if dense else width
     except (OSError, ValueError, KeyError) as error:
         raise ModelUnavailableError(
             f"{path}: not a readable sentence-transformers folder ({error})"
         ) from error
-    enabled = [k for k, v in pooling_config.items() if k.startswith("pooling_mode") and v]
-    if len(enabled) != 1 or enabled[0] not in POOLING_MODES:
-        raise ModelUnavailableError(f"{path}: pooling {pooling_config} has no ONNX export here")
     tokenizer_file = path / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise ModelUnavailableError(f"{path}: no tokenizer.json for the ONNX backend")
     return ModelLayout(
         path=path,
         tokenizer_file=tokenizer_file,
-        max_seq_length=int(bert_config["max_seq_length"]),
-        pooling=POOLING_MODES[enabled[0]],
-        dimension=int(pooling_config["word_embedding_dimension"]),
+        max_seq_length=int(max_seq_length),
+        pooling=pooling,
+        dimension=int(dimension),
         prompts=prompts,
+        dense=dense,
     )
+
+
+def _pooling(folder: Path) -> tuple[str, int]:
+    """The pooling mode ("mean" or "cls") and the token vectors' width; sentence-transformers 6
+    names the mode, earlier versions set one flag of several."""
+    config = json.loads((folder / "config.json").read_text())
+    if isinstance(config.get("pooling_mode"), str):
+        mode, width = config["pooling_mode"], config["embedding_dimension"]
+    else:
+        enabled = [k for k, v in config.items() if k.startswith("pooling_mode") and v]
+        mode = POOLING_MODES.get(enabled[0], "") if len(enabled) == 1 else ""
+        width = config["word_embedding_dimension"]
+    if mode not in POOLING_MODES.values():
+        raise ModelUnavailableError(f"{folder}: pooling {config} has no ONNX export here")
+    return mode, int(width)
+
+
+def _dense_config(folder: Path) -> dict[str, Any]:
+    """A Dense module's configuration; one whose activation or weights cannot be run here
+    raises."""
+    config: dict[str, Any] = json.loads((folder / "config.json").read_text())
+    if config.get("activation_function", TANH) not in (IDENTITY, TANH):
+        raise ModelUnavailableError(
+            f"{folder}: activation {config['activation_function']} has no ONNX export here"
+        )
+    if not (folder / "model.safetensors").is_file():
+        raise ModelUnavailableError(f"{folder}: Dense weights are not in model.safetensors")
+    return config
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """A sentence-transformers Dense module: a linear map, then tanh or nothing."""
+
+    weight: np.ndarray  # (in, out)
+    bias: np.ndarray | None
+    tanh: bool
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y: np.ndarray = x @ self.weight if self.bias is None else x @ self.weight + self.bias
+        return np.tanh(y) if self.tanh else y
+
+
+def dense_layers(layout: ModelLayout) -> list[DenseLayer]:
+    """The model's Dense modules, read from safetensors."""
+    from safetensors.numpy import load_file
+
+    layers = []
+    for folder in layout.dense:
+        config = _dense_config(folder)
+        weights = load_file(folder / "model.safetensors")
+        layers.append(
+            DenseLayer(
+                weight=np.ascontiguousarray(weights["linear.weight"].T, dtype=np.float32),
+                bias=weights.get("linear.bias"),
+                tanh=config.get("activation_function", TANH) == TANH,
+            )
+        )
+    return layers
 
 
 def weights_file(path: Path) -> Path:
@@ -233,6 +302,8 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
     )
     names = [name for name in _INPUTS if name in sample]
 
+    layer_masks = _layer_masks(model.config)
+
     class Hidden(torch.nn.Module):
         """The transformer's last hidden state, called with keyword inputs."""
 
@@ -241,9 +312,11 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
             self.model = model
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            hidden: torch.Tensor = self.model(
-                **dict(zip(names, inputs, strict=True))
-            ).last_hidden_state
+            named: dict[str, Any] = dict(zip(names, inputs, strict=True))
+            if layer_masks is not None:
+                named["attention_mask"] = layer_masks(named["attention_mask"])
+                named["use_cache"] = False
+            hidden: torch.Tensor = self.model(**named).last_hidden_state
             return hidden
 
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
@@ -261,17 +334,54 @@ def _export_fp32(layout: ModelLayout, target: Path) -> np.ndarray:
     return reference
 
 
+def _layer_masks(config: Any) -> Callable[[Any], dict[str, Any]] | None:
+    """For a model that builds an attention mask per layer type (Gemma 3: full and sliding
+    window), a function of the padding mask giving those masks, made of plain tensor
+    operations that the ONNX exporter can trace (the model's own are built with vmap, which
+    it cannot). None for a model that takes the padding mask as it is."""
+    layer_types = getattr(config, "layer_types", None)
+    if not layer_types:
+        return None
+    if not getattr(config, "use_bidirectional_attention", False) or set(layer_types) - {
+        "full_attention",
+        "sliding_attention",
+    }:
+        raise ModelUnavailableError(
+            f"attention {sorted(set(layer_types))} (causal or unknown) has no ONNX export here"
+        )
+    import torch
+
+    window = int(config.sliding_window)
+
+    def masks(padding: torch.Tensor) -> dict[str, torch.Tensor]:
+        keys = padding[:, None, None, :].bool()  # (batch, 1, query, key): which keys are text
+        position = torch.arange(padding.shape[1], device=padding.device)
+        near = (position[:, None] - position[None, :]).abs() < window
+        blocked = torch.finfo(torch.float32).min
+        return {
+            "full_attention": torch.where(keys, 0.0, blocked),
+            "sliding_attention": torch.where(keys & near[None, None], 0.0, blocked),
+        }
+
+    return masks
+
+
 def _quantize(source: Path, target: Path) -> None:
     """int8 weights of the matrix products, per output channel; activations quantized at run
-    time. The embedding tables stay fp32: quantizing them costs short texts accuracy."""
+    time. The embedding tables stay fp32: quantizing them costs short texts accuracy. So do
+    the MLP output projections of gated models (`down_proj`), whose inputs have outliers:
+    with them in int8 EmbeddingGemma's probe vectors fell to cosine 0.946, without 0.995."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    graph = onnx.load(str(source), load_external_data=False).graph
     quantize_dynamic(
         str(source),
         str(target),
         per_channel=True,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=[node.name for node in graph.node if "down_proj" in node.name],
     )
 
 
@@ -314,6 +424,10 @@ class OnnxEncoder:
         return onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )
+
+    @cached_property
+    def dense(self) -> list[DenseLayer]:
+        return dense_layers(self.layout)
 
     @cached_property
     def _inputs(self) -> set[str]:
@@ -363,6 +477,8 @@ class OnnxEncoder:
         else:
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        for layer in self.dense:
+            pooled = layer(pooled)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray = pooled / np.maximum(norms, 1e-12)
         return unit

@@ -130,3 +130,71 @@ def test_a_title_slot_in_the_document_prompt_takes_the_title(embedder, monkeypat
         "title: none | text: Text.",
         "title: none | text: Seabed Mining.",
     ]
+
+
+def tiny_gemma_folder(folder: Path) -> Path:
+    """A two-layer Gemma 3 encoder with random weights, saved in EmbeddingGemma's layout:
+    bidirectional attention with a sliding window of 4 tokens (so that the window matters),
+    mean pooling, two Dense modules (one without bias and activation, one with both)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tokenizer_models
+    from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast
+
+    words = " ".join(TEXTS).lower().replace(",", " ").replace(".", " ").replace("?", " ").split()
+    vocabulary = {"[PAD]": 0, "[UNK]": 1} | {w: i + 2 for i, w in enumerate(dict.fromkeys(words))}
+    tokenizer = Tokenizer(tokenizer_models.WordLevel(vocabulary, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]")
+    config = Gemma3TextConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention"],
+        use_bidirectional_attention=True,
+        max_position_embeddings=256,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    Gemma3TextModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    model = SentenceTransformer(
+        modules=[
+            models.Transformer(str(folder), max_seq_length=128),
+            models.Pooling(32, "mean"),
+            models.Dense(32, 48, bias=False, activation_function=torch.nn.Identity()),
+            models.Dense(48, 24),
+            models.Normalize(),
+        ],
+        device="cpu",
+    )
+    model.save(str(folder))
+    return folder
+
+
+def test_a_gemma_model_with_dense_modules_is_exported_and_agrees(tmp_path):
+    import onnx
+    from sentence_transformers import SentenceTransformer
+
+    from rag.onnx_embedding import OnnxEncoder, model_layout
+
+    folder = tiny_gemma_folder(tmp_path / "tiny-gemma")
+    layout = model_layout(folder)
+    assert (layout.dimension, len(layout.dense)) == (24, 2)
+    fp32 = exported_model(folder, "tiny-gemma", tmp_path / "cache", FP32)
+    vectors = OnnxEncoder(layout, fp32, 1).encode(TEXTS, batch_size=4)
+    original = SentenceTransformer(str(folder), device="cpu").encode(
+        TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
+    assert np.sum(vectors * original, axis=1).min() >= 0.9999
+    manifest = json.loads((fp32.parent / MANIFEST).read_text())
+    graph = onnx.load(str(fp32.parent / manifest["files"][INT8]["file"])).graph
+    down = [node.op_type for node in graph.node if "down_proj" in node.name]
+    assert down and set(down) == {"MatMul"}  # the MLP output projections stay fp32
