@@ -6,7 +6,6 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -142,8 +141,7 @@ class Library:
     ) -> Answer:
         """Answer a question from the library, with checked citations; an `open_question`
         ("What do the reports say about X?") is answered by whatever the passages say of X."""
-        request = self.request(question, mode, documents, history)
-        return self.chain.invoke(replace(request, open_question=open_question))
+        return self.chain.invoke(self.request(question, mode, documents, history, open_question))
 
     def ask_stream(
         self,
@@ -169,6 +167,7 @@ class Library:
         mode: str | None = None,
         documents: list[str] | None = None,
         history: list[tuple[str, str]] | None = None,
+        open_question: bool = False,
     ) -> AnswerRequest:
         """The chain's input for a question; the documents named must be in the library."""
         if not question.strip():
@@ -178,6 +177,7 @@ class Library:
             mode=mode or self.settings.generator,
             document_ids=self.document_ids(documents) if documents else None,
             history=history or [],
+            open_question=open_question,
         )
 
     @cached_property

@@ -105,6 +105,19 @@ def test_a_server_without_pgvector_is_named(database: str, monkeypatch) -> None:
         PostgresStore(plain, MODEL, DIM, create=True)
 
 
+def query_plan(db: psycopg.Connection, query: str, params: tuple = ()) -> str:
+    """PostgreSQL's plan for a query, as one line."""
+    return " ".join(row[0] for row in db.execute(f"EXPLAIN {query}", params))
+
+
+def dense_search_plan(db: psycopg.Connection) -> str:
+    return query_plan(
+        db,
+        "SELECT id FROM rag_chunks ORDER BY embedding <#> %s::vector LIMIT 5",
+        (str(unit(1).tolist()),),
+    )
+
+
 def test_searches_use_the_hnsw_and_gin_indexes(database: str) -> None:
     store = PostgresStore(database, MODEL, DIM, create=True)
     try:
@@ -113,20 +126,8 @@ def test_searches_use_the_hnsw_and_gin_indexes(database: str) -> None:
         with psycopg.connect(database, autocommit=True) as db:
             db.execute("SET enable_seqscan = off")  # as on a large table
             db.execute("ANALYZE rag_chunks")
-            plan = " ".join(
-                row[0]
-                for row in db.execute(
-                    "EXPLAIN SELECT id FROM rag_chunks ORDER BY embedding <#> %s::vector LIMIT 5",
-                    (str(unit(1).tolist()),),
-                )
-            )
-            assert "rag_chunks_embedding" in plan, plan
-            plan = " ".join(
-                row[0]
-                for row in db.execute(
-                    "EXPLAIN SELECT id FROM rag_chunks WHERE terms ?| ARRAY['port']"
-                )
-            )
+            assert "rag_chunks_embedding" in (plan := dense_search_plan(db)), plan
+            plan = query_plan(db, "SELECT id FROM rag_chunks WHERE terms ?| ARRAY['port']")
             assert "rag_chunks_terms" in plan, plan
         assert len(store.search_dense(unit(3), k=40)) == 40
     finally:
@@ -295,14 +296,7 @@ def test_a_bulk_loaded_library_answers_as_one_written_a_document_at_a_time(
             assert store.check().findings == []
         with psycopg.connect(another_postgres_database, autocommit=True) as db:
             db.execute("SET enable_seqscan = off")  # as on a large table
-            plan = " ".join(
-                row[0]
-                for row in db.execute(
-                    "EXPLAIN SELECT id FROM rag_chunks ORDER BY embedding <#> %s::vector LIMIT 5",
-                    (str(unit(1).tolist()),),
-                )
-            )
-            assert "rag_chunks_embedding" in plan, plan
+            assert "rag_chunks_embedding" in (plan := dense_search_plan(db)), plan
     finally:
         one_by_one.close()
         bulk.close()
