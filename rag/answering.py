@@ -70,7 +70,10 @@ _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|large|big|far|old)|what (percent|percentage|share|year|date)|when)\b",
     re.I,
 )
-_KEY_TERM = re.compile(r"(?<!^)(?<![.?!] )\b((?:[A-Z]\.){2,}|[A-Z][\w-]*|\d[\d,.]*\d|\d)")
+# Capitalised words and numbers, except a sentence's first word (after "¿" or "¡" in Spanish).
+_KEY_TERM = re.compile(
+    r"(?<!^)(?<!^[¿¡])(?<![.?!] )(?<![.?!] [¿¡])\b((?:[A-Z]\.){2,}|[A-Z][\w-]*|\d[\d,.]*\d|\d)"
+)
 
 
 def is_prose(sentence: str) -> bool:
@@ -688,8 +691,11 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         self.model_queue = ModelQueue()
 
     def relevant(self, passages: list[Passage]) -> bool:
-        """Whether the passages are close enough to the question to hold its answer; when they
-        are not, the answer is "not in the library" and no model is asked."""
+        """Whether the passages are close enough to the question for a model to answer from
+        them; when they are not, the answer is "not in the library" and no model is asked.
+        Extractive answers are not held to it: a long passage whose one sentence answers is
+        less similar to the question as a whole than that sentence is, and they quote
+        sentences, each held to `min_sentence_relevance`."""
         best = max((p.dense_similarity or 0.0 for p in passages), default=0.0)
         return best >= self.settings.min_relevance
 
@@ -706,9 +712,9 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         request = input
         question, query = self.question_and_query(request)
         passages = self.retrieve(query, request.document_ids)
-        if not self.relevant(passages):
+        if request.mode != EXTRACTIVE and not self.relevant(passages):
             yield refusal(question, request.mode, passages)
-        elif request.mode == EXTRACTIVE:
+        elif request.mode == EXTRACTIVE:  # gated by its sentences (`min_sentence_relevance`)
             yield answer_extractively(
                 question, passages, self.embedder, self.settings, self.answer_probability()
             )

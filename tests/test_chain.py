@@ -78,6 +78,18 @@ def test_passages_too_far_from_the_question_are_refused_without_asking_a_model(e
     assert retrieve.queries == [("Who won the 2018 FIFA World Cup?", [1])]
 
 
+def test_an_extractive_answer_is_held_to_its_sentences_not_to_the_whole_passage(embedder):
+    retrieve = Recorder(similarity=0.05)  # a long passage scores low though one sentence answers
+    settings = Settings(judge_citations=False)
+    answers = AnswerChain(retrieve, embedder, settings, no_model)
+    answer = answers.invoke(
+        AnswerRequest("How many Guardians does the Space Force have?", "extractive")
+    )
+    assert not answer.refused and "9,400 Guardians" in answer.citations[0].quote
+    unrelated = answers.invoke(AnswerRequest("Who won the 2018 FIFA World Cup?", "extractive"))
+    assert unrelated.refused and unrelated.text == NOT_IN_LIBRARY
+
+
 def test_a_follow_up_is_condensed_and_searched_with_its_own_words(embedder):
     replies = [
         "Who leads the Space Force?",  # the condensed question

@@ -40,3 +40,8 @@ def test_names_are_not_compared_across_languages_but_numbers_are():
     )
     assert covers_key_terms(key_terms(question), french, question)
     assert not covers_key_terms(key_terms(question.replace("1994", "1996")), french, question)
+
+
+def test_the_first_word_after_an_opening_question_or_exclamation_mark_is_not_a_name():
+    assert [t.term for t in key_terms("¿Qué hicieron las autoridades en 2023?")] == ["2023"]
+    assert [t.term for t in key_terms("¡Mira! ¿Dónde queda Trujillo?")] == ["trujillo"]
