@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from contextlib import closing
 from functools import lru_cache
@@ -75,12 +76,14 @@ def lexical_terms(texts: Sequence[str]) -> list[list[str]]:
 
 
 _STEMMER = snowballstemmer.stemmer("porter")
+_STEMMING = threading.Lock()  # the stemmer keeps the word it works on: one thread at a time
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Porter's stem of a lower-case word ('policies' and 'policy' both give 'polici')."""
-    return str(_STEMMER.stemWord(word))
+    with _STEMMING:
+        return str(_STEMMER.stemWord(word))
 
 
 def stems(text: str) -> set[str]:

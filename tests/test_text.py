@@ -77,3 +77,27 @@ def test_lexical_terms_are_the_fts5_index_terms() -> None:
         ["goe", "goe"],
     ]
     assert stem("technology") == "technologi"  # the Snowball Porter stemmer differs here
+
+
+def test_stemming_from_many_threads_at_once_gives_each_word_its_own_stem():
+    """The app answers several questions at once; Snowball's stemmer keeps the word it is
+    working on in the stemmer object, so unguarded threads garbled each other's words."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.text import stem
+
+    words = [
+        f"{root}{ending}"
+        for root in ("nation", "polic", "connect", "seiz", "report")
+        for ending in ("al", "ies", "ing", "ed", "ation", "izations", "fulness")
+    ] * 40
+    expected = [stem.__wrapped__(word) for word in words]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(stem.__wrapped__, words))
+    finally:
+        sys.setswitchinterval(interval)
+    assert results == expected
