@@ -593,7 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure retrieval, answer and citation quality on a dataset",
         description="DATASET: a BEIR folder (e.g. ../shared/data/scifact), a FinanceBench "
         "folder, or a question-set .jsonl (benchmarks/questions/library.jsonl). Its documents "
-        "are ingested into a cached index under eval_cache_dir unless --index is given.",
+        "are ingested (unchanged ones skipped) into the --index given, else into a cached "
+        "index under eval_cache_dir; a copy of them at another path is a new document.",
     )
     evaluate.add_argument("dataset", metavar="DATASET")
     evaluate.add_argument(
