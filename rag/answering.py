@@ -23,7 +23,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
-from rag.embedding import Embedder
+from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
@@ -161,7 +161,7 @@ def lexical_overlap(question: str, sentence: str) -> float:
 
 
 def candidate_sentences(
-    question: str, passages: list[Passage], embedder: Embedder
+    question: str, passages: list[Passage], embedder: TextEmbedder
 ) -> list[Candidate]:
     """Distinct prose sentences and table rows (`rag.tables.table_rows`, scored as statements
     that name each cell's column) that may answer, scored by similarity and word overlap.
@@ -283,7 +283,7 @@ def cite(n: int, candidate: Candidate) -> Citation:
 def answer_extractively(
     question: str,
     passages: list[Passage],
-    embedder: Embedder,
+    embedder: TextEmbedder,
     settings: Settings,
     probability: AnswerProbability | None = None,
 ) -> Answer:
@@ -430,7 +430,7 @@ FOCUS_MARGIN = 0.15  # a passage is read when its best sentence scores within th
 
 
 def focus_passages(
-    question: str, passages: list[Passage], embedder: Embedder, settings: Settings
+    question: str, passages: list[Passage], embedder: TextEmbedder, settings: Settings
 ) -> tuple[list[Passage], list[Citation]]:
     """What the model reads and the evidence shown while it reads: for each passage read (n),
     the sentence of it most likely to answer, quoted as citation n.
@@ -680,12 +680,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     def __init__(
         self,
         retrieve: Retrieve,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         settings: Settings,
         chat_model: Callable[[str], BaseChatModel],
     ) -> None:
         self.retrieve = retrieve
-        self.embedder = embedder
+        self.embedder = SentenceVectors(embedder)  # embeds the candidate sentences
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()

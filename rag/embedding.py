@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -141,6 +142,12 @@ def load_encoder(
     return TorchEncoder(path, threads)
 
 
+class TextEmbedder(Protocol):
+    """What searching and answering need of an embedding model (`Embedder` is one)."""
+
+    def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray: ...
+
+
 class Embedder:
     """A sentence-transformers model loaded once, encoding batches into unit vectors."""
 
@@ -224,6 +231,40 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
             return self.encoder.encode(texts, self.batch_size, prompt_name)
+
+
+class SentenceVectors:
+    """Vectors of short texts such as candidate sentences, each embedded on its own, so that a
+    text's vector depends on it alone (int8 activations are quantized per batch, and a
+    sentence's vector moved with the sentences it shared a batch with), and kept for the
+    `capacity` texts used last: the candidate sentences of questions on one topic repeat
+    (0.45 of them over 200 paraphrased questions on the default library). One short text per
+    run costs no more than a padded batch (BENCHMARKS.md, issue 18)."""
+
+    def __init__(self, embedder: TextEmbedder, capacity: int = 20_000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._vectors: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+        if not texts:
+            return self.embedder.embed(texts, prompt_name)
+        with self._lock:
+            known = {
+                t: self._vectors[(t, prompt_name)]
+                for t in texts
+                if (t, prompt_name) in self._vectors
+            }
+            for text in known:
+                self._vectors.move_to_end((text, prompt_name))
+        for text in dict.fromkeys(t for t in texts if t not in known):
+            known[text] = self.embedder.embed([text], prompt_name)[0]
+            with self._lock:
+                self._vectors[(text, prompt_name)] = known[text]
+                if len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
 
 _cache: dict[tuple[str, int, Path, str, int | None], Embedder] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -11,16 +11,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.embedding import QUERY
+from rag.embedding import QUERY, TextEmbedder
 from rag.records import Passage
 from rag.settings import Settings
 from rag.store import DocumentStore, Hit
-
-
-class TextEmbedder(Protocol):
-    """What retrieval needs of an embedding model (`rag.embedding.Embedder` is one)."""
-
-    def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray: ...
 
 
 def reciprocal_rank_fusion(

@@ -198,3 +198,26 @@ def test_a_gemma_model_with_dense_modules_is_exported_and_agrees(tmp_path):
     graph = onnx.load(str(fp32.parent / manifest["files"][INT8]["file"])).graph
     down = [node.op_type for node in graph.node if "down_proj" in node.name]
     assert down and set(down) == {"MatMul"}  # the MLP output projections stay fp32
+
+
+def test_sentence_vectors_are_each_texts_own_and_only_new_texts_are_embedded(embedder):
+    from rag.embedding import SentenceVectors
+
+    asked: list[list[str]] = []
+
+    class Counting:
+        def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+            asked.append(texts)
+            return embedder.embed(texts, prompt_name)
+
+    vectors = SentenceVectors(Counting(), capacity=3)
+    first = vectors.embed(["Callao", "The port of Paita ships cocaine north.", "Callao"])
+    again = vectors.embed(["The port of Paita ships cocaine north.", "Lima"])
+    assert asked == [["Callao"], ["The port of Paita ships cocaine north."], ["Lima"]]
+    alone = embedder.embed(["The port of Paita ships cocaine north."])[0]
+    assert np.array_equal(first[1], alone) and np.array_equal(again[0], alone)  # history-free
+    assert np.array_equal(first[0], first[2])
+    vectors.embed(["Paita"])  # a fourth text: the least recently used one goes
+    vectors.embed(["Callao", "Lima"])
+    assert asked[-1] == ["Callao"]
+    assert vectors.embed([]).shape == (0, embedder.dimension)
