@@ -71,12 +71,11 @@ def main() -> None:
     pair: dict[str, list[float]] = {"fast": [], "quality": []}
     libraries = {"fast": fast, "quality": quality}
     for number, item in enumerate(items, start=1):
-        for name, library in libraries.items():
-            passages = library.retrieve(item.question)
+        retrieved = {name: library.retrieve(item.question) for name, library in libraries.items()}
+        for name, passages in retrieved.items():
             gate[name].append(max((p.dense_similarity or 0.0 for p in passages), default=0.0))
-        passages = fast.retrieve(item.question)
-        for name, library in libraries.items():
-            candidates = candidate_sentences(item.question, passages, library.embedder)
+        for name, library in libraries.items():  # the same sentences: the fast index's
+            candidates = candidate_sentences(item.question, retrieved["fast"], library.embedder)
             sentence[name].extend(c.similarity for c in candidates)
             pair[name].extend(cross_document_similarities(candidates, library.embedder))
         print(f"{number}/{len(items)}", flush=True, end="\r")

@@ -685,7 +685,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         chat_model: Callable[[str], BaseChatModel],
     ) -> None:
         self.retrieve = retrieve
-        self.embedder = SentenceVectors(embedder)  # embeds the candidate sentences
+        self.sentence_vectors = SentenceVectors(embedder)
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()
@@ -712,12 +712,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         request = input
         question, query = self.question_and_query(request)
         passages = self.retrieve(query, request.document_ids)
-        if request.mode != EXTRACTIVE and not self.relevant(passages):
-            yield refusal(question, request.mode, passages)
-        elif request.mode == EXTRACTIVE:  # gated by its sentences (`min_sentence_relevance`)
+        if request.mode == EXTRACTIVE:  # held to its sentences (`min_sentence_relevance`)
             yield answer_extractively(
-                question, passages, self.embedder, self.settings, self.answer_probability()
+                question, passages, self.sentence_vectors, self.settings, self.answer_probability()
             )
+        elif not self.relevant(passages):
+            yield refusal(question, request.mode, passages)
         else:
             yield from self._generate(question, passages, request.mode, request.open_question)
 
@@ -752,7 +752,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     def _generate(
         self, question: str, passages: list[Passage], mode: str, open_question: bool
     ) -> Iterator[AnswerEvent]:
-        focused, quotes = focus_passages(question, passages, self.embedder, self.settings)
+        focused, quotes = focus_passages(question, passages, self.sentence_vectors, self.settings)
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
         yield Evidence(question, focused, [q for q in quotes if q.n <= len(focused)])

@@ -105,7 +105,8 @@ def model_layout(path: Path) -> ModelLayout:
             json.loads(st_config.read_text()).get("prompts", {}) if st_config.is_file() else {}
         )
         dense = tuple(path / module["path"] for module in modules[2 : 2 + dense_count])
-        dimension = _dense_config(dense[-1])["out_features"] if dense else width
+        dense_configs = [_dense_config(folder) for folder in dense]
+        dimension = dense_configs[-1]["out_features"] if dense_configs else width
     except (OSError, ValueError, KeyError) as error:
         raise ModelUnavailableError(
             f"{path}: not a readable sentence-transformers folder ({error})"
@@ -374,14 +375,14 @@ def _quantize(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(source), load_external_data=False).graph
+    model = onnx.load(str(source))
     quantize_dynamic(
-        str(source),
+        model,
         str(target),
         per_channel=True,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=[node.name for node in graph.node if "down_proj" in node.name],
+        nodes_to_exclude=[node.name for node in model.graph.node if "down_proj" in node.name],
     )
 
 
