@@ -22,6 +22,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from rag.answer_kinds import ExpectedAnswer
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
@@ -66,10 +67,6 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
 
 # links, footnotes ("8 Miller et al., ... pp. 1-7 (hereinafter ...)"), dot leaders
 _NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z(]|\bpp\. \d|\(hereinafter\b|\.{4,}")
-_QUANTITY_QUESTION = re.compile(
-    r"\b(how (many|much|long|large|big|far|old)|what (percent|percentage|share|year|date)|when)\b",
-    re.I,
-)
 # Capitalised words and numbers, except a sentence's first word (after "¿" or "¡" in Spanish).
 _KEY_TERM = re.compile(
     r"(?<!^)(?<!^[¿¡])(?<![.?!] )(?<![.?!] [¿¡])\b((?:[A-Z]\.){2,}|[A-Z][\w-]*|\d[\d,.]*\d|\d)"
@@ -146,11 +143,6 @@ def covers_key_terms(terms: list[KeyTerm], context: str, question: str) -> bool:
     return language(context) != language(question)
 
 
-def answers_quantity(question: str, sentence: str) -> bool:
-    """A question asking how many, how much or when needs a sentence with a number in it."""
-    return not _QUANTITY_QUESTION.search(question) or bool(re.search(r"\d", sentence))
-
-
 def lexical_overlap(question: str, sentence: str) -> float:
     """Share of the question's content words (by stem) that occur in the sentence."""
     wanted = stems(question)
@@ -167,9 +159,12 @@ def candidate_sentences(
     that name each cell's column) that may answer, scored by similarity and word overlap.
 
     A sentence qualifies when its document's retrieved text holds every name and number of the
-    question, and, for a question of quantity or time, when it holds a number.
+    question, and when it holds a figure of the kind the question asks for, if any: a count
+    for "how many", an amount of money for "how much did it cost", a date for "when"
+    (`rag.answer_kinds`).
     """
     terms = key_terms(question)
+    expected = ExpectedAnswer.of(question)
     context = {
         p.document_id: p.title
         + " "
@@ -192,7 +187,7 @@ def candidate_sentences(
         rows = [(row.start, row.end, row.statement) for row in table_rows(passage.text)]
         for start, end, statement in sentences + rows:
             key = (passage.document_id, passage.page, passage.start + start)
-            if key in seen or not answers_quantity(question, passage.text[start:end]):
+            if key in seen or not expected.held_by(statement or passage.text[start:end]):
                 continue
             seen.add(key)
             pieces.append((passage, start, end, statement))

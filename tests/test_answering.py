@@ -45,6 +45,31 @@ def test_questions_outside_the_library_are_refused(library):
         assert answer.text == NOT_IN_LIBRARY and answer.citations == []
 
 
+def test_near_misses_on_library_topics_are_refused_when_no_sentence_holds_the_figure_asked(
+    library,
+):
+    """Questions on the library's topics whose figure the library does not give: the related
+    sentences retrieved hold no figure of the kind asked for (rag.answer_kinds)."""
+    for question in (
+        "How many satellites make up the GPS constellation run by the Space Force?",
+        "What is the estimated dollar value of the metals in the Clarion-Clipperton Zone's nodules?",
+        "What was the street price of a kilogram of Peruvian cocaine in Spain?",
+        "How many American troops died in the 40 days of fighting with Tehran before the April "
+        "2026 truce?",
+    ):
+        answer = library.ask(question, mode="extractive")
+        assert answer.refused, (question, answer.text)
+
+
+def test_figure_questions_in_other_words_are_answered_with_the_figure(library):
+    for question, figure in (
+        ("How many households put up solar panels under Tokyo's residential program?", "253,000"),
+        ("What share of the Space Force's 2027 discretionary request is for RDT&E?", "65%"),
+    ):
+        answer = library.ask(question, mode="extractive")
+        assert figure in answer.text, (question, answer.text)
+
+
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
     from rag.answering import is_prose
 

@@ -1,0 +1,305 @@
+"""What kind of answer a question asks for, and whether a sentence holds one.
+
+A question asking how many, how much money, what share or when can only be answered by a
+sentence that holds a count, an amount of money, a share or a date that the question does not
+already state. This is the expected-answer-type test of classic question answering: it refuses
+near-misses ("How many satellites make up the GPS constellation?" against a sentence about
+24-hour positioning) for a reason that does not depend on the question's words matching the
+report's. Questions in English, Spanish, French and Russian are read; a question of no kind
+listed here is not restricted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rag.text import stem
+
+
+class AnswerKind(StrEnum):
+    COUNT = "count"  # how many ships: a number of things, not of money, percent or a year
+    MONEY = "money"  # how much did it cost: an amount in a currency
+    SHARE = "share"  # what share, which interest rate: a percent or a fraction
+    DATE = "date"  # when, in what year: any figure
+    DURATION = "duration"  # how long: a number, years and "99-year" included
+    AMOUNT = "amount"  # how much, how large, which rate: a number that is not a bare year
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+_MONEY_WORDS = (
+    r"spen[dt]|spending|costs?|pa(?:y|id)|price[sd]?|worth|fund(?:s|ed|ing)?|budget|revenues?|"
+    r"sales|earn(?:s|ed)?|invest(?:s|ed)?|raised?|lost|loss(?:es)?|owed?|debt|money|dollars?|"
+    r"borrow(?:s|ed)?|fees?|loans?|lend|lent|grants?|tax(?:es)?"
+)
+# First match wins: "by how much ... cost" asks for a change (an amount), not a price.
+_QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
+    (
+        AnswerKind.DATE,
+        _any(
+            r"^\W*when\b|[,;]\s*when\b|\b(?:since|by|until|and|or) when\b",
+            r"\b(?:what|which) (?:year|date|month|day)\b",
+            r"\bhow long ago\b",
+            r"\bcuándo\b",
+            r"\ben qu[eé] (?:año|fecha)\b",
+            r"^\W*quand\b|\bdepuis quand\b",
+            r"\b(?:en|à) quelle (?:année|date)\b",
+            r"^\W*когда\b",
+            r"\bв каком году\b",
+        ),
+    ),
+    (
+        AnswerKind.DURATION,
+        _any(
+            r"\bhow (?:long|old)\b",
+            r"\bcuánto tiempo\b",
+            r"\bcombien de temps\b",
+            r"\bсколько (?:времени|лет|дней|часов|минут)\b",
+        ),
+    ),
+    (
+        AnswerKind.SHARE,
+        _any(
+            r"\bwhat(?: [\w-]+){0,3} (?:percent|percentage|share|proportion|fraction|portion)\b",
+            r"\bwhat(?: [\w-]+){0,3} (?:interest|tax|tariff|unemployment|inflation|response|"
+            r"poverty|vacancy|participation|savings|growth|mortality|literacy) rate\b",
+            r"\bqué (?:porcentaje|proporci[oó]n|parte)\b",
+            r"\bquel(?:le)? (?:pourcentage|part|proportion)\b",
+            r"\bкак(?:ой|ая|ую) (?:процент|дол[яю])\b",
+        ),
+    ),
+    (AnswerKind.AMOUNT, _any(r"\bby how much\b")),
+    (
+        AnswerKind.MONEY,
+        _any(
+            rf"\bhow much\b(?:[^?]*\b(?:{_MONEY_WORDS})\b)",
+            rf"\b(?:{_MONEY_WORDS})\b[^?]*\bhow much\b",
+            r"\bwhat\b(?: \w+){0,3} (?:price|cost|costs|worth|dollar value)\b",
+            r"\bwhat (?:would|will|did|does|do) \w+ cost\b",
+            r"\bhow expensive\b",
+            r"\bcuánto (?:cuesta|cost[oó]|vale|val[ií]a)\b",
+            r"\bcombien (?:co[uû]te|a co[uû]té|vaut)\b",
+            r"\bсколько сто(?:ит|ил|или|ила)\b",
+        ),
+    ),
+    (
+        AnswerKind.COUNT,
+        _any(
+            r"\bhow many\b",
+            r"\bwhat (?:is |was )?the number of\b",
+            r"\bcuánt[oa]s\b",
+            r"\bcombien de\b",
+        ),
+    ),
+    (
+        AnswerKind.AMOUNT,
+        _any(
+            r"\bhow (?:much|large|big|far|high|low|heavy|deep|wide)\b",
+            r"\bwhat(?: [\w-]+){0,4} (?:rate|level|size|amount|total)\b",
+            r"\bcuánto\b",
+            r"\bcombien\b",
+            r"\bсколько\b",
+        ),
+    ),
+]
+
+
+def expected_kind(question: str) -> AnswerKind | None:
+    """The kind of figure the question asks for, or None when it asks for no figure."""
+    return next((kind for kind, pattern in _QUESTION_KINDS if pattern.search(question)), None)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number written in a sentence, with what the words around it make of it."""
+
+    value: str  # digits without thousands separators, or the number word
+    money: bool = False  # "$2.5 billion", "AU$50.3 billion", "300 euros"
+    share: bool = False  # "80%", "19 percent", "half", "two-thirds"
+    date: bool = False  # "2025" (four digits from 1800 to 2100), the 9 of "April 9"
+    ordinal: bool = False  # "14th", "(1)", "Pillar 1": a rank or a label, not an amount
+    unit: str = ""  # stem of the measure or hyphened word after it: "ton", "hour", "dai"
+    spelled: bool = False  # written in words: "three", "several dozen"
+
+
+_CURRENCY_BEFORE = r"(?:[A-Z]{1,3})?[$€£¥₽]\s?"
+_CURRENCY_AFTER = (
+    r"dollars?|euros?|pounds?|yen|yuan|renminbi|pesos?|soles|rubles?|roubles?|рубл\w*|"
+    r"dólares|d[oó]lares|francs?|rupees?|won"
+)
+_SCALE = (
+    r"thousand|million|billion|trillion|[MBK]\b|bn\b|mn\b|millones|millions?|milliards?|млн|млрд"
+)
+_PERCENT_AFTER = r"%|percent\b|per cent\b|percentage points?\b|por ciento\b|pour cent\b|процент\w*"
+_MEASURES = (
+    r"tons?|tonnes?|kilo(?:gram|meter|metre)s?|km|kg|miles?|meters?|metres?|feet|foot|acres?|"
+    r"hectares?|barrels?|gallons?|liters?|litres?|(?:mega|giga|kilo)watt\S*|MW|GW|kWh|degrees?|"
+    r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|"
+    r"kilom[eè]tres?|километр\w*|тонн\w*"
+)
+_DIGITS = re.compile(
+    rf"(?P<currency>{_CURRENCY_BEFORE})?(?<![\w.,])(?P<number>\d[\d,.]*\d|\d)"
+    rf"(?P<ordinal>st|nd|rd|th|e|er|º|ª)?(?P<hyphened>-[^\W\d]\w*)?"
+    rf"(?:\s?(?:{_SCALE}))?"
+    rf"(?P<after>\s?(?:{_PERCENT_AFTER})|\s(?:{_CURRENCY_AFTER})\b|\s(?:{_MEASURES})\b)?",
+    re.IGNORECASE,
+)
+# English months are capitalised ("may" is a verb); the others are written in lower case.
+_MONTHS = (
+    r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t|tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|enero|febrero|marzo|abril|"
+    r"mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|janvier|f[ée]vrier|mars|"
+    r"avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|январ\w*|феврал\w*|"
+    r"март\w*|апрел\w*|ма[йя]|июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*"
+)
+_MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.? $")
+_MONTH_AFTER = re.compile(rf"(?:st|nd|rd|th)?,? (?:de |of )?(?:{_MONTHS})\b")
+_LABEL_BEFORE = re.compile(
+    r"\b(?:pillar|title|section|article|phase|chapter|part|figure|table|step|stage|tier|round|"
+    r"resolution|directive|order|rule|amendment|item|annex|appendix|no\.|number|fy|"
+    r"executive order|e\.o\.) ?$",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = (
+    # English, Spanish, French and Russian; words that are also common English words ("once",
+    # "tiers", "quart") are left out.
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+    r"ninety|hundreds?|thousands?|millions?|billions?|dozens?|twice|"
+    r"dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|doce|veinte|treinta|cien|ciento|"
+    r"mil|"
+    r"deux|trois|quatre|cinq|sept|huit|neuf|dix|onze|douze|vingt|trente|cent|mille|"
+    r"два|две|двух|три|трёх|трех|четыре|четырёх|пять|пяти|шесть|шести|семь|семи|восемь|"
+    r"восьми|девять|девяти|десять|десяти|двадцать|сто|тысяч[аи]?"
+)
+# Articles and pronouns far more often than counts: a figure only before a measure ("one year").
+_ONE = r"one|un|una|une|один|одна|одну|одного"
+_SHARE_WORDS = (
+    r"half|(?:a|one|two)[ -]thirds?|(?:a|one|three)[ -]quarters?|majority of|"
+    r"(?:one|1) in (?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred)|"
+    r"mitad|tercio|moiti[eé]|половин\w*|треть|четверть"
+)
+_WORDS = re.compile(
+    rf"\b(?:(?P<share>{_SHARE_WORDS})|(?P<word>{_ONE}|{_NUMBER_WORDS})(?P<hyphened>-[^\W\d]\w*)?"
+    rf"(?P<after>\s(?:{_PERCENT_AFTER})|\s(?:{_CURRENCY_AFTER})\b|\s(?:{_MEASURES})\b)?)(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _unit(hyphened: str | None, after: str | None) -> str:
+    word = (hyphened or "").lstrip("-") or (after or "").strip()
+    return stem(word.lower()) if word and word[0].isalpha() else ""
+
+
+def _after_kind(after: str | None) -> tuple[bool, bool]:
+    """(money, share) for the words after a number."""
+    text = (after or "").strip().lower()
+    share = bool(text) and bool(re.fullmatch(_PERCENT_AFTER, text, re.IGNORECASE))
+    money = bool(text) and bool(re.fullmatch(_CURRENCY_AFTER, text, re.IGNORECASE))
+    return money, share
+
+
+def figures(sentence: str) -> list[Figure]:
+    """The numbers a sentence states, in digits or in words."""
+    found = []
+    spans = []
+    for match in _DIGITS.finditer(sentence):
+        spans.append(match.span())
+        number = match.group("number").rstrip(".,")
+        money, share = _after_kind(match.group("after"))
+        plain = number.replace(",", "")
+        bare = match.group(0) == match.group("number")
+        enclosed = (
+            sentence[match.start() - 1 : match.start()] + sentence[match.end() : match.end() + 1]
+        )
+        before = sentence[max(0, match.start() - 20) : match.start()]
+        after = sentence[match.end() : match.end() + 20]
+        label = bool(_LABEL_BEFORE.search(before)) or (bare and enclosed in ("()", "[]"))
+        day = bare and (bool(_MONTH_BEFORE.search(before)) or bool(_MONTH_AFTER.match(after)))
+        found.append(
+            Figure(
+                value=plain,
+                money=money or bool(match.group("currency")),
+                share=share,
+                date=day
+                or bool(re.fullmatch(r"1[89]\d\d|20\d\d|2100", number))
+                and not (money or match.group("currency") or share),
+                ordinal=bool(match.group("ordinal")) or label,
+                unit="" if share or money else _unit(match.group("hyphened"), match.group("after")),
+            )
+        )
+    for match in _WORDS.finditer(sentence):
+        if any(start <= match.start() < end for start, end in spans):
+            continue  # the "billion" of "$2.5 billion"
+        if match.group("share"):
+            found.append(Figure(value=match.group("share").lower(), share=True))
+            continue
+        word = match.group("word").lower()
+        if re.fullmatch(_ONE, word) and not (match.group("after") or match.group("hyphened")):
+            continue
+        if word.endswith("s") and sentence[: match.start()].lower().endswith("in "):
+            continue  # "$ in billions" gives the scale of a table, not a figure
+        money, share = _after_kind(match.group("after"))
+        found.append(
+            Figure(
+                value=word,
+                money=money,
+                share=share,
+                spelled=True,
+                unit="" if share or money else _unit(match.group("hyphened"), match.group("after")),
+            )
+        )
+    return found
+
+
+def _answers(
+    kind: AnswerKind, figure: Figure, stated: frozenset[str], question_stems: frozenset[str]
+) -> bool:
+    """Whether one figure of a sentence can be the answer of the kind asked for."""
+    if kind is AnswerKind.DATE:
+        return figure.value[0].isdigit()
+    if figure.value in stated or figure.ordinal:
+        return False
+    if kind is AnswerKind.MONEY:
+        return figure.money
+    if kind is AnswerKind.SHARE:
+        return figure.share
+    if kind is AnswerKind.DURATION:
+        return True
+    if figure.date:
+        return False
+    if kind is AnswerKind.COUNT:
+        # "200 tons" or "24-hour" count tons or hours: an answer only if they were asked about
+        return not (figure.money or figure.share) and (
+            not figure.unit or figure.unit in question_stems
+        )
+    # AMOUNT: a measured or priced number; "three occasions" is a count, not an amount
+    return not figure.spelled or bool(figure.unit or figure.money or figure.share)
+
+
+@dataclass(frozen=True)
+class ExpectedAnswer:
+    """What a question's answer must hold: a figure of its kind that it does not state itself."""
+
+    kind: AnswerKind | None
+    stated: frozenset[str]  # the question's own figures: "40" in "in the 40 days of fighting"
+    question_stems: frozenset[str]
+
+    @classmethod
+    def of(cls, question: str) -> ExpectedAnswer:
+        return cls(
+            expected_kind(question),
+            frozenset(figure.value for figure in figures(question)),
+            frozenset(stem(word.lower()) for word in re.findall(r"\w+", question)),
+        )
+
+    def held_by(self, sentence: str) -> bool:
+        """Whether the sentence holds such a figure (always, for a question asking for none)."""
+        return self.kind is None or any(
+            _answers(self.kind, figure, self.stated, self.question_stems)
+            for figure in figures(sentence)
+        )

@@ -1,0 +1,165 @@
+"""The kind of answer a question asks for, and whether a sentence holds one (rag.answer_kinds).
+
+Sentences are taken from the library's reports and the multilingual test documents."""
+
+import pytest
+
+from rag.answer_kinds import AnswerKind, ExpectedAnswer, expected_kind, figures
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many satellites make up the GPS constellation?", AnswerKind.COUNT),
+        ("What is the number of exploration contracts the ISA has issued?", AnswerKind.COUNT),
+        ("How much did Tokyo spend on energy research in 2005?", AnswerKind.MONEY),
+        ("What was the street price of a kilogram of cocaine in Spain?", AnswerKind.MONEY),
+        ("What would it cost a filling station to replace a tank?", AnswerKind.MONEY),
+        ("What share of Denmark's electricity came from wind?", AnswerKind.SHARE),
+        ("What average interest rate did the Treasury pay foreign holders?", AnswerKind.SHARE),
+        ("By how much has the cost of wind power fallen?", AnswerKind.AMOUNT),
+        ("How much floor space did the contractor manage?", AnswerKind.AMOUNT),
+        ("What was the dollar-yen exchange rate after the intervention?", AnswerKind.AMOUNT),
+        ("When did Panama take over the canal?", AnswerKind.DATE),
+        ("Since what year has the United States been a net debtor?", AnswerKind.DATE),
+        ("How long ago did NOAA last issue a license?", AnswerKind.DATE),
+        ("For how long was the port leased?", AnswerKind.DURATION),
+        ("¿Cuántos buques cruzan el canal cada día?", AnswerKind.COUNT),
+        ("¿Cuándo se inauguraron las nuevas esclusas?", AnswerKind.DATE),
+        ("Combien de temps faut-il à une navette pour traverser ?", AnswerKind.DURATION),
+        ("Сколько стоит билет от Москвы до Владивостока?", AnswerKind.MONEY),
+        ("Сколько километров от Москвы до Владивостока?", AnswerKind.AMOUNT),
+        ("Who leads the Space Force?", None),
+        ("Why did the seabed authority miss its deadline?", None),
+        # a conjunction, not a question of time
+        ("¿Qué hicieron las autoridades cuando bajó el agua del embalse?", None),
+        ("What did Congress do when the agreement expired?", None),
+    ],
+)
+def test_the_kind_of_figure_a_question_asks_for(question, kind):
+    assert expected_kind(question) is kind
+
+
+def test_figures_read_money_shares_dates_labels_and_units():
+    found = {
+        f.value: f
+        for f in figures(
+            "On April 9, 2026, AUKUS Pillar 1 cost AU$50.3 billion (65%) over 99 years, "
+            "about half of the 14th plan's 24-hour budget; 2,600 warheads, (3) three ships."
+        )
+    }
+    assert found["9"].date and found["2026"].date
+    assert found["1"].ordinal and found["14"].ordinal and found["3"].ordinal
+    assert found["50.3"].money and not found["50.3"].date
+    assert found["65"].share and not found["65"].ordinal  # "(65%)" is a share, not a list mark
+    assert found["99"].unit == "year" and found["24"].unit == "hour"
+    assert found["half"].share
+    assert found["2600"].value == "2600" and not found["2600"].date
+    assert found["three"].spelled
+    assert "billion" not in found  # part of "$50.3 billion", not a figure of its own
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        (
+            "How many households put up solar panels under Tokyo's subsidy program?",
+            "As a result of the project, over 253,000 homes installed solar systems that "
+            "collectively generate over 931 megawatts of power.",
+        ),
+        (
+            "Of the roughly 1,000 ships stuck around the Gulf, how many were waiting inside?",
+            "An estimated 1,000 ships are in a holding pattern in the Persian Gulf region: 800 "
+            "ships in the Persian Gulf inside the Strait waiting to transit eastbound.",
+        ),
+        (
+            "How many atomic weapons did Minsk's leader say Moscow had stationed in Belarus?",
+            "Belarusian President Alexander Lukashenko stated in April 2024 that Russia deployed "
+            "“several dozen” nuclear weapons to Belarus.",
+        ),
+        (
+            "Roughly what share of all U.S. babies take part in WIC?",
+            "Women on WIC are exposed to advertising directed at the general population (about "
+            "half of all infants are on WIC).",
+        ),
+        (
+            "What share of the space service's FY2027 request would go to RDT&E?",
+            "Of the discretionary request for 2027, $38.4 billion (65%) is for RDT&E.",
+        ),
+        (
+            "How much did the United States borrow from abroad in 2025?",
+            "Borrowing from abroad was $1.1 trillion in 2025, down slightly from $1.2 trillion "
+            "in 2024.",
+        ),
+        (
+            "For how long was the northern Australian harbour leased in 2015?",
+            "it was leased to a PRC-based company for 99 years in 2015",
+        ),
+        (
+            "How many time zones does the line from Moscow to Vladivostok pass through?",
+            "Маршрут проходит через восемь часовых поясов.",
+        ),
+        (
+            "¿Cuántos kilómetros mide el canal?",
+            "El canal tiene unos 80 kilómetros de longitud entre ambos océanos.",
+        ),
+    ],
+)
+def test_a_sentence_with_a_figure_of_the_kind_asked_can_answer(question, sentence):
+    assert ExpectedAnswer.of(question).held_by(sentence)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        (  # "24-hour" counts hours and "three-dimensional" dimensions, not satellites
+            "How many satellites make up the GPS constellation run by the Space Force?",
+            "The GPS Enterprise provides 24-hour-a-day, worldwide, all-weather "
+            "three-dimensional positioning, navigation, and timing information.",
+        ),
+        (  # the 40 days are the question's own; the rest are dates and a hyphened duration
+            "How many American troops died in the 40 days of fighting before the truce?",
+            "On April 7, 2026, the United States and Iran agreed to a two-week ceasefire, "
+            "which may bring a temporary halt to 40 days of conflict.",
+        ),
+        (  # money and a percentage are not a count of machines
+            "How many cryptocurrency ATMs operate in the United States?",
+            "FinCEN reported suspicious activity reports of approximately $119 billion "
+            "associated with crypto, or 11.9% of U.S.-based cryptocurrency industry activity.",
+        ),
+        (  # an amount of money is not a share of output
+            "What share of its national output did Canberra devote to the military in 2025?",
+            "The government plans to allocate an additional AU$50.3 billion to defense "
+            "spending through 2034.",
+        ),
+        (  # years are not an exchange rate
+            "What was the dollar-yen exchange rate after the 2011 intervention?",
+            "Since the mid-1990s, the United States has intervened on three occasions—in 1998, "
+            "2000, and 2011—using ESF and Fed resources.",
+        ),
+        (  # a count is not a price
+            "What is the estimated dollar value of the metals in the nodules?",
+            "The ISA has issued 17 exploration contracts for polymetallic nodules.",
+        ),
+        (  # "Pillar 1" is a label
+            "How many submarines has AUKUS delivered?",
+            "AUKUS Pillar 1 concerns nuclear-powered attack submarines.",
+        ),
+        (  # the scale of a table's figures
+            "How many Mexicans work in maquiladora export plants?",
+            "U.S.-Mexico Goods Trade 2006-2025 Current U.S. $ in billions",
+        ),
+        (
+            "¿Cuánto cuesta un tránsito por el canal?",
+            "El canal tiene unos 80 kilómetros de longitud entre ambos océanos.",
+        ),
+    ],
+)
+def test_a_sentence_without_a_figure_of_the_kind_asked_cannot_answer(question, sentence):
+    assert not ExpectedAnswer.of(question).held_by(sentence)
+
+
+def test_a_question_asking_for_no_figure_accepts_any_sentence():
+    expected = ExpectedAnswer.of("Which city does Beijing's plan cast as the financial hub?")
+    assert expected.kind is None
+    assert expected.held_by("The plan features Shanghai as China's financial center.")
