@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
@@ -39,6 +40,9 @@ MIN_SENTENCE_CHARS = 25
 MAX_SENTENCE_CHARS = 600
 LEXICAL_BONUS = 0.3  # weight of the share of question words a sentence contains
 SELECTION_MARGIN = 0.08  # later sentences must score within this of the best one
+# other_language_gap was measured for English questions: a question in another language
+# meets many English sentences of the library, and lifting them all lets near-misses through
+GAP_MEASURED_FROM = "en"
 
 
 @dataclass(frozen=True)
@@ -153,10 +157,15 @@ def lexical_overlap(question: str, sentence: str) -> float:
 
 
 def candidate_sentences(
-    question: str, passages: list[Passage], embedder: TextEmbedder
+    question: str,
+    passages: list[Passage],
+    embedder: TextEmbedder,
+    other_language_gap: float = 0.0,
 ) -> list[Candidate]:
     """Distinct prose sentences and table rows (`rag.tables.table_rows`, scored as statements
-    that name each cell's column) that may answer, scored by similarity and word overlap.
+    that name each cell's column) that may answer, scored by similarity and word overlap. The
+    similarity of a sentence whose passage is in another language than an English question is
+    raised by `other_language_gap` (`Settings.other_language_gap`).
 
     A sentence qualifies when its document's retrieved text holds every name and number of the
     question, and when it holds a figure of the kind the question asks for, if any: a count
@@ -196,6 +205,12 @@ def candidate_sentences(
     texts = [statement or p.text[s:e] for p, s, e, statement in pieces]
     vectors = embedder.embed([question, *texts])
     similarities = vectors[1:] @ vectors[0]
+    if other_language_gap and language(question) == GAP_MEASURED_FROM:
+        asked_in = GAP_MEASURED_FROM
+        by_chunk = {passage.chunk_id: passage for passage, *_ in pieces}
+        written_in = {chunk: language(passage.text) for chunk, passage in by_chunk.items()}
+        across = np.array([written_in[passage.chunk_id] != asked_in for passage, *_ in pieces])
+        similarities = similarities + other_language_gap * across
     return [
         Candidate(
             passage,
@@ -284,7 +299,7 @@ def answer_extractively(
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
     the model finds answer it when `probability` is given, else the most similar ones."""
-    candidates = candidate_sentences(question, passages, embedder)
+    candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
         if probability
@@ -436,7 +451,7 @@ def focus_passages(
     `context_sentences` either side; without a sentence that may answer, the best-ranked
     passages whole, with no quotes."""
     best: dict[int, Candidate] = {}
-    for candidate in candidate_sentences(question, passages, embedder):
+    for candidate in candidate_sentences(question, passages, embedder, settings.other_language_gap):
         chunk = candidate.passage.chunk_id
         if chunk not in best or candidate.score > best[chunk].score:
             best[chunk] = candidate

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, settings_for
 
-from rag.answering import EXTRACTIVE
+from rag.answering import EXTRACTIVE, candidate_sentences
+from rag.embedding import Embedder
 from rag.library import Library
+from rag.records import Passage
 
 REPORTS = ROOT / "benchmarks" / "questions" / "multilingual"
 
@@ -54,3 +56,27 @@ def test_a_question_in_a_reports_language_finds_it_first(multilingual: Library):
         ("Какой объект завершил строительство дороги?", "transsibirskaya-magistral.md"),
     ]:
         assert Path(multilingual.retrieve(question)[0].file).name == file
+
+
+def _passage(chunk_id: int, text: str) -> Passage:
+    return Passage(chunk_id, chunk_id, "Report", "report.md", None, 0, len(text), text, 1.0)
+
+
+def test_a_sentence_in_another_language_than_an_english_question_is_scored_with_the_gap(
+    embedder: Embedder,
+):
+    """`other_language_gap` lifts the similarity of sentences in another language than an
+    English question, by exactly the gap, and of no other sentence; a question asked in
+    another language gets no gap (it was measured for English questions only)."""
+    spanish = _passage(1, "La ampliación del canal se inauguró el 26 de junio de 2016.")
+    english = _passage(2, "The expanded canal opened to ships on June 26, 2016.")
+    for question, lifted in [
+        ("When did the expanded Panama Canal open?", {1}),
+        ("¿Cuándo se inauguró la ampliación del canal?", set()),
+    ]:
+        plain = candidate_sentences(question, [spanish, english], embedder)
+        gapped = candidate_sentences(question, [spanish, english], embedder, 0.056)
+        for before, after in zip(plain, gapped, strict=True):
+            gap = 0.056 if before.passage.chunk_id in lifted else 0.0
+            assert after.similarity == pytest.approx(before.similarity + gap, abs=1e-6)
+            assert after.score == pytest.approx(before.score + gap, abs=1e-6)
