@@ -297,9 +297,13 @@ class ExpectedAnswer:
             frozenset(stem(word.lower()) for word in re.findall(r"\w+", question)),
         )
 
-    def held_by(self, sentence: str) -> bool:
-        """Whether the sentence holds such a figure (always, for a question asking for none)."""
-        return self.kind is None or any(
-            _answers(self.kind, figure, self.stated, self.question_stems)
-            for figure in figures(sentence)
+    def held_by(self, sentence: str, table_row: bool = False) -> bool:
+        """Whether the sentence holds such a figure (always, for a question asking for none).
+        A table row's money or share is any amount: a table gives its unit (dollars,
+        thousands, percent) once in its caption or header, not in every cell."""
+        kind = self.kind
+        if table_row and kind in (AnswerKind.MONEY, AnswerKind.SHARE):
+            kind = AnswerKind.AMOUNT
+        return kind is None or any(
+            _answers(kind, figure, self.stated, self.question_stems) for figure in figures(sentence)
         )

@@ -25,7 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.answer_kinds import ExpectedAnswer
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
-from rag.embedding import SentenceVectors, TextEmbedder
+from rag.embedding import SavedVectors, SentenceVectors, TextEmbedder
 from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
@@ -156,6 +156,22 @@ def lexical_overlap(question: str, sentence: str) -> float:
     return len(wanted & present) / len(wanted)
 
 
+def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
+    """The prose sentences and table rows of a passage's text that an answer may quote:
+    (start, end, the row read as a statement, or "" for a sentence)."""
+    sentences = [
+        (start, end, "")
+        for start, end in sentence_spans(text)
+        if is_prose(text[start:end]) and "|" not in text[start:end]
+    ]
+    return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
+
+
+def quotable_texts(text: str) -> list[str]:
+    """What `candidate_sentences` embeds of a passage's text: its sentences and row statements."""
+    return [statement or text[start:end] for start, end, statement in quotable_pieces(text)]
+
+
 def candidate_sentences(
     question: str,
     passages: list[Passage],
@@ -188,15 +204,10 @@ def candidate_sentences(
     for passage in passages:
         if not covered[passage.document_id]:
             continue
-        sentences = [
-            (start, end, "")
-            for start, end in sentence_spans(passage.text)
-            if is_prose(passage.text[start:end]) and "|" not in passage.text[start:end]
-        ]
-        rows = [(row.start, row.end, row.statement) for row in table_rows(passage.text)]
-        for start, end, statement in sentences + rows:
+        for start, end, statement in quotable_pieces(passage.text):
             key = (passage.document_id, passage.page, passage.start + start)
-            if key in seen or not expected.held_by(statement or passage.text[start:end]):
+            text = statement or passage.text[start:end]
+            if key in seen or not expected.held_by(text, table_row=bool(statement)):
                 continue
             seen.add(key)
             pieces.append((passage, start, end, statement))
@@ -693,9 +704,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         embedder: TextEmbedder,
         settings: Settings,
         chat_model: Callable[[str], BaseChatModel],
+        saved_vectors: SavedVectors | None = None,
     ) -> None:
         self.retrieve = retrieve
-        self.sentence_vectors = SentenceVectors(embedder)
+        self.sentence_vectors = SentenceVectors(embedder, saved=saved_vectors)
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()

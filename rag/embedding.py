@@ -6,7 +6,9 @@ an export of it passed its check, else the sentence-transformers model in torch.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sqlite3
 import threading
 from collections import OrderedDict
 from functools import cached_property
@@ -233,17 +235,98 @@ class Embedder:
             return self.encoder.encode(texts, self.batch_size, prompt_name)
 
 
+class SavedVectors:
+    """Vectors of short texts kept in a SQLite file, keyed by a hash of the text and of what
+    computed it (model, backend, prompt): derived data that every process opening the library
+    reads back, so that a sentence is embedded once, at ingest or by the first question that
+    meets it. The file is opened at first use once its folder exists; one that cannot be
+    opened or read is left alone with a warning, and vectors are then computed as they would
+    be without it."""
+
+    def __init__(self, path: Path, computed_by: str) -> None:
+        self.path = path
+        self.computed_by = computed_by
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._failed = False
+
+    def key(self, text: str, prompt_name: str | None) -> bytes:
+        return hashlib.sha256(f"{self.computed_by}\0{prompt_name}\0{text}".encode()).digest()[:16]
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._db is None and not self._failed and self.path.parent.is_dir():
+            try:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS vectors "
+                    "(key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+                )
+            except sqlite3.Error as error:
+                self._unusable(error)
+        return self._db
+
+    def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """The saved vectors of these keys (those not saved are left out)."""
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            try:
+                db = self._connection()
+                if db is None:
+                    return found
+                for start in range(0, len(keys), 500):  # SQLite's limit on parameters
+                    batch = keys[start : start + 500]
+                    marks = ",".join("?" * len(batch))
+                    rows = db.execute(
+                        f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
+                    )
+                    found |= {key: np.frombuffer(vector, np.float32) for key, vector in rows}
+            except sqlite3.Error as error:
+                self._unusable(error)
+        return found
+
+    def put(self, vectors: dict[bytes, np.ndarray]) -> None:
+        with self._lock:
+            try:
+                db = self._connection()
+                if db is not None and vectors:
+                    with db:
+                        db.executemany(
+                            "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                            ((key, v.astype(np.float32).tobytes()) for key, v in vectors.items()),
+                        )
+            except sqlite3.Error as error:
+                self._unusable(error)
+
+    def _unusable(self, error: sqlite3.Error) -> None:
+        log.warning("sentence vectors are not saved in %s: %s", self.path, error)
+        if self._db is not None:
+            self._db.close()
+        self._db = None
+        self._failed = True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
 class SentenceVectors:
     """Vectors of short texts such as candidate sentences, each embedded on its own, so that a
     text's vector depends on it alone (int8 activations are quantized per batch, and a
     sentence's vector moved with the sentences it shared a batch with), and kept for the
     `capacity` texts used last: the candidate sentences of questions on one topic repeat
     (0.45 of them over 200 paraphrased questions on the default library). One short text per
-    run costs no more than a padded batch (BENCHMARKS.md, issue 18)."""
+    run costs no more than a padded batch (BENCHMARKS.md, issue 18). With `saved`, vectors
+    not in memory are looked up there first, and new ones are saved there."""
 
-    def __init__(self, embedder: TextEmbedder, capacity: int = 20_000) -> None:
+    def __init__(
+        self, embedder: TextEmbedder, capacity: int = 20_000, saved: SavedVectors | None = None
+    ) -> None:
         self.embedder = embedder
         self.capacity = capacity
+        self.saved = saved
         self._vectors: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -258,13 +341,31 @@ class SentenceVectors:
             }
             for text in known:
                 self._vectors.move_to_end((text, prompt_name))
-        for text in dict.fromkeys(t for t in texts if t not in known):
-            known[text] = self.embedder.embed([text], prompt_name)[0]
-            with self._lock:
-                self._vectors[(text, prompt_name)] = known[text]
-                if len(self._vectors) > self.capacity:
-                    self._vectors.popitem(last=False)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing and self.saved is not None:
+            keys = {text: self.saved.key(text, prompt_name) for text in missing}
+            saved = self.saved.get(list(keys.values()))
+            known |= {text: saved[key] for text, key in keys.items() if key in saved}
+            self._remember({t: known[t] for t in missing if t in known}, prompt_name)
+        computed = {
+            text: self.embedder.embed([text], prompt_name)[0]
+            for text in missing
+            if text not in known
+        }
+        if computed:
+            self._remember(computed, prompt_name)
+            if self.saved is not None:
+                self.saved.put({self.saved.key(t, prompt_name): v for t, v in computed.items()})
+        known |= computed
         return np.stack([known[t] for t in texts])
+
+    def _remember(self, vectors: dict[str, np.ndarray], prompt_name: str | None) -> None:
+        with self._lock:
+            for text, vector in vectors.items():
+                self._vectors[(text, prompt_name)] = vector
+                self._vectors.move_to_end((text, prompt_name))
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
 
 
 _cache: dict[tuple[str, int, Path, str, int | None], Embedder] = {}

@@ -203,8 +203,10 @@ class Ingestor:
         max_file_bytes: int,
         pdf: PdfReading | None = None,
         workers: int = 1,
+        on_stored: Callable[[NewDocument], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_stored = on_stored  # called with each document once it is stored
         self.embedder = embedder
         self.splitter = splitter
         self.exclude = exclude
@@ -263,7 +265,7 @@ class Ingestor:
         files stored so far stay; an ingest of the same files later goes on from there)."""
         report = report or IngestReport()
         started = time.perf_counter()
-        pending = _Pending(self.store, self.embedder, report, EMBED_BATCH_CHUNKS)
+        pending = _Pending(self.store, self.embedder, report, EMBED_BATCH_CHUNKS, self.on_stored)
         workers = self.workers if len(sources) >= MIN_FILES_FOR_PROCESSES else 1
         self._readers = _ReaderPool(workers, self.pdf) if workers > 1 else None
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-prepare")
@@ -322,7 +324,7 @@ class Ingestor:
         """Index in-memory documents, embedding the chunks of many documents per batch."""
         report = IngestReport()
         started = time.perf_counter()
-        pending = _Pending(self.store, self.embedder, report, TEXT_BATCH_CHUNKS)
+        pending = _Pending(self.store, self.embedder, report, TEXT_BATCH_CHUNKS, self.on_stored)
         prepared_with = self._prepared_with("text")
         for done, document in enumerate(documents):
             if progress:
@@ -397,12 +399,18 @@ class _Pending:
     chunks, each then stored atomically; the store is checkpointed every CHECKPOINT_SECONDS."""
 
     def __init__(
-        self, store: DocumentStore, embedder: Embedder, report: IngestReport, batch_chunks: int
+        self,
+        store: DocumentStore,
+        embedder: Embedder,
+        report: IngestReport,
+        batch_chunks: int,
+        on_stored: Callable[[NewDocument], None] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.report = report
         self.batch_chunks = batch_chunks
+        self.on_stored = on_stored
         self.documents: list[NewDocument] = []
         self.last_checkpoint = time.perf_counter()
 
@@ -426,6 +434,8 @@ class _Pending:
         for document in self.documents:
             count = len(document.chunks)
             self.store.put_document(replace(document, vectors=vectors[offset : offset + count]))
+            if self.on_stored is not None:
+                self.on_stored(document)
             offset += count
             self.report.indexed.append(document.file)
             self.report.pages += len(document.pages)

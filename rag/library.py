@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import os
 import threading
@@ -11,9 +13,15 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answering import EXTRACTIVE, AnswerChain, AnswerEvent, AnswerRequest
+from rag.answering import EXTRACTIVE, AnswerChain, AnswerEvent, AnswerRequest, quotable_texts
 from rag.checking import CheckReport, check_index
-from rag.embedding import TITLE_CONTEXT_TOKENS, Embedder, get_embedder
+from rag.embedding import (
+    TITLE_CONTEXT_TOKENS,
+    Embedder,
+    SavedVectors,
+    SentenceVectors,
+    get_embedder,
+)
 from rag.errors import DocumentNotFoundError, RagError, UnreadableFileError
 from rag.ingesting import Ingestor, IngestReport, Progress, SourceFile, TextDocument
 from rag.loading import PdfReading
@@ -23,9 +31,19 @@ from rag.records import Answer, Citation, DocumentInfo, Passage
 from rag.retrieval import retrieve
 from rag.settings import Settings, load_settings
 from rag.splitting import Splitter
-from rag.store import DocumentStore, StoreStats, open_store
+from rag.store import (
+    DocumentStore,
+    NewDocument,
+    StoreStats,
+    is_postgres_url,
+    open_store,
+    store_location,
+    without_password,
+)
 from rag.uploads import safe_file_name, save_upload
 from rag.viewing import SourceView, source_view
+
+SENTENCE_VECTORS_FILE = "sentence-vectors.sqlite"
 
 
 class Library:
@@ -74,7 +92,32 @@ class Library:
             max_file_bytes=self.settings.max_file_bytes,
             pdf=PdfReading(self.ocr(), self.settings.pdf_tables),
             workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
+            on_stored=self._embed_sentences if self.settings.embed_sentences_at_ingest else None,
         )
+
+    @cached_property
+    def saved_vectors(self) -> SavedVectors:
+        """Sentence vectors kept beside the library: in its folder, or for a PostgreSQL
+        library in a file of `model_cache_dir` named for its database."""
+        location = store_location(self.settings)
+        if is_postgres_url(location):
+            database = hashlib.sha256(without_password(location).encode()).hexdigest()[:16]
+            folder = self.settings.model_cache_dir / "sentence-vectors"
+            with contextlib.suppress(OSError):  # unwritable: the vectors are not saved
+                folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{database}.sqlite"
+        else:
+            path = Path(location) / SENTENCE_VECTORS_FILE
+        return SavedVectors(path, f"{self.embedder.name} {self.embedder.backend}")
+
+    @cached_property
+    def _sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder, saved=self.saved_vectors)
+
+    def _embed_sentences(self, document: NewDocument) -> None:
+        """Embed and save the quotable sentences of a document just stored."""
+        for chunk in document.chunks:
+            self._sentence_vectors.embed(quotable_texts(chunk.text))
 
     def ocr(self) -> Ocr | None:
         """The reader of scanned PDF pages that the settings ask for, if any."""
@@ -188,6 +231,7 @@ class Library:
             self.embedder,
             self.settings,
             self.chat_model,
+            self.saved_vectors,
         )
 
     def retrieve(
@@ -305,3 +349,5 @@ class Library:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if "saved_vectors" in self.__dict__:
+            self.saved_vectors.close()

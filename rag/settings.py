@@ -207,6 +207,15 @@ class Settings(BaseSettings):
         ge=16,
     )
     chunk_overlap_tokens: int = Field(40, description="Tokens shared by neighbouring chunks.", ge=0)
+    embed_sentences_at_ingest: bool = Field(
+        True,
+        description=(
+            "Embed every sentence and table row of a new document at ingest, as extractive "
+            "answers and evidence embed them, and save the vectors beside the library "
+            "(sentence-vectors.sqlite): answers then embed only the question. Off, each "
+            "sentence is embedded by the first question that meets it and saved then."
+        ),
+    )
 
     # Retrieval
     top_k: int = Field(6, description="Passages handed to the answerer.", ge=1)
@@ -458,6 +467,8 @@ PRESETS: dict[str, dict[str, object]] = {
         # the median drop over 75 dev (question, evidence) pairs translated into Spanish,
         # French and Russian (benchmarks/calibrate_crosslingual.py; BENCHMARKS.md, issue 13)
         "other_language_gap": 0.056,
+        # each of about 9,000 sentences one by one with the 300M model: too slow at ingest
+        "embed_sentences_at_ingest": False,
     },
 }
 

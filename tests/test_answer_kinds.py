@@ -163,3 +163,11 @@ def test_a_question_asking_for_no_figure_accepts_any_sentence():
     expected = ExpectedAnswer.of("Which city does Beijing's plan cast as the financial hub?")
     assert expected.kind is None
     assert expected.held_by("The plan features Shanghai as China's financial center.")
+
+
+def test_a_table_rows_money_or_share_is_any_amount_its_header_gives_the_unit():
+    spent = ExpectedAnswer.of("How much did the agency spend on harbour dredging in 2023?")
+    row = "Harbour dredging | 2022: 3,875 | 2023: 4,020"
+    assert spent.held_by(row, table_row=True)
+    assert not spent.held_by(row)  # in prose, a bare number is not an amount of money
+    assert not spent.held_by("Harbour dredging | 2023: 2023", table_row=True)  # a year only

@@ -221,3 +221,50 @@ def test_sentence_vectors_are_each_texts_own_and_only_new_texts_are_embedded(emb
     vectors.embed(["Callao", "Lima"])
     assert asked[-1] == ["Callao"]
     assert vectors.embed([]).shape == (0, embedder.dimension)
+
+
+def test_saved_sentence_vectors_are_read_back_by_another_process_unchanged(embedder, tmp_path):
+    from rag.embedding import SavedVectors, SentenceVectors
+
+    asked: list[str] = []
+
+    class Counting:
+        def embed(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+            asked.extend(texts)
+            return embedder.embed(texts, prompt_name)
+
+    texts = ["Peru exports more than 200 tons of cocaine a year.", "Callao is a port."]
+    path = tmp_path / "sentence-vectors.sqlite"
+    first = SentenceVectors(Counting(), saved=SavedVectors(path, "minilm int8")).embed(texts)
+    assert asked == texts
+    # a fresh memory, as in another process: read from the file, nothing embedded again
+    again = SentenceVectors(Counting(), saved=SavedVectors(path, "minilm int8")).embed(texts)
+    assert asked == texts and np.array_equal(first, again)
+    # vectors computed by another model or backend are not taken for this one's
+    SentenceVectors(Counting(), saved=SavedVectors(path, "minilm fp32")).embed(texts[:1])
+    assert asked == [*texts, texts[0]]
+
+
+def test_saved_sentence_vectors_wait_for_their_folder_and_survive_a_damaged_file(
+    embedder, tmp_path, caplog
+):
+    from rag.embedding import SavedVectors, SentenceVectors
+
+    folder = tmp_path / "index"
+    saved = SavedVectors(folder / "sentence-vectors.sqlite", "minilm int8")
+    vectors = SentenceVectors(embedder, saved=saved)
+    vectors.embed(["Before the library exists."])  # no folder yet: nothing saved, no error
+    assert not folder.exists()
+    folder.mkdir()
+    vectors.embed(["After the library exists."])
+    assert (folder / "sentence-vectors.sqlite").is_file()
+
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database" * 100)
+    expected = embedder.embed(["A sentence."])
+    got = SentenceVectors(embedder, saved=SavedVectors(damaged, "minilm int8")).embed(
+        ["A sentence."]
+    )
+    assert np.array_equal(got, expected)
+    assert "sentence vectors are not saved" in caplog.text
+    assert damaged.read_bytes() == b"not a database" * 100  # left as it was

@@ -131,3 +131,36 @@ def test_the_embedded_title_names_a_file_its_title_does_not():
     kept = embedded_title(long_title, "R48883v4.pdf", "/lib/R48883v4.pdf")
     assert kept.endswith(" (R48883v4)") and len(kept) <= 120
     assert embedded_title("Title of a claim", "4983", "text:4983") == "Title of a claim"
+
+
+@pytest.mark.parametrize("at_ingest", [True, False])
+def test_sentences_embedded_at_ingest_leave_an_answer_only_its_question_to_embed(
+    tmp_path: Path, at_ingest: bool
+):
+    from unittest.mock import patch
+
+    from conftest import SEED, SEED_QUESTION
+
+    index = tmp_path / "index"
+    library = Library(settings_for(index, embed_sentences_at_ingest=at_ingest))
+    library.ingest([SEED])
+    library.close()
+    assert (index / "sentence-vectors.sqlite").is_file() == at_ingest
+
+    reopened = Library(settings_for(index, embed_sentences_at_ingest=at_ingest))
+    embedder = reopened.embedder
+    real_embed = embedder.embed
+    asked: list[str] = []
+
+    def counting(texts: list[str], prompt_name: str | None = None) -> np.ndarray:
+        asked.extend(texts)
+        return real_embed(texts, prompt_name)
+
+    with patch.object(embedder, "embed", counting):
+        answer = reopened.ask(SEED_QUESTION, mode="extractive")
+    reopened.close()
+    assert "7.6 metric tons" in answer.text
+    if at_ingest:  # the search's query, and the question against the saved sentences
+        assert asked == [SEED_QUESTION, SEED_QUESTION]
+    else:
+        assert len(asked) > 2
