@@ -47,7 +47,12 @@ def run(dataset: QASet, folder: Path, tables: bool) -> tuple[Library, dict[str, 
     index = folder / f"pdf-tables-{'on' if tables else 'off'}"
     shutil.rmtree(index, ignore_errors=True)
     settings = load_settings().model_copy(
-        update={"index_dir": index, "store": None, "pdf_tables": tables}
+        update={
+            "index_dir": index,
+            "store": None,
+            "pdf_tables": tables,
+            "embed_sentences_at_ingest": False,  # retrieval only: nothing quotes them
+        }
     )
     library = Library(settings)
     load_before = os.getloadavg()[0]

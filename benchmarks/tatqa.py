@@ -57,7 +57,10 @@ def main() -> None:
     contexts = json.loads(args.dataset.read_text(encoding="utf-8"))[: args.limit]
     pages = args.index / "pages"
     write_pages(contexts, pages)
-    library = Library(load_settings(index_dir=args.index / "index"))
+    # retrieval only: nothing quotes the sentences
+    library = Library(
+        load_settings(index_dir=args.index / "index", embed_sentences_at_ingest=False)
+    )
     report = library.ingest([pages])
     store = library.store()
     hits: dict[str, list[int]] = defaultdict(list)

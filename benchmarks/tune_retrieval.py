@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--split", default="test", help="qrels file to score: test or train")
     args = parser.parse_args()
 
-    base = load_settings(index_dir=args.index)
+    base = load_settings(index_dir=args.index, embed_sentences_at_ingest=False)  # no quoting
     dataset = load_beir(args.dataset, args.split)
     library = Library(base)
     store = library.store()

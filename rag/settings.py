@@ -467,8 +467,6 @@ PRESETS: dict[str, dict[str, object]] = {
         # the median drop over 75 dev (question, evidence) pairs translated into Spanish,
         # French and Russian (benchmarks/calibrate_crosslingual.py; BENCHMARKS.md, issue 13)
         "other_language_gap": 0.056,
-        # each of about 9,000 sentences one by one with the 300M model: too slow at ingest
-        "embed_sentences_at_ingest": False,
     },
 }
 

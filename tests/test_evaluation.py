@@ -267,6 +267,8 @@ def test_eval_of_a_beir_slice_prints_a_table_and_writes_json(tmp_path: Path):
     assert report["metrics"]["recall@100"] == 1.0  # every document is within 100
     cached = list((tmp_path / "cache").iterdir())
     assert len(cached) == 1 and cached[0].name.startswith("scifact-slice-")
+    # retrieval only: no sentence of the corpus was embedded for quoting
+    assert not (cached[0] / "sentence-vectors.sqlite").exists()
 
     again = rag("eval", str(dataset), "--limit", "4", "--out", str(out), "--quiet", env=env)
     assert again.returncode == 0, again.stderr

@@ -313,7 +313,10 @@ def eval_judge(settings: Settings, generator: str) -> Judge:
 
 def eval_library(settings: Settings, dataset: Dataset, index: str | None) -> Library:
     """A Library over `index` (a folder or a postgresql:// URL), or over the dataset's cached
-    index under `eval_cache_dir`."""
+    index under `eval_cache_dir`. A retrieval set's sentences are not embedded at ingest:
+    nothing quotes them."""
+    if isinstance(dataset, RetrievalSet):
+        settings = settings.model_copy(update={"embed_sentences_at_ingest": False})
     if index is not None and is_postgres_url(index):
         return Library(settings.model_copy(update={"store": index}))
     folder = Path(index) if index else index_folder(settings, dataset, Library(settings).embedder)
