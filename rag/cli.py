@@ -357,6 +357,10 @@ def command_serve(args: argparse.Namespace) -> int:
     from rag.errors import MissingIndexError
 
     library = Library(_settings(args, host=args.host, port=args.port))
+    stop = threading.Event()
+    saving = threading.Thread(
+        target=library.save_sentence_vectors, args=(stop,), name="rag-sentences", daemon=True
+    )
     try:
         try:
             library.status()
@@ -366,13 +370,19 @@ def command_serve(args: argparse.Namespace) -> int:
                 f"No index at {_location(library.settings)}: indexing {paths} first",
                 file=sys.stderr,
             )
-            _print_report(library.ingest(progress=_progress_bar()))
+            # the sentences are embedded once the app answers (below), not before it starts
+            _print_report(library.ingest(progress=_progress_bar(), embed_sentences=False))
         from ui.app import launch  # imported here: gradio takes seconds to import
 
         app = launch(library)
         print(f"rag: serving on {app.local_url} (Ctrl+C stops)", flush=True)
+        if library.settings.embed_sentences_at_ingest:
+            saving.start()  # those of a library indexed without them, while the app answers
         app.block_thread()
     finally:
+        stop.set()
+        if saving.is_alive():
+            saving.join(timeout=30)
         library.close()
     return 0
 

@@ -44,6 +44,7 @@ from rag.uploads import safe_file_name, save_upload
 from rag.viewing import SourceView, source_view
 
 SENTENCE_VECTORS_FILE = "sentence-vectors.sqlite"
+SENTENCE_BATCH_CHUNKS = 64  # passages read at a time by save_sentence_vectors
 
 
 class Library:
@@ -72,7 +73,10 @@ class Library:
             self._store = open_store(self.settings, self.embedder.name, dimension, create=create)
         return self._store
 
-    def _ingestor(self) -> Ingestor:
+    def _ingestor(self, embed_sentences: bool | None = None) -> Ingestor:
+        """The ingest pipeline; `embed_sentences` overrides `embed_sentences_at_ingest`."""
+        if embed_sentences is None:
+            embed_sentences = self.settings.embed_sentences_at_ingest
         chunk_tokens = min(
             self.settings.chunk_tokens, self.embedder.max_tokens - TITLE_CONTEXT_TOKENS
         )
@@ -92,7 +96,7 @@ class Library:
             max_file_bytes=self.settings.max_file_bytes,
             pdf=PdfReading(self.ocr(), self.settings.pdf_tables),
             workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
-            on_stored=self._embed_sentences if self.settings.embed_sentences_at_ingest else None,
+            on_stored=self._embed_sentences if embed_sentences else None,
         )
 
     @cached_property
@@ -112,12 +116,25 @@ class Library:
 
     @cached_property
     def _sentence_vectors(self) -> SentenceVectors:
-        return SentenceVectors(self.embedder, saved=self.saved_vectors)
+        """Embeds sentences into the saved file only (kept in no memory)."""
+        return SentenceVectors(self.embedder, capacity=0, saved=self.saved_vectors)
 
     def _embed_sentences(self, document: NewDocument) -> None:
         """Embed and save the quotable sentences of a document just stored."""
         for chunk in document.chunks:
             self._sentence_vectors.embed(quotable_texts(chunk.text))
+
+    def save_sentence_vectors(self, stop: threading.Event | None = None) -> None:
+        """Embed and save the quotable sentences of every stored document that are not saved
+        yet: a library indexed before they were saved at ingest, or with that off. `stop`,
+        once set, ends it before the next passage (what was saved stays)."""
+        store = self.store()
+        chunk_ids = store.chunk_ids()
+        for start in range(0, len(chunk_ids), SENTENCE_BATCH_CHUNKS):
+            for passage in store.passages(chunk_ids[start : start + SENTENCE_BATCH_CHUNKS]):
+                if stop is not None and stop.is_set():
+                    return
+                self._sentence_vectors.embed(quotable_texts(passage.text))
 
     def ocr(self) -> Ocr | None:
         """The reader of scanned PDF pages that the settings ask for, if any."""
@@ -131,10 +148,13 @@ class Library:
         paths: list[Path] | None = None,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        embed_sentences: bool | None = None,
     ) -> IngestReport:
         """Index files and folders (by default the configured library paths); `cancel`, once
-        set, stops before the next file (what was stored stays)."""
-        return self._ingestor().ingest(paths or self.settings.library_paths, progress, cancel)
+        set, stops before the next file (what was stored stays). `embed_sentences` overrides
+        `embed_sentences_at_ingest` (see `save_sentence_vectors` for doing it later)."""
+        ingestor = self._ingestor(embed_sentences)
+        return ingestor.ingest(paths or self.settings.library_paths, progress, cancel)
 
     def ingest_files(self, sources: list[SourceFile]) -> IngestReport:
         """Index these files, each shown under its `file` name (e.g. relative to a folder)."""

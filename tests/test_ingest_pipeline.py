@@ -133,21 +133,23 @@ def test_the_embedded_title_names_a_file_its_title_does_not():
     assert embedded_title("Title of a claim", "4983", "text:4983") == "Title of a claim"
 
 
-@pytest.mark.parametrize("at_ingest", [True, False])
-def test_sentences_embedded_at_ingest_leave_an_answer_only_its_question_to_embed(
-    tmp_path: Path, at_ingest: bool
+@pytest.mark.parametrize("when", ["at ingest", "afterwards", "never"])
+def test_sentences_embedded_beforehand_leave_an_answer_only_its_question_to_embed(
+    tmp_path: Path, when: str
 ):
     from unittest.mock import patch
 
     from conftest import SEED, SEED_QUESTION
 
     index = tmp_path / "index"
-    library = Library(settings_for(index, embed_sentences_at_ingest=at_ingest))
-    library.ingest([SEED])
+    library = Library(settings_for(index))
+    library.ingest([SEED], embed_sentences=when == "at ingest")
+    if when == "afterwards":  # as `rag serve` does for a library indexed without them
+        library.save_sentence_vectors()
     library.close()
-    assert (index / "sentence-vectors.sqlite").is_file() == at_ingest
+    assert (index / "sentence-vectors.sqlite").is_file() == (when != "never")
 
-    reopened = Library(settings_for(index, embed_sentences_at_ingest=at_ingest))
+    reopened = Library(settings_for(index))
     embedder = reopened.embedder
     real_embed = embedder.embed
     asked: list[str] = []
@@ -160,7 +162,21 @@ def test_sentences_embedded_at_ingest_leave_an_answer_only_its_question_to_embed
         answer = reopened.ask(SEED_QUESTION, mode="extractive")
     reopened.close()
     assert "7.6 metric tons" in answer.text
-    if at_ingest:  # the search's query, and the question against the saved sentences
-        assert asked == [SEED_QUESTION, SEED_QUESTION]
-    else:
+    if when == "never":
         assert len(asked) > 2
+    else:  # the search's query, and the question against the saved sentences
+        assert asked == [SEED_QUESTION, SEED_QUESTION]
+
+
+def test_saving_sentence_vectors_stops_when_asked(tmp_path: Path):
+    import threading
+
+    from conftest import SEED
+
+    library = Library(settings_for(tmp_path / "index"))
+    library.ingest([SEED], embed_sentences=False)
+    stop = threading.Event()
+    stop.set()
+    library.save_sentence_vectors(stop)
+    library.close()
+    assert not (tmp_path / "index" / "sentence-vectors.sqlite").exists()
