@@ -358,9 +358,14 @@ def command_serve(args: argparse.Namespace) -> int:
 
     library = Library(_settings(args, host=args.host, port=args.port))
     stop = threading.Event()
-    saving = threading.Thread(
-        target=library.save_sentence_vectors, args=(stop,), name="rag-sentences", daemon=True
-    )
+
+    def save_sentences() -> None:
+        try:
+            library.save_sentence_vectors(stop)
+        except RagError as error:  # the app answers on; its answers embed their own sentences
+            print(f"rag: sentence vectors not saved: {error}", file=sys.stderr)
+
+    saving = threading.Thread(target=save_sentences, name="rag-sentences", daemon=True)
     try:
         try:
             library.status()
