@@ -201,6 +201,7 @@ def candidate_sentences(
     }
     seen: set[tuple[int, int | None, int]] = set()
     pieces: list[tuple[Passage, int, int, str]] = []  # (passage, start, end, row statement)
+    texts: list[str] = []  # what each piece says: the sentence, or the row's statement
     for passage in passages:
         if not covered[passage.document_id]:
             continue
@@ -211,16 +212,15 @@ def candidate_sentences(
                 continue
             seen.add(key)
             pieces.append((passage, start, end, statement))
+            texts.append(text)
     if not pieces:
         return []
-    texts = [statement or p.text[s:e] for p, s, e, statement in pieces]
     vectors = embedder.embed([question, *texts])
     similarities = vectors[1:] @ vectors[0]
     if other_language_gap and language(question) == GAP_MEASURED_FROM:
-        asked_in = GAP_MEASURED_FROM
         by_chunk = {passage.chunk_id: passage for passage, *_ in pieces}
         written_in = {chunk: language(passage.text) for chunk, passage in by_chunk.items()}
-        across = np.array([written_in[passage.chunk_id] != asked_in for passage, *_ in pieces])
+        across = np.array([written_in[p.chunk_id] != GAP_MEASURED_FROM for p, *_ in pieces])
         similarities = similarities + other_language_gap * across
     return [
         Candidate(
