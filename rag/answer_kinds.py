@@ -7,6 +7,10 @@ near-misses ("How many satellites make up the GPS constellation?" against a sent
 24-hour positioning) for a reason that does not depend on the question's words matching the
 report's. Questions in English, Spanish, French and Russian are read; a question of no kind
 listed here is not restricted.
+
+A question that sets its time ("in 2005", "at the end of 2021", "by April 2026") is not
+answered by a sentence about other years only: "3-5 submarines in the 2030s" does not say how
+many were delivered by April 2026.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rag.names import countries_in, names_in
 from rag.text import stem
 
 
@@ -25,6 +30,7 @@ class AnswerKind(StrEnum):
     DATE = "date"  # when, in what year: any figure
     DURATION = "duration"  # how long: a number, years and "99-year" included
     AMOUNT = "amount"  # how much, how large, which rate: a number that is not a bare year
+    COUNTRY = "country"  # which country: a country the question does not name
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -73,6 +79,15 @@ _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
         ),
     ),
     (AnswerKind.AMOUNT, _any(r"\bby how much\b")),
+    (
+        AnswerKind.COUNTRY,
+        _any(
+            r"\b(?:which|what)(?: [\w-]+){0,2} (?:country|countries|nation|nations)\b",
+            r"\bqu[eé] pa[ií]s(?:es)?\b",
+            r"\bquels? pays\b",
+            r"\bкак(?:ая|ие|ой|ую) стран\w*",
+        ),
+    ),
     (
         AnswerKind.MONEY,
         _any(
@@ -281,13 +296,68 @@ def _answers(
     return not figure.spelled or bool(figure.unit or figure.money or figure.share)
 
 
+_YEAR = r"(?:FY\s?)?(?:1[89]\d\d|20\d\d)(?!\d)"
+_SENTENCE_YEARS = re.compile(
+    rf"(?<![\d$€£.,])(?P<first>{_YEAR})(?P<decade>'?s\b)?"
+    rf"(?:\s?(?:-|–|—|to|through|until|and|a|au|hasta|по)\s?(?P<last>{_YEAR}))?",
+    re.IGNORECASE,
+)
+# A year is the question's time frame after a preposition of time, perhaps with a month, a
+# season or "the end of": "in 2005", "at the end of 2021", "by April 2026", "en 2025". A year
+# before a noun ("before the 2025 strikes", "in 2025 dollars", "the 2024 NDAA") names a
+# thing, not the time asked about.
+_TIME_FRAME = re.compile(
+    r"\b(?:in|at|by|as of|during|from|to|through|between|and|since|until|before|after|"
+    r"en|à|a|au|desde|hasta|depuis|jusqu'en|в|до|с|по)\s"
+    r"(?:the\s(?:start|end|beginning|middle|close) of\s)?(?:fiscal(?: year)?\s)?"
+    rf"(?:(?:early|late|mid|spring|summer|autumn|fall|winter|(?:{_MONTHS})\.?)[\s-])?"
+    rf"(?P<year>{_YEAR})(?!'?s\b)"
+    r"(?!\s+(?!(?:and|or|to|through|until|when|while|for|from|in|on|at|by|with|than|as|was|"
+    r"were|is|are|had|has|did|do|does|will|would|could|according|compared)\b)[A-Za-z])",
+    re.IGNORECASE,
+)
+
+
+def _year(text: str) -> int:
+    return int(re.sub(r"\D", "", text))
+
+
+def asked_period(question: str) -> tuple[int, int] | None:
+    """The years the question sets as its time frame (first, last), or None."""
+    years = [_year(match.group("year")) for match in _TIME_FRAME.finditer(question)]
+    return (min(years), max(years)) if years else None
+
+
+def stated_periods(sentence: str) -> list[tuple[int, int]]:
+    """The years or spans of years a sentence states: "2025", "FY2024", "the 2030s",
+    "1999 through 2002"."""
+    periods = []
+    for match in _SENTENCE_YEARS.finditer(sentence):
+        first = _year(match.group("first"))
+        last = _year(match.group("last")) if match.group("last") else first
+        periods.append((first, last + 9 if match.group("decade") else last))
+    return periods
+
+
+def about_the_time(period: tuple[int, int] | None, sentence: str) -> bool:
+    """False only when the sentence states years and none falls in the period asked about."""
+    stated = stated_periods(sentence)
+    if period is None or not stated:
+        return True
+    first, last = period
+    return any(start <= last and first <= end for start, end in stated)
+
+
 @dataclass(frozen=True)
 class ExpectedAnswer:
-    """What a question's answer must hold: a figure of its kind that it does not state itself."""
+    """What a question's answer must hold: a figure of its kind that it does not state itself,
+    about the time it asks about."""
 
     kind: AnswerKind | None
     stated: frozenset[str]  # the question's own figures: "40" in "in the 40 days of fighting"
     question_stems: frozenset[str]
+    period: tuple[int, int] | None = None  # the years of "in 2005", "between 2008 and 2017"
+    places: frozenset[str] = frozenset()  # every name of the places the question names
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
@@ -295,13 +365,21 @@ class ExpectedAnswer:
             expected_kind(question),
             frozenset(figure.value for figure in figures(question)),
             frozenset(stem(word.lower()) for word in re.findall(r"\w+", question)),
+            asked_period(question),
+            frozenset(name for _, names in names_in(question) for name in names),
         )
 
     def held_by(self, sentence: str, table_row: bool = False) -> bool:
-        """Whether the sentence holds such a figure (always, for a question asking for none).
-        A table row's money or share is any amount: a table gives its unit (dollars,
-        thousands, percent) once in its caption or header, not in every cell."""
+        """Whether the sentence holds such a figure, or for "which country" a country the
+        question does not name (always, for a question asking for neither), and is not only
+        about other years than those asked about. A table row's money or
+        share is any amount: a table gives its unit (dollars, thousands, percent) once in its
+        caption or header, not in every cell."""
+        if not about_the_time(self.period, sentence):
+            return False
         kind = self.kind
+        if kind is AnswerKind.COUNTRY:
+            return any(not names & self.places for names in countries_in(sentence))
         if table_row and kind in (AnswerKind.MONEY, AnswerKind.SHARE):
             kind = AnswerKind.AMOUNT
         return kind is None or any(

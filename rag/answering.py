@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,8 +71,14 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
     )
 
 
-# links, footnotes ("8 Miller et al., ... pp. 1-7 (hereinafter ...)"), dot leaders
-_NOISE = re.compile(r"https?://|www\.|^\d{1,3}\s+[A-Z(]|\bpp\. \d|\(hereinafter\b|\.{4,}")
+# links, footnotes ("8 Miller et al., ... pp. 1-7 (hereinafter ...)"), dot leaders, pointers
+# to other reports ("See CRS In Focus IF11684, ...")
+_NOISE = re.compile(
+    r"https?://|www\.|^\d{1,3}\s+[A-Z(]|\bpp\. \d|\(hereinafter\b|\.{4,}|^\W{0,2}See\b"
+)
+_WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")  # a word of four letters or more
+HEADING_CAPITALS = 0.7  # share of capitalised longer words that makes a line a heading
+MIN_HEADING_WORDS = 3
 # Capitalised words and numbers, except a sentence's first word (after "¿" or "¡" in Spanish).
 _KEY_TERM = re.compile(
     r"(?<!^)(?<!^[¿¡])(?<![.?!] )(?<![.?!] [¿¡])\b((?:[A-Z]\.){2,}|[A-Z][\w-]*|\d[\d,.]*\d|\d)"
@@ -78,12 +86,27 @@ _KEY_TERM = re.compile(
 
 
 def is_prose(sentence: str) -> bool:
-    """False for page furniture that splits like a sentence: links, footnotes, dot leaders."""
+    """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
+    pointers to other reports, headings."""
     letters = sum(char.isalpha() for char in sentence)
     return (
         MIN_SENTENCE_CHARS <= len(sentence) <= MAX_SENTENCE_CHARS
         and letters >= 0.6 * len(sentence.replace(" ", ""))
         and not _NOISE.search(sentence)
+        and not is_heading(sentence)
+    )
+
+
+def is_heading(text: str) -> bool:
+    """A title-case line without a full stop or figures ("Formula Marketing: Companies Target
+    Non-WIC Mothers"): it names a topic and states nothing. A sentence full of names ends
+    with a full stop; lines of a flattened table, title-case too, hold figures."""
+    long_words = _WORD.findall(text)
+    return (
+        not text.rstrip(" \"'”’)").endswith((".", "!", "?"))
+        and len(long_words) >= MIN_HEADING_WORDS
+        and sum(word[0].isupper() for word in long_words) >= HEADING_CAPITALS * len(long_words)
+        and not any(char.isdigit() for char in text)
     )
 
 
@@ -601,11 +624,12 @@ def stream_generated_answer(
     judge_citations: bool,
     mode: str,
     check_responds: bool = True,
+    between_words: Callable[[], None] = lambda: None,
 ) -> Iterator[TextPiece | Answer]:
     """Stream the chat model's answer over numbered passages, then check it and yield the
     checked Answer: the sentences the deterministic checks leave open in one more turn of the
     conversation, then (`check_responds`) whether it answers at all: a refusal when the model
-    finds it does not."""
+    finds it does not. `between_words` is called before the model writes each next piece."""
     messages = answer_prompt().format_messages(
         passages=format_passages(passages), question=question
     )
@@ -614,6 +638,7 @@ def stream_generated_answer(
         if chunk.text:
             pieces.append(chunk.text)
             yield TextPiece(chunk.text)
+        between_words()
     text = attribute_uncited("".join(pieces).strip(), passages)
     messages.append(AIMessage("".join(pieces)))
 
@@ -674,6 +699,42 @@ class ModelQueue:
             self._changed.notify_all()
 
 
+class QuotesFirst:
+    """Quick work before the local model's next word. While extractive answers or the evidence
+    of a question are being found (`running`), a generating local model waits between words
+    (`pause`): on a laptop's two cores its threads would otherwise take the cores those
+    answers need. It waits at most `longest` seconds at a time, and then runs at least as
+    long as it waited, so a steady stream of quick questions slows it to half speed, not to
+    a stop."""
+
+    def __init__(self, longest: float) -> None:
+        self.longest = longest
+        self._idle = threading.Condition()
+        self._running = 0
+        self._free_until = 0.0
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def pause(self) -> None:
+        """Wait while quick work runs, within the limits above."""
+        with self._idle:
+            started = time.monotonic()
+            if not self._running or started < self._free_until:
+                return
+            self._idle.wait_for(lambda: not self._running, timeout=self.longest)
+            waited = time.monotonic() - started
+            self._free_until = time.monotonic() + waited
+
+
 # -- the chain -----------------------------------------------------------------------------
 
 Retrieve = Callable[[str, "list[int] | None"], list[Passage]]
@@ -711,6 +772,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()
+        self.quotes_first = QuotesFirst(settings.quotes_first_pause)
 
     def relevant(self, passages: list[Passage]) -> bool:
         """Whether the passages are close enough to the question for a model to answer from
@@ -733,12 +795,18 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     ) -> Iterator[AnswerEvent]:
         request = input
         question, query = self.question_and_query(request)
-        passages = self.retrieve(query, request.document_ids)
         if request.mode == EXTRACTIVE:  # held to its sentences (`min_sentence_relevance`)
-            yield answer_extractively(
-                question, passages, self.sentence_vectors, self.settings, self.answer_probability()
-            )
-        elif not self.relevant(passages):
+            probability = self.answer_probability()
+            with self.quotes_first.running():
+                passages = self.retrieve(query, request.document_ids)
+                answer = answer_extractively(
+                    question, passages, self.sentence_vectors, self.settings, probability
+                )
+            yield answer
+            return
+        with self.quotes_first.running():
+            passages = self.retrieve(query, request.document_ids)
+        if not self.relevant(passages):
             yield refusal(question, request.mode, passages)
         else:
             yield from self._generate(question, passages, request.mode, request.open_question)
@@ -774,7 +842,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     def _generate(
         self, question: str, passages: list[Passage], mode: str, open_question: bool
     ) -> Iterator[AnswerEvent]:
-        focused, quotes = focus_passages(question, passages, self.sentence_vectors, self.settings)
+        with self.quotes_first.running():
+            focused, quotes = focus_passages(
+                question, passages, self.sentence_vectors, self.settings
+            )
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
         yield Evidence(question, focused, [q for q in quotes if q.n <= len(focused)])
@@ -785,7 +856,13 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             chat = self.chat_model(mode)
             judge = self.settings.judge_citations
             answers = stream_generated_answer(
-                question, focused, chat, judge, mode, check_responds=not open_question
+                question,
+                focused,
+                chat,
+                judge,
+                mode,
+                check_responds=not open_question,
+                between_words=self.quotes_first.pause if mode == "local" else lambda: None,
             )
             for event in answers:
                 yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)

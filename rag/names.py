@@ -89,3 +89,22 @@ def mentions(text: str, names: Iterable[str]) -> bool:
     """Whether folded `text` holds one of `names` as a word or the start of one ("russia"
     is in "Russian")."""
     return any(re.search(r"\b" + re.escape(name), text) for name in names)
+
+
+@lru_cache(maxsize=1)
+def _country_table() -> tuple[dict[str, frozenset[str]], re.Pattern[str]]:
+    table: dict[str, set[str]] = {}
+    for names in _country_names():
+        for name in names:
+            table.setdefault(name, set()).update(names)
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(n) for n in sorted(table, key=len, reverse=True)) + r")\b"
+    )
+    return {name: frozenset(names) for name, names in table.items()}, pattern
+
+
+def countries_in(text: str) -> list[frozenset[str]]:
+    """The countries `text` names (by name, capital, demonym or other spelling), each as all
+    of its names, folded."""
+    table, pattern = _country_table()
+    return [table[match.group()] for match in pattern.finditer(fold(text))]

@@ -374,6 +374,16 @@ class Settings(BaseSettings):
     generator_context_tokens: int = Field(
         4096, description="Context window of the local model, prompt and reply together.", ge=512
     )
+    quotes_first_pause: float = Field(
+        2.0,
+        ge=0.0,
+        description=(
+            "Longest time in seconds that a generating local model waits between two words "
+            "while other questions' extractive answers and evidence are being found, so that "
+            "on a laptop's few cores they do not wait behind it; the model then runs at least "
+            "as long as it waited before it waits again. 0: it never waits."
+        ),
+    )
     generator_focus: bool = Field(
         False,
         description=(

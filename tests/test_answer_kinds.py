@@ -4,7 +4,14 @@ Sentences are taken from the library's reports and the multilingual test documen
 
 import pytest
 
-from rag.answer_kinds import AnswerKind, ExpectedAnswer, expected_kind, figures
+from rag.answer_kinds import (
+    AnswerKind,
+    ExpectedAnswer,
+    asked_period,
+    expected_kind,
+    figures,
+    stated_periods,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +36,9 @@ from rag.answer_kinds import AnswerKind, ExpectedAnswer, expected_kind, figures
         ("Combien de temps faut-il à une navette pour traverser ?", AnswerKind.DURATION),
         ("Сколько стоит билет от Москвы до Владивостока?", AnswerKind.MONEY),
         ("Сколько километров от Москвы до Владивостока?", AnswerKind.AMOUNT),
+        ("Which country will give the most to the seabed authority's budget?", AnswerKind.COUNTRY),
+        ("¿Qué país compra más cobre peruano?", AnswerKind.COUNTRY),
+        ("Quels pays utilisent le tunnel ?", AnswerKind.COUNTRY),
         ("Who leads the Space Force?", None),
         ("Why did the seabed authority miss its deadline?", None),
         # a conjunction, not a question of time
@@ -171,3 +181,89 @@ def test_a_table_rows_money_or_share_is_any_amount_its_header_gives_the_unit():
     assert spent.held_by(row, table_row=True)
     assert not spent.held_by(row)  # in prose, a bare number is not an amount of money
     assert not spent.held_by("Harbour dredging | 2023: 2023", table_row=True)  # a year only
+
+
+@pytest.mark.parametrize(
+    ("question", "period"),
+    [
+        ("How much did the United States borrow from abroad in 2025?", (2025, 2025)),
+        ("How much federal debt did Chinese holders have at the end of 2021?", (2021, 2021)),
+        ("How many submarines had been delivered by April 2026?", (2026, 2026)),
+        ("How many governments opposed seabed mining as of spring 2026?", (2026, 2026)),
+        (
+            "How much did Washington spend on child support in fiscal 2005, and on what?",
+            (2005, 2005),
+        ),
+        ("What share of the request would go to research in FY2027?", (2027, 2027)),
+        ("Between 2008 and 2017, how many people were kept off military bases?", (2008, 2017)),
+        ("What response rate did the survey average from 1997 to 2001?", (1997, 2001)),
+        ("¿Cuántos buques cruzaron el canal en 2024?", (2024, 2024)),
+        # a year before a noun names a thing, not the time asked about
+        ("How many centrifuges were spinning at Natanz before the 2025 strikes?", None),
+        ("What share of Bitcoin activity did a 2022 academic study judge criminal?", None),
+        ("How long did the FY2025 defense authorization law give the Pentagon?", None),
+        ("What does the 2024 NDAA authorize?", None),
+        ("How much is the debt in 2025 dollars?", None),
+    ],
+)
+def test_the_years_a_question_asks_about(question, period):
+    assert asked_period(question) == period
+
+
+def test_the_years_and_spans_of_years_a_sentence_states():
+    sentence = (
+        "The FY2024 NDAA authorized purchases in the 2030s; grants ran in fiscal years 1999 "
+        "through 2002 and from 2005-2007, costing $2025 million."
+    )
+    assert stated_periods(sentence) == [(2024, 2024), (2030, 2039), (1999, 2002), (2005, 2007)]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        (  # the 2030s and the 2024 law are not April 2026
+            "How many Virginia-class submarines had the United States delivered by April 2026?",
+            "AUKUS Pillar 1 would allow Australia to purchase 3-5 U.S. Virginia-class "
+            "submarines in the 2030s as authorized in the 2024 National Defense Authorization Act.",
+            False,
+        ),
+        (
+            "How much U.S. federal debt did mainland Chinese holders have at the end of 2021?",
+            "As of December 2025, foreign holdings of federal debt totaled approximately "
+            "$9.2 trillion.",
+            False,
+        ),
+        (  # one of its years is the one asked about
+            "How much did the United States borrow from abroad in 2025?",
+            "Borrowing from abroad was $1.1 trillion in 2025, down slightly from $1.2 trillion "
+            "in 2024.",
+            True,
+        ),
+        (  # a span of years holding the one asked about
+            "How much could each state win per year in 2001?",
+            "This provision awarded up to $25 million in each of fiscal years 1999 through 2002.",
+            True,
+        ),
+        (  # a sentence that states no year may be about any time
+            "How many vessels were enrolled in the tanker program at the start of 2026?",
+            "Nine vessels were enrolled in the TSP.",
+            True,
+        ),
+    ],
+)
+def test_a_sentence_only_about_other_years_cannot_answer(question, sentence, answers):
+    assert ExpectedAnswer.of(question).held_by(sentence) is answers
+
+
+def test_which_country_is_answered_by_a_country_the_question_does_not_name():
+    expected = ExpectedAnswer.of(
+        "Which country supplies about half of the paraxylene that Charleston imports?"
+    )
+    assert not expected.held_by(
+        "Charleston, SC, in particular is reliant on paraxylene, a chemical used to "
+        "manufacture plastic containers."
+    )
+    assert expected.held_by("About half of its waterborne imports are from Saudi Arabia.")
+    from_china = ExpectedAnswer.of("Which countries buy the most from China?")
+    assert not from_china.held_by("Chinese exports grew by 5 percent.")
+    assert from_china.held_by("Chinese exports to Vietnam grew by 5 percent.")

@@ -1,5 +1,6 @@
 """End-to-end extractive answers on the real library with the real embedding model."""
 
+import pytest
 from conftest import SEED_QUESTION
 
 from rag.records import NOT_IN_LIBRARY
@@ -77,3 +78,21 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
         "8 (July 2021), pp. 1-7, see p. 15 (hereinafter Miller et al., “Challenging the Need”)."
     )
     assert is_prose("The technologies to extract raw seabed material vary by mineral deposit.")
+
+
+@pytest.mark.parametrize(
+    ("text", "prose"),
+    [
+        ("Formula Marketing: Companies Target Non-WIC Mothers and Reach WIC Mothers", False),
+        ("See CRS In Focus IF11684, China’s 14th Five-Year Plan: A First Look.", False),
+        # full of names, but a sentence: it ends with a full stop
+        ("The Chief of Space Operations reports to the Secretary of the Air Force.", True),
+        # the title of a table, whose rows follow it, holds figures
+        ("Top 10 Foreign Holders of Federal Debt, by Country December 2025", True),
+        ("Smart contracts run on several blockchains, Ethereum among them", True),
+    ],
+)
+def test_headings_and_pointers_to_other_reports_are_not_prose_to_quote(text, prose):
+    from rag.answering import is_prose
+
+    assert is_prose(text) is prose
