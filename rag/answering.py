@@ -624,21 +624,21 @@ def stream_generated_answer(
     judge_citations: bool,
     mode: str,
     check_responds: bool = True,
-    between_words: Callable[[], None] = lambda: None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[TextPiece | Answer]:
     """Stream the chat model's answer over numbered passages, then check it and yield the
     checked Answer: the sentences the deterministic checks leave open in one more turn of the
     conversation, then (`check_responds`) whether it answers at all: a refusal when the model
-    finds it does not. `between_words` is called before the model writes each next piece."""
+    finds it does not. `pause` goes to the local model (`rag.generation.ChatLlamaCpp`), which
+    calls it between steps of its reading and writing."""
     messages = answer_prompt().format_messages(
         passages=format_passages(passages), question=question
     )
     pieces: list[str] = []
-    for chunk in chat.stream(messages):
+    for chunk in chat.stream(messages, **({"pause": pause} if pause else {})):
         if chunk.text:
             pieces.append(chunk.text)
             yield TextPiece(chunk.text)
-        between_words()
     text = attribute_uncited("".join(pieces).strip(), passages)
     messages.append(AIMessage("".join(pieces)))
 
@@ -700,10 +700,10 @@ class ModelQueue:
 
 
 class QuotesFirst:
-    """Quick work before the local model's next word. While extractive answers or the evidence
-    of a question are being found (`running`), a generating local model waits between words
-    (`pause`): on a laptop's two cores its threads would otherwise take the cores those
-    answers need. It waits at most `longest` seconds at a time, and then runs at least as
+    """Quick work before the local model's next step. While extractive answers or the evidence
+    of a question are being found (`running`), a generating local model waits between steps
+    of reading its prompt and between words (`pause`): on a laptop's two cores its threads
+    would otherwise take the cores those answers need. It waits at most `longest` seconds at a time, and then runs at least as
     long as it waited, so a steady stream of quick questions slows it to half speed, not to
     a stop."""
 
@@ -862,7 +862,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
                 judge,
                 mode,
                 check_responds=not open_question,
-                between_words=self.quotes_first.pause if mode == "local" else lambda: None,
+                pause=self.quotes_first.pause if mode == "local" else None,
             )
             for event in answers:
                 yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)

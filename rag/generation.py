@@ -11,7 +11,7 @@ import importlib
 import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -141,12 +141,38 @@ def _load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Llama, threadin
         return _LOADED[key]
 
 
+PAUSE_STEP_TOKENS = 64  # a prompt read in steps this long takes 4% longer than in 512s here
+
+
+@contextmanager
+def _reading_in_steps(llama: Llama, pause: Callable[[], None] | None) -> Iterator[None]:
+    """While it lasts, `llama` reads a prompt in steps of PAUSE_STEP_TOKENS tokens and calls
+    `pause` before each step and before each word it writes: the points at which it can give
+    the cores to other work."""
+    if pause is None:
+        yield
+        return
+    read = llama.eval
+
+    def read_in_steps(tokens: Sequence[int]) -> None:
+        for start in range(0, len(tokens), PAUSE_STEP_TOKENS):
+            pause()
+            read(tokens[start : start + PAUSE_STEP_TOKENS])
+
+    llama.eval = read_in_steps  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del llama.eval
+
+
 class ChatLlamaCpp(BaseChatModel):
     """A GGUF chat model run in-process by llama-cpp-python, using the model's chat template.
 
     The model is loaded on first use, once per process; calls to it are serialised because
     llama.cpp is not thread-safe. Call keyword arguments (`max_tokens`, `temperature`, ...) are
-    passed to `Llama.create_chat_completion`.
+    passed to `Llama.create_chat_completion`, but for `pause`: a function called before each
+    step of reading the prompt and each word written (see `_reading_in_steps`).
     """
 
     model_path: Path
@@ -186,7 +212,8 @@ class ChatLlamaCpp(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-        with lock, _context_checked(self.n_ctx):
+        pause = kwargs.pop("pause", None)
+        with lock, _context_checked(self.n_ctx), _reading_in_steps(llama, pause):
             response = cast(
                 CreateChatCompletionResponse,
                 llama.create_chat_completion(
@@ -214,8 +241,9 @@ class ChatLlamaCpp(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        pause = kwargs.pop("pause", None)
         # The lock is held until the stream ends or is closed: llama.cpp is busy until then.
-        with lock, _context_checked(self.n_ctx):
+        with lock, _context_checked(self.n_ctx), _reading_in_steps(llama, pause):
             parts = cast(
                 Iterator[CreateChatCompletionStreamResponse],
                 llama.create_chat_completion(

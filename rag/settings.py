@@ -378,8 +378,9 @@ class Settings(BaseSettings):
         2.0,
         ge=0.0,
         description=(
-            "Longest time in seconds that a generating local model waits between two words "
-            "while other questions' extractive answers and evidence are being found, so that "
+            "Longest time in seconds that a generating local model waits between two steps "
+            "(64 prompt tokens read, or a word written) while other questions' extractive "
+            "answers and evidence are being found, so that "
             "on a laptop's few cores they do not wait behind it; the model then runs at least "
             "as long as it waited before it waits again. 0: it never waits."
         ),

@@ -280,12 +280,15 @@ def test_the_model_waits_between_words_while_quotes_are_found_and_no_longer() ->
 
 
 class SlowWords(FakeListChatModel):
-    """A scripted chat model that writes a word every `sleep` seconds and notes the time."""
+    """A scripted chat model that writes a word every `sleep` seconds and notes the time,
+    calling `pause` before each as the local model does (`rag.generation.ChatLlamaCpp`)."""
 
     written: list[float] = []
 
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+    def _stream(self, messages, stop=None, run_manager=None, pause=None, **kwargs):
         for chunk in super()._stream(messages, stop, run_manager, **kwargs):
+            if pause:
+                pause()
             self.written.append(time.monotonic())
             yield chunk
 

@@ -16,7 +16,7 @@ import pytest
 
 from rag import generation, models
 from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
-from rag.generation import chat_model, judge_support, local_gguf_path
+from rag.generation import PAUSE_STEP_TOKENS, chat_model, judge_support, local_gguf_path
 from rag.settings import Settings
 
 PART_CONTENTS = [b"GGUF" + b"a" * 1000, b"b" * 3000, b"c" * 7]
@@ -240,6 +240,24 @@ def test_the_packaged_local_model_streams_and_judges() -> None:
     passage = "In 2023 the city's bus fleet grew from 200 to 260 electric buses."
     assert judge_support(model, "The city had 260 electric buses in 2023.", passage) is True
     assert judge_support(model, "The Amazon river flows into the Atlantic.", passage) is False
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_the_local_model_can_pause_between_steps_of_reading_and_writing() -> None:
+    """`pause` is called before every 64 prompt tokens and every word, and changes nothing."""
+    model = chat_model(Settings(), "local")
+    prompt = "Ferry timetable: " + "the ferry to Varn sails at dawn and returns at dusk; " * 20
+    prompt += "When does the ferry to Varn sail? Answer in five words."
+    paused: list[float] = []
+    paused_reply = "".join(
+        chunk.text for chunk in model.stream(prompt, max_tokens=8, pause=lambda: paused.append(1))
+    )
+    prompt_tokens = 20 * 13  # at least: each repeated clause is 13 tokens or more
+    words = len(paused_reply.split())
+    assert len(paused) >= prompt_tokens // PAUSE_STEP_TOKENS + words
+    model.invoke("Say hello.", max_tokens=2)  # another prompt, so the next one is read anew
+    assert model.invoke(prompt, max_tokens=8).text == paused_reply
 
 
 @pytest.mark.slow
