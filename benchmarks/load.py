@@ -7,16 +7,21 @@ total (the project's question set, in turn). It reports errors, replies that are
 With `--store URL --servers 2`, two `rag serve` processes share the library in that PostgreSQL
 database (not copied) and client i asks server i mod 2. With `--generating`, one more client
 keeps the local model answering (`generator="local"`) all the while, and its answers are
-reported apart: the clients' extractive answers must not wait behind it.
+reported apart: the clients' extractive answers must not wait behind it. With `--http`, the
+clients are not gradio_client objects in threads but one asyncio loop making the same two HTTP
+calls a page makes (POST the question, read the server-sent events): 20 gradio_client clients
+take a large share of the two cores the server runs on, where users' browsers are elsewhere.
 
     .venv/bin/python benchmarks/load.py --index index [--clients 20] [--questions 200] [--out load.json]
     .venv/bin/python benchmarks/load.py --store postgresql://... --servers 2
     .venv/bin/python benchmarks/load.py --index index --clients 20 --questions 100 --generating
+    .venv/bin/python benchmarks/load.py --index index --clients 20 --questions 20 --http
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ctypes
 import itertools
 import json
@@ -38,6 +43,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 
 from rag.records import NOT_IN_LIBRARY
@@ -58,6 +64,9 @@ CITATION_KEYS = {
     "page_end",
 }
 START_SECONDS = 300
+# With --generating, the clients start this long after the local model began an answer: it is
+# then reading its prompt (about 15 s on two cores), as a model mostly is when a user asks.
+GENERATING_HEAD_START = 3.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h: a signal the kernel sends a process when its parent ends
 
 
@@ -193,26 +202,63 @@ def serving(index: Path, store: str | None = None) -> Iterator[str]:
 
 
 def run_load(
-    urls: list[str], clients: int, questions: list[str], generating: bool = False
+    urls: list[str],
+    clients: int,
+    questions: list[str],
+    generating: bool = False,
+    http: bool = False,
 ) -> Result:
     """Ask `questions` through `clients` concurrent clients, client i taking every i-th one and
     asking server i mod len(urls); with `generating`, one more client asks the local model of
     the first server in a loop meanwhile (the seconds each took go to `generated`)."""
     result = Result(clients=clients, questions=len(questions))
-    lock = threading.Lock()
     for url in urls:
         warm = Client(url, verbose=False, download_files=False)
         warm.predict(questions[0], api_name="/ask")  # loads the embedding model; not timed
     done = threading.Event()
+    model_loaded = threading.Event()
 
     def generate() -> None:
         client = Client(urls[0], verbose=False, download_files=False)
+        client.predict("Say yes.", "local", api_name="/ask")  # loads the model; not timed
+        model_loaded.set()
         for question in itertools.cycle(questions):
             started = time.perf_counter()
             client.predict(question, "local", api_name="/ask")
             result.generated.append(time.perf_counter() - started)
             if done.is_set():
                 return
+
+    generator = threading.Thread(target=generate, daemon=True)
+    if generating:
+        generator.start()
+        model_loaded.wait()
+        time.sleep(GENERATING_HEAD_START)
+    started = time.perf_counter()
+    if http:
+        asyncio.run(ask_over_http(urls, clients, questions, result))
+    else:
+        ask_with_gradio_clients(urls, clients, questions, result)
+    result.seconds = time.perf_counter() - started
+    done.set()
+    if generating:
+        generator.join()
+    return result
+
+
+def record(result: Result, question: str, reply: object, elapsed: float) -> None:
+    result.latencies.append(elapsed)
+    result.refused += bool(isinstance(reply, dict) and reply.get("refused"))
+    if problem := reply_problem(reply):
+        result.invalid.append(f"{question}: {problem}")
+
+
+def ask_with_gradio_clients(
+    urls: list[str], clients: int, questions: list[str], result: Result
+) -> None:
+    """Client i, a gradio_client in its own thread, asks every i-th question of server i mod
+    len(urls), all clients starting together."""
+    lock = threading.Lock()
 
     def connect(i: int) -> Client:
         return Client(urls[i % len(urls)], verbose=False, download_files=False)
@@ -235,26 +281,49 @@ def run_load(
                 with lock:
                     result.errors.append(f"{question}: {type(error).__name__}: {error}")
                 continue
-            elapsed = time.perf_counter() - started
-            problem = reply_problem(reply)
             with lock:
-                result.latencies.append(elapsed)
-                result.refused += bool(isinstance(reply, dict) and reply.get("refused"))
-                if problem:
-                    result.invalid.append(f"{question}: {problem}")
+                record(result, question, reply, time.perf_counter() - started)
 
-    generator = threading.Thread(target=generate, daemon=True)
-    if generating:
-        generator.start()
-        time.sleep(2)  # the local model is at work before the clients start
-    started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client_work, range(clients)))
-    result.seconds = time.perf_counter() - started
-    done.set()
-    if generating:
-        generator.join()
-    return result
+
+
+async def ask_once_over_http(http: httpx.AsyncClient, url: str, question: str) -> object:
+    """One call of the app's `ask` endpoint as a page makes it: POST the question, then read
+    the server-sent events until the reply. `None`: the app's default generator."""
+    posted = await http.post(f"{url}gradio_api/call/ask", json={"data": [question, None]})
+    posted.raise_for_status()
+    event = ""
+    async with http.stream("GET", f"{url}gradio_api/call/ask/{posted.json()['event_id']}") as sse:
+        async for line in sse.aiter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "error":
+                raise RuntimeError(f"the app answered with an error: {line[6:200]}")
+            elif line.startswith("data: ") and event == "complete":
+                return json.loads(line.removeprefix("data: "))[0]
+    raise RuntimeError("the event stream ended without a reply")
+
+
+async def ask_over_http(
+    urls: list[str], clients: int, questions: list[str], result: Result
+) -> None:
+    """Client i asks every i-th question of server i mod len(urls) over plain HTTP, all
+    clients starting together in one event loop."""
+
+    async def client_work(http: httpx.AsyncClient, i: int) -> None:
+        for question in questions[i::clients]:
+            started = time.perf_counter()
+            try:
+                reply = await ask_once_over_http(http, urls[i % len(urls)], question)
+            except Exception as error:  # any failure of a call is what a load test counts
+                result.errors.append(f"{question}: {type(error).__name__}: {error}")
+                continue
+            record(result, question, reply, time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=2 * clients)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        await asyncio.gather(*(client_work(http, i) for i in range(clients)))
 
 
 def main() -> int:
@@ -270,13 +339,18 @@ def main() -> int:
         "--generating", action="store_true", help="keep the local model answering meanwhile"
     )
     parser.add_argument(
+        "--http", action="store_true", help="plain HTTP clients in one event loop (see above)"
+    )
+    parser.add_argument(
         "--out", type=Path, help="write the summary, errors and invalid replies here"
     )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers as Ctrl+C does
     with ExitStack() as stack:
         urls = [stack.enter_context(serving(args.index, args.store)) for _ in range(args.servers)]
-        result = run_load(urls, args.clients, load_questions(args.questions), args.generating)
+        result = run_load(
+            urls, args.clients, load_questions(args.questions), args.generating, args.http
+        )
     summary = result.summary()
     print(json.dumps({"load_average": os.getloadavg()}))
     print(json.dumps(summary))

@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -624,18 +622,16 @@ def stream_generated_answer(
     judge_citations: bool,
     mode: str,
     check_responds: bool = True,
-    pause: Callable[[], None] | None = None,
 ) -> Iterator[TextPiece | Answer]:
     """Stream the chat model's answer over numbered passages, then check it and yield the
     checked Answer: the sentences the deterministic checks leave open in one more turn of the
     conversation, then (`check_responds`) whether it answers at all: a refusal when the model
-    finds it does not. `pause` goes to the local model (`rag.generation.ChatLlamaCpp`), which
-    calls it between steps of its reading and writing."""
+    finds it does not."""
     messages = answer_prompt().format_messages(
         passages=format_passages(passages), question=question
     )
     pieces: list[str] = []
-    for chunk in chat.stream(messages, **({"pause": pause} if pause else {})):
+    for chunk in chat.stream(messages):
         if chunk.text:
             pieces.append(chunk.text)
             yield TextPiece(chunk.text)
@@ -699,42 +695,6 @@ class ModelQueue:
             self._changed.notify_all()
 
 
-class QuotesFirst:
-    """Quick work before the local model's next step. While extractive answers or the evidence
-    of a question are being found (`running`), a generating local model waits between steps
-    of reading its prompt and between words (`pause`): on a laptop's two cores its threads
-    would otherwise take the cores those answers need. It waits at most `longest` seconds at a time, and then runs at least as
-    long as it waited, so a steady stream of quick questions slows it to half speed, not to
-    a stop."""
-
-    def __init__(self, longest: float) -> None:
-        self.longest = longest
-        self._idle = threading.Condition()
-        self._running = 0
-        self._free_until = 0.0
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        with self._idle:
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._running -= 1
-                self._idle.notify_all()
-
-    def pause(self) -> None:
-        """Wait while quick work runs, within the limits above."""
-        with self._idle:
-            started = time.monotonic()
-            if not self._running or started < self._free_until:
-                return
-            self._idle.wait_for(lambda: not self._running, timeout=self.longest)
-            waited = time.monotonic() - started
-            self._free_until = time.monotonic() + waited
-
-
 # -- the chain -----------------------------------------------------------------------------
 
 Retrieve = Callable[[str, "list[int] | None"], list[Passage]]
@@ -772,7 +732,6 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()
-        self.quotes_first = QuotesFirst(settings.quotes_first_pause)
 
     def relevant(self, passages: list[Passage]) -> bool:
         """Whether the passages are close enough to the question for a model to answer from
@@ -795,18 +754,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     ) -> Iterator[AnswerEvent]:
         request = input
         question, query = self.question_and_query(request)
+        passages = self.retrieve(query, request.document_ids)
         if request.mode == EXTRACTIVE:  # held to its sentences (`min_sentence_relevance`)
-            probability = self.answer_probability()
-            with self.quotes_first.running():
-                passages = self.retrieve(query, request.document_ids)
-                answer = answer_extractively(
-                    question, passages, self.sentence_vectors, self.settings, probability
-                )
-            yield answer
-            return
-        with self.quotes_first.running():
-            passages = self.retrieve(query, request.document_ids)
-        if not self.relevant(passages):
+            yield answer_extractively(
+                question, passages, self.sentence_vectors, self.settings, self.answer_probability()
+            )
+        elif not self.relevant(passages):
             yield refusal(question, request.mode, passages)
         else:
             yield from self._generate(question, passages, request.mode, request.open_question)
@@ -842,10 +795,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     def _generate(
         self, question: str, passages: list[Passage], mode: str, open_question: bool
     ) -> Iterator[AnswerEvent]:
-        with self.quotes_first.running():
-            focused, quotes = focus_passages(
-                question, passages, self.sentence_vectors, self.settings
-            )
+        focused, quotes = focus_passages(question, passages, self.sentence_vectors, self.settings)
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
         yield Evidence(question, focused, [q for q in quotes if q.n <= len(focused)])
@@ -862,7 +812,6 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
                 judge,
                 mode,
                 check_responds=not open_question,
-                pause=self.quotes_first.pause if mode == "local" else None,
             )
             for event in answers:
                 yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)

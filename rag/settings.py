@@ -374,15 +374,14 @@ class Settings(BaseSettings):
     generator_context_tokens: int = Field(
         4096, description="Context window of the local model, prompt and reply together.", ge=512
     )
-    quotes_first_pause: float = Field(
-        2.0,
-        ge=0.0,
+    generator_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
         description=(
-            "Longest time in seconds that a generating local model waits between two steps "
-            "(64 prompt tokens read, or a word written) while other questions' extractive "
-            "answers and evidence are being found, so that "
-            "on a laptop's few cores they do not wait behind it; the model then runs at least "
-            "as long as it waited before it waits again. 0: it never waits."
+            "Scheduling niceness of the local model's threads (Linux): above 0, extractive "
+            "answers, evidence and the app come before the model when they need the same "
+            "cores, and the model runs at full speed when they do not. 0: no preference."
         ),
     )
     generator_focus: bool = Field(

@@ -18,7 +18,6 @@ from rag.answering import (
     AnswerRequest,
     Evidence,
     ModelQueue,
-    QuotesFirst,
     TextPiece,
     focus_passages,
     parse_check,
@@ -246,86 +245,6 @@ def test_questions_take_turns_at_the_model_and_see_their_place() -> None:
     waiting.join(timeout=5)
     assert seen == [2, 1]
     queue.leave(third)
-
-
-def test_the_model_waits_between_words_while_quotes_are_found_and_no_longer() -> None:
-    quotes_first = QuotesFirst(longest=0.3)
-    started = time.monotonic()
-    quotes_first.pause()
-    assert time.monotonic() - started < 0.05  # nothing to wait for
-    done = threading.Event()
-
-    def quote(seconds: float) -> None:
-        with quotes_first.running():
-            time.sleep(seconds)
-        done.set()
-
-    threading.Thread(target=quote, args=(0.1,)).start()
-    time.sleep(0.02)
-    started = time.monotonic()
-    quotes_first.pause()
-    assert done.is_set() and 0.05 < time.monotonic() - started < 0.25  # until the quote is done
-    time.sleep(0.25)  # the model's turn to run, as long as it waited
-
-    slow = threading.Thread(target=quote, args=(1.0,))
-    slow.start()
-    time.sleep(0.02)
-    started = time.monotonic()
-    quotes_first.pause()
-    assert 0.25 < time.monotonic() - started < 0.6  # at most `longest`
-    started = time.monotonic()
-    quotes_first.pause()
-    assert time.monotonic() - started < 0.05  # then it runs as long as it waited
-    slow.join()
-
-
-class SlowWords(FakeListChatModel):
-    """A scripted chat model that writes a word every `sleep` seconds and notes the time,
-    calling `pause` before each as the local model does (`rag.generation.ChatLlamaCpp`)."""
-
-    written: list[float] = []
-
-    def _stream(self, messages, stop=None, run_manager=None, pause=None, **kwargs):
-        for chunk in super()._stream(messages, stop, run_manager, **kwargs):
-            if pause:
-                pause()
-            self.written.append(time.monotonic())
-            yield chunk
-
-
-class SlowSecondSearch(Recorder):
-    """A retriever that takes 0.3 s for every search after the first."""
-
-    def __call__(self, query: str, document_ids: list[int] | None) -> list[Passage]:
-        if self.queries:
-            time.sleep(0.3)
-        return super().__call__(query, document_ids)
-
-
-def test_a_generating_model_waits_while_another_user_gets_an_extractive_answer(embedder):
-    words = " ".join(["Guardians"] * 40) + ". [1]"
-    model = SlowWords(responses=[words, "yes"], sleep=0.02, written=[])
-    settings = Settings(judge_citations=False, quotes_first_pause=5.0)
-    answers = AnswerChain(SlowSecondSearch(0.9), embedder, settings, lambda mode: model)
-    generating = answers.stream(AnswerRequest("How many Guardians?", mode="local"))
-    next(generating)  # the evidence
-    next(generating)  # the first word
-    quoting: list[tuple[float, float]] = []
-
-    def ask_extractively() -> None:
-        started = time.monotonic()
-        answers.invoke(AnswerRequest("How many Guardians does the Space Force have?", EXTRACTIVE))
-        quoting.append((started, time.monotonic()))
-
-    other = threading.Thread(target=ask_extractively)
-    other.start()
-    rest = list(generating)
-    other.join()
-    ((started, finished),) = quoting
-    assert isinstance(rest[-1], Answer)
-    # no word was written while the extractive answer was being found (after it started,
-    # the model may finish the word it was writing)
-    assert not [t for t in model.written[1:] if started + 0.03 < t < finished]
 
 
 def test_an_extractive_follow_up_searches_with_the_previous_question(embedder):

@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 
 from rag import generation, models
 from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
-from rag.generation import PAUSE_STEP_TOKENS, chat_model, judge_support, local_gguf_path
+from rag.generation import chat_model, judge_support, local_gguf_path
 from rag.settings import Settings
 
 PART_CONTENTS = [b"GGUF" + b"a" * 1000, b"b" * 3000, b"c" * 7]
@@ -244,20 +245,32 @@ def test_the_packaged_local_model_streams_and_judges() -> None:
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_the_local_model_can_pause_between_steps_of_reading_and_writing() -> None:
-    """`pause` is called before every 64 prompt tokens and every word, and changes nothing."""
-    model = chat_model(Settings(), "local")
-    prompt = "Ferry timetable: " + "the ferry to Varn sails at dawn and returns at dusk; " * 20
-    prompt += "When does the ferry to Varn sail? Answer in five words."
-    paused: list[float] = []
-    paused_reply = "".join(
-        chunk.text for chunk in model.stream(prompt, max_tokens=8, pause=lambda: paused.append(1))
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness per thread: Linux")
+def test_the_local_model_runs_on_one_thread_of_lower_priority() -> None:
+    """Every call runs on the model's own thread at `generator_nice`, whose threads llama.cpp's
+    workers inherit; a stream closed early frees the model for the next call."""
+    settings = Settings()
+    assert settings.generator_nice > 0
+    model = chat_model(settings, "local")
+    stream = cast(
+        Generator, model.stream("Count from 1 to 50, separated by commas.", max_tokens=60)
     )
-    prompt_tokens = 20 * 13  # at least: each repeated clause is 13 tokens or more
-    words = len(paused_reply.split())
-    assert len(paused) >= prompt_tokens // PAUSE_STEP_TOKENS + words
-    model.invoke("Say hello.", max_tokens=2)  # another prompt, so the next one is read anew
-    assert model.invoke(prompt, max_tokens=8).text == paused_reply
+    next(stream)
+    nice_threads = [  # this process's threads at the model's niceness: the model's only
+        tid
+        for tid in os.listdir("/proc/self/task")
+        if thread_niceness(tid) == settings.generator_nice
+    ]
+    stream.close()
+    assert len(nice_threads) >= 2  # the model's thread and llama.cpp's worker(s)
+    assert threading.get_native_id() not in map(int, nice_threads)  # not the caller's
+    assert model.invoke("Say yes.", max_tokens=2).text  # the model is free again
+
+
+def thread_niceness(tid: str) -> int:
+    """Field 19 of /proc/self/task/<tid>/stat, after the command name in parentheses."""
+    with open(f"/proc/self/task/{tid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
 
 
 @pytest.mark.slow
