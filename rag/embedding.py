@@ -342,6 +342,7 @@ class SentenceVectors:
             for text in known:
                 self._vectors.move_to_end((text, prompt_name))
         missing = [t for t in dict.fromkeys(texts) if t not in known]
+        keys: dict[str, bytes] = {}
         if missing and self.saved is not None:
             keys = {text: self.saved.key(text, prompt_name) for text in missing}
             saved = self.saved.get(list(keys.values()))
@@ -355,7 +356,7 @@ class SentenceVectors:
         if computed:
             self._remember(computed, prompt_name)
             if self.saved is not None:
-                self.saved.put({self.saved.key(t, prompt_name): v for t, v in computed.items()})
+                self.saved.put({keys[text]: vector for text, vector in computed.items()})
         known |= computed
         return np.stack([known[t] for t in texts])
 
