@@ -177,11 +177,31 @@ def lexical_overlap(question: str, sentence: str) -> float:
     return len(wanted & present) / len(wanted)
 
 
+# A heading run into the sentence after it, its line break lost when the page was read:
+# title-case words, then a word that starts sentences ("Economy The plan characterizes...",
+# "Introduction Before U.S. and Israeli military operations began...").
+_RUN_IN_HEADING = re.compile(
+    r"(?:(?:[A-Z][\w'’.,:&-]*|and|of|for|in|on|the|to|with|by|at|a|an)\s+){0,16}?[A-Z][\w'’.-]*\s+"
+    r"(?=(?:The|A|An|In|On|At|As|For|Since|Before|After|This|These|Those|Some|Most|Many|"
+    r"Under|According|While|Although|During|When|Its|It|Such|Both|Each|All|Over|From|"
+    r"Despite|Following|However)\s)"
+)
+
+
+def past_run_in_heading(text: str, start: int, end: int) -> int:
+    """Where the sentence text[start:end] begins once a heading run into it is left out."""
+    heading = _RUN_IN_HEADING.match(text, start, end)
+    if heading is None or end - heading.end() < MIN_SENTENCE_CHARS:
+        return start
+    return heading.end()
+
+
 def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
     """The prose sentences and table rows of a passage's text that an answer may quote:
-    (start, end, the row read as a statement, or "" for a sentence)."""
+    (start, end, the row read as a statement, or "" for a sentence), a sentence without a
+    heading run into it."""
     sentences = [
-        (start, end, "")
+        (past_run_in_heading(text, start, end), end, "")
         for start, end in sentence_spans(text)
         if is_prose(text[start:end]) and "|" not in text[start:end]
     ]

@@ -96,3 +96,32 @@ def test_headings_and_pointers_to_other_reports_are_not_prose_to_quote(text, pro
     from rag.answering import is_prose
 
     assert is_prose(text) is prose
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quoted"),
+    [
+        (
+            "Economy The plan characterizes structural economic issues as weak demand.",
+            "The plan characterizes structural economic issues as weak demand.",
+        ),
+        (
+            "International and U.S. Context for Seabed Mining in ABNJ The International Seabed "
+            "Authority (ISA) is an autonomous body.",
+            "The International Seabed Authority (ISA) is an autonomous body.",
+        ),
+        (  # a sentence that starts with a capitalised word is not a heading
+            "In September, 2014, the Peruvian police seized 7.6 metric tons of cocaine.",
+            "In September, 2014, the Peruvian police seized 7.6 metric tons of cocaine.",
+        ),
+        (
+            "The Chief of Space Operations reports to the Secretary of the Air Force.",
+            "The Chief of Space Operations reports to the Secretary of the Air Force.",
+        ),
+    ],
+)
+def test_a_heading_run_into_a_sentence_is_left_out_of_its_quote(sentence, quoted):
+    from rag.answering import quotable_pieces
+
+    ((start, end, _),) = quotable_pieces(sentence)
+    assert sentence[start:end] == quoted
