@@ -13,7 +13,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,21 +183,30 @@ class _Failure:
     error: BaseException
 
 
+class _Stopped(Exception):
+    """The reader of a stream closed it before the model had read its prompt."""
+
+
 _END = object()
 
 
-def _streamed_on_model_thread(nice: int, work: Callable[[], Iterator[T]]) -> Iterator[T]:
-    """The items of `work()`, produced on the model's thread as this iterator is read; closing
-    it early stops the work at its next item."""
+def _streamed_on_model_thread(
+    nice: int, work: Callable[[threading.Event], Iterator[T]]
+) -> Iterator[T]:
+    """The items of `work(stop)`, produced on the model's thread as this iterator is read.
+    Closing it early (the reader stopped, Ctrl+C) sets `stop`: the work ends at its next item,
+    or at the next batch of a prompt it is reading (`_stoppable`)."""
     items: queue.SimpleQueue[object] = queue.SimpleQueue()
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for item in work():
+            for item in work(stop):
                 items.put(item)
                 if stop.is_set():
                     break
+        except _Stopped:
+            pass
         except BaseException as error:  # raised again on the reading side
             items.put(_Failure(error))
         finally:
@@ -211,6 +220,25 @@ def _streamed_on_model_thread(nice: int, work: Callable[[], Iterator[T]]) -> Ite
             yield cast(T, item)
     finally:
         stop.set()
+
+
+@contextmanager
+def _stoppable(llama: Llama, stop: threading.Event) -> Iterator[None]:
+    """While it lasts, `llama` reads a prompt in its own batches (`n_batch` tokens, as it does
+    anyway) and gives up between two of them once `stop` is set."""
+    read = llama.eval
+
+    def read_unless_stopped(tokens: Sequence[int]) -> None:
+        for start in range(0, len(tokens), llama.n_batch):
+            if stop.is_set():
+                raise _Stopped
+            read(tokens[start : start + llama.n_batch])
+
+    llama.eval = read_unless_stopped  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del llama.eval
 
 
 class ChatLlamaCpp(BaseChatModel):
@@ -292,10 +320,10 @@ class ChatLlamaCpp(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         options = self._options(stop, kwargs)
 
-        def parts() -> Iterator[CreateChatCompletionStreamResponse]:
+        def parts(stop: threading.Event) -> Iterator[CreateChatCompletionStreamResponse]:
             llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
             # The lock is held until the stream ends or is closed: llama.cpp is busy until then.
-            with lock, _context_checked(self.n_ctx):
+            with lock, _context_checked(self.n_ctx), _stoppable(llama, stop):
                 yield from cast(
                     Iterator[CreateChatCompletionStreamResponse],
                     llama.create_chat_completion(

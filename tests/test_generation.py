@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar, cast
 
 import pytest
+from llama_cpp import Llama
 
 from rag import generation, models
 from rag.errors import ModelUnavailableError, PromptTooLongError, SettingsError
@@ -282,3 +283,25 @@ def test_a_prompt_longer_than_the_context_window_is_a_clear_error() -> None:
         model.invoke(prompt, max_tokens=1)
     with pytest.raises(PromptTooLongError, match="generator_context_tokens"):
         list(model.stream(prompt, max_tokens=1))
+
+
+def test_a_closed_stream_stops_the_model_between_batches_of_its_prompt() -> None:
+    """Ctrl+C or a closed stream sets `stop`: the prompt being read is given up at the next
+    of llama.cpp's batches instead of read to its end."""
+
+    class Reader:
+        n_batch = 4
+
+        def __init__(self) -> None:
+            self.read: list[list[int]] = []
+
+        def eval(self, tokens):
+            self.read.append(list(tokens))
+            stop.set()  # the reader closes the stream while the first batch is read
+
+    stop = threading.Event()
+    reader = Reader()
+    with pytest.raises(generation._Stopped), generation._stoppable(cast(Llama, reader), stop):
+        reader.eval(list(range(10)))
+    assert reader.read == [[0, 1, 2, 3]]
+    assert "eval" not in vars(reader)  # the reader's own eval again
