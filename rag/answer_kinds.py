@@ -372,9 +372,9 @@ class ExpectedAnswer:
     def held_by(self, sentence: str, table_row: bool = False) -> bool:
         """Whether the sentence holds such a figure, or for "which country" a country the
         question does not name (always, for a question asking for neither), and is not only
-        about other years than those asked about. A table row's money or
-        share is any amount: a table gives its unit (dollars, thousands, percent) once in its
-        caption or header, not in every cell."""
+        about other years than those asked about. A table row's money or share is any
+        amount: a table gives its unit (dollars, thousands, percent) once in its caption or
+        header, not in every cell."""
         if not about_the_time(self.period, sentence):
             return False
         kind = self.kind

@@ -826,12 +826,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             chat = self.chat_model(mode)
             judge = self.settings.judge_citations
             answers = stream_generated_answer(
-                question,
-                focused,
-                chat,
-                judge,
-                mode,
-                check_responds=not open_question,
+                question, focused, chat, judge, mode, check_responds=not open_question
             )
             for event in answers:
                 yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)
