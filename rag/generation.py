@@ -173,9 +173,15 @@ def _model_thread(nice: int) -> ThreadPoolExecutor:
         return _MODEL_THREAD
 
 
-def _on_model_thread(nice: int, work: Callable[[], T]) -> T:
-    """`work()`, run on the model's thread."""
-    return _model_thread(nice).submit(work).result()
+def _on_model_thread(nice: int, work: Callable[[threading.Event], T]) -> T:
+    """`work(stop)`, run on the model's thread. If the wait for it ends early (Ctrl+C), `stop`
+    is set: the model gives up at its next batch or word (`_stoppable`)."""
+    stop = threading.Event()
+    future = _model_thread(nice).submit(work, stop)
+    try:
+        return future.result()
+    finally:
+        stop.set()
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ class _Failure:
 
 
 class _Stopped(Exception):
-    """The reader of a stream closed it before the model had read its prompt."""
+    """Whoever waited for the model's work gave up on it (a closed stream, Ctrl+C)."""
 
 
 _END = object()
@@ -225,7 +231,7 @@ def _streamed_on_model_thread(
 @contextmanager
 def _stoppable(llama: Llama, stop: threading.Event) -> Iterator[None]:
     """While it lasts, `llama` reads a prompt in its own batches (`n_batch` tokens, as it does
-    anyway) and gives up between two of them once `stop` is set."""
+    anyway) and gives up between two of them, or before its next word, once `stop` is set."""
     read = llama.eval
 
     def read_unless_stopped(tokens: Sequence[int]) -> None:
@@ -289,9 +295,9 @@ class ChatLlamaCpp(BaseChatModel):
     ) -> ChatResult:
         options = self._options(stop, kwargs)
 
-        def complete() -> CreateChatCompletionResponse:
+        def complete(stop: threading.Event) -> CreateChatCompletionResponse:
             llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-            with lock, _context_checked(self.n_ctx):
+            with lock, _context_checked(self.n_ctx), _stoppable(llama, stop):
                 return cast(
                     CreateChatCompletionResponse,
                     llama.create_chat_completion(messages=self._messages(messages), **options),
@@ -353,9 +359,9 @@ class ChatLlamaCpp(BaseChatModel):
         """The probability that the model's reply starts with yes rather than no, read from its
         next-token logits; the prompt's prefix shared with the previous call is not read again."""
 
-        def logits_of_yes_and_no() -> tuple[float, float]:
+        def logits_of_yes_and_no(stop: threading.Event) -> tuple[float, float]:
             llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-            with lock, _context_checked(self.n_ctx):
+            with lock, _context_checked(self.n_ctx), _stoppable(llama, stop):
                 formatted = _chat_formatter(llama)(messages=self._messages(messages))
                 tokens = llama.tokenize(
                     formatted.prompt.encode(), add_bos=not formatted.added_special, special=True

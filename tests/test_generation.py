@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -305,3 +306,27 @@ def test_a_closed_stream_stops_the_model_between_batches_of_its_prompt() -> None
         reader.eval(list(range(10)))
     assert reader.read == [[0, 1, 2, 3]]
     assert "eval" not in vars(reader)  # the reader's own eval again
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+def test_ctrl_c_while_waiting_for_the_model_tells_it_to_stop() -> None:
+    """Ctrl+C reaches the waiting (main) thread, not the model's: the wait sets `stop`."""
+    told: list[float] = []
+
+    def work(stop: threading.Event) -> None:
+        started = time.monotonic()
+        if stop.wait(10):
+            told.append(time.monotonic() - started)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            generation._on_model_thread(0, work)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    generation._on_model_thread(0, lambda stop: None)  # the model's thread is free again
+    assert told and told[0] < 1.0
