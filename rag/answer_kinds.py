@@ -361,12 +361,18 @@ class ExpectedAnswer:
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
+        kind = expected_kind(question)
+        places = (
+            frozenset(name for _, names in names_in(question) for name in names)
+            if kind is AnswerKind.COUNTRY
+            else frozenset()
+        )
         return cls(
-            expected_kind(question),
+            kind,
             frozenset(figure.value for figure in figures(question)),
             frozenset(stem(word.lower()) for word in re.findall(r"\w+", question)),
             asked_period(question),
-            frozenset(name for _, names in names_in(question) for name in names),
+            places,
         )
 
     def held_by(self, sentence: str, table_row: bool = False) -> bool:

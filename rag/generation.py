@@ -261,7 +261,8 @@ class ChatLlamaCpp(BaseChatModel):
     n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1)
     temperature: float = 0.0
     max_tokens: int | None = None
-    nice: int = 0  # the model thread's niceness (see `_model_thread`)
+    # The model thread's niceness: that of the first model run (see `_model_thread`).
+    nice: int = Field(default_factory=lambda: Settings.model_fields["generator_nice"].default)
 
     @property
     def _llm_type(self) -> str:

@@ -269,6 +269,13 @@ def test_the_local_model_runs_on_one_thread_of_lower_priority() -> None:
     assert model.invoke("Say yes.", max_tokens=2).text  # the model is free again
 
 
+def test_a_local_model_made_without_settings_takes_the_settings_niceness() -> None:
+    """The model thread takes the niceness of the first model run, so a model made directly
+    must not run it at another value than the app's."""
+    made_directly = generation.ChatLlamaCpp(model_path=Path("model.gguf"))
+    assert made_directly.nice == Settings().generator_nice
+
+
 def thread_niceness(tid: str) -> int:
     """Field 19 of /proc/self/task/<tid>/stat, after the command name in parentheses."""
     with open(f"/proc/self/task/{tid}/stat") as stat:
