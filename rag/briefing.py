@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from rag.answering import EXTRACTIVE, is_prose, neutralise
 from rag.citations import cite_claims, parse_markers, strip_markers
 from rag.errors import RagError
+from rag.headings import HeadingFinder
 from rag.library import Library
 from rag.records import Answer, Citation, Passage, Sentence
 from rag.text import STOPWORDS, sentence_spans, stem, stems, words
@@ -166,9 +167,13 @@ def key_phrase(passage: Passage, topic: str, used: set[str]) -> str | None:
     return ranked[0] if ranked else None
 
 
-def extractive_questions(topic: str, n: int, passages: list[Passage]) -> list[str]:
+def extractive_questions(
+    topic: str, n: int, passages: list[Passage], headings: HeadingFinder | None = None
+) -> list[str]:
     """Up to `n` sub-questions derived from the best passages on the topic, one per distinct
-    document page, each asking about the passage's key phrase in the topic's terms."""
+    document page: each asks about the heading of the section the passage is in, in the words
+    of the report, or where it has none (or its heading was asked about already), about the
+    passage's key phrase in the topic's terms."""
     questions: list[str] = []
     used: set[str] = set()
     pages: set[tuple[int, int | None]] = set()
@@ -177,13 +182,37 @@ def extractive_questions(topic: str, n: int, passages: list[Passage]) -> list[st
             break
         if (passage.document_id, passage.page) in pages:
             continue
-        phrase = key_phrase(passage, topic, used)
-        if phrase is None:
-            continue
+        asked = _heading_question(passage, topic, used, headings) if headings else None
+        if asked is None:
+            phrase = key_phrase(passage, topic, used)
+            if phrase is None:
+                continue
+            asked = (phrase, f"What do the reports say about {phrase} in {topic}?")
         pages.add((passage.document_id, passage.page))
-        used.add(phrase.lower())
-        questions.append(f"What do the reports say about {phrase} in {topic}?")
+        used.add(asked[0].lower())
+        questions.append(asked[1])
     return questions
+
+
+def _heading_question(
+    passage: Passage, topic: str, used: set[str], headings: HeadingFinder
+) -> tuple[str, str] | None:
+    """(heading, question) for the section a passage is in: its heading as the report writes
+    it, with the topic added unless the heading holds every word of it. None when the passage
+    has no heading, or one already asked about, or only the document's title."""
+    heading = headings.heading_of(passage)
+    if heading is None or heading.lower() in used or _names_document(heading, passage):
+        return None
+    question = f"What do the reports say about {heading}"
+    if not stems(topic) <= stems(heading):
+        question += f" in {topic}"
+    return heading, f"{question}?"
+
+
+def _names_document(heading: str, passage: Passage) -> bool:
+    """Whether a heading is the document's title, or part of it, as on a title page."""
+    title = " ".join(passage.title.lower().split())
+    return heading.lower() in title or title in heading.lower()
 
 
 def plan_subquestions(
@@ -200,12 +229,21 @@ def plan_subquestions(
     from the passages alone in extractive mode."""
     if passages is None:
         passages = topic_passages(library, topic, n, documents)
-    derived = extractive_questions(topic, _with_spares(n), passages)
+    derived = derived_questions(library, topic, n, passages)
     if mode == EXTRACTIVE:
         return derived[:n]
     planned = model_questions(library.chat_model(mode), topic, n, passages)
     known = {question.lower() for question in planned}
     return planned + [q for q in derived if q.lower() not in known][: max(0, n - len(planned))]
+
+
+def derived_questions(
+    library: Library, topic: str, sections: int, passages: list[Passage]
+) -> list[str]:
+    """The sub-questions derived from the passages for `sections` sections and their spares,
+    asked about the headings of their sections (`briefing_headings`)."""
+    headings = HeadingFinder(library.store()) if library.settings.briefing_headings else None
+    return extractive_questions(topic, _with_spares(sections), passages, headings)
 
 
 def _with_spares(sections: int) -> int:
@@ -369,9 +407,7 @@ def build_briefing(
             library, topic, sections, documents=documents, mode=mode, passages=passages
         )
         reserve = [
-            q
-            for q in extractive_questions(topic, _with_spares(sections), passages)
-            if q not in questions
+            q for q in derived_questions(library, topic, sections, passages) if q not in questions
         ]
         questions += reserve[: _with_spares(sections) - sections]
     report("planned", 1, total)

@@ -310,6 +310,17 @@ class Settings(BaseSettings):
         le=1.0,
     )
 
+    # Briefings
+    briefing_headings: bool = Field(
+        True,
+        description=(
+            "Derive a briefing's sub-questions from the headings of the sections its best "
+            "passages are in (read from the pages' line breaks: title-case lines that start a "
+            "block), rather than from each passage's most frequent phrase alone; a passage "
+            "without a heading still gets a phrase."
+        ),
+    )
+
     # Across documents: timelines and disagreements
     timeline_passages: int = Field(
         40,

@@ -1,0 +1,145 @@
+"""The section headings of a document, read from the line breaks of its pages' extracted text,
+and the heading a passage falls under: what a briefing's sub-questions follow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rag.errors import DocumentNotFoundError
+from rag.records import Page, Passage
+from rag.store import DocumentStore
+
+MAX_HEADING_CHARS = 120
+MIN_HEADING_WORDS = 2  # words of four letters or more
+LOOKBACK_PAGES = 3  # pages searched back for the heading of a passage that starts a page
+_WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")
+_SMALL_WORDS = frozenset(  # the words title case leaves in lower case
+    "a an and as at but by for from in into nor of on onto or over per than the to upon via "
+    "versus vs with within without".split()
+)
+_NOT_HEADINGS = re.compile(  # captions, sources, front and back matter: not sections
+    r"^(?:figure|table|source|sources|note|notes|contents|appendix|exhibit|chart)\b|"
+    r"^(?:author information|results in brief|agency comments\b.*|scope and methodology|"
+    r"related gao products|table of contents)$|"
+    r"\b(?:specialist|analyst|chairman|chairwoman|ranking member|honorable|director)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = (".", ",", ";", ":", "!", "?", '"', "”", "’")
+_PARAGRAPH_END = (".", ":", "!", "?", '."', ".”", "?”", ".)")
+# Prose ("In 1980, Congress"), contents lines and page footers (a page number, dot leaders),
+# a reference ("Thielemann. Reserves", "Pub. L.", a quoted title), table cells.
+_NOT_A_TITLE = re.compile(
+    r"\d,|\s{3,}|\.{4,}|•|[“”\"]|^Page\b|[a-z]{2}\. |\s(?!1[89]\d\d$|20\d\d$)\d+$"
+)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading as it stands on its page: where it starts in the page's normalised text."""
+
+    text: str
+    start: int
+
+
+def is_heading_line(line: str) -> bool:
+    """A short title-case line that does not end a sentence and is mostly letters: "Calls for a
+    Deep-Seabed Mining Moratorium", not a wrapped line of prose, a caption, a contents line or
+    a table row."""
+    line = line.strip().lstrip("#").strip()
+    long_words = _WORD.findall(line)
+    letters = sum(char.isalpha() for char in line)
+    return (
+        0 < len(line) <= MAX_HEADING_CHARS
+        and line[0].isupper()
+        and not line.endswith(_SENTENCE_END)
+        and len(long_words) >= MIN_HEADING_WORDS
+        and all(word[0].isupper() or word.lower() in _SMALL_WORDS for word in long_words)
+        and sum(char.isdigit() for char in line) <= 0.2 * letters
+        and not _NOT_A_TITLE.search(line)
+        and not _NOT_HEADINGS.search(line)
+    )
+
+
+def _joins_next(line: str, following: str) -> bool:
+    """Whether a heading line wraps onto the next: it ends with a small word ("Impacts of"),
+    or the next is a short heading-like remainder ("Beyond National Jurisdiction")."""
+    last = line.split()[-1].lower()
+    return last in _SMALL_WORDS or (
+        len(following.split()) <= 3 and following[:1].isupper() and not following.endswith(".")
+    )
+
+
+def _ends_paragraph(line: str) -> bool:
+    """Whether a line ends a paragraph or a heading, so that the next line may start one."""
+    return not line or line.endswith(_PARAGRAPH_END) or is_heading_line(line)
+
+
+def heading_lines(raw: str) -> Iterator[str]:
+    """The headings of a page's extracted text: title-case lines that start a block (after the
+    page's start, a blank line, a line ending a sentence or another heading), each wrapped
+    heading joined into one line. A wrapped line of prose or of a list does not start a
+    block; a line left ending with a small word ("... Role and Issues for") is not whole."""
+    lines = [line.strip().lstrip("#").strip() for line in raw.splitlines()]
+    index = 0
+    while index < len(lines):
+        heading = lines[index]
+        starts_block = index == 0 or _ends_paragraph(lines[index - 1])
+        index += 1
+        if not starts_block or not heading or not is_heading_line(heading):
+            continue
+        while index < len(lines) and lines[index]:
+            joined = f"{heading} {lines[index]}"
+            if not is_heading_line(joined):
+                break
+            heading = joined
+            index += 1
+        if heading.split()[-1].lower() not in _SMALL_WORDS:
+            yield heading
+
+
+def page_headings(page: Page) -> list[Heading]:
+    """The headings of a page, each located in its normalised text; a heading the normalised
+    text no longer holds (a running header blanked at ingest) is left out."""
+    found = []
+    for text in heading_lines(page.raw_text):
+        pattern = r"\s+".join(re.escape(word) for word in text.split())
+        match = re.search(pattern, page.text)
+        if match:
+            found.append(Heading(text, match.start()))
+    return found
+
+
+class HeadingFinder:
+    """The heading each passage falls under, reading each page of the store at most once."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+        self._pages: dict[tuple[int, int | None], list[Heading]] = {}
+
+    def headings(self, document_id: int, page: int | None) -> list[Heading]:
+        key = (document_id, page)
+        if key not in self._pages:
+            try:
+                stored = self.store.page(document_id, page)
+            except DocumentNotFoundError:  # a page before the first, or removed meanwhile
+                self._pages[key] = []
+            else:
+                self._pages[key] = page_headings(stored)
+        return self._pages[key]
+
+    def heading_of(self, passage: Passage) -> str | None:
+        """The last heading before the middle of the passage, on its page or on the
+        LOOKBACK_PAGES pages before it."""
+        middle = passage.start + len(passage.text) // 2
+        before = [h for h in self.headings(passage.document_id, passage.page) if h.start <= middle]
+        if before:
+            return before[-1].text
+        if passage.page is None:
+            return None
+        for page in range(passage.page - 1, max(0, passage.page - 1 - LOOKBACK_PAGES), -1):
+            headings = self.headings(passage.document_id, page)
+            if headings:
+                return headings[-1].text
+        return None

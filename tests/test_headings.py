@@ -1,0 +1,101 @@
+"""Section headings read from the line breaks of extracted pages, and the heading of a passage."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.briefing import plan_subquestions
+from rag.headings import HeadingFinder, heading_lines, is_heading_line, page_headings
+from rag.library import Library
+from rag.records import Page
+
+SEABED_REPORT = "R47324v18.pdf"
+# Headings of the seabed report's sections, as its PDF sets them on lines of their own.
+SEABED_HEADINGS = {
+    "Background on Seabed Mining",
+    "Proposed Seabed Mining Operations",
+    "International Seabed Authority",
+    "Potential Marine Environmental Impacts of Seabed Mining",
+    "Calls for a Deep-Seabed Mining Moratorium",
+    "Biodiversity Loss and Habitat Disturbance",
+    "Noise Pollution",
+    "Issues for Congress",
+}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Calls for a Deep-Seabed Mining Moratorium",
+        "Denmark’s Wind Energy Generates 19 Percent of Its Electricity",
+        "Deep Seabed Hard Mineral Resources Act and Other Applicable U.S. Laws",
+        "## Noise Pollution",
+    ],
+)
+def test_title_case_lines_are_headings(line: str) -> None:
+    assert is_heading_line(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "In 1980, Congress passed the Deep Seabed Hard Mineral",  # prose: a date and a verb
+        "the Strait of Hormuz was closed to most shipping in March",  # wrapped prose
+        "Figure 3. Clarion-Clipperton Zone (CCZ)",  # a caption
+        "Exploration Licenses Issued Under the Deep Seabed Hard Mineral Resources Act      15",
+        "Congressional Research Service 2",  # a footer with its page number
+        "Caitlin Keating-Bitonti, Specialist in Natural Resources Policy",  # the author
+        "Seabed and the Projected Economic Value?”",  # a quoted title
+        "Background",  # one word: names no section a briefing can ask about
+    ],
+)
+def test_prose_captions_and_page_furniture_are_not(line: str) -> None:
+    assert not is_heading_line(line)
+
+
+def test_a_wrapped_heading_is_one_heading_and_a_wrapped_prose_line_none() -> None:
+    raw = (
+        "deep-sea mining trials in the Pacific Ocean.\n"
+        "Potential Marine Environmental Impacts of\n"
+        "Seabed Mining\n"
+        "Some scientists argue that the effects of mining on the deep sea would\n"
+        "Last for Decades and Affect Marine Species Far Beyond the Mined Area\n"
+        "and call for caution.\n"
+        "Noise Pollution\n"
+        "Mining machines on the seafloor would be loud.\n"
+    )
+    assert list(heading_lines(raw)) == [
+        "Potential Marine Environmental Impacts of Seabed Mining",
+        "Noise Pollution",
+    ]
+
+
+def test_a_passage_falls_under_the_heading_before_it_on_its_page_or_an_earlier_one(
+    library: Library,
+) -> None:
+    store = library.store()
+    [report] = [d for d in store.documents() if d.file.endswith(SEABED_REPORT)]
+    finder = HeadingFinder(store)
+    passages = store.passages(store.chunk_ids([report.id]))
+    [(noise_page, heading)] = [
+        (number, heading)
+        for number in range(1, (report.pages or 0) + 1)
+        for heading in page_headings(store.page(report.id, number))
+        if heading.text == "Noise Pollution"
+    ]
+    after = [p for p in passages if p.page == noise_page and p.start > heading.start]
+    next_page = [p for p in passages if p.page == noise_page + 1]
+    assert after and finder.heading_of(after[0]) == "Noise Pollution"
+    assert next_page and finder.heading_of(next_page[0]) in {"Noise Pollution", *SEABED_HEADINGS}
+    assert len({finder.heading_of(p) for p in passages} & SEABED_HEADINGS) >= 6
+
+
+def test_a_page_without_headings_gives_none() -> None:
+    raw = "Mining machines on the seafloor\nwould be loud."
+    assert page_headings(Page(number=1, text=" ".join(raw.split()), raw_text=raw)) == []
+
+
+def test_a_briefing_asks_about_the_sections_of_the_reports(library: Library) -> None:
+    questions = plan_subquestions(library, "seabed mining", 5, mode="extractive")
+    about_sections = [q for q in questions if any(h in q for h in SEABED_HEADINGS)]
+    assert len(about_sections) >= 2, questions
