@@ -62,15 +62,6 @@ def is_heading_line(line: str) -> bool:
     )
 
 
-def _joins_next(line: str, following: str) -> bool:
-    """Whether a heading line wraps onto the next: it ends with a small word ("Impacts of"),
-    or the next is a short heading-like remainder ("Beyond National Jurisdiction")."""
-    last = line.split()[-1].lower()
-    return last in _SMALL_WORDS or (
-        len(following.split()) <= 3 and following[:1].isupper() and not following.endswith(".")
-    )
-
-
 def _ends_paragraph(line: str) -> bool:
     """Whether a line ends a paragraph or a heading, so that the next line may start one."""
     return not line or line.endswith(_PARAGRAPH_END) or is_heading_line(line)
@@ -102,12 +93,14 @@ def heading_lines(raw: str) -> Iterator[str]:
 def page_headings(page: Page) -> list[Heading]:
     """The headings of a page, each located in its normalised text; a heading the normalised
     text no longer holds (a running header blanked at ingest) is left out."""
-    found = []
+    found: list[Heading] = []
+    position = 0
     for text in heading_lines(page.raw_text):
-        pattern = r"\s+".join(re.escape(word) for word in text.split())
-        match = re.search(pattern, page.text)
+        pattern = re.compile(r"\s+".join(re.escape(word) for word in text.split()))
+        match = pattern.search(page.text, position)  # after the heading before it
         if match:
             found.append(Heading(text, match.start()))
+            position = match.end()
     return found
 
 
