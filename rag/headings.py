@@ -27,6 +27,7 @@ _NOT_HEADINGS = re.compile(  # captions, sources, front and back matter: not sec
     re.IGNORECASE,
 )
 _SENTENCE_END = (".", ",", ";", ":", "!", "?", '"', "”", "’")
+_MARKER_LINE = re.compile(r"\d{1,4}|[ivxlc]{1,6}")
 _PARAGRAPH_END = (".", ":", "!", "?", '."', ".”", "?”", ".)")
 # Prose ("In 1980, Congress"), contents lines and page footers (a page number, dot leaders),
 # a reference ("Thielemann. Reserves", "Pub. L.", a quoted title), table cells.
@@ -62,29 +63,27 @@ def is_heading_line(line: str) -> bool:
     )
 
 
-def _ends_paragraph(line: str) -> bool:
-    """Whether a line ends a paragraph or a heading, so that the next line may start one."""
-    return not line or line.endswith(_PARAGRAPH_END) or is_heading_line(line)
-
-
 def heading_lines(raw: str) -> Iterator[str]:
-    """The headings of a page's extracted text: title-case lines that start a block (after the
-    page's start, a blank line, a line ending a sentence or another heading), each wrapped
-    heading joined into one line. A wrapped line of prose or of a list does not start a
-    block; a line left ending with a small word ("... Role and Issues for") is not whole."""
+    """The headings of a page's extracted text: title-case lines that start a block (the page's
+    first line, or one after a blank line, a line ending a sentence or a heading, footnote
+    markers and page numbers on lines of their own passed over), each
+    wrapped heading joined into one line. A wrapped line of prose, of a list or of a title
+    that did not start a block is not a heading, nor is a line ending with a small word
+    ("... Role and Issues for")."""
     lines = [line.strip().lstrip("#").strip() for line in raw.splitlines()]
+    starts_block = True
     index = 0
     while index < len(lines):
-        heading = lines[index]
-        starts_block = index == 0 or _ends_paragraph(lines[index - 1])
+        line = lines[index]
         index += 1
-        if not starts_block or not heading or not is_heading_line(heading):
+        if _MARKER_LINE.fullmatch(line):  # a footnote marker or page number set apart
             continue
-        while index < len(lines) and lines[index]:
-            joined = f"{heading} {lines[index]}"
-            if not is_heading_line(joined):
-                break
-            heading = joined
+        if not (starts_block and line and is_heading_line(line)):
+            starts_block = not line or line.endswith(_PARAGRAPH_END)
+            continue
+        heading = line
+        while index < len(lines) and lines[index] and is_heading_line(f"{heading} {lines[index]}"):
+            heading = f"{heading} {lines[index]}"
             index += 1
         if heading.split()[-1].lower() not in _SMALL_WORDS:
             yield heading

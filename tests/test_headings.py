@@ -70,6 +70,19 @@ def test_a_wrapped_heading_is_one_heading_and_a_wrapped_prose_line_none() -> Non
     ]
 
 
+def test_a_footnote_marker_line_does_not_hide_a_heading_nor_a_title_line_make_one() -> None:
+    raw = (
+        "Updated April 13, 2026\n"
+        "U.S. Interest in Seabed Mining in Areas Beyond National\n"
+        "Jurisdiction: Brief Background and Recent Developments\n"
+        "In 1980, Congress passed the Deep Seabed Hard Mineral Resources Act.\n"
+        "174\n"
+        "Calls for a Deep-Seabed Mining Moratorium\n"
+        "Some stakeholders point to the lack of baseline data.\n"
+    )
+    assert list(heading_lines(raw)) == ["Calls for a Deep-Seabed Mining Moratorium"]
+
+
 def test_a_passage_falls_under_the_heading_before_it_on_its_page_or_an_earlier_one(
     library: Library,
 ) -> None:
