@@ -77,7 +77,9 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     assert not is_prose(
         "8 (July 2021), pp. 1-7, see p. 15 (hereinafter Miller et al., “Challenging the Need”)."
     )
+    assert not is_prose("Xu et al., “SoK: Decentralized Exchanges,” p. 5.")  # ends with its page
     assert is_prose("The technologies to extract raw seabed material vary by mineral deposit.")
+    assert is_prose("The fund's report gives the total on p. 5 of its annex for 2024.")
 
 
 @pytest.mark.parametrize(
