@@ -41,6 +41,8 @@ ON_TOPIC = 0.5
 
 @dataclass
 class Tally:
+    """Counts for one briefing, or summed over briefings."""
+
     sections: int = 0
     sentences: int = 0
     on_heading: int = 0
@@ -63,12 +65,14 @@ class Tally:
 
 
 def belongs(library: Library, heading: str, sentence: str) -> float:
+    """The local model's probability that the sentence is about the heading."""
     chat = library.chat_model("local")
     prompt = f"Heading: {heading}\n\nSentence: {sentence}\n\nIs the sentence about the heading?"
     return yes_probability(chat, JUDGE_SYSTEM, prompt)
 
 
 def judged(library: Library, briefing: Briefing, expected: list[str]) -> tuple[Tally, list[dict]]:
+    """The briefing's counts, and each of its sentences with the judge's two probabilities."""
     tally = Tally(sections=len(briefing.sections), expected=len(expected))
     cited = {Path(reference.file).name for reference in briefing.references}
     tally.cited = len(cited & set(expected))
