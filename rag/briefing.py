@@ -223,13 +223,15 @@ def plan_subquestions(
     documents: list[str] | None = None,
     mode: str = EXTRACTIVE,
     passages: list[Passage] | None = None,
+    derived: list[str] | None = None,
 ) -> list[str]:
     """Sub-questions that cover the topic: written by the chat model of `mode`, topped up with
-    questions derived from the passages when the model's reply gives fewer than `n`; derived
-    from the passages alone in extractive mode."""
+    questions derived from the passages (`derived`, if already made) when the model's reply
+    gives fewer than `n`; derived from the passages alone in extractive mode."""
     if passages is None:
         passages = topic_passages(library, topic, n, documents)
-    derived = derived_questions(library, topic, n, passages)
+    if derived is None:
+        derived = derived_questions(library, topic, n, passages)
     if mode == EXTRACTIVE:
         return derived[:n]
     planned = model_questions(library.chat_model(mode), topic, n, passages)
@@ -403,12 +405,17 @@ def build_briefing(
     report("planning", 0, total)
     questions: list[str] = []
     if library.chain.relevant(passages):
+        derived = derived_questions(library, topic, sections, passages)
         questions = plan_subquestions(
-            library, topic, sections, documents=documents, mode=mode, passages=passages
+            library,
+            topic,
+            sections,
+            documents=documents,
+            mode=mode,
+            passages=passages,
+            derived=derived,
         )
-        reserve = [
-            q for q in derived_questions(library, topic, sections, passages) if q not in questions
-        ]
+        reserve = [q for q in derived if q not in questions]
         questions += reserve[: _with_spares(sections) - sections]
     report("planned", 1, total)
     numbering = _Numbering()
