@@ -133,11 +133,23 @@ def key_terms(question: str) -> list[KeyTerm]:
     terms: dict[str, KeyTerm] = {}
     for match in _KEY_TERM.finditer(question.strip()):
         word = match.group(1).lower().replace(",", "").split("'")[0].split("’")[0]
+        word = _name_part(word, named)
         term = stem(word) if word.isalpha() else word
         others = next((names for name, names in named if fold(word) in name.split()), None)
         key = " ".join(sorted(others)) if others else term  # "Buenos" and "Aires": one name
         terms.setdefault(key, KeyTerm(term, others or frozenset()))
     return list(terms.values())
+
+
+def _name_part(word: str, named: list[tuple[str, frozenset[str]]]) -> str:
+    """The part of a hyphenated word that names a place or institution ("chinese" of
+    "chinese-based", which a report writes "PRC-based"), else the word."""
+    parts = word.split("-")
+    if len(parts) > 1:
+        for part in parts:
+            if any(fold(part) in name.split() for name, _ in named):
+                return part
+    return word
 
 
 MIN_SHARED_STEM = 5  # a shorter stem that starts a term counts only from this length

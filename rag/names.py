@@ -1,9 +1,11 @@
 """Other names of the places and institutions a question may name.
 
 Analysts write "Beijing" for China's government, "Washington" for the United States, "the
-Kremlin" for Russia's, "Chinese holders" for holders in China; reports mostly write the
-country. A country's names here are its name, capital, demonym, other spellings and
-translations (countryinfo's data), and the seats of government below.
+Kremlin" for Russia's, "Chinese holders" for holders in China, "the Energy Department" for
+what a report calls DOE; reports mostly write the country or the agency's own name. A
+country's names here are its name, capital, demonym, other spellings and translations
+(countryinfo's data), the abbreviations reports use for a few countries, and the seats of
+government and U.S. federal departments below.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from functools import lru_cache
 # Places that stand for an institution in the way reporters write ("the Kremlin said"),
 # with the names reports give that institution.
 GOVERNMENT_SEATS: dict[str, tuple[str, ...]] = {
-    "washington": ("united states", "u.s.", "federal government"),
+    # a U.S. government report writes "federal" for what an analyst calls Washington
+    "washington": ("united states", "u.s.", "federal government", "federal"),
     "kremlin": ("russia", "russian federation", "moscow"),
     "pentagon": ("department of defense", "defense department", "dod"),
     "white house": ("president", "administration"),
@@ -28,6 +31,38 @@ GOVERNMENT_SEATS: dict[str, tuple[str, ...]] = {
     "zhongnanhai": ("china", "chinese leadership"),
     "brussels": ("european union", "european commission"),
 }
+# U.S. federal departments and agencies: the name reports give, the way people say it, and
+# the abbreviation reports use after the first mention.
+FEDERAL_INSTITUTIONS: tuple[tuple[str, ...], ...] = (
+    ("department of energy", "energy department", "doe"),
+    ("department of defense", "defense department", "dod", "pentagon"),
+    ("department of state", "state department"),
+    ("department of justice", "justice department", "doj"),
+    ("department of homeland security", "homeland security department", "dhs"),
+    ("department of health and human services", "health department", "hhs"),
+    ("department of the treasury", "treasury department", "treasury"),
+    ("department of agriculture", "agriculture department", "usda"),
+    ("department of commerce", "commerce department"),
+    ("department of labor", "labor department"),
+    ("department of transportation", "transportation department"),
+    ("department of the interior", "interior department"),
+    ("department of education", "education department"),
+    ("department of veterans affairs", "veterans affairs department"),
+    ("environmental protection agency", "epa"),
+    ("national oceanic and atmospheric administration", "noaa"),
+    ("government accountability office", "gao"),
+    ("congressional research service", "crs"),
+    ("office of the director of national intelligence", "odni"),
+)
+# Abbreviations of three letters or fewer that reports write for a country; countryinfo's
+# short codes are left out, as "US" or "IN" read as words once lower-cased.
+COUNTRY_ABBREVIATIONS: tuple[tuple[str, ...], ...] = (
+    ("prc", "china", "chinese"),
+    ("dprk", "north korea", "north korean"),
+    ("rok", "south korea", "south korean"),
+    ("uk", "united kingdom", "british"),
+    ("uae", "united arab emirates", "emirati"),
+)
 _CAPITAL_SUFFIX = re.compile(r",.*$|\s+D\.C\.$")  # "Washington D.C." is written "Washington"
 # Shorter spellings are codes ("US", "RUS") that read as words once lower-cased.
 MIN_NAME_LETTERS = 4
@@ -64,7 +99,11 @@ def _strings(value: object) -> list[str]:
 @lru_cache(maxsize=1)
 def _alias_table() -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
-    groups = [*_country_names(), *({seat, *names} for seat, names in GOVERNMENT_SEATS.items())]
+    groups = [
+        *_country_names(),
+        *({seat, *names} for seat, names in GOVERNMENT_SEATS.items()),
+        *(set(names) for names in FEDERAL_INSTITUTIONS + COUNTRY_ABBREVIATIONS),
+    ]
     for names in groups:
         for name in names:
             table.setdefault(name, set()).update(names)
@@ -94,7 +133,7 @@ def mentions(text: str, names: Iterable[str]) -> bool:
 @lru_cache(maxsize=1)
 def _country_table() -> tuple[dict[str, frozenset[str]], re.Pattern[str]]:
     table: dict[str, set[str]] = {}
-    for names in _country_names():
+    for names in [*_country_names(), *(set(names) for names in COUNTRY_ABBREVIATIONS)]:
         for name in names:
             table.setdefault(name, set()).update(names)
     pattern = re.compile(

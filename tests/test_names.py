@@ -45,3 +45,25 @@ def test_names_are_not_compared_across_languages_but_numbers_are():
 def test_the_first_word_after_an_opening_question_or_exclamation_mark_is_not_a_name():
     assert [t.term for t in key_terms("¿Qué hicieron las autoridades en 2023?")] == ["2023"]
     assert [t.term for t in key_terms("¡Mira! ¿Dónde queda Trujillo?")] == ["trujillo"]
+
+
+def test_a_federal_department_is_covered_by_the_abbreviation_reports_use():
+    question = "To what level can enhanced recovery raise oil output, per the Energy Department?"
+    context = "DOE reports that enhanced oil recovery can raise recovery rates to 50 percent."
+    assert covers_key_terms(key_terms(question), context, question)
+    other = "DOD reports that enhanced oil recovery can raise recovery rates to 50 percent."
+    assert not covers_key_terms(key_terms(question), other, question)
+
+
+def test_washington_is_covered_by_federal_in_a_us_government_report():
+    question = "How much did Washington spend on child support enforcement in fiscal 2005?"
+    context = "In fiscal year 2005 federal expenditures on CSE were $3.5 billion."
+    assert covers_key_terms(key_terms(question), context, question)
+
+
+def test_the_name_inside_a_hyphenated_word_is_compared_under_its_other_names():
+    question = "For how long was the Australian harbour leased to a Chinese-based firm?"
+    context = "Australian ownership (it was leased to a PRC-based company for 99 years in 2015)."
+    assert [t.term for t in key_terms(question)] == ["australian", "chines"]
+    assert covers_key_terms(key_terms(question), context, question)
+    assert not covers_key_terms(key_terms(question), context.replace("PRC", "Singapore"), question)
