@@ -4,7 +4,9 @@ The driver (this process) finds the files, skips those the store holds unchanged
 and writes each document to the configured store in its own transaction, as an in-process
 ingest does. Ray tasks load and split one file each, then embed the chunks of the same groups of
 files an in-process ingest embeds together (up to `EMBED_BATCH_CHUNKS` chunks, in file order),
-so the chunks and vectors are the same. Workers need the project installed and the files at the
+so the chunks and vectors are the same; with `embed_sentences_at_ingest`, they also embed each
+new sentence and table row on its own, and the driver saves those vectors beside the library as
+an in-process ingest does. Workers need the project installed and the files at the
 same paths (one machine, or shared storage). Ray moves arguments and results between driver and
 workers with its own serialisation (cloudpickle, which can run code): use a cluster you trust,
 as whoever can submit to it runs code anyway. Nothing here reads files that way.
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.embedding import Embedder, get_embedder
+from rag.answering import quotable_texts
+from rag.embedding import Embedder, SentenceVectors, get_embedder
 from rag.errors import RagError, UnreadableFileError
 from rag.ingesting import (
     EMBED_BATCH_CHUNKS,
@@ -111,6 +114,11 @@ def embed_group(recipe: Recipe, documents: list[NewDocument]) -> np.ndarray:
     )
 
 
+def embed_sentences(recipe: Recipe, texts: list[str]) -> np.ndarray:
+    """The vectors of sentences and table rows, each embedded on its own as answers do."""
+    return SentenceVectors(recipe.embedder(), capacity=0).embed(texts)
+
+
 def connect(address: str, temp_dir: Path | None = None) -> bool:
     """Connect to the Ray cluster at `address`; `auto`: the one this machine runs, else a new
     local instance bound to loopback. True when this call started the instance."""
@@ -162,12 +170,37 @@ def ingest_on_ray(
     started_here = connect(address, temp_dir)
     prepare = ray.remote(prepare_file)
     embed = ray.remote(embed_group)
-    groups: deque[tuple[list[NewDocument], Any]] = deque()
+    embed_new_sentences = ray.remote(embed_sentences)
+    saved = library.saved_vectors if library.settings.embed_sentences_at_ingest else None
+    groups: deque[tuple[list[NewDocument], Any, Any]] = deque()
+
+    def submit(documents: list[NewDocument]) -> None:
+        """Embed a group's chunks, and its sentences not saved yet, on Ray."""
+        sentences: list[str] = []
+        if saved is not None:
+            texts = list(
+                dict.fromkeys(
+                    t for d in documents for c in d.chunks for t in quotable_texts(c.text)
+                )
+            )
+            known = saved.get([saved.key(text, None) for text in texts])
+            sentences = [text for text in texts if saved.key(text, None) not in known]
+        sentence_vectors = embed_new_sentences.remote(recipe_ref, sentences) if sentences else None
+        groups.append(
+            (documents, embed.remote(recipe_ref, documents), (sentences, sentence_vectors))
+        )
 
     def store_groups(keep: int) -> None:
         while len(groups) > keep:
-            documents, vectors_ref = groups.popleft()
+            documents, vectors_ref, (sentences, sentence_vectors) = groups.popleft()
             vectors = ray.get(vectors_ref)
+            if saved is not None and sentences:
+                saved.put(
+                    {
+                        saved.key(text, None): vector
+                        for text, vector in zip(sentences, ray.get(sentence_vectors), strict=True)
+                    }
+                )
             offset = 0
             for document in documents:
                 count = len(document.chunks)
@@ -200,11 +233,11 @@ def ingest_on_ray(
                 continue
             pending.append(prepared)
             if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
-                groups.append((pending, embed.remote(recipe_ref, pending)))
+                submit(pending)
                 pending = []
                 store_groups(keep=EMBED_AHEAD)
         if pending:
-            groups.append((pending, embed.remote(recipe_ref, pending)))
+            submit(pending)
         store_groups(keep=0)
     finally:
         if started_here:

@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -297,6 +298,36 @@ class SavedVectors:
                         )
             except sqlite3.Error as error:
                 self._unusable(error)
+
+    def delete(self, keys: Iterable[bytes]) -> None:
+        """Forget the saved vectors of these keys."""
+        with self._lock:
+            try:
+                db = self._connection()
+                if db is not None:
+                    with db:
+                        db.executemany("DELETE FROM vectors WHERE key = ?", ((k,) for k in keys))
+            except sqlite3.Error as error:
+                self._unusable(error)
+
+    def keep_only(self, keys: set[bytes]) -> int:
+        """Forget every saved vector whose key is not in `keys`; the number forgotten."""
+        with self._lock:
+            try:
+                db = self._connection()
+                if db is None:
+                    return 0
+                with db:
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS kept (key BLOB PRIMARY KEY)")
+                    db.executemany("INSERT OR IGNORE INTO kept VALUES (?)", ((k,) for k in keys))
+                    forgotten = db.execute(
+                        "DELETE FROM vectors WHERE key NOT IN (SELECT key FROM kept)"
+                    ).rowcount
+                    db.execute("DELETE FROM kept")
+                return forgotten
+            except sqlite3.Error as error:
+                self._unusable(error)
+                return 0
 
     def _unusable(self, error: sqlite3.Error) -> None:
         log.warning("sentence vectors are not saved in %s: %s", self.path, error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -42,6 +43,8 @@ from rag.store import (
 )
 from rag.uploads import safe_file_name, save_upload
 from rag.viewing import SourceView, source_view
+
+log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS_FILE = "sentence-vectors.sqlite"
 SENTENCE_BATCH_CHUNKS = 64  # passages read at a time by save_sentence_vectors
@@ -126,15 +129,37 @@ class Library:
 
     def save_sentence_vectors(self, stop: threading.Event | None = None) -> None:
         """Embed and save the quotable sentences of every stored document that are not saved
-        yet: a library indexed before they were saved at ingest, or with that off. `stop`,
-        once set, ends it before the next passage (what was saved stays)."""
+        yet (a library indexed before they were saved at ingest, or with that off), then
+        forget the saved vectors no stored passage needs: those of replaced documents and of
+        past questions. `stop`, once set, ends it before the next passage (what was saved
+        stays, and nothing is forgotten)."""
         store = self.store()
-        chunk_ids = store.chunk_ids()
-        for start in range(0, len(chunk_ids), SENTENCE_BATCH_CHUNKS):
-            for passage in store.passages(chunk_ids[start : start + SENTENCE_BATCH_CHUNKS]):
-                if stop is not None and stop.is_set():
-                    return
-                self._sentence_vectors.embed(quotable_texts(passage.text))
+        in_use: set[bytes] = set()
+        walked: set[int] = set()
+        # chunks stored while this runs (an upload) are walked too before anything is forgotten
+        while new := [chunk_id for chunk_id in store.chunk_ids() if chunk_id not in walked]:
+            for start in range(0, len(new), SENTENCE_BATCH_CHUNKS):
+                for passage in store.passages(new[start : start + SENTENCE_BATCH_CHUNKS]):
+                    if stop is not None and stop.is_set():
+                        return
+                    texts = quotable_texts(passage.text)
+                    self._sentence_vectors.embed(texts)
+                    in_use.update(self.saved_vectors.key(text, None) for text in texts)
+            walked.update(new)
+        forgotten = self.saved_vectors.keep_only(in_use)
+        if forgotten:
+            log.info("forgot %d sentence vectors no stored passage needs", forgotten)
+
+    def _forget_sentences(self, document_ids: list[int]) -> None:
+        """Forget the saved sentence vectors of documents about to be removed (a sentence
+        another document shares is embedded again when a question meets it)."""
+        if not document_ids:
+            return
+        store = self.store()
+        passages = store.passages(store.chunk_ids(document_ids))
+        self.saved_vectors.delete(
+            self.saved_vectors.key(text, None) for p in passages for text in quotable_texts(p.text)
+        )
 
     def ocr(self) -> Ocr | None:
         """The reader of scanned PDF pages that the settings ask for, if any."""
@@ -164,6 +189,7 @@ class Library:
         """Delete the documents ingested from these absolute paths; return those there were."""
         store = self.store()
         removed = [d for s in sources if (d := store.document_by_source(s)) is not None]
+        self._forget_sentences([document.id for document in removed])
         for document in removed:
             store.remove_document(document.id)
         if removed:
@@ -289,6 +315,7 @@ class Library:
     def remove(self, reference: str) -> DocumentInfo:
         """Delete a document and its chunks from the store."""
         document = self.find_document(reference)
+        self._forget_sentences([document.id])
         self.store().remove_document(document.id)
         self.store().flush()
         return document

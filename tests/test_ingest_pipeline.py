@@ -180,3 +180,43 @@ def test_saving_sentence_vectors_stops_when_asked(tmp_path: Path):
     library.save_sentence_vectors(stop)
     library.close()
     assert not (tmp_path / "index" / "sentence-vectors.sqlite").exists()
+
+
+def test_the_sentence_vectors_of_removed_and_replaced_documents_are_forgotten(tmp_path: Path):
+    import sqlite3
+
+    from rag.answering import quotable_texts
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    sentences = {
+        name: [f"The {name} report states fact number {n} about {topic}." for n in range(4)]
+        for name, topic in [("first", "nodules"), ("second", "tankers"), ("third", "warheads")]
+    }
+    for name, lines in sentences.items():
+        (folder / f"{name}.txt").write_text(" ".join(lines))
+    index = tmp_path / "index"
+    library = Library(settings_for(index, library_paths=[folder]))
+    library.ingest(embed_sentences=True)
+
+    def saved() -> int:
+        with sqlite3.connect(index / "sentence-vectors.sqlite") as db:
+            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+
+    def needed() -> int:
+        store = library.store()
+        return len(
+            {text for p in store.passages(store.chunk_ids()) for text in quotable_texts(p.text)}
+        )
+
+    assert saved() == needed() == 12
+    library.remove("first.txt")  # forgotten at once
+    (folder / "first.txt").unlink()
+    assert saved() == needed() == 8
+    (folder / "second.txt").write_text("The second report now says something else entirely.")
+    library.ingest(embed_sentences=True)  # the old version's vectors stay until the next walk
+    library.ask("What does the third report say about warheads?", mode="extractive")
+    assert saved() > needed() == 5
+    library.save_sentence_vectors()  # as `rag serve` does at start
+    assert saved() == needed() == 5
+    library.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from conftest import ROOT, settings_for
 from reliability import open_library, rag_command, write_version
 
+from rag.answering import quotable_texts
 from rag.distributing import LOOPBACK_ONLY, ingest_on_ray
 from rag.library import Library
 from rag.store import DocumentStore
@@ -95,8 +97,27 @@ def test_the_default_library_on_ray_equals_in_process(
         assert not report.skipped and report.chunks > 1000
         with open_library(library_index) as in_process:
             assert_same_library(in_process.store(), library.store())
+            assert_same_sentence_vectors(in_process, library)
     finally:
         library.close()
+
+
+def saved_sentence_vectors(library: Library) -> dict[bytes, np.ndarray]:
+    with sqlite3.connect(library.saved_vectors.path) as db:
+        rows = db.execute("SELECT key, vector FROM vectors").fetchall()
+    return {key: np.frombuffer(vector, np.float32) for key, vector in rows}
+
+
+def assert_same_sentence_vectors(in_process: Library, on_ray: Library) -> None:
+    """Ray saved a vector for every quotable sentence of the library, as in-process ingest
+    did (whose file also holds the questions other tests asked)."""
+    store = on_ray.store()
+    texts = {text for p in store.passages(store.chunk_ids()) for text in quotable_texts(p.text)}
+    ours = saved_sentence_vectors(in_process)
+    theirs = saved_sentence_vectors(on_ray)
+    assert len(theirs) == len(texts) > 4000
+    assert theirs.keys() <= ours.keys()
+    assert all(np.allclose(theirs[key], ours[key], atol=1e-6, rtol=0) for key in theirs)
 
 
 def test_rag_ingest_ray_auto_starts_a_local_instance(tmp_path: Path, ray_folder: Path) -> None:
