@@ -588,7 +588,8 @@ class TextPiece:
 AnswerEvent = Evidence | Queued | TextPiece | Answer
 """What `AnswerChain.stream` yields: for a generated answer the evidence first, its place in
 the queue for the model while it waits, pieces of the text as they come, then the checked
-`Answer`, always last; for an extractive answer or a refusal only the `Answer`."""
+`Answer`, always last (the quoted answer when the model gives none and a sentence answers:
+`Settings.quote_backs_generated`); for an extractive answer or a refusal only the `Answer`."""
 
 
 CHECK_REQUEST = (
@@ -788,13 +789,28 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         question, query = self.question_and_query(request)
         passages = self.retrieve(query, request.document_ids)
         if request.mode == EXTRACTIVE:  # held to its sentences (`min_sentence_relevance`)
-            yield answer_extractively(
-                question, passages, self.sentence_vectors, self.settings, self.answer_probability()
-            )
-        elif not self.relevant(passages):
+            yield self.quote(question, passages)
+            return
+        quoted = (
+            self.quote(question, passages)
+            if self.settings.quote_backs_generated and not request.open_question
+            else None
+        )
+        if quoted is not None and quoted.refused:
             yield refusal(question, request.mode, passages)
+        elif not self.relevant(passages):
+            yield quoted or refusal(question, request.mode, passages)
         else:
-            yield from self._generate(question, passages, request.mode, request.open_question)
+            for event in self._generate(question, passages, request.mode, request.open_question):
+                if isinstance(event, Answer) and event.refused and quoted is not None:
+                    event = quoted
+                yield event
+
+    def quote(self, question: str, passages: list[Passage]) -> Answer:
+        """The extractive answer: the retrieved sentences that answer, quoted, or a refusal."""
+        return answer_extractively(
+            question, passages, self.sentence_vectors, self.settings, self.answer_probability()
+        )
 
     def answer_probability(self) -> AnswerProbability | None:
         """The model check of extractive answers (`answer_check`), asking the generator's chat

@@ -310,6 +310,20 @@ class Settings(BaseSettings):
         le=1.0,
     )
 
+    quote_backs_generated: bool = Field(
+        True,
+        description=(
+            "A generated answer (local or openai) needs a sentence that extractive mode would "
+            "quote (the question's names and numbers, the kind of figure asked for, "
+            "min_sentence_relevance; answer_check): without one the answer is 'not in the "
+            "library' at once and no model is asked, and when the model finds no answer, or "
+            "its answer fails the checks, the quoted sentence is the answer. Local model, "
+            "paraphrase dev half: correct 0.51 -> 0.73, false refusals 0.33 -> 0.10, "
+            "near-misses refused 0.75 -> 0.80 (BENCHMARKS.md, issue 13). Open questions "
+            "(briefing sections, comparisons) are not held to it."
+        ),
+    )
+
     # Briefings
     briefing_headings: bool = Field(
         True,

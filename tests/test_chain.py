@@ -64,10 +64,12 @@ def no_model(mode: str) -> BaseChatModel:
 
 
 def chain(
-    retrieve: Recorder, embedder: Embedder, chat_model: Callable[[str], BaseChatModel]
+    retrieve: Recorder,
+    embedder: Embedder,
+    chat_model: Callable[[str], BaseChatModel],
+    **settings: object,
 ) -> AnswerChain:
-    settings = Settings(judge_citations=False)
-    return AnswerChain(retrieve, embedder, settings, chat_model)
+    return AnswerChain(retrieve, embedder, Settings(judge_citations=False, **settings), chat_model)
 
 
 def test_passages_too_far_from_the_question_are_refused_without_asking_a_model(embedder):
@@ -116,15 +118,37 @@ def test_a_follow_up_is_condensed_and_searched_with_its_own_words(embedder):
 def test_an_answer_the_model_finds_unresponsive_becomes_a_refusal(embedder):
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     request = AnswerRequest("What is the Space Force's budget?", mode="local")
-    answer = chain(Recorder(0.9), embedder, lambda mode: model).invoke(request)
+    unbacked = chain(Recorder(0.9), embedder, lambda mode: model, quote_backs_generated=False)
+    answer = unbacked.invoke(request)
     assert answer.refused and answer.text == NOT_IN_LIBRARY
+
+
+def test_without_a_sentence_to_quote_the_model_is_not_asked(embedder):
+    request = AnswerRequest("How many Guardians does the Navy have?", mode="local")
+    answer = chain(Recorder(0.9), embedder, no_model).invoke(request)
+    assert answer.refused and answer.text == NOT_IN_LIBRARY and answer.mode == "local"
+
+
+def test_when_the_model_gives_no_answer_the_quoted_sentence_is_the_answer(embedder):
+    # the model refuses; or it answers and then finds its answer does not respond
+    for replies in (
+        ["Not in the library."],
+        ["It is led by the Chief of Space Operations. [1]", "no"],
+    ):
+        model = FakeListChatModel(responses=replies)
+        request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
+        answer = chain(Recorder(0.9), embedder, lambda mode, model=model: model).invoke(request)
+        assert not answer.refused and answer.mode == EXTRACTIVE
+        assert answer.text == "The Space Force has about 9,400 Guardians. [1]"
+        assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
 
 
 def test_an_open_question_is_not_asked_whether_it_is_answered(embedder):
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     question = "What do the reports say about the Space Force?"
     closed = AnswerRequest(question, mode="local")
-    assert chain(Recorder(0.9), embedder, lambda mode: model).invoke(closed).refused
+    unbacked = chain(Recorder(0.9), embedder, lambda mode: model, quote_backs_generated=False)
+    assert unbacked.invoke(closed).refused
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     opened = AnswerRequest(question, mode="local", open_question=True)  # a briefing's section
     answer = chain(Recorder(0.9), embedder, lambda mode: model).invoke(opened)
