@@ -126,3 +126,20 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     assert shown.index("waiting for the model: 1 question(s) ahead") < shown.index("Answer:\n7.6")
     assert "Checked answer" not in shown  # the streamed text was the checked one
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
+
+
+def test_the_terminal_says_when_the_answer_is_quoted_because_the_model_gave_none(capsys):
+    from rag.answering import EXTRACTIVE, TextPiece
+    from rag.cli import stream_to_terminal
+    from rag.library import Library
+    from rag.records import Answer, Citation, Passage
+
+    text = "7.6 metric tons were seized near Trujillo."
+    passage = Passage(1, 1, "PRISM", "seed.txt", None, 0, len(text), text, 1.0)
+    answer = Answer(
+        SEED_QUESTION, f"{text} [1]", False, EXTRACTIVE, [Citation.of(1, passage, 0, len(text))]
+    )
+    library = cast(Library, ScriptedLibrary([TextPiece("Not in the library."), answer]))
+    stream_to_terminal(library, SEED_QUESTION, "local", None, [])
+    shown = capsys.readouterr().out
+    assert f"The model gave no answer; quoted from the library:\n{text} [1]" in shown
