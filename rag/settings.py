@@ -319,8 +319,9 @@ class Settings(BaseSettings):
             "library' at once and no model is asked, and when the model finds no answer, or "
             "its answer fails the checks, the quoted sentence is the answer. Local model, "
             "paraphrase dev half: correct 0.51 -> 0.73, false refusals 0.33 -> 0.10, "
-            "near-misses refused 0.75 -> 0.80 (BENCHMARKS.md, issue 13). Open questions "
-            "(briefing sections, comparisons) are not held to it."
+            "near-misses refused 0.75 -> 0.80; test half: 0.55 -> 0.69, 0.25 -> 0.06, but "
+            "near-misses refused 0.80 -> 0.50 (BENCHMARKS.md, issue 13): turn it off where "
+            "refusing near-misses matters more. Briefing sections are not held to it."
         ),
     )
 
