@@ -67,9 +67,14 @@ def chain(
     retrieve: Recorder,
     embedder: Embedder,
     chat_model: Callable[[str], BaseChatModel],
-    **settings: object,
+    quote_backs_generated: bool = True,
 ) -> AnswerChain:
-    return AnswerChain(retrieve, embedder, Settings(judge_citations=False, **settings), chat_model)
+    settings = Settings(judge_citations=False, quote_backs_generated=quote_backs_generated)
+    return AnswerChain(retrieve, embedder, settings, chat_model)
+
+
+def always(model: BaseChatModel) -> Callable[[str], BaseChatModel]:
+    return lambda mode: model
 
 
 def test_passages_too_far_from_the_question_are_refused_without_asking_a_model(embedder):
@@ -137,7 +142,7 @@ def test_when_the_model_gives_no_answer_the_quoted_sentence_is_the_answer(embedd
     ):
         model = FakeListChatModel(responses=replies)
         request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
-        answer = chain(Recorder(0.9), embedder, lambda mode, model=model: model).invoke(request)
+        answer = chain(Recorder(0.9), embedder, always(model)).invoke(request)
         assert not answer.refused and answer.mode == EXTRACTIVE
         assert answer.text == "The Space Force has about 9,400 Guardians. [1]"
         assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
