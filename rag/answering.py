@@ -799,7 +799,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         if quoted is not None and quoted.refused:
             yield refusal(question, request.mode, passages)
         elif not self.relevant(passages):
-            yield quoted or refusal(question, request.mode, passages)
+            yield quoted if quoted is not None else refusal(question, request.mode, passages)
         else:
             for event in self._generate(question, passages, request.mode, request.open_question):
                 if isinstance(event, Answer) and event.refused and quoted is not None:

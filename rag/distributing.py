@@ -176,31 +176,25 @@ def ingest_on_ray(
 
     def submit(documents: list[NewDocument]) -> None:
         """Embed a group's chunks, and its sentences not saved yet, on Ray."""
-        sentences: list[str] = []
+        new: dict[bytes, str] = {}  # key -> sentence, for those not saved yet
         if saved is not None:
-            texts = list(
-                dict.fromkeys(
-                    t for d in documents for c in d.chunks for t in quotable_texts(c.text)
-                )
-            )
-            known = saved.get([saved.key(text, None) for text in texts])
-            sentences = [text for text in texts if saved.key(text, None) not in known]
-        sentence_vectors = embed_new_sentences.remote(recipe_ref, sentences) if sentences else None
+            texts = (t for d in documents for c in d.chunks for t in quotable_texts(c.text))
+            keyed = {saved.key(text, None): text for text in texts}
+            known = saved.get(list(keyed))
+            new = {key: text for key, text in keyed.items() if key not in known}
+        sentence_vectors = (
+            embed_new_sentences.remote(recipe_ref, list(new.values())) if new else None
+        )
         groups.append(
-            (documents, embed.remote(recipe_ref, documents), (sentences, sentence_vectors))
+            (documents, embed.remote(recipe_ref, documents), (list(new), sentence_vectors))
         )
 
     def store_groups(keep: int) -> None:
         while len(groups) > keep:
-            documents, vectors_ref, (sentences, sentence_vectors) = groups.popleft()
+            documents, vectors_ref, (keys, sentence_vectors) = groups.popleft()
             vectors = ray.get(vectors_ref)
-            if saved is not None and sentences:
-                saved.put(
-                    {
-                        saved.key(text, None): vector
-                        for text, vector in zip(sentences, ray.get(sentence_vectors), strict=True)
-                    }
-                )
+            if saved is not None and keys:
+                saved.put(dict(zip(keys, ray.get(sentence_vectors), strict=True)))
             offset = 0
             for document in documents:
                 count = len(document.chunks)

@@ -123,7 +123,7 @@ def test_a_follow_up_is_condensed_and_searched_with_its_own_words(embedder):
 def test_an_answer_the_model_finds_unresponsive_becomes_a_refusal(embedder):
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     request = AnswerRequest("What is the Space Force's budget?", mode="local")
-    unbacked = chain(Recorder(0.9), embedder, lambda mode: model, quote_backs_generated=False)
+    unbacked = chain(Recorder(0.9), embedder, always(model), quote_backs_generated=False)
     answer = unbacked.invoke(request)
     assert answer.refused and answer.text == NOT_IN_LIBRARY
 
@@ -152,7 +152,7 @@ def test_an_open_question_is_not_asked_whether_it_is_answered(embedder):
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     question = "What do the reports say about the Space Force?"
     closed = AnswerRequest(question, mode="local")
-    unbacked = chain(Recorder(0.9), embedder, lambda mode: model, quote_backs_generated=False)
+    unbacked = chain(Recorder(0.9), embedder, always(model), quote_backs_generated=False)
     assert unbacked.invoke(closed).refused
     model = FakeListChatModel(responses=["The Space Force has about 9,400 Guardians. [1]", "no"])
     opened = AnswerRequest(question, mode="local", open_question=True)  # a briefing's section
