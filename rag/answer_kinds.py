@@ -8,6 +8,10 @@ near-misses ("How many satellites make up the GPS constellation?" against a sent
 report's. Questions in English, Spanish, French and Russian are read; a question of no kind
 listed here is not restricted.
 
+A count answers "how many satellites" only if it counts satellites, or things of like meaning:
+`ExpectedAnswer.counted_words` gives the words that say what a sentence's counts count, and
+`rag.answering.counts_the_thing` compares them with the question's (`counted_thing`).
+
 A question that sets its time ("in 2005", "at the end of 2021", "by April 2026") is not
 answered by a sentence about other years only: "3-5 submarines in the 2030s" does not say how
 many were delivered by April 2026.
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rag.names import countries_in, names_in
-from rag.text import stem
+from rag.text import STOPWORDS, content_words, stem
 
 
 class AnswerKind(StrEnum):
@@ -139,6 +143,7 @@ class Figure:
     ordinal: bool = False  # "14th", "(1)", "Pillar 1": a rank or a label, not an amount
     unit: str = ""  # stem of the measure or hyphened word after it: "ton", "hour", "dai"
     spelled: bool = False  # written in words: "three", "several dozen"
+    counted: tuple[str, ...] = ()  # the words that name what it counts: "field commands"
 
 
 _CURRENCY_BEFORE = r"(?:[A-Z]{1,3})?[$€£¥₽]\s?"
@@ -218,6 +223,36 @@ def _after_kind(after: str | None) -> tuple[bool, bool]:
     return money, share
 
 
+# Where the words naming what a number counts end: a verb of being or having, a preposition,
+# a relative pronoun ("106 biorefineries were operating", "60 vessels in the program").
+_PHRASE_END = frozenset(
+    """am are is was were be been being do does did have has had will would can could should
+    shall may might must of in on at for from to by with through within across during per
+    than that which who whose whom each a an as since until into over under""".split()
+)
+MAX_COUNTED_WORDS = 6  # "2,600 deployed and nondeployed strategic nuclear warheads"
+
+
+def words_after(text: str) -> tuple[str, ...]:
+    """The content words at the start of `text` that can name what a number before it counts,
+    up to a punctuation mark, a verb of being or having, or a preposition."""
+    found: list[str] = []
+    for match in re.finditer(r"\s*([^\W\d][\w'’-]*)|\s*(\S)", text):
+        word = (match.group(1) or "").lower()
+        if not word or word in _PHRASE_END or len(found) == MAX_COUNTED_WORDS:
+            break
+        if word not in STOPWORDS:
+            found.append(word)
+    return tuple(found)
+
+
+def _counted(hyphened: str | None, measure: str | None, rest: str) -> tuple[str, ...]:
+    """What a number counts: its hyphened word or measure ("15-point", "300 kilograms"), then
+    the `words_after` it."""
+    word = (hyphened or "").lstrip("-").lower() or (measure or "").strip().lower()
+    return ((word,) if word.isalpha() else ()) + words_after(rest)
+
+
 def figures(sentence: str) -> list[Figure]:
     """The numbers a sentence states, in digits or in words."""
     found = []
@@ -245,6 +280,9 @@ def figures(sentence: str) -> list[Figure]:
                 and not (money or match.group("currency") or share),
                 ordinal=bool(match.group("ordinal")) or label,
                 unit="" if share or money else _unit(match.group("hyphened"), match.group("after")),
+                counted=_counted(
+                    match.group("hyphened"), match.group("after"), sentence[match.end() :]
+                ),
             )
         )
     for match in _WORDS.finditer(sentence):
@@ -266,6 +304,9 @@ def figures(sentence: str) -> list[Figure]:
                 share=share,
                 spelled=True,
                 unit="" if share or money else _unit(match.group("hyphened"), match.group("after")),
+                counted=_counted(
+                    match.group("hyphened"), match.group("after"), sentence[match.end() :]
+                ),
             )
         )
     return found
@@ -294,6 +335,44 @@ def _answers(
         )
     # AMOUNT: a measured or priced number; "three occasions" is a count, not an amount
     return not figure.spelled or bool(figure.unit or figure.money or figure.share)
+
+
+# What an English "how many" counts is its first plural noun: "satellites" of "How many
+# satellites make up the constellation?", "warheads" of "How many strategic warheads, ...".
+_COUNTED_PHRASE = re.compile(
+    r"\b(?:how many|(?:the|a) number of)\s+(?:of\s+(?:the|these|those|its|their)\s+)?"
+    r"(?P<phrase>[^?,;:]*)",
+    re.IGNORECASE,
+)
+_IRREGULAR_PLURALS = frozenset(
+    "people children men women staff personnel police cattle feet teeth mice data".split()
+)
+_NOT_PLURAL = re.compile(r"(?:ss|us|is|ics|news|series|species|gas)$")
+
+
+def _plural(word: str) -> bool:
+    return word in _IRREGULAR_PLURALS or (
+        word.isalpha()
+        and word not in STOPWORDS
+        and len(word) >= 3
+        and word.endswith("s")
+        and not _NOT_PLURAL.search(word)
+    )
+
+
+def counted_thing(question: str) -> str | None:
+    """The plural noun naming what an English question asks to count, lower-cased, or None
+    when it asks for no count or its noun cannot be told ("how many were ...")."""
+    match = _COUNTED_PHRASE.search(question)
+    if match is None or expected_kind(question) is not AnswerKind.COUNT:
+        return None
+    for token in match.group("phrase").split():
+        word = token.lower().strip("\"'“”‘’")
+        if word in _PHRASE_END:
+            return None
+        if _plural(word):
+            return word
+    return None
 
 
 _YEAR = r"(?:FY\s?)?(?:1[89]\d\d|20\d\d)(?!\d)"
@@ -358,6 +437,7 @@ class ExpectedAnswer:
     question_stems: frozenset[str]
     period: tuple[int, int] | None = None  # the years of "in 2005", "between 2008 and 2017"
     places: frozenset[str] = frozenset()  # every name of the places the question names
+    counted: str | None = None  # what a count question counts: "satellites"
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
@@ -373,6 +453,7 @@ class ExpectedAnswer:
             frozenset(stem(word.lower()) for word in re.findall(r"\w+", question)),
             asked_period(question),
             places,
+            counted_thing(question),
         )
 
     def held_by(self, sentence: str, table_row: bool = False) -> bool:
@@ -391,3 +472,19 @@ class ExpectedAnswer:
         return kind is None or any(
             _answers(kind, figure, self.stated, self.question_stems) for figure in figures(sentence)
         )
+
+    def counted_words(self, sentence: str) -> list[str]:
+        """The words naming what the sentence's counts count: those after each count and after
+        "number of" ("the number of ships ... was about 130"); every content word of the
+        sentence when a count is followed by none ("killing 40")."""
+        counts = [
+            figure
+            for figure in figures(sentence)
+            if _answers(AnswerKind.COUNT, figure, self.stated, self.question_stems)
+        ]
+        if any(not figure.counted for figure in counts):
+            return [word for word in content_words(sentence) if word.isalpha()]
+        named = [word for figure in counts for word in figure.counted]
+        for match in re.finditer(r"\bnumbers? of\b", sentence, re.IGNORECASE):
+            named.extend(words_after(sentence[match.end() :]))
+        return list(dict.fromkeys(named))

@@ -45,6 +45,9 @@ SELECTION_MARGIN = 0.08  # later sentences must score within this of the best on
 GAP_MEASURED_FROM = "en"
 
 
+_CLOSED = re.compile(r"[.!?…:;\"'”’)\]]\d{0,3}\s*$")  # a sentence's end, a footnote number after it
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A sentence of a retrieved passage, scored against the question."""
@@ -60,6 +63,16 @@ class Candidate:
     def text(self) -> str:
         """What the answer says: the sentence, or the table row as a statement."""
         return self.statement or self.passage.text[self.start : self.end]
+
+    @property
+    def runs_on(self) -> bool:
+        """Whether the sentence goes on past its passage: it ends the passage's text without
+        closing, cut where a page or chunk ends ("installed on 253,000 homes and the price of")."""
+        return (
+            not self.statement
+            and not self.passage.text[self.end :].strip()
+            and _CLOSED.search(self.text) is None
+        )
 
 
 def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
@@ -225,6 +238,60 @@ def quotable_texts(text: str) -> list[str]:
     return [statement or text[start:end] for start, end, statement in quotable_pieces(text)]
 
 
+# Words for a count of anything: what a sentence counts must be nearer in meaning to what the
+# question counts than these are ("vessels" counts ships; "field commands" are not satellites).
+ANY_THING = ("things", "items", "units", "number")
+
+
+def counts_the_thing(thing: str, counted: list[list[str]], embedder: TextEmbedder) -> list[bool]:
+    """For each sentence's counted words (`ExpectedAnswer.counted_words`), whether one names
+    the thing the question counts: the same word by stem, or a word nearer to it in meaning than
+    every word of ANY_THING is. No threshold is fitted: each model's own sense of "a thing"
+    is the bar."""
+    thing_stem = stem(thing)
+    by_stem = [any(stem(word) == thing_stem for word in named) for named in counted]
+    unresolved = sorted(
+        {word for named, hit in zip(counted, by_stem, strict=True) if not hit for word in named}
+    )
+    if not unresolved:
+        return by_stem
+    vectors = embedder.embed([thing, *ANY_THING, *unresolved])
+    similarities = vectors[1:] @ vectors[0]
+    bar = float(similarities[: len(ANY_THING)].max())
+    near = {
+        word
+        for word, similarity in zip(unresolved, similarities[len(ANY_THING) :], strict=True)
+        if similarity > bar
+    }
+    return [
+        hit or any(word in near for word in named)
+        for named, hit in zip(counted, by_stem, strict=True)
+    ]
+
+
+def count_of_the_thing(
+    question: str,
+    expected: ExpectedAnswer,
+    pieces: list[tuple[Passage, int, int, str]],
+    texts: list[str],
+    embedder: TextEmbedder,
+) -> list[bool]:
+    """Whether each piece counts what the question asks to count (`counts_the_thing`); a piece
+    of a passage in another language than the question is not held to it."""
+    if expected.counted is None:
+        return [True] * len(pieces)
+    asked_in = language(question)
+    written_in = {p.chunk_id: language(p.text) for p, *_ in pieces}
+    compared = [i for i, (p, *_) in enumerate(pieces) if written_in[p.chunk_id] == asked_in]
+    counts = counts_the_thing(
+        expected.counted, [expected.counted_words(texts[i]) for i in compared], embedder
+    )
+    keep = [True] * len(pieces)
+    for i, count in zip(compared, counts, strict=True):
+        keep[i] = count
+    return keep
+
+
 def candidate_sentences(
     question: str,
     passages: list[Passage],
@@ -239,7 +306,8 @@ def candidate_sentences(
     A sentence qualifies when its document's retrieved text holds every name and number of the
     question, and when it holds a figure of the kind the question asks for, if any: a count
     for "how many", an amount of money for "how much did it cost", a date for "when"
-    (`rag.answer_kinds`).
+    (`rag.answer_kinds`); for "how many", a count of the thing asked about
+    (`count_of_the_thing`).
     """
     terms = key_terms(question)
     expected = ExpectedAnswer.of(question)
@@ -266,6 +334,9 @@ def candidate_sentences(
             seen.add(key)
             pieces.append((passage, start, end, statement))
             texts.append(text)
+    keep = count_of_the_thing(question, expected, pieces, texts, embedder)
+    pieces = [piece for piece, kept in zip(pieces, keep, strict=True) if kept]
+    texts = [text for text, kept in zip(texts, keep, strict=True) if kept]
     if not pieces:
         return []
     vectors = embedder.embed([question, *texts])
@@ -373,7 +444,11 @@ def answer_extractively(
         return refusal(question, EXTRACTIVE, passages)
     citations = [cite(n, candidate) for n, candidate in enumerate(chosen, start=1)]
     sentences = [
-        Sentence(text=f"{candidate.text} [{c.n}]", citations=[c.n], verdict="supported")
+        Sentence(
+            text=f"{candidate.text}{' …' if candidate.runs_on else ''} [{c.n}]",
+            citations=[c.n],
+            verdict="supported",
+        )
         for candidate, c in zip(chosen, citations, strict=True)
     ]
     return Answer(

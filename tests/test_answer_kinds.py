@@ -8,6 +8,7 @@ from rag.answer_kinds import (
     AnswerKind,
     ExpectedAnswer,
     asked_period,
+    counted_thing,
     expected_kind,
     figures,
     stated_periods,
@@ -267,3 +268,61 @@ def test_which_country_is_answered_by_a_country_the_question_does_not_name():
     from_china = ExpectedAnswer.of("Which countries buy the most from China?")
     assert not from_china.held_by("Chinese exports grew by 5 percent.")
     assert from_china.held_by("Chinese exports to Vietnam grew by 5 percent.")
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("How many satellites make up the GPS constellation?", "satellites"),
+        ("How many U.S. Navy warships were escorting merchant vessels?", "warships"),
+        (
+            "How many strategic warheads, counting both deployed and stored ones, are there?",
+            "warheads",
+        ),
+        ("About how many TV and print formula ads ran nationally in 1999?", "ads"),
+        ("How many U.S.-flagged tankers were signed up for the program?", "tankers"),
+        ("Between 2008 and 2017, how many people were kept off military bases?", "people"),
+        ("What is the number of exploration contracts the ISA has issued?", "contracts"),
+        # no noun to tell: what is counted was said before
+        ("Of the 1,000 ships stuck in the Gulf, how many were waiting to sail east?", None),
+        ("How much did Tokyo spend on energy research?", None),  # not a count
+        ("¿Cuántos buques cruzan el canal cada día?", None),  # English only
+    ],
+)
+def test_what_a_count_question_counts(question, thing):
+    assert counted_thing(question) == thing
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "words"),
+    [
+        (
+            "How many ships?",
+            "The Space Force's three field commands are Combat Forces Command and STARCOM.",
+            ["field", "commands"],
+        ),
+        (
+            "How many ships?",
+            "Russia has around 2,600 deployed and nondeployed strategic nuclear warheads.",
+            ["deployed", "nondeployed", "strategic", "nuclear", "warheads"],
+        ),
+        (
+            "How many points did the plan sent to Tehran hold?",
+            "The United States transmitted a 15-point proposal, which Iran rejected.",
+            ["point", "proposal"],
+        ),
+        (
+            "How many ships?",
+            "As of October 2006, 106 biorefineries were operating throughout the country.",
+            ["biorefineries"],
+        ),
+        # the count is followed by no noun: every word of the sentence may say what it counts
+        (
+            "How many ships?",
+            "The average number of ships transiting the Strait was about 130 each day.",
+            ["average", "number", "ships", "transiting", "strait", "day"],
+        ),
+    ],
+)
+def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, words):
+    assert ExpectedAnswer.of(question).counted_words(sentence) == words

@@ -127,3 +127,72 @@ def test_a_heading_run_into_a_sentence_is_left_out_of_its_quote(sentence, quoted
 
     ((start, end, _),) = quotable_pieces(sentence)
     assert sentence[start:end] == quoted
+
+
+@pytest.mark.parametrize(
+    ("thing", "counted", "counts"),
+    [
+        ("vessels", ["ships"], True),
+        ("governments", ["countries"], True),
+        ("households", ["homes"], True),
+        ("people", ["individuals"], True),
+        ("warheads", ["strategic", "nuclear", "warheads"], True),  # by stem
+        ("satellites", ["field", "commands"], False),
+        ("stations", ["biorefineries"], False),
+        ("users", ["coins"], False),
+    ],
+)
+def test_a_count_answers_how_many_only_if_it_counts_the_thing_asked_about(
+    embedder, thing, counted, counts
+):
+    from rag.answering import counts_the_thing
+
+    assert counts_the_thing(thing, [counted], embedder) == [counts]
+
+
+def test_near_misses_are_refused_when_the_sentences_count_other_things(library):
+    """The library counts coca in hectares for Peru, but not for the VRAEM region in 2014:
+    the sentences retrieved count other things."""
+    answer = library.ask(
+        "How many hectares of coca were cultivated in Peru's VRAEM region in 2014?",
+        mode="extractive",
+    )
+    assert answer.refused, answer.text
+
+
+def test_count_questions_in_other_words_than_the_reports_are_answered(library):
+    """The reports count ships, individuals and nuclear weapons; the questions vessels, people
+    and atomic weapons."""
+    for question, figure in (
+        (
+            "Before the late-February 2026 strikes, about how many vessels a day passed through "
+            "the Gulf's narrow outlet?",
+            "130",
+        ),
+        (
+            "Between 2008 and 2017, how many people were kept off U.S. military installations "
+            "thanks to fingerprint, iris and similar identification tools?",
+            "92,000",
+        ),
+        (
+            "How many atomic weapons did Minsk's leader say Moscow had stationed on Belarusian "
+            "soil?",
+            "several dozen",
+        ),
+    ):
+        answer = library.ask(question, mode="extractive")
+        assert figure in answer.text, (question, answer.text)
+
+
+def test_a_sentence_cut_where_its_passage_ends_is_shown_to_go_on():
+    from rag.answering import Candidate
+    from rag.records import Passage
+
+    text = "Prices fell. Solar systems were installed on 253,000 homes and the price of"
+    passage = Passage(1, 1, "Report", "report.pdf", 11, 0, len(text), text, 1.0)
+    cut = Candidate(passage, 13, len(text), 0.5, 0.5)
+    whole = Candidate(passage, 0, 12, 0.5, 0.5)
+    assert cut.runs_on and not whole.runs_on
+    footnoted = "The ISA approved six extensions.14"
+    noted = Passage(2, 1, "Report", "report.pdf", 3, 0, len(footnoted), footnoted, 1.0)
+    assert not Candidate(noted, 0, len(footnoted), 0.5, 0.5).runs_on

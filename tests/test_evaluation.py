@@ -99,6 +99,15 @@ def test_documents_rank_by_their_best_chunk_and_evidence_hits_need_the_page():
 def test_accepted_strings_and_figures():
     assert contains_accepted("It seized 7.6  Metric Tons. [1]", ["7.6 metric tons", "7.6 tons"])
     assert not contains_accepted("It seized 7 tons.", ["7.6 tons"])
+
+
+def test_an_accepted_number_is_a_whole_number_and_an_accepted_word_may_be_inflected():
+    assert not contains_accepted("As of January 31, 2026, the ISA had 31 contracts.", ["6"])
+    assert not contains_accepted("It seized 7.65 tons.", ["7.6"])
+    assert not contains_accepted("It seized 17.6 tons.", ["7.6"])
+    assert contains_accepted("The ISA approved 6 extensions.", ["six", "6"])
+    assert contains_accepted("a 15-point proposal", ["15-point"])
+    assert contains_accepted("до Владивостока за семь дней", ["Владивосток"])
     assert figures("$1,577.00 in FY2022 and 2021, up 3.5% [2] to -2.2") == [
         Decimal("1577.00"),
         Decimal("3.5"),

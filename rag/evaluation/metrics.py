@@ -50,10 +50,22 @@ def hit_at_k(ranking: Sequence[Item], relevant: AbstractSet[Item], k: int) -> fl
     return 1.0 if relevant & set(ranking[:k]) else 0.0
 
 
+def _accepted_pattern(accepted: str) -> re.Pattern[str]:
+    """The accepted string, case and spacing ignored; a number at either end is a whole number
+    ("6" is not the 6 of "2026", nor "7.6" the start of "7.65"). Words may be inflected, so they
+    match inside longer words ("Владивосток" in "Владивостока")."""
+    pattern = re.escape(" ".join(accepted.lower().split()))
+    if accepted[:1].isdigit():
+        pattern = r"(?<!\d)(?<!\d[.,])" + pattern
+    if accepted[-1:].isdigit():
+        pattern += r"(?!\d)(?![.,]\d)"
+    return re.compile(pattern)
+
+
 def contains_accepted(answer: str, accepted: Sequence[str]) -> bool:
-    """Whether the answer contains one of the accepted strings (case and spacing ignored)."""
+    """Whether the answer contains one of the accepted strings (`_accepted_pattern`)."""
     text = " ".join(answer.lower().split())
-    return any(" ".join(a.lower().split()) in text for a in accepted)
+    return any(_accepted_pattern(a.strip()).search(text) for a in accepted)
 
 
 def _is_year(number: Decimal) -> bool:
