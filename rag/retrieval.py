@@ -1,7 +1,16 @@
-"""Question to passages: dense (FAISS) and lexical (FTS5) candidates, fused by rank or by score."""
+"""Question to passages: dense (FAISS) and lexical (FTS5) candidates, fused by rank or by score.
+
+A question that names a financial statement is about the pages that statement is printed on:
+those come first (`statement_pages_first`). Filings print each statement under its title at
+the top of its page ("CONSOLIDATED BALANCE SHEETS", "Consolidated Statements of Earnings"),
+and the statement's own lines are what a lexical or dense match finds least: its rows are
+figures, its words the same as in every note that discusses them.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -66,6 +75,70 @@ def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float
     return reciprocal_rank_fusion(rankings, weights, settings.rrf_k)
 
 
+def _title(names: str) -> re.Pattern[str]:
+    """A statement's title where a chunk starts, perhaps after the filer's name or a running
+    header in capitals ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "Table of Contents
+    Consolidated Balance Sheets"); not a sentence that mentions it."""
+    return re.compile(
+        r"^\W*(?:(?:[A-Z][\w.,&'’-]*|of|and|&)\s+){0,6}"
+        rf"(?i:(?:consolidated\s+)?(?:{names}))\b"
+    )
+
+
+# (how a question names the statement, the titles filings print it under)
+FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(
+            r"\bincome statements?\b|\bstatements? of (?:operations|income|earnings)\b|"
+            r"\bprofit and loss statements?\b|\bP&L\b",
+            re.IGNORECASE,
+        ),
+        _title(r"statements?\s+of\s+(?:consolidated\s+)?(?:operations|income|earnings)"),
+    ),
+    (
+        re.compile(
+            r"\bbalance sheets?\b|\bstatements? of financial (?:position|condition)\b",
+            re.IGNORECASE,
+        ),
+        _title(r"balance\s+sheets?|statements?\s+of\s+financial\s+(?:position|condition)"),
+    ),
+    (
+        re.compile(
+            r"\bcash[ -]?flows? statements?\b|\bstatements? of cash flows?\b", re.IGNORECASE
+        ),
+        _title(r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?"),
+    ),
+]
+
+
+def named_statements(question: str) -> list[re.Pattern[str]]:
+    """The titles of the financial statements the question names."""
+    return [title for asks, title in FINANCIAL_STATEMENTS if asks.search(question)]
+
+
+def statement_pages_first(
+    fused: list[tuple[int, float]],
+    passages: Sequence[Passage],
+    titles: list[re.Pattern[str]],
+    k: int,
+) -> list[tuple[int, float]]:
+    """`fused` with the chunks of the statement pages first, each group in its own order: a
+    page of one of the documents of the best `k` chunks on which a chunk starts with one of
+    the `titles`. The best chunks find the filing; the title finds the page in it."""
+    by_id = {passage.chunk_id: passage for passage in passages}
+    found = [by_id[chunk_id] for chunk_id, _ in fused if chunk_id in by_id]
+    documents = {passage.document_id for passage in found[:k]}
+    pages = {
+        (passage.document_id, passage.page)
+        for passage in found
+        if passage.document_id in documents and any(t.search(passage.text) for t in titles)
+    }
+    on_page = {p.chunk_id for p in found if (p.document_id, p.page) in pages}
+    return [hit for hit in fused if hit[0] in on_page] + [
+        hit for hit in fused if hit[0] not in on_page
+    ]
+
+
 def retrieve(
     store: DocumentStore,
     embedder: TextEmbedder,
@@ -85,7 +158,12 @@ def retrieve(
             dense = store.search_dense(query_vector, settings.candidates, document_ids)
         if settings.lexical_weight:
             lexical = store.search_lexical(question, settings.candidates, document_ids)
-        fused = fuse([dense, lexical], settings)[:k]
+        fused = fuse([dense, lexical], settings)
+        titles = named_statements(question) if settings.statement_pages_first else []
+        if titles:
+            candidates = store.passages([chunk_id for chunk_id, _ in fused])
+            fused = statement_pages_first(fused, candidates, titles, k)
+        fused = fused[:k]
         chunk_ids = [chunk_id for chunk_id, _ in fused]
         passages = store.passages(chunk_ids)
         if not passages:

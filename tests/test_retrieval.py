@@ -1,9 +1,14 @@
 import pytest
+from conftest import make_pdf, settings_for
 
+from rag.library import Library
+from rag.records import Passage
 from rag.retrieval import (
     LibraryRetriever,
     document_to_passage,
+    named_statements,
     reciprocal_rank_fusion,
+    statement_pages_first,
     zscore_fusion,
 )
 from rag.store import Hit
@@ -80,3 +85,112 @@ def test_zscore_fusion_retrieves_the_evidence_page(library):
     assert (documents[0].metadata["file"], documents[0].metadata["page"]) == ("IF10491v14.pdf", 1)
     scores = [d.metadata["score"] for d in documents]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "named"),
+    [
+        (
+            "Based on the income statement, what was FY2019 net income?",
+            "NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME YEAR ENDED MAY 31",
+            True,
+        ),
+        (
+            "Based on the income statement, what was FY2019 net income?",
+            "Consolidated Statements of Earnings GENERAL MILLS, INC.",
+            True,
+        ),
+        (
+            "Using the statement of financial position, what were total assets?",
+            "Table of Contents Consolidated Balance Sheets $ in millions",
+            True,
+        ),
+        (
+            "What was operating cash flow per the cash flow statement?",
+            "CONSOLIDATED STATEMENTS OF CASH FLOWS (Dollars in millions)",
+            True,
+        ),
+        # another statement, and a note that only mentions one
+        (
+            "Based on the income statement, what was FY2019 net income?",
+            "CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME",
+            False,
+        ),
+        (
+            "Based on the balance sheet, what were total assets?",
+            "Inventories are stated at cost in our consolidated balance sheets.",
+            False,
+        ),
+    ],
+)
+def test_a_statement_named_by_a_question_is_found_by_its_title(question, title, named):
+    assert any(t.search(title) for t in named_statements(question)) is named
+
+
+def test_a_question_that_names_no_statement_keeps_its_ranking():
+    assert named_statements("How many ships passed the Strait of Hormuz each day?") == []
+
+
+def _passage(chunk_id: int, document_id: int, page: int, text: str) -> Passage:
+    return Passage(chunk_id, document_id, "Filing", "filing.pdf", page, 0, len(text), text, 0.0)
+
+
+def test_statement_pages_come_first_from_the_documents_of_the_best_chunks():
+    fused = [(1, 3.0), (2, 2.0), (3, 1.5), (4, 1.0), (5, 0.5)]
+    passages = [
+        _passage(1, 10, 3, "Revenue grew on strong demand for footwear."),
+        _passage(2, 20, 52, "CONSOLIDATED STATEMENTS OF INCOME (In millions) Revenues $ 39,117"),
+        _passage(3, 10, 52, "Basic $ 2.55 Diluted $ 2.49"),
+        _passage(4, 10, 52, "NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME Revenues $ 44,538"),
+        _passage(5, 30, 8, "CONSOLIDATED STATEMENTS OF INCOME Revenues $ 1,000"),
+    ]
+    titles = named_statements("According to the income statement, what were revenues?")
+    # document 30 is not among the best two chunks' documents: another filing
+    assert statement_pages_first(fused, passages, titles, k=2) == [
+        (2, 2.0),
+        (3, 1.5),
+        (4, 1.0),
+        (1, 3.0),
+        (5, 0.5),
+    ]
+
+
+def test_the_statement_a_question_names_is_retrieved_first(tmp_path):
+    """A filing whose discussion repeats the question's words, and whose statements are
+    figures under their titles, in words of their own ("net earnings" for net income)."""
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    make_pdf(
+        folder / "harbour-2019-annual-report.pdf",
+        [
+            "Results of operations. Net income in 2019 rose on strong demand for harbour "
+            "services. The income statement shows that net income grew faster than sales in "
+            "2019, and the discussion of net income below follows the income statement line "
+            "by line.",
+            "Income taxes. Net income in 2019 was lowered by a higher effective tax rate. "
+            "Income statement items in foreign currencies are translated at average rates for "
+            "the year, which moved net income in 2019 by less than one percent.",
+            "CONSOLIDATED STATEMENTS OF EARNINGS (In millions) 2019 2018\nRevenue 16,865 "
+            "15,740\nCost of services 11,108 10,312\nSelling and administrative 3,241 3,009\n"
+            "Earnings before taxes 2,516 2,419\nTaxes 763 288\nNet earnings 1,753 2,131",
+            "CONSOLIDATED BALANCE SHEETS (In millions) 2019 2018\nCash 450 399\nReceivables "
+            "1,679 1,684\nInventories 1,559 1,642\nTotal assets 30,111 30,624",
+            "Liquidity. Cash held at the end of 2019 was sufficient for our needs. The balance "
+            "sheet remained strong: cash held at the end of 2019 and cash held at the end of "
+            "2018 both exceeded our minimum, as the balance sheet shows.",
+        ],
+    )
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        library.ingest([folder])
+        questions = {
+            "According to the income statement, what was net income in 2019?": 3,
+            "Using the balance sheet, how much cash did the company hold at the end of 2019?": 4,
+        }
+        for question, page in questions.items():
+            assert library.retrieve(question)[0].page == page, question
+        library.settings = library.settings.model_copy(update={"statement_pages_first": False})
+        for question, page in questions.items():  # the discussion ranks first without it
+            assert library.retrieve(question)[0].page != page, question
+    finally:
+        library.close()
