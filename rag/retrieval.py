@@ -77,11 +77,12 @@ def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float
 
 def _title(names: str) -> re.Pattern[str]:
     """A statement's title where a chunk starts, perhaps after the filer's name or a running
-    header in capitals ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "Table of Contents
-    Consolidated Balance Sheets"); not a sentence that mentions it."""
+    header ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "ITEM 8. FINANCIAL STATEMENTS AND
+    SUPPLEMENTARY DATA INCOME STATEMENTS"), and not followed by a lower-case word: a sentence
+    that starts with the words ("Income statement items are translated ...") is not a title."""
     return re.compile(
-        r"^\W*(?:(?:[A-Z][\w.,&'’-]*|of|and|&)\s+){0,6}"
-        rf"(?i:(?:consolidated\s+)?(?:{names}))\b"
+        r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&)\s+){0,8}?"
+        rf"(?i:(?:consolidated\s+)?(?:{names}))(?!\s+[a-z])\b"
     )
 
 
@@ -93,20 +94,26 @@ FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
             r"\bprofit and loss statements?\b|\bP&L\b",
             re.IGNORECASE,
         ),
-        _title(r"statements?\s+of\s+(?:consolidated\s+)?(?:operations|income|earnings)"),
+        _title(
+            r"statements?\s+of\s+(?:consolidated\s+)?(?:operations|income|earnings)|"
+            r"income\s+statements?"
+        ),
     ),
     (
         re.compile(
             r"\bbalance sheets?\b|\bstatements? of financial (?:position|condition)\b",
             re.IGNORECASE,
         ),
-        _title(r"balance\s+sheets?|statements?\s+of\s+financial\s+(?:position|condition)"),
+        _title(
+            r"balance\s+sheets?|"
+            r"statements?\s+of\s+(?:consolidated\s+)?financial\s+(?:position|condition)"
+        ),
     ),
     (
         re.compile(
             r"\bcash[ -]?flows? statements?\b|\bstatements? of cash flows?\b", re.IGNORECASE
         ),
-        _title(r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?"),
+        _title(r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?|cash\s+flows?\s+statements?"),
     ),
 ]
 

@@ -110,7 +110,17 @@ def test_zscore_fusion_retrieves_the_evidence_page(library):
             "CONSOLIDATED STATEMENTS OF CASH FLOWS (Dollars in millions)",
             True,
         ),
-        # another statement, and a note that only mentions one
+        (
+            "Using the income statement, what was FY2016 cost of revenue?",
+            "ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA INCOME STATEMENTS (In millions",
+            True,
+        ),
+        # another statement, and sentences that only mention one
+        (
+            "Based on the income statement, what was FY2019 net income?",
+            "Income statement items in foreign currencies are translated at average rates.",
+            False,
+        ),
         (
             "Based on the income statement, what was FY2019 net income?",
             "CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME",
