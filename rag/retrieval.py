@@ -81,7 +81,7 @@ def _title(names: str) -> re.Pattern[str]:
     SUPPLEMENTARY DATA INCOME STATEMENTS"), and not followed by a lower-case word: a sentence
     that starts with the words ("Income statement items are translated ...") is not a title."""
     return re.compile(
-        r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&)\s+){0,8}?"
+        r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&)\s+){0,12}?"
         rf"(?i:(?:consolidated\s+)?(?:{names}))(?!\s+[a-z])\b"
     )
 
@@ -96,7 +96,7 @@ FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         ),
         _title(
             r"statements?\s+of\s+(?:consolidated\s+)?(?:operations|income|earnings)|"
-            r"income\s+statements?"
+            r"(?<!comprehensive\s)income\s+statements?"
         ),
     ),
     (

@@ -112,10 +112,15 @@ def test_zscore_fusion_retrieves_the_evidence_page(library):
         ),
         (
             "Using the income statement, what was FY2016 cost of revenue?",
-            "ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA INCOME STATEMENTS (In millions",
+            "Item 8 ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA INCOME STATEMENTS (In",
             True,
         ),
-        # another statement, and sentences that only mention one
+        # other statements, and sentences that only mention one
+        (
+            "Using the income statement, what was FY2016 cost of revenue?",
+            "COMPREHENSIVE INCOME STATEMENTS (In millions)",
+            False,
+        ),
         (
             "Based on the income statement, what was FY2019 net income?",
             "Income statement items in foreign currencies are translated at average rates.",
