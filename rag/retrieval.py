@@ -77,22 +77,39 @@ def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float
 
 def _title(names: str) -> re.Pattern[str]:
     """A statement's title where a chunk starts, perhaps after the filer's name or a running
-    header ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "ITEM 8. FINANCIAL STATEMENTS AND
-    SUPPLEMENTARY DATA INCOME STATEMENTS"), and not followed by a lower-case word: a sentence
+    header ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "Amcor plc and Subsidiaries
+    Consolidated Balance Sheets", "ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA INCOME
+    STATEMENTS"), and not followed by a lower-case word: a sentence
     that starts with the words ("Income statement items are translated ...") is not a title."""
     return re.compile(
-        r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&)\s+){0,12}?"
+        r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&|plc|inc\.?|ltd\.?|llc|co\.?)\s+){0,12}?"
         rf"(?i:(?:consolidated\s+)?(?:{names}))(?!\s+[a-z])\b"
     )
 
 
-# (how a question names the statement, the titles filings print it under)
+def _asks(*phrases: str) -> re.Pattern[str]:
+    """A question naming any of the phrases, as whole words in any case."""
+    return re.compile("|".join(rf"\b(?:{phrase})\b" for phrase in phrases), re.IGNORECASE)
+
+
+# (how a question names the statement or what is computed from it, the titles filings print
+# it under)
 FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (
-        re.compile(
-            r"\bincome statements?\b|\bstatements? of (?:operations|income|earnings)\b|"
-            r"\bprofit and loss statements?\b|\bP&L\b",
-            re.IGNORECASE,
+        _asks(
+            r"income statements?",
+            r"statements? of (?:operations|income|earnings)",
+            r"profit and loss statements?",
+            r"P&L",
+            r"(?:gross|operating|net|profit|EBIT|EBITDA|pre-?tax) (?:profit )?margins?",
+            r"gross profit",
+            r"operating (?:income|profit)",
+            r"cost of (?:goods sold|sales|revenues?)",
+            r"COGS",
+            r"EBITDA?",
+            r"interest coverage",
+            r"earnings per share",
+            r"EPS",
         ),
         _title(
             r"statements?\s+of\s+(?:consolidated\s+)?(?:operations|income|earnings)|"
@@ -100,9 +117,18 @@ FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         ),
     ),
     (
-        re.compile(
-            r"\bbalance sheets?\b|\bstatements? of financial (?:position|condition)\b",
-            re.IGNORECASE,
+        _asks(
+            r"balance sheets?",
+            r"statements? of financial (?:position|condition)",
+            r"(?:current|quick|cash|debt[- ]to[- ]equity|leverage) ratio",
+            r"working capital",
+            r"total (?:assets|liabilities|equity)",
+            r"current (?:assets|liabilities)",
+            r"(?:shareholders|stockholders)['’]? equity",
+            r"days (?:payable|sales|inventory) outstanding",
+            r"DPO|DSO|DIO",
+            r"cash conversion cycle",
+            r"return on (?:assets|equity)",
         ),
         _title(
             r"balance\s+sheets?|"
@@ -110,16 +136,41 @@ FINANCIAL_STATEMENTS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         ),
     ),
     (
-        re.compile(
-            r"\bcash[ -]?flows? statements?\b|\bstatements? of cash flows?\b", re.IGNORECASE
+        _asks(
+            r"cash[ -]?flows? statements?",
+            r"statements? of cash flows?",
+            r"free cash ?flows?",
+            r"capital expenditures?",
+            r"capex",
+            r"(?:operating|investing|financing) (?:cash flows?|activities)",
+            r"cash (?:flows? )?(?:from|provided by|used in) (?:operations|operating)",
+            r"dividends paid",
         ),
-        _title(r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?|cash\s+flows?\s+statements?"),
+        _title(
+            r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?|"
+            r"cash\s+flows?\s+statements?"
+        ),
     ),
 ]
 
 
+# Statements report past periods: a question about guidance or an outlook is not about them.
+_FORWARD_LOOKING = _asks(
+    r"guid(?:e|es|ed|ing|ance)",
+    r"outlook",
+    r"forecasts?",
+    r"expect(?:s|ed|ations?)?",
+    r"project(?:s|ed|ions?)?",
+    r"targets?",
+)
+
+
 def named_statements(question: str) -> list[re.Pattern[str]]:
-    """The titles of the financial statements the question names."""
+    """The titles of the financial statements the question names, or asks for a figure
+    computed from (a margin from the income statement, a ratio from the balance sheet, free
+    cash flow from the cash flow statement); none for a question about guidance."""
+    if _FORWARD_LOOKING.search(question):
+        return []
     return [title for asks, title in FINANCIAL_STATEMENTS if asks.search(question)]
 
 

@@ -142,8 +142,31 @@ def test_a_statement_named_by_a_question_is_found_by_its_title(question, title, 
     assert any(t.search(title) for t in named_statements(question)) is named
 
 
-def test_a_question_that_names_no_statement_keeps_its_ranking():
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        (
+            "Does Adobe have an improving operating margin profile as of FY2022?",
+            "ADOBE INC. CONSOLIDATED STATEMENTS OF INCOME (In millions",
+        ),
+        (
+            "Has AMCOR's quick ratio improved between FY2022 and FY2023?",
+            "Amcor plc and Subsidiaries Consolidated Balance Sheets ($ in millions",
+        ),
+        (
+            "What was Best Buy's free cash flow in FY2023?",
+            "Consolidated Statements of Cash Flows $ in millions",
+        ),
+    ],
+)
+def test_a_figure_computed_from_a_statement_is_looked_for_on_it(question, title):
+    assert any(t.search(title) for t in named_statements(question))
+
+
+def test_a_question_that_names_no_statement_or_asks_for_guidance_keeps_its_ranking():
     assert named_statements("How many ships passed the Strait of Hormuz each day?") == []
+    assert named_statements("What operating margin range did Ulta guide to for 2023?") == []
+    assert named_statements("Is growth in adjusted EPS expected to accelerate in 2023?") == []
 
 
 def _passage(chunk_id: int, document_id: int, page: int, text: str) -> Passage:
