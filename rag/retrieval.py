@@ -25,6 +25,8 @@ from rag.records import Passage
 from rag.settings import Settings
 from rag.store import DocumentStore, Hit
 
+PageKey = tuple[int, int | None]  # (document id, page number)
+
 
 def reciprocal_rank_fusion(
     rankings: list[list[Hit]], weights: list[float], k: int
@@ -174,27 +176,42 @@ def named_statements(question: str) -> list[re.Pattern[str]]:
     return [title for asks, title in FINANCIAL_STATEMENTS if asks.search(question)]
 
 
+def titled_pages(passages: Sequence[Passage], titles: list[re.Pattern[str]]) -> set[PageKey]:
+    """The (document, page) of each passage that starts with one of the titles."""
+    return {(p.document_id, p.page) for p in passages if any(t.search(p.text) for t in titles)}
+
+
 def statement_pages_first(
     fused: list[tuple[int, float]],
-    passages: Sequence[Passage],
+    candidates: Sequence[Passage],
+    best_document: Sequence[Passage],
     titles: list[re.Pattern[str]],
     k: int,
 ) -> list[tuple[int, float]]:
-    """`fused` with the chunks of the statement pages first, each group in its own order: a
-    page of one of the documents of the best `k` chunks on which a chunk starts with one of
-    the `titles`. The best chunks find the filing; the title finds the page in it."""
-    by_id = {passage.chunk_id: passage for passage in passages}
+    """`fused` with the chunks of statement pages first: of the candidates, those on a titled
+    page of a document of the best `k` chunks, in fused order; then the chunks of the titled
+    pages of the best chunk's document (`best_document`, all its chunks) that no candidate is
+    on, in page order, with the lowest fused score. The best chunks find the filing; the title
+    finds the page in it, however low its figures ranked."""
+    by_id = {passage.chunk_id: passage for passage in candidates}
     found = [by_id[chunk_id] for chunk_id, _ in fused if chunk_id in by_id]
     documents = {passage.document_id for passage in found[:k]}
-    pages = {
-        (passage.document_id, passage.page)
-        for passage in found
-        if passage.document_id in documents and any(t.search(passage.text) for t in titles)
-    }
-    on_page = {p.chunk_id for p in found if (p.document_id, p.page) in pages}
-    return [hit for hit in fused if hit[0] in on_page] + [
-        hit for hit in fused if hit[0] not in on_page
+    pages = titled_pages([p for p in found if p.document_id in documents], titles)
+    first = [
+        hit
+        for hit in fused
+        if hit[0] in by_id and (by_id[hit[0]].document_id, by_id[hit[0]].page) in pages
     ]
+    taken = {chunk_id for chunk_id, _ in first}
+    lowest = min((score for _, score in fused), default=0.0)
+    best_pages = titled_pages(best_document, titles)
+    added = [
+        (passage.chunk_id, lowest)
+        for passage in best_document
+        if (passage.document_id, passage.page) in best_pages and passage.chunk_id not in taken
+    ]
+    taken |= {chunk_id for chunk_id, _ in added}
+    return first + added + [hit for hit in fused if hit[0] not in taken]
 
 
 def retrieve(
@@ -220,7 +237,10 @@ def retrieve(
         titles = named_statements(question) if settings.statement_pages_first else []
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
-            fused = statement_pages_first(fused, candidates, titles, k)
+            best_document = (
+                store.passages(store.chunk_ids([candidates[0].document_id])) if candidates else []
+            )
+            fused = statement_pages_first(fused, candidates, best_document, titles, k)
         fused = fused[:k]
         chunk_ids = [chunk_id for chunk_id, _ in fused]
         passages = store.passages(chunk_ids)

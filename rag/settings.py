@@ -246,8 +246,8 @@ class Settings(BaseSettings):
             "'the income statement', 'the cash flow statement') or asks for a figure computed "
             "from one (a margin, a quick ratio, free cash flow) gets first the pages that "
             "statement is printed on (a page with a chunk that starts with its title), from "
-            "the documents of the best passages found. FinanceBench page Hit@5 0.46 -> 0.63 "
-            "(fast) and 0.57 -> 0.84 (quality); BENCHMARKS.md, issue 13."
+            "the documents of the best passages found. FinanceBench page Hit@5 0.46 -> 0.68 "
+            "(fast) and 0.57 -> 0.86 (quality); BENCHMARKS.md, issue 13."
         ),
     )
 

@@ -175,19 +175,30 @@ def _passage(chunk_id: int, document_id: int, page: int, text: str) -> Passage:
 
 def test_statement_pages_come_first_from_the_documents_of_the_best_chunks():
     fused = [(1, 3.0), (2, 2.0), (3, 1.5), (4, 1.0), (5, 0.5)]
-    passages = [
+    candidates = [
         _passage(1, 10, 3, "Revenue grew on strong demand for footwear."),
         _passage(2, 20, 52, "CONSOLIDATED STATEMENTS OF INCOME (In millions) Revenues $ 39,117"),
         _passage(3, 10, 52, "Basic $ 2.55 Diluted $ 2.49"),
         _passage(4, 10, 52, "NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME Revenues $ 44,538"),
         _passage(5, 30, 8, "CONSOLIDATED STATEMENTS OF INCOME Revenues $ 1,000"),
     ]
-    titles = named_statements("According to the income statement, what were revenues?")
+    # the best chunk's document, whole: its balance sheet was not among the candidates
+    best_document = [
+        candidates[0],
+        _passage(6, 10, 50, "Selected financial data"),
+        candidates[2],
+        candidates[3],
+        _passage(7, 10, 54, "NIKE, INC. CONSOLIDATED BALANCE SHEETS MAY 31, (In millions)"),
+        _passage(8, 10, 54, "Total current assets 16,525"),
+    ]
+    titles = named_statements("Using the income statement and the balance sheet, what is ROA?")
     # document 30 is not among the best two chunks' documents: another filing
-    assert statement_pages_first(fused, passages, titles, k=2) == [
+    assert statement_pages_first(fused, candidates, best_document, titles, k=2) == [
         (2, 2.0),
         (3, 1.5),
         (4, 1.0),
+        (7, 0.5),
+        (8, 0.5),
         (1, 3.0),
         (5, 0.5),
     ]
