@@ -664,7 +664,8 @@ AnswerEvent = Evidence | Queued | TextPiece | Answer
 """What `AnswerChain.stream` yields: for a generated answer the evidence first, its place in
 the queue for the model while it waits, pieces of the text as they come, then the checked
 `Answer`, always last (the quoted answer when the model gives none and a sentence answers:
-`Settings.quote_backs_generated`); for an extractive answer or a refusal only the `Answer`."""
+`Settings.quote_backs_generated`, `Settings.quote_when_model_declines`); for an extractive
+answer or a refusal only the `Answer`."""
 
 
 CHECK_REQUEST = (
@@ -708,6 +709,12 @@ def ask_model_to_check(
         temperature=0,
     )
     return parse_check(reply.text, len(claims))
+
+
+def declines(text: str) -> bool:
+    """Whether the model's reply is the refusal its instructions ask for: "Not in the
+    library"."""
+    return strip_markers(text).strip().lower().startswith("not in the library")
 
 
 def responds(chat: BaseChatModel, question: str, answer: str) -> bool:
@@ -876,10 +883,24 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         elif not self.relevant(passages):
             yield quoted if quoted is not None else refusal(question, request.mode, passages)
         else:
+            said: list[str] = []
             for event in self._generate(question, passages, request.mode, request.open_question):
-                if isinstance(event, Answer) and event.refused and quoted is not None:
+                if isinstance(event, TextPiece):
+                    said.append(event.text)
+                elif (
+                    isinstance(event, Answer)
+                    and quoted is not None
+                    and self.quotes_instead(event, said)
+                ):
                     event = quoted
                 yield event
+
+    def quotes_instead(self, answer: Answer, said: list[str]) -> bool:
+        """Whether the quoted answer replaces the model's: it gave none, and did not decline
+        where its refusal is left to stand (`quote_when_model_declines`)."""
+        return answer.refused and (
+            self.settings.quote_when_model_declines or not declines("".join(said))
+        )
 
     def quote(self, question: str, passages: list[Passage]) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal."""

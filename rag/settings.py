@@ -335,6 +335,17 @@ class Settings(BaseSettings):
             "refusing near-misses matters more. Briefing sections are not held to it."
         ),
     )
+    quote_when_model_declines: bool = Field(
+        True,
+        description=(
+            "With quote_backs_generated: when the model itself replies 'Not in the library', "
+            "answer with the quoted sentence (on), or let the refusal stand (off; the quote "
+            "still answers when the model's own answer fails the checks). Off, local model, "
+            "paraphrase dev half: near-misses refused 0.80 -> 0.90, but correct 0.725 -> "
+            "0.69 and false refusals 0.10 -> 0.15 (BENCHMARKS.md, issue 13): turn it off "
+            "where a wrong answer costs more than a missed one."
+        ),
+    )
 
     # Briefings
     briefing_headings: bool = Field(
