@@ -68,7 +68,7 @@ def chain(
     embedder: Embedder,
     chat_model: Callable[[str], BaseChatModel],
     quote_backs_generated: bool = True,
-    quote_when_model_declines: bool = True,
+    quote_when_model_declines: bool = False,
 ) -> AnswerChain:
     settings = Settings(
         judge_citations=False,
@@ -147,27 +147,25 @@ def test_when_the_model_gives_no_answer_the_quoted_sentence_is_the_answer(embedd
     ):
         model = FakeListChatModel(responses=replies)
         request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
-        answer = chain(Recorder(0.9), embedder, always(model)).invoke(request)
+        quoting = chain(Recorder(0.9), embedder, always(model), quote_when_model_declines=True)
+        answer = quoting.invoke(request)
         assert not answer.refused and answer.mode == EXTRACTIVE
         assert answer.text == "The Space Force has about 9,400 Guardians. [1]"
         assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
 
 
-def test_the_models_own_refusal_can_be_left_to_stand(embedder):
-    """With quote_when_model_declines off, "Not in the library" from the model is the answer;
-    an answer of the model that fails the checks is still replaced by the quote."""
+def test_by_default_the_models_own_refusal_stands(embedder):
+    """With quote_when_model_declines off (the default), "Not in the library" from the model
+    is the answer; an answer of the model that fails the checks is still replaced by the
+    quote."""
     request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
     declined = FakeListChatModel(responses=["Not in the library. [1]"])
-    answer = chain(
-        Recorder(0.9), embedder, always(declined), quote_when_model_declines=False
-    ).invoke(request)
+    answer = chain(Recorder(0.9), embedder, always(declined)).invoke(request)
     assert answer.refused and answer.text == NOT_IN_LIBRARY and answer.mode == "local"
     unresponsive = FakeListChatModel(
         responses=["It is led by the Chief of Space Operations. [1]", "no"]
     )
-    answer = chain(
-        Recorder(0.9), embedder, always(unresponsive), quote_when_model_declines=False
-    ).invoke(request)
+    answer = chain(Recorder(0.9), embedder, always(unresponsive)).invoke(request)
     assert not answer.refused and answer.mode == EXTRACTIVE
     assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
 
