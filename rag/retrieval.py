@@ -81,8 +81,8 @@ def _title(names: str) -> re.Pattern[str]:
     """A statement's title where a chunk starts, perhaps after the filer's name or a running
     header ("NIKE, INC. CONSOLIDATED STATEMENTS OF INCOME", "Amcor plc and Subsidiaries
     Consolidated Balance Sheets", "ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA INCOME
-    STATEMENTS"), and not followed by a lower-case word: a sentence
-    that starts with the words ("Income statement items are translated ...") is not a title."""
+    STATEMENTS"), and not followed by a lower-case word: a sentence that starts with the words
+    ("Income statement items are translated ...") is not a title."""
     return re.compile(
         r"^\W*(?:(?:[A-Z0-9][\w.,&'’-]*|of|and|&|plc|inc\.?|ltd\.?|llc|co\.?)\s+){0,12}?"
         rf"(?i:(?:consolidated\s+)?(?:{names}))(?!\s+[a-z])\b"
