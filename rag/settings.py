@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -417,6 +417,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(
         Path("~/.cache/rag/models"),
         description="Folder where model files assembled from installed packages are kept.",
+        validate_default=True,
     )
     generator_threads: int | None = Field(
         None, description="CPU threads of the local model; unset means every core.", ge=1
@@ -508,6 +509,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, description="Largest file the app accepts as an upload.", ge=1
     )
+
+    @field_validator(
+        "index_dir",
+        "library_paths",
+        "watch_folders",
+        "ocr_cache_dir",
+        "model_cache_dir",
+        "eval_cache_dir",
+        "upload_dir",
+    )
+    @classmethod
+    def _home_expanded(cls, value: Path | list[Path] | None) -> Path | list[Path] | None:
+        """A folder given as "~/..." is under the user's home, not a folder named "~"."""
+        if isinstance(value, list):
+            return [path.expanduser() for path in value]
+        return value.expanduser() if value is not None else None
 
 
 PRESETS: dict[str, dict[str, object]] = {

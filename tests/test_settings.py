@@ -56,3 +56,19 @@ def test_an_unknown_preset_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_PRESET", "turbo")
     with pytest.raises(SettingsError, match="preset"):
         load_settings()
+
+
+def test_a_folder_under_home_is_under_the_users_home(
+    no_config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not a folder named "~" in the working directory (a PostgreSQL library's sentence
+    vectors once went there)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    assert Settings().model_cache_dir == home / ".cache/rag/models"
+    no_config.write_text('index_dir = "~/index"\nlibrary_paths = ["~/reports", "corpus"]\n')
+    monkeypatch.setenv("RAG_UPLOAD_DIR", "~/uploads")
+    settings = load_settings()
+    assert settings.index_dir == home / "index"
+    assert settings.library_paths == [home / "reports", Path("corpus")]
+    assert settings.upload_dir == home / "uploads"
