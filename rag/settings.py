@@ -327,12 +327,12 @@ class Settings(BaseSettings):
             "A generated answer (local or openai) needs a sentence that extractive mode would "
             "quote (the question's names and numbers, the kind of figure asked for, "
             "min_sentence_relevance; answer_check): without one the answer is 'not in the "
-            "library' at once and no model is asked, and when the model finds no answer, or "
-            "its answer fails the checks, the quoted sentence is the answer. Local model, "
-            "paraphrase dev half: correct 0.51 -> 0.73, false refusals 0.33 -> 0.10, "
-            "near-misses refused 0.75 -> 0.80; test half: 0.55 -> 0.69, 0.25 -> 0.06, but "
-            "near-misses refused 0.80 -> 0.50 (BENCHMARKS.md, issue 13): turn it off where "
-            "refusing near-misses matters more. Briefing sections are not held to it."
+            "library' at once and no model is asked, and when the model's answer fails the "
+            "checks (or the model declines, with quote_when_model_declines), the quoted "
+            "sentence is the answer. Local model, quoting in both cases, paraphrase dev half: "
+            "correct 0.51 -> 0.73, false refusals 0.33 -> 0.10, near-misses refused 0.75 -> "
+            "0.80; test half: 0.55 -> 0.69, 0.25 -> 0.06, but near-misses refused 0.80 -> 0.50 "
+            "(BENCHMARKS.md, issue 13). Briefing sections are not held to it."
         ),
     )
     quote_when_model_declines: bool = Field(
