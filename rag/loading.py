@@ -22,7 +22,7 @@ from rag.errors import UnreadableFileError
 from rag.normalising import normalise, normalised_text
 from rag.ocr import Ocr, needs_ocr, page_image
 from rag.pdfpages import PageLayout, body_size, page_layout, without_furniture
-from rag.pdftables import TABLES_MARK, TableFinder, blank_tables, may_hold_tables, tables_text
+from rag.pdftables import TABLES_MARK, TableFinder, blank_tables, table_kinds, tables_text
 from rag.records import LoadedFile, Page
 from rag.tables import markdown_blocks
 
@@ -344,8 +344,8 @@ def load_pdf(path: Path, reading: PdfReading = PdfReading()) -> LoadedFile:
                 area = page.get_width() * page.get_height()
                 scanned = ocr.read(path, index, area, functools.partial(page_image, page))
                 layout = PageLayout(scanned.text, (), layout.height)
-            elif finder is not None and may_hold_tables(page):
-                found = finder.tables(index)
+            elif finder is not None and (kinds := table_kinds(page)):
+                found = finder.tables(index, kinds)
             if found:
                 blanked_text = blank_tables(layout.text, textpage, layout.height, found)
                 layout = PageLayout(blanked_text, layout.lines, layout.height)
@@ -791,10 +791,11 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # Raised when a loader starts to give other text for the same file (2: PDF running headers
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
 # chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
-# taken for footnote markers; 5: table columns empty in every row dropped; Word and HTML 2:
+# taken for footnote markers; 5: table columns empty in every row dropped; 6: open tables,
+# drawn with rules across only, as Markdown too; Word and HTML 2:
 # tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
 # earlier version are read again.
-LOADER_VERSIONS = {".pdf": 5, ".docx": 3, ".html": 2, ".htm": 2}
+LOADER_VERSIONS = {".pdf": 6, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

@@ -32,6 +32,12 @@ def _padded(cells: Sequence[str], width: int) -> list[str]:
     return [*cells, *[""] * (width - len(cells))]
 
 
+def is_figure(cell: str) -> bool:
+    """Whether a cell holds a figure ("$1,040.3", "(12)", "4.5%"), a bare year aside."""
+    cell = cell.strip()
+    return bool(_FIGURE.fullmatch(cell)) and not _YEAR.fullmatch(cell)
+
+
 def _is_header_row(row: Sequence[str]) -> bool:
     """Whether a row below the first continues the header: its first cell is empty and its
     other cells are words or years, not figures ("Fiscal", "2019", "(in millions)")."""
@@ -40,7 +46,7 @@ def _is_header_row(row: Sequence[str]) -> bool:
         bool(cells)
         and not cells[0]
         and any(cells)
-        and not any(_FIGURE.fullmatch(cell) and not _YEAR.fullmatch(cell) for cell in cells if cell)
+        and not any(is_figure(cell) for cell in cells if cell)
     )
 
 

@@ -17,7 +17,7 @@ from rag.models import sha256_of
 from rag.normalising import normalise, normalised_text, raw_span
 from rag.ocr import Ocr, needs_ocr, page_image
 from rag.pdfpages import char_indices
-from rag.pdftables import TABLES_MARK, TableFinder, quoted_cells, tables_text
+from rag.pdftables import TABLES_MARK, TableFinder, quoted_cells, table_kinds, tables_text
 from rag.records import Citation, DocumentInfo, Page
 from rag.store import DocumentStore
 
@@ -239,7 +239,7 @@ def _table_boxes(
         return []
     finder = TableFinder(path)
     try:
-        found = finder.tables(page.number - 1)
+        found = finder.tables(page.number - 1, table_kinds(pdf_page))
     finally:
         finder.close()
     if tables_text(found) != tables:

@@ -139,9 +139,10 @@ def tables_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library
     folder = tmp_path_factory.mktemp("tables")
     make_table_pdf(folder / "spending.pdf")
     make_table_docx(folder / "fleet.docx")
+    make_open_table_pdf(folder / "holdings.pdf")
     library = Library(settings_for(folder / "index"))
     report = library.ingest([folder])
-    assert sorted(report.indexed) == ["fleet.docx", "spending.pdf"], report.skipped
+    assert sorted(report.indexed) == ["fleet.docx", "holdings.pdf", "spending.pdf"]
     yield library
     library.close()
 
@@ -160,6 +161,12 @@ def tables_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library
             "fleet.docx",
             "| Santa Rosa | Chimbote | 1987 |",
             "Santa Rosa | Home port: Chimbote | Built: 1987",
+        ),
+        (  # the year is in the head of a table set beside another year's
+            "How much of the federal debt did Mainland China hold in December 2021?",
+            "holdings.pdf",
+            "| Mainland China | $1,040.3 | 13.44% |",
+            "Mainland China | December 2021 Amount: $1,040.3 | December 2021 Share: 13.44%",
         ),
     ],
 )
@@ -242,3 +249,122 @@ def test_columns_empty_in_every_row_are_dropped():
         (("Q4", "2022"), ("U.S.", "$12,516")),
         ((box, box), (box, box)),
     )
+
+
+HOLDINGS_CAPTION = "Table 3. Foreign holders of federal debt, by country"
+HOLDINGS = [  # two years set side by side, as CRS sets them
+    ("Japan", "$1,185.5", "12.79%", "Japan", "$1,300.8", "16.81%"),
+    ("United Kingdom", "$866.0", "9.34%", "Mainland China", "$1,040.3", "13.44%"),
+    ("Mainland China", "$683.5", "7.37%", "United Kingdom", "$649.3", "8.39%"),
+]
+COLUMN_LEFTS = (20, 62, 94, 112, 154, 186)  # millimetres
+
+
+def make_open_table_pdf(path: Path, rule_from: float = 20, side_by_side: bool = True) -> Path:
+    """Prose, a caption, and a table drawn with rules across only (above it, under its header,
+    below it): a label over two lines in its last row; with `side_by_side`, two years' tables
+    next to each other under "December 2025" and "December 2021". Rules start at `rule_from`
+    millimetres (past the labels: rules over the figures only)."""
+    from fpdf import FPDF
+
+    columns = COLUMN_LEFTS if side_by_side else COLUMN_LEFTS[:3]
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    pdf.multi_cell(0, 5, INTRODUCTION)
+    pdf.ln(3)
+    pdf.cell(0, 5, HOLDINGS_CAPTION, new_x="LMARGIN", new_y="NEXT")
+    top = pdf.get_y() + 1
+    right = 200 if side_by_side else 120
+
+    def rule(y: float) -> None:
+        pdf.line(rule_from, y, right, y)
+
+    def line(y: float, cells: tuple[str, ...]) -> None:
+        for x, text in zip(columns, cells, strict=False):
+            if text:
+                pdf.text(x, y, text)
+
+    rule(top)
+    y = top + 5
+    if side_by_side:  # each year centred over its amount and share
+        for left, year in [(COLUMN_LEFTS[1], "December 2025"), (COLUMN_LEFTS[4], "December 2021")]:
+            pdf.text(left + 22 - pdf.get_string_width(year) / 2, y, year)
+        y += 6
+    line(y, ("Country", "Amount", "Share") * 2)
+    rule(y + 2)
+    y += 8
+    for row in HOLDINGS:
+        line(y, row if side_by_side else row[:3])
+        y += 7
+    line(y, ("All other", "", "", "All other") if side_by_side else ("All other",))
+    line(y + 2, ("", "$7,500.0", "100%", "", "$5,900.0", "100%"))
+    line(y + 4, ("countries", "", "", "countries"))
+    rule(y + 6)
+    pdf.set_xy(10, y + 12)
+    pdf.multi_cell(0, 5, AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_an_open_pdf_table_is_read_from_where_its_words_stand(tmp_path: Path):
+    page = load(make_open_table_pdf(tmp_path / "holdings.pdf", side_by_side=False)).pages[0]
+    prose, tables = page.text.split("\n\n" + HOLDINGS_CAPTION + "\n")
+    assert prose.startswith(INTRODUCTION) and prose.endswith(AFTER)
+    assert "$866.0" not in prose
+    assert tables == (
+        "| Country | Amount | Share |\n| --- | --- | --- |\n| Japan | $1,185.5 | 12.79% |\n"
+        "| United Kingdom | $866.0 | 9.34% |\n| Mainland China | $683.5 | 7.37% |\n"
+        "| All other countries | $7,500.0 | 100% |"
+    )
+
+
+def test_tables_set_side_by_side_are_read_as_two_under_their_spanning_heads(tmp_path: Path):
+    text = load(make_open_table_pdf(tmp_path / "holdings.pdf")).pages[0].text
+    tables = text.split("\n\n" + HOLDINGS_CAPTION + "\n")[1:]
+    assert tables == [
+        f"| Country | December {year} Amount | December {year} Share |\n| --- | --- | --- |\n"
+        + "\n".join(f"| {' | '.join(row)} |" for row in rows)
+        for year, rows in [
+            (2025, [*(r[:3] for r in HOLDINGS), ("All other countries", "$7,500.0", "100%")]),
+            (2021, [*(r[3:] for r in HOLDINGS), ("All other countries", "$5,900.0", "100%")]),
+        ]
+    ]
+
+
+def test_figures_whose_labels_lie_outside_the_rules_stay_in_the_text(tmp_path: Path):
+    pdf = make_open_table_pdf(tmp_path / "holdings.pdf", rule_from=55, side_by_side=False)
+    text = load(pdf).pages[0].text
+    assert "|" not in text and "Japan $1,185.5 12.79%" in text
+
+
+def test_prose_between_long_rules_is_not_a_table(tmp_path: Path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    for _ in range(3):
+        pdf.line(10, pdf.get_y(), 200, pdf.get_y())
+        pdf.ln(2)
+        pdf.multi_cell(0, 5, f"{INTRODUCTION} {AFTER} It cost 1,250 in 2022 and 1,410 in 2023.")
+        pdf.ln(2)
+    pdf.line(10, pdf.get_y(), 200, pdf.get_y())
+    pdf.output(str(tmp_path / "ruled-prose.pdf"))
+    text = load(tmp_path / "ruled-prose.pdf").pages[0].text
+    assert "|" not in text and text.count(AFTER) == 3
+
+
+def test_a_crs_table_of_two_years_side_by_side_is_read_as_two_tables():
+    """Table 2 of the CRS report on foreign holdings of federal debt: rules across only, the
+    December 2025 and December 2021 holders side by side, labels over four lines."""
+    text = load(Path(__file__).parent.parent / "corpus" / "RS22331v53.pdf").pages[5].text
+    assert (
+        "| Country | December 2021 Amount Held ($ billions) | December 2021 Percentage of All "
+        "Foreign Holdings in Federal Debt |"
+    ) in text
+    assert "| Mainland China | $1,040.3 | 13.44% |" in text
+    assert "| Mainland China | $683.5 | 7.37% |" in text
+    assert (
+        "| Total top 10 countries of foreign investors in federal debt | $4,961.2 | 64.09% |"
+    ) in text
