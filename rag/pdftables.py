@@ -258,12 +258,18 @@ def _lines(words: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _phrases(line: list[dict[str, Any]], gap: float) -> list[_Phrase]:
-    """The line's words joined into phrases where less than `gap` lies between them, and a
-    currency sign set apart from its amount ("$    114") joined to it."""
+    """The line's words joined into phrases where less than `gap` lies between them. A
+    currency sign set apart from its amount ("$    114") starts a phrase and takes the amount;
+    a percent sign set apart ("19    %") ends the phrase before it."""
     groups: list[list[dict[str, Any]]] = []
     for word in line:
-        close = groups and word["x0"] - groups[-1][-1]["x1"] < gap
-        if groups and (close or _CURRENCY_SIGN.fullmatch(" ".join(w["text"] for w in groups[-1]))):
+        if not groups or _CURRENCY_SIGN.fullmatch(word["text"]):
+            groups.append([word])
+        elif (
+            word["x0"] - groups[-1][-1]["x1"] < gap
+            or word["text"] == "%"
+            or _CURRENCY_SIGN.fullmatch(" ".join(w["text"] for w in groups[-1]))
+        ):
             groups[-1].append(word)
         else:
             groups.append([word])
@@ -440,8 +446,9 @@ def open_tables(
 ) -> list[PdfTable]:
     """The open tables of a page, from its words and rules across (pdfplumber's), outside the
     boxes of its ruled tables: runs of blocks between long rules whose lines part into columns
-    (`_regions`). The blocks above the first that holds a figure are the header; each column is
-    headed by the header phrases over it, a phrase spanning columns heading each."""
+    (`_regions`). The blocks above the first that holds a figure are the header (or, if none,
+    the line above the top rule when it parts into columns); each column is headed by the
+    header phrases over it, a phrase spanning columns heading each."""
     words = [word for word in words if not any(_inside(word, box) for box in ruled)]
     rules = _long_rules(rules, width, ruled)
     if not words or len(rules) < MIN_OPEN_RULES:
@@ -460,11 +467,18 @@ def open_tables(
         columns = _columns([line for block in body for line in block], gap)
         if len(columns) < 2:
             continue
-        heads = _heads([line for block in region[:heading] for line in block], columns)
+        box = (columns[0][0], rules[first][0], columns[-1][1], rules[end][0])
+        header = [line for block in region[:heading] for line in block]
+        above = _line_above(words, box) if not header else []
+        if len(above) >= 2 and not TABLE_CAPTION.match(above[0].text):
+            # No header between the rules: the heads are the line above the top rule, as
+            # filings set them ("In Millions | 2019 | 2018").
+            header = [above]
+            box = (box[0], min(phrase.box[1] for phrase in above), box[2], box[3])
+        heads = _heads(header, columns)
         rows = _body_rows(body, columns, line_height)
         if any(head.texts for head in heads):
             rows.insert(0, heads)
-        box = (columns[0][0], rules[first][0], columns[-1][1], rules[end][0])
         caption = _caption(words, box)
         for start, stop in _side_by_side(heads):
             table = _open_table(rows, start, stop, box, caption)
@@ -474,11 +488,12 @@ def open_tables(
 
 
 def _is_open_table(table: PdfTable) -> bool:
-    """Whether columns set between rules are a table rather than a page's layout, or figures
-    whose labels lie outside the rules (under a statement's columns of figures only): it has
-    MIN_FILLED_ROWS rows of two filled cells, every row holds a letter, and a row holds two
-    figures or marks or more, or the caption calls it a table (TABLE_CAPTION). Its cells may
-    be long: a paragraph between rules with nothing beside it is not read as a table."""
+    """Whether columns set between rules are a table rather than a page's layout, figures
+    whose labels lie outside the rules (under a statement's columns of figures only), or
+    columns set too close to part: it has MIN_FILLED_ROWS rows of two filled cells, every row
+    holds a letter, no cell holds two figures, and a row holds two figures or marks or more,
+    or the caption calls it a table (TABLE_CAPTION). Its cells may be long: a paragraph
+    between rules with nothing beside it is not read as a table."""
 
     def figure(cell: str) -> bool:
         return is_figure(cell) or cell in TABLE_MARKS
@@ -486,7 +501,10 @@ def _is_open_table(table: PdfTable) -> bool:
     filled = sum(sum(1 for cell in row if cell) >= 2 for row in table.rows) >= MIN_FILLED_ROWS
     labelled = all(any(char.isalpha() for cell in row for char in cell) for row in table.rows)
     figured = any(sum(figure(cell) for cell in row) >= 2 for row in table.rows)
-    return filled and labelled and (figured or bool(TABLE_CAPTION.match(table.caption)))
+    parted = not any(
+        sum(is_figure(token) for token in cell.split()) >= 2 for row in table.rows for cell in row
+    )
+    return filled and labelled and parted and (figured or bool(TABLE_CAPTION.match(table.caption)))
 
 
 def _open_table(rows: list[list[_Cell]], start: int, stop: int, box: Box, caption: str) -> PdfTable:

@@ -173,9 +173,10 @@ class Settings(BaseSettings):
     pdf_tables: bool = Field(
         True,
         description=(
-            "Find ruled tables in PDFs and keep each as a table (Markdown rows under their "
-            "header); off: their cells stay in the page text, and the corpus's PDFs read 2.7 "
-            "times faster. Changing it, or ocr, has PDFs read again on the next ingest."
+            "Find tables in PDFs (ruled ones, and open ones drawn with rules across only) and "
+            "keep each as a table (Markdown rows under their header); off: their cells stay in "
+            "the page text, and the corpus's PDFs read about 7 times faster. Changing it, or "
+            "ocr, has PDFs read again on the next ingest."
         ),
     )
 
