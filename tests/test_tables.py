@@ -225,6 +225,33 @@ def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Libra
     assert abs(top - row_top * scale) < 6 and abs(bottom - row_bottom * scale) < 6
 
 
+def test_the_source_viewer_boxes_the_cells_of_a_quoted_open_table_row(tables_library: Library):
+    answer = tables_library.ask(
+        "How much of the federal debt did Mainland China hold in December 2021?", mode=EXTRACTIVE
+    )
+    citation = answer.citations[0]
+    store = tables_library.store()
+    passage = store.passages([citation.chunk_id])[0]
+    page = store.page(passage.document_id, citation.page)
+    path = Path(store.document(passage.document_id).source)
+    plain = render_page(path, page)
+    boxed = render_page(path, page, (citation.page_start, citation.page_end))
+    left, top, right, bottom = ImageChops.difference(plain, boxed).getbbox() or (0, 0, 0, 0)
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        words = pdf.pages[0].extract_words()
+        pdf_width = pdf.pages[0].width
+    amount = next(w for w in words if w["text"] == "$1,040.3")
+    row = [w for w in words if abs(w["top"] - amount["top"]) < 2 and w["x0"] > pdf_width / 2]
+    assert [w["text"] for w in row] == ["Mainland", "China", "$1,040.3", "13.44%"]
+    scale = plain.width / pdf_width  # the right-hand table's row, from its label to its share
+    assert abs(left - min(w["x0"] for w in row) * scale) < 6
+    assert abs(right - max(w["x1"] for w in row) * scale) < 6
+    assert abs(top - min(w["top"] for w in row) * scale) < 8
+    assert abs(bottom - max(w["bottom"] for w in row) * scale) < 8
+
+
 def test_table_rows_are_embedded_without_pipes_or_the_line_under_the_header():
     text = "Table 2. Spending\n| Programme | 2022 |\n| --- | --- |\n| Patrol | 1,250 |\n\nA | B."
     assert embedding_text(text) == "Table 2. Spending\nProgramme 2022\nPatrol 1,250\n\nA | B."
