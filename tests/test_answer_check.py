@@ -93,8 +93,11 @@ def test_the_local_models_yes_probability_separates_an_answer_from_a_related_sen
 @pytest.mark.model
 def test_a_paraphrased_question_is_answered_and_a_near_miss_refused(library: Library):
     """Two questions of the paraphrase set's dev half: the model's probabilities there were
-    0.61 for the answer and at most 0.19 for the near-miss (threshold 0.25)."""
-    settings = library.settings.model_copy(update={"answer_check": "model"})
+    0.61 for the answer and at most 0.19 for the near-miss (threshold 0.25). The answer's
+    passage ranks 6th or 7th, by less than the int8 embedding's noise (a text's vector moves
+    with the texts batched beside it at ingest), so 8 passages are read: the check, not the
+    ranking, is what is tested."""
+    settings = library.settings.model_copy(update={"answer_check": "model", "top_k": 8})
     checked = Library(settings)
     try:
         answer = checked.ask(
