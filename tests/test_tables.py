@@ -202,41 +202,39 @@ def test_a_generated_answer_about_a_cell_cites_its_row(tables_library: Library):
     ]
 
 
-def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Library):
-    answer = tables_library.ask(
-        "How much did the agency spend on harbour dredging in 2023?", mode=EXTRACTIVE
-    )
+def highlighted(library: Library, question: str) -> tuple[Path, int, tuple[int, int, int, int]]:
+    """The PDF that the extractive answer's first citation quotes, the width in pixels of its
+    rendered page, and the box on that page that the quote's highlight changes."""
+    answer = library.ask(question, mode=EXTRACTIVE)
     citation = answer.citations[0]
-    store = tables_library.store()
+    store = library.store()
     passage = store.passages([citation.chunk_id])[0]
     page = store.page(passage.document_id, citation.page)
     path = Path(store.document(passage.document_id).source)
     plain = render_page(path, page)
     boxed = render_page(path, page, (citation.page_start, citation.page_end))
-    left, top, right, bottom = ImageChops.difference(plain, boxed).getbbox() or (0, 0, 0, 0)
+    return path, plain.width, ImageChops.difference(plain, boxed).getbbox() or (0, 0, 0, 0)
+
+
+def test_the_source_viewer_boxes_the_cells_of_a_quoted_row(tables_library: Library):
+    path, width, (left, top, right, bottom) = highlighted(
+        tables_library, "How much did the agency spend on harbour dredging in 2023?"
+    )
     import pdfplumber
 
     with pdfplumber.open(path) as pdf:
         (table,) = pdf.pages[0].find_tables()
         pdf_width = pdf.pages[0].width
         x0, row_top, x1, row_bottom = table.rows[2].bbox
-    scale = plain.width / pdf_width  # the highlight covers the row's cells, and only them
+    scale = width / pdf_width  # the highlight covers the row's cells, and only them
     assert abs(left - x0 * scale) < 6 and abs(right - x1 * scale) < 6
     assert abs(top - row_top * scale) < 6 and abs(bottom - row_bottom * scale) < 6
 
 
 def test_the_source_viewer_boxes_the_cells_of_a_quoted_open_table_row(tables_library: Library):
-    answer = tables_library.ask(
-        "How much of the federal debt did Mainland China hold in December 2021?", mode=EXTRACTIVE
+    path, width, (left, top, right, bottom) = highlighted(
+        tables_library, "How much of the federal debt did Mainland China hold in December 2021?"
     )
-    citation = answer.citations[0]
-    store = tables_library.store()
-    passage = store.passages([citation.chunk_id])[0]
-    page = store.page(passage.document_id, citation.page)
-    path = Path(store.document(passage.document_id).source)
-    plain = render_page(path, page)
-    boxed = render_page(path, page, (citation.page_start, citation.page_end))
-    left, top, right, bottom = ImageChops.difference(plain, boxed).getbbox() or (0, 0, 0, 0)
     import pdfplumber
 
     with pdfplumber.open(path) as pdf:
@@ -245,7 +243,7 @@ def test_the_source_viewer_boxes_the_cells_of_a_quoted_open_table_row(tables_lib
     amount = next(w for w in words if w["text"] == "$1,040.3")
     row = [w for w in words if abs(w["top"] - amount["top"]) < 2 and w["x0"] > pdf_width / 2]
     assert [w["text"] for w in row] == ["Mainland", "China", "$1,040.3", "13.44%"]
-    scale = plain.width / pdf_width  # the right-hand table's row, from its label to its share
+    scale = width / pdf_width  # the right-hand table's row, from its label to its share
     assert abs(left - min(w["x0"] for w in row) * scale) < 6
     assert abs(right - max(w["x1"] for w in row) * scale) < 6
     assert abs(top - min(w["top"] for w in row) * scale) < 8
