@@ -1,5 +1,10 @@
 """Question to passages: dense (FAISS) and lexical (FTS5) candidates, fused by rank or by score.
 
+A question that names a document by what its file name or title says ("Best Buy" for
+BESTBUY_2023_10K.pdf, "FY2023" for the filing of 2023) has the named documents searched a
+second time on their own (`named_documents`): a filing seldom writes its filer's name on the
+pages that answer, so neither ranking would otherwise tell one company's filing from another's.
+
 A question that names a financial statement is about the pages that statement is printed on:
 those come first (`statement_pages_first`). Filings print each statement under its title at
 the top of its page ("CONSOLIDATED BALANCE SHEETS", "Consolidated Statements of Earnings"),
@@ -10,7 +15,8 @@ figures, its words the same as in every note that discusses them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,9 +27,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.embedding import QUERY, TextEmbedder
-from rag.records import Passage
+from rag.names import fold
+from rag.records import DocumentInfo, Passage
 from rag.settings import Settings
 from rag.store import DocumentStore, Hit
+from rag.text import STOPWORDS
 
 PageKey = tuple[int, int | None]  # (document id, page number)
 
@@ -70,11 +78,112 @@ def zscore_fusion(rankings: list[list[Hit]], weights: list[float]) -> list[tuple
 
 
 def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float]]:
-    """The dense and lexical rankings merged as `settings.fusion` says, best first."""
-    weights = [settings.dense_weight, settings.lexical_weight]
+    """Dense and lexical rankings, in pairs (the library's, then perhaps the named documents'),
+    merged as `settings.fusion` says, best first."""
+    weights = [settings.dense_weight, settings.lexical_weight] * (len(rankings) // 2)
     if settings.fusion == "zscore":
         return zscore_fusion(rankings, weights)
     return reciprocal_rank_fusion(rankings, weights, settings.rrf_k)
+
+
+_TOKEN = re.compile(r"[^\s,;:?!()\"“”]+")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_POSSESSIVE = re.compile(r"['’]s?$")
+# Where a file name's words part: non-alphanumerics, a capital after a small letter, letters
+# against digits ("BESTBUY_2024Q2_10Q" -> bestbuy 2024 q 2 10 q; "BestBuy" -> best buy).
+_NAME_PARTS = re.compile(r"[\W_]+|(?<=[a-z])(?=[A-Z])|(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+MIN_NAME_CHARS = 3  # a shorter name ("US", "Q2") names no document
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", fold(text))
+
+
+def _capitalised_runs(question: str) -> list[list[str]]:
+    """Runs of capitalised words (and "&") parted by spaces only."""
+    runs: list[list[str]] = []
+    end = -1
+    for token in _TOKEN.finditer(question):
+        if not (token.group()[0].isupper() or token.group() == "&"):
+            end = -1
+            continue
+        if end >= 0 and question[end : token.start()].isspace():
+            runs[-1].append(token.group())
+        else:
+            runs.append([token.group()])
+        end = token.end()
+    return runs
+
+
+def question_names(question: str) -> list[list[str]]:
+    """The names a question gives, as their folded words without stopwords: runs of
+    capitalised words ("Which region did MGM..." -> [["mgm"]]; "Best Buy" -> [["best", "buy"]])."""
+    names = []
+    for run in _capitalised_runs(question):
+        parts = [_POSSESSIVE.sub("", fold(word)).strip(".'’") for word in run]
+        parts = [part for part in parts if part and part not in STOPWORDS and part != "&"]
+        if len(_squashed("".join(parts))) >= MIN_NAME_CHARS:
+            names.append(parts)
+    return names
+
+
+def identity_words(document: DocumentInfo) -> list[str]:
+    """The folded words of a document's path (folders and file name, without the extension)
+    and title."""
+    path = document.file.rsplit(".", 1)[0] if "." in document.file else document.file
+    return [fold(part) for part in _NAME_PARTS.split(f"{path} {document.title}") if part]
+
+
+def names_document(name: list[str], identity: list[str]) -> bool:
+    """Whether a name is in a document's identity words: as a word sequence, or squashed at a
+    word's start ("Best Buy" in "bestbuy", "MGM" in "mgmresorts")."""
+    squashed = _squashed("".join(name))
+    if any(word.startswith(squashed) for word in identity):
+        return True
+    return f" {' '.join(name)} " in f" {' '.join(identity)} "
+
+
+Mentions = Callable[[list[str]], list[int]]
+"""mentions(name): the document of each of the library's passages that best match a name and
+give it."""
+
+
+def names_the_subject(named: list[int], mentions: list[int]) -> bool:
+    """Whether the documents a name names hold at least half of the passages that mention it:
+    the name is what they are about ("Best Buy" for Best Buy's filings), not a topic the library
+    discusses mostly elsewhere ("Treasury", in a title, for a report on one of its funds beside
+    reports on Treasury securities)."""
+    documents = set(named)
+    return 2 * sum(document in documents for document in mentions) >= len(mentions)
+
+
+def named_documents(
+    question: str, documents: Sequence[DocumentInfo], mentions: Mentions | None = None
+) -> list[int]:
+    """Ids of the documents whose file name or title gives the most of the question's names
+    (none if no document gives one, or every document does), narrowed to those whose file name
+    or title holds the latest year the question names, if any does: a filing reports its own
+    year and the years before it. With `mentions`, a name counts only if it `names_the_subject`
+    of the documents that give it."""
+    identities = {document.id: identity_words(document) for document in documents}
+    named_by: list[list[int]] = []
+    for name in question_names(question):
+        if _squashed("".join(name)).isdigit():
+            continue
+        named = [i for i, identity in identities.items() if names_document(name, identity)]
+        if named and (mentions is None or names_the_subject(named, mentions(name))):
+            named_by.append(named)
+    counts = Counter(document_id for named in named_by for document_id in named)
+    most = max(counts.values(), default=0)
+    named = [document_id for document_id, count in counts.items() if count == most]
+    if not named or len(named) == len(documents):
+        return []
+    years = _YEAR.findall(question)
+    if not years:
+        return sorted(named)
+    latest = max(years)
+    dated = [document_id for document_id in named if latest in identities[document_id]]
+    return sorted(dated or named)
 
 
 def _title(names: str) -> re.Pattern[str]:
@@ -233,7 +342,18 @@ def retrieve(
             dense = store.search_dense(query_vector, settings.candidates, document_ids)
         if settings.lexical_weight:
             lexical = store.search_lexical(question, settings.candidates, document_ids)
-        fused = fuse([dense, lexical], settings)
+        rankings = [dense, lexical]
+        named = _named(store, settings, question, document_ids) if settings.named_documents else []
+        if named:
+            rankings += [
+                store.search_dense(query_vector, settings.candidates, named)
+                if settings.dense_weight
+                else [],
+                store.search_lexical(question, settings.candidates, named)
+                if settings.lexical_weight
+                else [],
+            ]
+        fused = fuse(rankings, settings)
         titles = named_statements(question) if settings.statement_pages_first else []
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
@@ -252,6 +372,25 @@ def retrieve(
         replace(p, score=scores[p.chunk_id], dense_similarity=float(similarity))
         for p, similarity in zip(passages, similarities, strict=True)
     ]
+
+
+def _named(
+    store: DocumentStore, settings: Settings, question: str, document_ids: list[int] | None
+) -> list[int]:
+    """`named_documents` among the documents a question may be answered from, a name's
+    mentions read from the best lexical matches of its words."""
+
+    def mentions(name: list[str]) -> list[int]:
+        hits = store.search_lexical(" ".join(name), settings.candidates, document_ids)
+        phrase = re.compile(r"\b" + r"\W+".join(map(re.escape, name)) + r"\b")
+        passages = store.passages([hit.chunk_id for hit in hits])
+        return [p.document_id for p in passages if phrase.search(fold(p.text))]
+
+    documents = store.documents()
+    if document_ids is not None:
+        allowed = set(document_ids)
+        documents = [document for document in documents if document.id in allowed]
+    return named_documents(question, documents, mentions)
 
 
 def passage_to_document(passage: Passage) -> Document:

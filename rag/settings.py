@@ -240,6 +240,17 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant ('rrf' only).", ge=1)
     dense_weight: float = Field(0.7, description="Weight of the dense ranking in fusion.", ge=0)
     lexical_weight: float = Field(0.3, description="Weight of the lexical ranking in fusion.", ge=0)
+    named_documents: bool = Field(
+        True,
+        description=(
+            "A question that names documents by what their file names or titles say ('Best "
+            "Buy' for BESTBUY_2023_10K.pdf; of those, the ones of the latest year it names) "
+            "has them searched a second time on their own, both rankings fused with the "
+            "library's at the same weights: their passages rise above another company's or "
+            "another year's that match as well. FinanceBench page Hit@5 (fast) 0.68 -> 0.79; "
+            "BENCHMARKS.md, issue 13."
+        ),
+    )
     statement_pages_first: bool = Field(
         True,
         description=(

@@ -1,12 +1,17 @@
 import pytest
 from conftest import make_pdf, settings_for
 
+from rag.ingesting import TextDocument
 from rag.library import Library
-from rag.records import Passage
+from rag.records import DocumentInfo, Passage
 from rag.retrieval import (
     LibraryRetriever,
     document_to_passage,
+    identity_words,
+    named_documents,
     named_statements,
+    names_the_subject,
+    question_names,
     reciprocal_rank_fusion,
     statement_pages_first,
     zscore_fusion,
@@ -241,5 +246,135 @@ def test_the_statement_a_question_names_is_retrieved_first(tmp_path):
         library.settings = library.settings.model_copy(update={"statement_pages_first": False})
         for question, page in questions.items():  # the discussion ranks first without it
             assert library.retrieve(question)[0].page != page, question
+    finally:
+        library.close()
+
+
+def _document(document_id: int, file: str, title: str = "") -> DocumentInfo:
+    return DocumentInfo(document_id, file, f"/x/{file}", title, "pdf", "", 1, 1, "", "")
+
+
+FILINGS = [
+    _document(1, "BESTBUY_2019_10K.pdf", "0000764478-19-000009"),
+    _document(2, "BESTBUY_2023_10K.pdf", "0000764478-23-000006"),
+    _document(3, "BESTBUY_2024Q2_10Q.pdf"),
+    _document(4, "GENERALMILLS_2022_10K.pdf"),
+    _document(5, "filings/mgm/q4-2022-earnings.pdf", "MGM Resorts Q4 2022 earnings release"),
+    _document(6, "Treasury_ESF.pdf", "Treasury's Exchange Stabilization Fund"),
+]
+
+
+def test_a_question_names_runs_of_capitalised_words_without_stopwords():
+    assert question_names("What acquisitions has Best Buy made since FY2021?") == [
+        ["best", "buy"],
+        ["fy2021"],
+    ]
+    assert question_names("How did JnJ's US sales grow?") == [["jnj", "us"]]
+    assert question_names("Johnson & Johnson, Nestlé and the U.S.") == [
+        ["johnson", "johnson"],
+        ["nestle"],
+    ]
+    assert question_names("What is the quick ratio? Is it up?") == []  # 'What', 'Is': stopwords
+
+
+def test_a_documents_identity_is_its_paths_and_titles_words():
+    assert identity_words(FILINGS[2]) == ["bestbuy", "2024", "q", "2", "10", "q"]
+    assert identity_words(_document(9, "reports/BestBuy-annual.docx", "FY23")) == [
+        "reports",
+        "best",
+        "buy",
+        "annual",
+        "fy",
+        "23",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What acquisitions did Best Buy make in FY2023, FY2022 and FY2021?", [2]),
+        ("How many stores did Best Buy have in Q2 of FY2024 and at the end of FY2023?", [3]),
+        ("What were Best Buy's inventories?", [1, 2, 3]),  # no year: every Best Buy filing
+        ("What were Best Buy's inventories in FY2030?", [1, 2, 3]),  # no filing of that year
+        ("Which region did MGM do worst in during FY2022?", [5]),  # its folder and its title
+        ("How large is the swap line the Treasury keeps for Mexico?", [6]),
+        ("What drove the fall in SG&A as a share of sales in FY2023?", []),  # no name
+        ("What did the company earn in 2023?", []),  # a year alone names no document
+    ],
+)
+def test_the_documents_a_question_names(question, named):
+    assert named_documents(question, FILINGS) == named
+
+
+def test_a_name_every_document_gives_names_none():
+    reports = [_document(1, "gao-07-283.pdf"), _document(2, "gao-06-282.pdf")]
+    assert named_documents("What did GAO find about oil?", reports) == []
+
+
+def test_a_name_counts_only_for_the_documents_it_is_the_subject_of():
+    treasury = FILINGS[5].id
+    debt_report, defi_report = 7, 8
+    mentions: dict[tuple[str, ...], list[int]] = {
+        ("treasury",): [debt_report] * 26 + [defi_report] * 29 + [treasury] * 16,
+        ("mexico",): [treasury] * 3,
+    }
+    question = "How large is the swap line the Treasury keeps for Mexico?"
+    assert named_documents(question, FILINGS, lambda name: mentions[tuple(name)]) == []
+    assert named_documents(question, FILINGS, lambda name: [treasury] * 16 + [debt_report] * 16)
+    assert names_the_subject([1, 2], []) and names_the_subject([1], [1, 2])
+    assert not names_the_subject([1], [1, 2, 3])
+
+
+def _annual_report(company: str, year: int, revenue_sentence: str) -> TextDocument:
+    """A report as filings are written: "we" and "our", never the company's name."""
+    paragraphs = [
+        revenue_sentence,
+        "Our employees numbered about four thousand at the end of the year, most of them in "
+        "our plants and warehouses.",
+        "We lease our headquarters and own our three plants, which ran at about eighty percent "
+        "of their capacity during the year.",
+        "Our outlook depends on the prices of steel and energy, which we buy under contracts "
+        "of one to three years.",
+    ]
+    return TextDocument(
+        f"{company}_{year}_annual_report.txt", f"Annual report {year}", "\n\n".join(paragraphs)
+    )
+
+
+# Globex's words are nearer the question's; only the file names say whose report is whose.
+ANNUAL_REPORTS = [
+    _annual_report(
+        "acme",
+        2023,
+        "Our sales for the fiscal year ended in December were $412 million, up 6 percent, as "
+        "demand for our pumps recovered in the second half.",
+    ),
+    _annual_report(
+        "globex",
+        2023,
+        "Our revenue in fiscal 2023 was $958 million, up 11 percent from fiscal 2022, as "
+        "revenue from our valves grew in every region.",
+    ),
+    _annual_report(
+        "acme",
+        2021,
+        "Our revenue in fiscal 2021 was $371 million, down 2 percent, as demand for our pumps "
+        "fell in the first half.",
+    ),
+]
+
+
+def test_the_report_a_question_names_by_its_file_name_is_retrieved_first(tmp_path):
+    library = Library(settings_for(tmp_path / "index", chunk_tokens=48, chunk_overlap_tokens=0))
+    try:
+        library.ingest_texts(ANNUAL_REPORTS)
+        question = "What was Acme's revenue in fiscal 2023?"
+        best = library.retrieve(question)[0]
+        assert (best.file, best.text[:20]) == (
+            "acme_2023_annual_report.txt",
+            "Our sales for the fi",
+        )
+        library.settings = library.settings.model_copy(update={"named_documents": False})
+        assert library.retrieve(question)[0].file != "acme_2023_annual_report.txt"
     finally:
         library.close()
