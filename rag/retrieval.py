@@ -386,6 +386,8 @@ def _named(
         passages = store.passages([hit.chunk_id for hit in hits])
         return [p.document_id for p in passages if phrase.search(fold(p.text))]
 
+    if not question_names(question):
+        return []  # the document list is not read
     documents = store.documents()
     if document_ids is not None:
         allowed = set(document_ids)
