@@ -87,12 +87,13 @@ MAX_CAPTION_CHARS = 200  # a longer paragraph above a Word table is text, not it
 LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
 # recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
-# MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil".
+# MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil",
+# "Page ii GAO-07-283 Peak Oil" (front matter numbered in roman), "PART II" (a 10-K's parts).
 EDGE_LINES = 2
 RUNNING_SHARE = 0.5
 MIN_RUNNING_PAGES = 3
 _LINE = re.compile(r"[^\r\n]*[^\s][^\r\n]*")
-_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"\d+|\b[ivx]+\b")  # in a lower-cased line: arabic or roman
 _SPACES = re.compile(r"\s+")
 
 
@@ -397,7 +398,7 @@ def _edge_lines(text: str) -> list[tuple[re.Match[str], str]]:
 
 
 def _line_key(line: str) -> str:
-    return _SPACES.sub(" ", _DIGITS.sub("#", line.strip().lower()))
+    return _SPACES.sub(" ", _NUMBER.sub("#", line.strip().lower()))
 
 
 def without_running_lines(pages: list[str]) -> list[str]:
@@ -792,10 +793,11 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # and footers blanked; 3: footnote markers and dot leaders blanked, footnotes their own
 # chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
 # taken for footnote markers; 5: table columns empty in every row dropped; 6: open tables,
-# drawn with rules across only, as Markdown too; Word and HTML 2:
+# drawn with rules across only, as Markdown too; 7: running lines numbered in roman numerals
+# blanked too; Word and HTML 2:
 # tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
 # earlier version are read again.
-LOADER_VERSIONS = {".pdf": 6, ".docx": 3, ".html": 2, ".htm": 2}
+LOADER_VERSIONS = {".pdf": 7, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

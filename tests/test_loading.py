@@ -74,6 +74,25 @@ def test_running_headers_and_footers_are_blanked_after_the_first_page():
     assert without_running_lines(two_pages) == two_pages  # too few pages to tell
 
 
+def test_running_lines_numbered_in_roman_numerals_are_blanked_with_the_arabic_ones():
+    pages = [
+        "Fish Report\nJune 2026",
+        "Contents\nLetter 1\nPage i GAO-07-283 Fish",
+        "This is a work of the U.S. government.\nPage ii GAO-07-283 Fish",
+        "PART I\nCod live in cold water.\nPage 1 GAO-07-283 Fish",
+        "PART I\nHerring swim in shoals.\nPage 2 GAO-07-283 Fish",
+        "PART II\nI saw six vivid fish.\nPage 3 GAO-07-283 Fish",
+    ]
+    blanked = [text.split() for text in without_running_lines(pages)]
+    assert blanked[1:] == [
+        ["Contents", "Letter", "1"],
+        ["This", "is", "a", "work", "of", "the", "U.S.", "government."],
+        ["Cod", "live", "in", "cold", "water."],
+        ["Herring", "swim", "in", "shoals."],
+        ["I", "saw", "six", "vivid", "fish."],  # words of i, v and x are words in the body
+    ]
+
+
 def test_pdf_running_header_is_out_of_the_page_text(tmp_path: Path):
     bodies = [
         "Cover: the fish of the North Sea.",
