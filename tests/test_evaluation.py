@@ -37,6 +37,7 @@ from rag.evaluation.metrics import (
 )
 from rag.evaluation.runners import (
     Row,
+    answer_hits,
     document_ranking,
     evidence_pages,
     page_ranking,
@@ -91,6 +92,15 @@ def test_documents_rank_by_their_best_chunk_and_evidence_hits_need_the_page():
     assert hit_at_k(ranking, evidence_pages(item), 2) == 0.0
     seed = QAItem("q", "?", ["x"], [Evidence("seed.txt", None)])
     assert hit_at_k(page_ranking([_passage("seed.txt", None)]), evidence_pages(seed), 1) == 1.0
+
+
+def test_an_answer_is_found_in_passages_on_any_page_but_as_a_whole_figure():
+    item = QAItem("q", "How many?", ["9", "nine"], [Evidence("r.pdf", 6)])
+    summary = Passage(1, 1, "R", "r.pdf", 1, 0, 30, "Nine tankers joined in 2026.", 1.0)
+    other = Passage(2, 1, "R", "r.pdf", 6, 0, 30, "It cost $19 million in 2019.", 1.0)
+    assert answer_hits(item, [summary, other]) == {"answer@1": 1.0, "answer@5": 1.0}
+    assert answer_hits(item, [other, summary]) == {"answer@1": 0.0, "answer@5": 1.0}
+    assert answer_hits(item, [other]) == {"answer@1": 0.0, "answer@5": 0.0}
 
 
 # -- answers -----------------------------------------------------------------------------------
@@ -311,6 +321,8 @@ def test_eval_of_the_question_set_answers_and_judges_citations(library_index: Pa
         "hit@5",
         "hit@10",
         "mrr@10",
+        "answer@1",
+        "answer@5",
         "correct",
         "citation_recall",
         "citation_precision",
@@ -319,6 +331,7 @@ def test_eval_of_the_question_set_answers_and_judges_citations(library_index: Pa
     assert metrics["supported_sentences"] == 1.0  # extractive sentences quote their passage
     for label in (
         "Hit@5",
+        "answer in passages 1-5",
         "citation recall (ALCE)",
         "citation precision (ALCE)",
         "sentences verified supported",

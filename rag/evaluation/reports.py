@@ -19,6 +19,8 @@ METRIC_LABELS = {
     "hit@3": "Hit@3",
     "hit@5": "Hit@5",
     "hit@10": "Hit@10",
+    "answer@1": "answer in passage 1",
+    "answer@5": "answer in passages 1-5",
     "answered": "answered (answerable questions)",
     "correct": "correct answers",
     "figure_recall": "gold figures stated",

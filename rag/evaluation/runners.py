@@ -33,6 +33,7 @@ from rag.store import is_postgres_url
 RETRIEVAL = "retrieval"
 Row = dict[str, Any]  # one question's figures, as written to the per-question JSON
 HIT_KS = (1, 3, 5, 10)
+ANSWER_HIT_KS = (1, 5)
 RECALL_DEPTH = 100  # documents ranked for Recall@100
 RECALL_CANDIDATES = 300  # chunks taken from each search method to rank RECALL_DEPTH documents
 
@@ -155,6 +156,18 @@ def cited_sentences(answer: Answer) -> list[CitedSentence]:
     ]
 
 
+def answer_hits(item: QAItem, passages: list[Passage]) -> Row:
+    """answer@k: whether one of the first k passages holds an accepted answer string, the
+    retrieval accuracy of open-domain QA (DPR's top-k accuracy). It counts a passage that
+    states the answer on another page than the set's evidence (a summary that repeats the
+    body), which Hit@k does not; and a short answer ("9") that the passage has for another
+    reason, which Hit@k does not either."""
+    return {
+        f"answer@{k}": float(any(contains_accepted(p.text, item.answers) for p in passages[:k]))
+        for k in ANSWER_HIT_KS
+    }
+
+
 def correctness_claim(question: str, gold: str) -> str:
     """The claim a judge checks against a generated answer to score it as correct."""
     return f'The answer to the question "{question}" is: {gold}'
@@ -188,9 +201,10 @@ def _qa_metrics(rows: list[Row], mode: str, kind: str, judged: bool) -> dict[str
     """Means over the answerable questions (refusals over the unanswerable ones); a metric
     that applies to none of the rows is n/a (None)."""
     answerable = [row for row in rows if not row["unanswerable"]]
+    ranked = [f"hit@{k}" for k in HIT_KS] + ["mrr@10"]
+    ranked += [f"answer@{k}" for k in ANSWER_HIT_KS if kind != FINANCEBENCH]
     metrics: dict[str, float | None] = {
-        name: mean([row[name] for row in answerable if name in row])
-        for name in [f"hit@{k}" for k in HIT_KS] + ["mrr@10"]
+        name: mean([row[name] for row in answerable if name in row]) for name in ranked
     }
     if mode == RETRIEVAL:
         return metrics
@@ -251,6 +265,8 @@ def evaluate_qa(
             row |= {f"hit@{k}": hit_at_k(ranking, relevant, k) for k in HIT_KS}
             row["mrr@10"] = mrr_at_k(ranking, relevant, 10)
             row["retrieved"] = ranking
+            if dataset.kind != FINANCEBENCH:  # its answers are sentences, not strings to find
+                row |= answer_hits(item, passages)
         if mode != RETRIEVAL:
             answer = library.ask(item.question, mode=mode)
             row |= _answer_row(item, answer, dataset.kind, judge)
