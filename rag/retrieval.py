@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -130,7 +131,7 @@ def question_names(question: str) -> list[list[str]]:
 def identity_words(document: DocumentInfo) -> list[str]:
     """The folded words of a document's path (folders and file name, without the extension)
     and title."""
-    path = document.file.rsplit(".", 1)[0] if "." in document.file else document.file
+    path = PurePosixPath(document.file.replace("\\", "/")).with_suffix("")
     return [fold(part) for part in _NAME_PARTS.split(f"{path} {document.title}") if part]
 
 
