@@ -169,8 +169,6 @@ def named_documents(
     identities = {document.id: identity_words(document) for document in documents}
     named_by: list[list[int]] = []
     for name in question_names(question):
-        if _squashed("".join(name)).isdigit():
-            continue
         named = [i for i, identity in identities.items() if names_document(name, identity)]
         if named and (mentions is None or names_the_subject(named, mentions(name))):
             named_by.append(named)
@@ -336,25 +334,24 @@ def retrieve(
     """The `k` passages that best match the question, each with its cosine similarity to it."""
     k = k or settings.top_k
     query_vector = embedder.embed([question], prompt_name=QUERY)[0]
-    dense: list[Hit] = []  # a ranking of weight 0 is not searched at all
-    lexical: list[Hit] = []
+
+    def rankings(within: list[int] | None) -> list[list[Hit]]:
+        """The dense and lexical rankings (one of weight 0 is not searched at all)."""
+        return [
+            store.search_dense(query_vector, settings.candidates, within)
+            if settings.dense_weight
+            else [],
+            store.search_lexical(question, settings.candidates, within)
+            if settings.lexical_weight
+            else [],
+        ]
+
     with store.snapshot():  # one committed state, however a concurrent ingest goes on
-        if settings.dense_weight:
-            dense = store.search_dense(query_vector, settings.candidates, document_ids)
-        if settings.lexical_weight:
-            lexical = store.search_lexical(question, settings.candidates, document_ids)
-        rankings = [dense, lexical]
+        found = rankings(document_ids)
         named = _named(store, settings, question, document_ids) if settings.named_documents else []
         if named:
-            rankings += [
-                store.search_dense(query_vector, settings.candidates, named)
-                if settings.dense_weight
-                else [],
-                store.search_lexical(question, settings.candidates, named)
-                if settings.lexical_weight
-                else [],
-            ]
-        fused = fuse(rankings, settings)
+            found += rankings(named)
+        fused = fuse(found, settings)
         titles = named_statements(question) if settings.statement_pages_first else []
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
