@@ -717,6 +717,11 @@ def declines(text: str) -> bool:
     return strip_markers(text).strip().lower().startswith("not in the library")
 
 
+def verified(answer: Answer) -> bool:
+    """Whether every sentence of the answer is verified supported by a passage it cites."""
+    return all(sentence.verdict == "supported" for sentence in answer.sentences)
+
+
 def responds(chat: BaseChatModel, question: str, answer: str) -> bool:
     """Whether the chat model finds that `answer` gives what `question` asks for (yes more
     likely than no), asked apart from the passages: a true sentence about something else is
@@ -897,10 +902,11 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
 
     def quotes_instead(self, answer: Answer, said: list[str]) -> bool:
         """Whether the quoted answer replaces the model's: it gave none, and did not decline
-        where its refusal is left to stand (`quote_when_model_declines`)."""
-        return answer.refused and (
-            self.settings.quote_when_model_declines or not declines("".join(said))
-        )
+        where its refusal is left to stand (`quote_when_model_declines`); or one of its
+        sentences is not verified supported (`quote_when_unverified`)."""
+        if not answer.refused:
+            return self.settings.quote_when_unverified and not verified(answer)
+        return self.settings.quote_when_model_declines or not declines("".join(said))
 
     def quote(self, question: str, passages: list[Passage]) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal."""

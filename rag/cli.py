@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece
+from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines
 from rag.errors import RagError
 from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
@@ -191,7 +191,9 @@ def stream_to_terminal(
     else:
         print()
         if answer.mode == EXTRACTIVE:  # `quote_backs_generated`
-            print("\nThe model gave no answer; quoted from the library:\n" + answer.text)
+            said = "".join(streamed)
+            why = "gave no answer" if declines(said) else "answer did not pass the checks"
+            print(f"\nThe model {why}; quoted from the library:\n" + answer.text)
         elif "".join(streamed).strip() != answer.text.strip():
             print("\nChecked answer:\n" + answer.text)
     print(format_sources(answer))

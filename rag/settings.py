@@ -347,6 +347,15 @@ class Settings(BaseSettings):
             "(BENCHMARKS.md, issue 13). Briefing sections are not held to it."
         ),
     )
+    quote_when_unverified: bool = Field(
+        False,
+        description=(
+            "With quote_backs_generated: when a sentence of the model's answer is not verified "
+            "supported by the passage it cites (the judge says no or cannot tell, a name or "
+            "number of it is in none of its passages, or it cites nothing), the quoted "
+            "sentence is the answer instead, so that only checked sentences are shown."
+        ),
+    )
     quote_when_model_declines: bool = Field(
         False,
         description=(

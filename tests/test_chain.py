@@ -69,11 +69,13 @@ def chain(
     chat_model: Callable[[str], BaseChatModel],
     quote_backs_generated: bool = True,
     quote_when_model_declines: bool = False,
+    quote_when_unverified: bool = False,
 ) -> AnswerChain:
     settings = Settings(
         judge_citations=False,
         quote_backs_generated=quote_backs_generated,
         quote_when_model_declines=quote_when_model_declines,
+        quote_when_unverified=quote_when_unverified,
     )
     return AnswerChain(retrieve, embedder, settings, chat_model)
 
@@ -168,6 +170,35 @@ def test_by_default_the_models_own_refusal_stands(embedder):
     answer = chain(Recorder(0.9), embedder, always(unresponsive)).invoke(request)
     assert not answer.refused and answer.mode == EXTRACTIVE
     assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
+
+
+def test_an_answer_with_a_sentence_not_verified_can_give_way_to_the_quote(embedder):
+    """With quote_when_unverified, a model's answer whose sentence fails the checks (here a
+    number in no passage) is replaced by the quoted sentence; without it, it is shown with
+    its verdict."""
+    request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
+    replies = ["The Space Force has about 12,000 Guardians. [1]", "yes"]
+    shown = chain(Recorder(0.9), embedder, always(FakeListChatModel(responses=replies)))
+    answer = shown.invoke(request)
+    assert answer.mode == "local" and answer.sentences[0].verdict == "unsupported"
+    quoting = chain(
+        Recorder(0.9),
+        embedder,
+        always(FakeListChatModel(responses=replies)),
+        quote_when_unverified=True,
+    )
+    answer = quoting.invoke(request)
+    assert not answer.refused and answer.mode == EXTRACTIVE
+    assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
+    verified = ["The Space Force has about 9,400 Guardians. [1]", "yes"]
+    quoting = chain(
+        Recorder(0.9),
+        embedder,
+        always(FakeListChatModel(responses=verified)),
+        quote_when_unverified=True,
+    )
+    answer = quoting.invoke(request)
+    assert answer.mode == "local" and answer.sentences[0].verdict == "supported"
 
 
 def test_an_open_question_is_not_asked_whether_it_is_answered(embedder):

@@ -128,7 +128,7 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
 
 
-def test_the_terminal_says_when_the_answer_is_quoted_because_the_model_gave_none(capsys):
+def test_the_terminal_says_why_the_answer_is_quoted_instead_of_the_models(capsys):
     from rag.answering import EXTRACTIVE, TextPiece
     from rag.cli import stream_to_terminal
     from rag.library import Library
@@ -143,3 +143,7 @@ def test_the_terminal_says_when_the_answer_is_quoted_because_the_model_gave_none
     stream_to_terminal(library, SEED_QUESTION, "local", None, [])
     shown = capsys.readouterr().out
     assert f"The model gave no answer; quoted from the library:\n{text} [1]" in shown
+    unchecked = cast(Library, ScriptedLibrary([TextPiece("Trujillo seized 9 tons. [1]"), answer]))
+    stream_to_terminal(unchecked, SEED_QUESTION, "local", None, [])
+    shown = capsys.readouterr().out
+    assert f"answer did not pass the checks; quoted from the library:\n{text} [1]" in shown

@@ -8,6 +8,7 @@ from conftest import settings_for
 from rag.errors import SettingsError
 from rag.library import Library
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Sentence
+from rag.settings import Settings
 from ui import render
 from ui.app import auth, build_app
 
@@ -55,6 +56,14 @@ def test_streaming_markers_are_inert_and_refusals_have_no_sources():
     refused = Answer(question="?", text=NOT_IN_LIBRARY, refused=True, mode="extractive")
     html = render.answer_html(refused, 0, "Extractive")
     assert '<div class="refusal">Not in the library' in html and "cite" not in html
+
+
+def test_a_quote_in_place_of_the_models_answer_says_so():
+    settings = Settings()
+    assert render.answer_label("local", "local", settings) == "Local: Qwen2.5-Coder 1.5B"
+    assert render.answer_label("extractive", "local", settings) == (
+        "Quoted from the library in place of the answer of Local: Qwen2.5-Coder 1.5B"
+    )
 
 
 def test_review_flags_uncited_sentences():

@@ -182,7 +182,9 @@ class App:
             yield gr.skip(), messages, turns, *keep, *no_source
             return
         turns = [*turns, (question, answer)]
-        content = render.answer_html(answer, turn, self.mode_label(answer.mode))
+        asked = mode or self.library.settings.generator
+        label = render.answer_label(answer.mode, asked, self.library.settings)
+        content = render.answer_html(answer, turn, label)
         messages[-1] = {"role": "assistant", "content": content}
         yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source
 

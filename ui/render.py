@@ -50,6 +50,16 @@ def generator_label(mode: str, settings: Settings) -> str:
     return GENERATOR_NAMES.get(mode, mode)
 
 
+def answer_label(answered: str, asked: str, settings: Settings) -> str:
+    """The generator named under an answer; a quote that stands in for the model's answer
+    (`quote_backs_generated`) says so."""
+    if answered != asked:
+        return (
+            f"Quoted from the library in place of the answer of {generator_label(asked, settings)}"
+        )
+    return generator_label(answered, settings)
+
+
 def _page(citation: Citation) -> str:
     return f"p. {citation.page}" if citation.page is not None else ""
 
