@@ -196,3 +196,16 @@ def test_a_sentence_cut_where_its_passage_ends_is_shown_to_go_on():
     footnoted = "The ISA approved six extensions.14"
     noted = Passage(2, 1, "Report", "report.pdf", 3, 0, len(footnoted), footnoted, 1.0)
     assert not Candidate(noted, 0, len(footnoted), 0.5, 0.5).runs_on
+
+
+def test_a_sentence_begun_before_its_passage_is_shown_to_come_from_words_before():
+    from rag.answering import Candidate
+    from rag.records import Passage
+
+    text = "of the total, 40 percent went to grants. Prices fell."
+    passage = Passage(1, 1, "Report", "report.pdf", 12, 0, len(text), text, 1.0)
+    assert Candidate(passage, 0, 40, 0.5, 0.5).runs_in
+    assert not Candidate(passage, 41, len(text), 0.5, 0.5).runs_in  # not its passage's start
+    whole = "Prices fell. Grants rose."
+    opening = Passage(2, 1, "Report", "report.pdf", 12, 0, len(whole), whole, 1.0)
+    assert not Candidate(opening, 0, 12, 0.5, 0.5).runs_in

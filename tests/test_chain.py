@@ -231,7 +231,7 @@ def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embed
     answer_text = "The Chief of Space Operations leads the Guardians. [1] It has 9,400 of them. [1]"
     model = Counting(responses=[answer_text, "1: yes\n2: no", "yes"], calls=[])
     request = AnswerRequest("Who leads the Space Force?", mode="local")
-    settings = Settings(judge_citations=True)
+    settings = Settings(judge_citations=True, quote_when_unverified=False)  # shown as judged
     events = list(
         AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).stream(request)
     )
