@@ -177,28 +177,21 @@ def test_an_answer_with_a_sentence_not_verified_can_give_way_to_the_quote(embedd
     number in no passage) is replaced by the quoted sentence; without it, it is shown with
     its verdict."""
     request = AnswerRequest("How many Guardians does the Space Force have?", mode="local")
-    replies = ["The Space Force has about 12,000 Guardians. [1]", "yes"]
-    shown = chain(Recorder(0.9), embedder, always(FakeListChatModel(responses=replies)))
-    answer = shown.invoke(request)
-    assert answer.mode == "local" and answer.sentences[0].verdict == "unsupported"
-    quoting = chain(
-        Recorder(0.9),
-        embedder,
-        always(FakeListChatModel(responses=replies)),
-        quote_when_unverified=True,
-    )
-    answer = quoting.invoke(request)
-    assert not answer.refused and answer.mode == EXTRACTIVE
-    assert answer.citations[0].quote == "The Space Force has about 9,400 Guardians."
-    verified = ["The Space Force has about 9,400 Guardians. [1]", "yes"]
-    quoting = chain(
-        Recorder(0.9),
-        embedder,
-        always(FakeListChatModel(responses=verified)),
-        quote_when_unverified=True,
-    )
-    answer = quoting.invoke(request)
-    assert answer.mode == "local" and answer.sentences[0].verdict == "supported"
+
+    def answer(reply: str, quote_when_unverified: bool) -> Answer:
+        model = FakeListChatModel(responses=[reply, "yes"])  # the answer; it responds
+        return chain(
+            Recorder(0.9), embedder, always(model), quote_when_unverified=quote_when_unverified
+        ).invoke(request)
+
+    wrong = "The Space Force has about 12,000 Guardians. [1]"
+    shown = answer(wrong, quote_when_unverified=False)
+    assert shown.mode == "local" and shown.sentences[0].verdict == "unsupported"
+    quoted = answer(wrong, quote_when_unverified=True)
+    assert not quoted.refused and quoted.mode == EXTRACTIVE
+    assert quoted.citations[0].quote == "The Space Force has about 9,400 Guardians."
+    right = answer("The Space Force has about 9,400 Guardians. [1]", quote_when_unverified=True)
+    assert right.mode == "local" and right.sentences[0].verdict == "supported"
 
 
 def test_an_open_question_is_not_asked_whether_it_is_answered(embedder):
