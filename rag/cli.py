@@ -190,11 +190,11 @@ def stream_to_terminal(
         print(answer.text)
     else:
         print()
+        said = "".join(streamed)
         if answer.mode == EXTRACTIVE:  # `quote_backs_generated`
-            said = "".join(streamed)
             why = "gave no answer" if declines(said) else "answer did not pass the checks"
             print(f"\nThe model {why}; quoted from the library:\n" + answer.text)
-        elif "".join(streamed).strip() != answer.text.strip():
+        elif said.strip() != answer.text.strip():
             print("\nChecked answer:\n" + answer.text)
     print(format_sources(answer))
     return answer
