@@ -223,7 +223,7 @@ class Counting(FakeListChatModel):
 def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embedder):
     answer_text = "The Chief of Space Operations leads the Guardians. [1] It has 9,400 of them. [1]"
     model = Counting(responses=[answer_text, "1: yes\n2: no", "yes"], calls=[])
-    request = AnswerRequest("Who leads the Space Force?", mode="local")
+    request = AnswerRequest("Who is the Space Force led by?", mode="local")
     settings = Settings(judge_citations=True, quote_when_unverified=False)  # shown as judged
     events = list(
         AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).stream(request)
@@ -238,7 +238,7 @@ def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embed
     assert check[:3] == model.calls[0] + [answer_text]  # the same conversation, continued
     assert "1. The Chief of Space Operations leads the Guardians. (passage 1)" in check[3]
     responsive = model.calls[2]
-    assert "Question: Who leads the Space Force?" in responsive[1]
+    assert "Question: Who is the Space Force led by?" in responsive[1]
     assert PASSAGE_TEXT not in responsive[1]  # asked apart from the passages
     assert [s.verdict for s in answer.sentences] == ["supported", "unsupported"]
 
@@ -280,7 +280,7 @@ def test_by_default_the_model_reads_the_passages_whole_with_their_best_sentence_
 ):
     other = Passage(**{**passage(0.9).__dict__, "chunk_id": 8, "text": "Rain fell in Lisbon."})
     read, quotes = focus_passages(
-        "Who leads the Space Force?", [other, passage(0.9)], embedder, Settings()
+        "Who is the Space Force led by?", [other, passage(0.9)], embedder, Settings()
     )
     assert read == [other, passage(0.9)]
     assert [(q.n, q.quote) for q in quotes] == [(2, "It is led by the Chief of Space Operations.")]
