@@ -434,8 +434,71 @@ def checked_sentences(
     return chosen[: settings.max_answer_sentences]
 
 
-def cite(n: int, candidate: Candidate) -> Citation:
-    return Citation.of(n, candidate.passage, candidate.start, candidate.end)
+PageChunks = Callable[[int, int], list[Passage]]
+"""page_chunks(document_id, page): the stored chunks of one page of a document."""
+
+# how a page's first piece opens when it may go on a sentence of the page before: as
+# `_GOES_ON`, or with a figure ("$4.9 billion in fiscal year 2005.")
+_MAY_GO_ON = re.compile(r"[a-z,;:%)\]$\d]")
+# how a sentence begins: a capital letter, or a quotation mark or bracket before one
+_BEGINS = re.compile(r"[\"“‘(\[]?[A-Z]")
+
+
+def sentence_begun_before(
+    candidate: Candidate, page_chunks: PageChunks
+) -> tuple[Passage, int, int] | None:
+    """Where the sentence a page opens with began on the page before, as (chunk, start, end):
+    the last sentence of that page's body, when it does not close and the page opens with a
+    small letter, a mark that follows words, or a figure. Footnotes below the body are passed
+    over; after a heading, a closed sentence, or a chunk that the next one goes on from,
+    there is no such sentence (None)."""
+    passage = candidate.passage
+    opens_page_piece = (
+        not candidate.statement
+        and not passage.text[: candidate.start].strip()
+        and _MAY_GO_ON.match(candidate.text) is not None
+    )
+    if passage.page is None or passage.page < 2 or not opens_page_piece:
+        return None
+    own_page = page_chunks(passage.document_id, passage.page)
+    if any(chunk.start < passage.start for chunk in own_page):
+        return None  # not the page's first chunk: the chunk before holds the whole sentence
+    before = page_chunks(passage.document_id, passage.page - 1)
+    for chunk in sorted(before, key=lambda c: -c.end):
+        spans = sentence_spans(chunk.text)
+        if not spans:
+            continue
+        start, end = spans[-1]
+        tail = chunk.text[start:end]
+        if _NOISE.search(tail) or tail[:1].isdigit():
+            continue  # a footnote: the body ends in an earlier chunk
+        cut = any(other.start < chunk.end < other.end for other in before)
+        if cut or _CLOSED.search(tail) or not _BEGINS.match(tail) or is_heading(tail):
+            return None
+        return chunk, start, end
+    return None
+
+
+def quoted_sentence(
+    candidate: Candidate, first: int, page_chunks: PageChunks | None
+) -> tuple[Sentence, list[tuple[Citation, Passage]]]:
+    """The candidate quoted as a sentence, with its citations numbered from `first` and the
+    passages they quote. A
+    sentence a page opens mid-way is quoted whole when its start is found on the page before
+    (`sentence_begun_before`), citing both pages; else it is marked as begun before ("… ")."""
+    begun = sentence_begun_before(candidate, page_chunks) if page_chunks else None
+    spans = [*([begun] if begun else []), (candidate.passage, candidate.start, candidate.end)]
+    cited = [
+        (Citation.of(n, passage, start, end), passage)
+        for n, (passage, start, end) in enumerate(spans, first)
+    ]
+    opening = (
+        f"{begun[0].text[begun[1] : begun[2]]} " if begun else "… " if candidate.runs_in else ""
+    )
+    closing = " …" if candidate.runs_on else ""
+    numbers = [citation.n for citation, _ in cited]
+    text = f"{opening}{candidate.text}{closing} " + "".join(f"[{n}]" for n in numbers)
+    return Sentence(text=text, citations=numbers, verdict="supported"), cited
 
 
 def answer_extractively(
@@ -444,9 +507,12 @@ def answer_extractively(
     embedder: TextEmbedder,
     settings: Settings,
     probability: AnswerProbability | None = None,
+    page_chunks: PageChunks | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
-    the model finds answer it when `probability` is given, else the most similar ones."""
+    the model finds answer it when `probability` is given, else the most similar ones. With
+    `page_chunks`, a sentence that a page opens mid-way is quoted with its start on the page
+    before."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
@@ -455,18 +521,14 @@ def answer_extractively(
     )
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
-    citations = [cite(n, candidate) for n, candidate in enumerate(chosen, start=1)]
-    sentences = [
-        Sentence(
-            text=(
-                f"{'… ' if candidate.runs_in else ''}{candidate.text}"
-                f"{' …' if candidate.runs_on else ''} [{c.n}]"
-            ),
-            citations=[c.n],
-            verdict="supported",
-        )
-        for candidate, c in zip(chosen, citations, strict=True)
-    ]
+    sentences: list[Sentence] = []
+    citations: list[Citation] = []
+    quoted = {p.chunk_id: p for p in passages}
+    for candidate in chosen:
+        sentence, cited = quoted_sentence(candidate, len(citations) + 1, page_chunks)
+        sentences.append(sentence)
+        citations += [citation for citation, _ in cited]
+        quoted.update((passage.chunk_id, passage) for _, passage in cited)
     return Answer(
         question=question,
         text=" ".join(s.text for s in sentences),
@@ -474,7 +536,7 @@ def answer_extractively(
         mode=EXTRACTIVE,
         citations=citations,
         sentences=sentences,
-        passages=passages,
+        passages=list(quoted.values()),  # with the page before that a joined sentence cites
     )
 
 
@@ -869,8 +931,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         settings: Settings,
         chat_model: Callable[[str], BaseChatModel],
         saved_vectors: SavedVectors | None = None,
+        page_chunks: PageChunks | None = None,
     ) -> None:
         self.retrieve = retrieve
+        self.page_chunks = page_chunks
         self.sentence_vectors = SentenceVectors(embedder, saved=saved_vectors)
         self.settings = settings
         self.chat_model = chat_model
@@ -934,7 +998,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     def quote(self, question: str, passages: list[Passage]) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal."""
         return answer_extractively(
-            question, passages, self.sentence_vectors, self.settings, self.answer_probability()
+            question,
+            passages,
+            self.sentence_vectors,
+            self.settings,
+            self.answer_probability(),
+            self.page_chunks,
         )
 
     def answer_probability(self) -> AnswerProbability | None:

@@ -278,6 +278,7 @@ class Library:
             self.settings,
             self.chat_model,
             self.saved_vectors,
+            self.page_chunks,
         )
 
     def retrieve(
@@ -296,6 +297,11 @@ class Library:
         return retrieve(
             self.store(), self.embedder, settings, query, k=k, document_ids=document_ids
         )
+
+    def page_chunks(self, document_id: int, page: int) -> list[Passage]:
+        """The stored chunks of one page of a document."""
+        store = self.store()
+        return [p for p in store.passages(store.chunk_ids([document_id])) if p.page == page]
 
     def source_view(self, citation: Citation) -> SourceView:
         """What the source pane shows for a citation: its document, page and quoted span."""

@@ -209,3 +209,97 @@ def test_a_sentence_begun_before_its_passage_is_shown_to_come_from_words_before(
     whole = "Prices fell. Grants rose."
     opening = Passage(2, 1, "Report", "report.pdf", 12, 0, len(whole), whole, 1.0)
     assert not Candidate(opening, 0, 12, 0.5, 0.5).runs_in
+
+
+def _pages(*pages: list[tuple[int, str]]):
+    """page_chunks over chunks given per page as (start, text); document 1, pages from 1."""
+    from rag.records import Passage
+
+    chunks = {
+        number: [
+            Passage(
+                10 * number + i,
+                1,
+                "Report",
+                "report.pdf",
+                number,
+                start,
+                start + len(text),
+                text,
+                1.0,
+            )
+            for i, (start, text) in enumerate(page)
+        ]
+        for number, page in enumerate(pages, start=1)
+    }
+    return chunks, lambda document_id, page: chunks.get(page, [])
+
+
+def test_a_sentence_a_page_opens_midway_is_found_on_the_page_before_past_its_footnotes():
+    from rag.answering import Candidate, sentence_begun_before
+
+    body = "Prices fell in 2005. Within the transportation sector, light vehicles consume"
+    footnote = "12 See GAO-05-1234, Energy Markets (Washington, D.C.: 2005)."
+    opening = "about 60 percent of the petroleum. Trucks use the rest."
+    chunks, page_chunks = _pages([(0, body), (len(body) + 1, footnote)], [(0, opening)])
+    first = Candidate(chunks[2][0], 0, 34, 0.5, 0.5)
+    found = sentence_begun_before(first, page_chunks)
+    assert found is not None
+    chunk, start, end = found
+    assert chunk is chunks[1][0]
+    assert chunk.text[start:end] == "Within the transportation sector, light vehicles consume"
+    later = Candidate(chunks[2][0], 35, len(opening), 0.5, 0.5)  # not the page's opening
+    assert sentence_begun_before(later, page_chunks) is None
+
+
+def test_no_sentence_is_taken_from_the_page_before_when_it_does_not_run_on():
+    from rag.answering import Candidate, sentence_begun_before
+
+    opening = "$4.9 billion in fiscal year 2005."
+    for before in (
+        "Tax expenditures grew in that year.",  # closed
+        "Revenue Losses from Energy Tax Expenditures",  # a heading
+    ):
+        chunks, page_chunks = _pages([(0, before)], [(0, opening)])
+        assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks) is None
+    capital = "Tax expenditures grew to $4.9 billion."  # a page that opens with a sentence
+    chunks, page_chunks = _pages([(0, "Revenue losses from tax breaks rose to")], [(0, capital)])
+    assert sentence_begun_before(Candidate(chunks[2][0], 0, 38, 0.5, 0.5), page_chunks) is None
+    # a chunk that the next one goes on from (overlapping it) ends mid-page, not at its foot
+    words = "Revenue losses from energy tax breaks rose to"
+    chunks, page_chunks = _pages([(0, words), (30, "tax breaks rose to about")], [(0, opening)])
+    assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks) is None
+
+
+def test_a_sentence_split_between_two_pages_is_quoted_whole_citing_both(tmp_path):
+    from conftest import make_pdf, settings_for
+
+    from rag.library import Library
+
+    (tmp_path / "docs").mkdir()
+    filler = " ".join(f"Entry {i} of the harbour log records calm weather." for i in range(12))
+    make_pdf(
+        tmp_path / "docs" / "harbour.pdf",
+        [
+            f"{filler} In 2024 the Quellport harbour authority recorded arrivals of",
+            "412 container ships, the most in its history. Entry 13 records fog.",
+        ],
+    )
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        library.ingest([tmp_path / "docs"])
+        answer = library.ask(
+            "How many container ships arrived at Quellport's harbour in 2024?", mode="extractive"
+        )
+        assert answer.text.startswith(
+            "In 2024 the Quellport harbour authority recorded arrivals of 412 container ships, "
+            "the most in its history. [1][2]"
+        ), answer.text
+        first, second = answer.citations[:2]
+        assert (first.page, second.page) == (1, 2)
+        for citation in (first, second):
+            page = library.store().page(library.documents()[0].id, citation.page)
+            assert page.text[citation.page_start : citation.page_end] == citation.quote
+            assert citation.chunk_id in {p.chunk_id for p in answer.passages}
+    finally:
+        library.close()
