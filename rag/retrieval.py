@@ -15,9 +15,11 @@ figures, its words the same as in every note that discusses them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -144,6 +146,46 @@ def names_document(name: list[str], identity: list[str]) -> bool:
     return f" {' '.join(name)} " in f" {' '.join(identity)} "
 
 
+@dataclass(frozen=True)
+class DocumentNames:
+    """The library's documents by their identity words (`identity_words`), to find the
+    documents a name names without reading every document's words for each question."""
+
+    identities: dict[int, list[str]]
+    holding: dict[str, frozenset[int]]  # an identity word: the documents whose identity has it
+    words: list[str]  # the identity words, sorted, for the squashed names they start with
+
+    @classmethod
+    def of(cls, documents: Sequence[DocumentInfo]) -> DocumentNames:
+        identities = {document.id: identity_words(document) for document in documents}
+        holding: dict[str, set[int]] = {}
+        for document_id, identity in identities.items():
+            for word in identity:
+                holding.setdefault(word, set()).add(document_id)
+        return cls(
+            identities,
+            {word: frozenset(ids) for word, ids in holding.items()},
+            sorted(holding),
+        )
+
+    def named(self, name: list[str]) -> set[int]:
+        """The documents that `names_document(name, identity)` finds the name in."""
+        squashed = _squashed("".join(name))
+        found: set[int] = set()
+        for word in self.words[bisect_left(self.words, squashed) :]:
+            if not word.startswith(squashed):
+                break
+            found |= self.holding[word]
+        holders = [self.holding.get(word, frozenset()) for word in name]
+        in_sequence = frozenset.intersection(*holders) - found if holders else frozenset()
+        return found | {i for i in in_sequence if names_document(name, self.identities[i])}
+
+
+@lru_cache(maxsize=4)
+def _document_names(documents: tuple[DocumentInfo, ...]) -> DocumentNames:
+    return DocumentNames.of(documents)
+
+
 Mentions = Callable[[list[str]], list[int]]
 """mentions(name): the document of each of the library's passages that best match a name and
 give it."""
@@ -159,17 +201,23 @@ def names_the_subject(named: list[int], mentions: list[int]) -> bool:
 
 
 def named_documents(
-    question: str, documents: Sequence[DocumentInfo], mentions: Mentions | None = None
+    question: str,
+    documents: Sequence[DocumentInfo],
+    mentions: Mentions | None = None,
+    names: DocumentNames | None = None,
 ) -> list[int]:
     """Ids of the documents whose file name or title gives the most of the question's names
     (none if no document gives one, or every document does), narrowed to those whose file name
     or title holds the latest year the question names, if any does: a filing reports its own
     year and the years before it. With `mentions`, a name counts only if it `names_the_subject`
-    of the documents that give it."""
-    identities = {document.id: identity_words(document) for document in documents}
+    of the documents that give it. `names` indexes the identity words of these documents, or
+    of a library's whole list of which these are the ones allowed.
+    """
+    index = names or DocumentNames.of(documents)
+    allowed = {document.id for document in documents}
     named_by: list[list[int]] = []
     for name in question_names(question):
-        named = [i for i, identity in identities.items() if names_document(name, identity)]
+        named = sorted(index.named(name) & allowed)
         if named and (mentions is None or names_the_subject(named, mentions(name))):
             named_by.append(named)
     counts = Counter(document_id for named in named_by for document_id in named)
@@ -181,7 +229,7 @@ def named_documents(
     if not years:
         return sorted(named)
     latest = max(years)
-    dated = [document_id for document_id in named if latest in identities[document_id]]
+    dated = [document_id for document_id in named if latest in index.identities[document_id]]
     return sorted(dated or named)
 
 
@@ -387,10 +435,11 @@ def _named(
     if not question_names(question):
         return []  # the document list is not read
     documents = store.documents()
+    names = _document_names(tuple(documents))  # built again only when the documents change
     if document_ids is not None:
         allowed = set(document_ids)
         documents = [document for document in documents if document.id in allowed]
-    return named_documents(question, documents, mentions)
+    return named_documents(question, documents, mentions, names)
 
 
 def passage_to_document(passage: Passage) -> Document:

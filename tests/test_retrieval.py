@@ -5,11 +5,13 @@ from rag.ingesting import TextDocument
 from rag.library import Library
 from rag.records import DocumentInfo, Passage
 from rag.retrieval import (
+    DocumentNames,
     LibraryRetriever,
     document_to_passage,
     identity_words,
     named_documents,
     named_statements,
+    names_document,
     names_the_subject,
     question_names,
     reciprocal_rank_fusion,
@@ -306,6 +308,18 @@ def test_a_documents_identity_is_its_paths_and_titles_words():
 )
 def test_the_documents_a_question_names(question, named):
     assert named_documents(question, FILINGS) == named
+
+
+def test_the_name_index_finds_what_reading_every_documents_words_finds():
+    names = DocumentNames.of(FILINGS)
+    for name in (["best", "buy"], ["bestbuy"], ["mgm"], ["treasury"], ["buy"], ["best"], ["q"]):
+        expected = {d.id for d in FILINGS if names_document(name, identity_words(d))}
+        assert names.named(name) == expected, name
+    # the index of a whole library serves a question restricted to some of its documents
+    question = "What acquisitions did Best Buy make in FY2023, FY2022 and FY2021?"
+    assert named_documents(question, FILINGS[1:], names=names) == [2]
+    assert named_documents(question, FILINGS[2:], names=names) == [3]
+    assert named_documents(question, FILINGS[3:], names=names) == []
 
 
 def test_a_name_every_document_gives_names_none():
