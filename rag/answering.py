@@ -31,7 +31,7 @@ from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from rag.tables import table_rows
-from rag.text import language, sentence_spans, stem, stems, words
+from rag.text import STOPWORDS, language, sentence_spans, stem, stems, words
 
 log = logging.getLogger(__name__)
 
@@ -450,8 +450,8 @@ def sentence_begun_before(
     """Where the sentence a page opens with began on the page before, as (chunk, start, end):
     the last sentence of that page's body, when it does not close and the page opens with a
     small letter, a mark that follows words, or a figure. Footnotes below the body are passed
-    over; after a heading, a closed sentence, or a chunk that the next one goes on from,
-    there is no such sentence (None)."""
+    over; after a closed sentence, a table row, a heading or a sentence ending in one, or a
+    chunk that the next one goes on from, there is no such sentence (None)."""
     passage = candidate.passage
     opens_page_piece = (
         not candidate.statement
@@ -473,10 +473,19 @@ def sentence_begun_before(
         if _NOISE.search(tail) or tail[:1].isdigit():
             continue  # a footnote: the body ends in an earlier chunk
         cut = any(other.start < chunk.end < other.end for other in before)
-        if cut or _CLOSED.search(tail) or not _BEGINS.match(tail) or is_heading(tail):
+        if cut or _CLOSED.search(tail) or not _BEGINS.match(tail) or "|" in tail:
             return None
-        return chunk, start, end
+        return None if is_heading(tail) or ends_in_heading(tail) else (chunk, start, end)
     return None
+
+
+def ends_in_heading(text: str) -> bool:
+    """Whether text ends in a run of title-case words, as where page extraction put a side
+    heading or a figure's labels after a sentence's start ("... the Balance between
+    Accountability and Flexibility")."""
+    content = [word for word in _WORD.findall(text) if word.lower() not in STOPWORDS]
+    last = content[-MIN_HEADING_WORDS:]
+    return len(last) == MIN_HEADING_WORDS and all(word[0].isupper() for word in last)
 
 
 def quoted_sentence(

@@ -259,6 +259,8 @@ def test_no_sentence_is_taken_from_the_page_before_when_it_does_not_run_on():
     for before in (
         "Tax expenditures grew in that year.",  # closed
         "Revenue Losses from Energy Tax Expenditures",  # a heading
+        "Congress asked how the grants were spent Revenue Losses Grew Fastest",  # a side heading
+        "Energy tax breaks | 2005 | grew to",  # a table row
     ):
         chunks, page_chunks = _pages([(0, before)], [(0, opening)])
         assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks) is None
