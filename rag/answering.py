@@ -492,9 +492,9 @@ def quoted_sentence(
     candidate: Candidate, first: int, page_chunks: PageChunks | None
 ) -> tuple[Sentence, list[tuple[Citation, Passage]]]:
     """The candidate quoted as a sentence, with its citations numbered from `first` and the
-    passages they quote. A
-    sentence a page opens mid-way is quoted whole when its start is found on the page before
-    (`sentence_begun_before`), citing both pages; else it is marked as begun before ("… ")."""
+    passages they quote. A sentence a page opens mid-way is quoted whole when its start is
+    found on the page before (`sentence_begun_before`), citing both pages; else it is marked
+    as begun before ("… ")."""
     begun = sentence_begun_before(candidate, page_chunks) if page_chunks else None
     spans = [*([begun] if begun else []), (candidate.passage, candidate.start, candidate.end)]
     cited = [
