@@ -267,10 +267,13 @@ def test_no_sentence_is_taken_from_the_page_before_when_it_does_not_run_on():
     capital = "Tax expenditures grew to $4.9 billion."  # a page that opens with a sentence
     chunks, page_chunks = _pages([(0, "Revenue losses from tax breaks rose to")], [(0, capital)])
     assert sentence_begun_before(Candidate(chunks[2][0], 0, 38, 0.5, 0.5), page_chunks) is None
-    # a chunk that the next one goes on from (overlapping it) ends mid-page, not at its foot
+    # past a footnote, a chunk that the next one goes on from ends mid-page, not at its foot
     words = "Revenue losses from energy tax breaks rose to"
-    chunks, page_chunks = _pages([(0, words), (30, "tax breaks rose to about")], [(0, opening)])
+    after = "rose to 12 percent. 3 See GAO-05-1234, Energy Markets (Washington, D.C.: 2005)."
+    chunks, page_chunks = _pages([(0, words), (38, after)], [(0, opening)])
     assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks) is None
+    chunks, page_chunks = _pages([(0, words), (46, after[20:])], [(0, opening)])  # not cut
+    assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks)
 
 
 def test_a_sentence_split_between_two_pages_is_quoted_whole_citing_both(tmp_path):
