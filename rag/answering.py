@@ -434,8 +434,8 @@ def checked_sentences(
     return chosen[: settings.max_answer_sentences]
 
 
-PageChunks = Callable[[int, int], list[Passage]]
-"""page_chunks(document_id, page): the stored chunks of one page of a document."""
+PageChunks = Callable[[int, set[int]], list[Passage]]
+"""page_chunks(document_id, pages): the stored chunks of those pages of a document."""
 
 # how a page's first piece opens when it may go on a sentence of the page before: as
 # `_GOES_ON`, or with a figure ("$4.9 billion in fiscal year 2005.")
@@ -460,10 +460,10 @@ def sentence_begun_before(
     )
     if passage.page is None or passage.page < 2 or not opens_page_piece:
         return None
-    own_page = page_chunks(passage.document_id, passage.page)
-    if any(chunk.start < passage.start for chunk in own_page):
+    chunks = page_chunks(passage.document_id, {passage.page - 1, passage.page})
+    if any(c.page == passage.page and c.start < passage.start for c in chunks):
         return None  # not the page's first chunk: the chunk before holds the whole sentence
-    before = page_chunks(passage.document_id, passage.page - 1)
+    before = [chunk for chunk in chunks if chunk.page == passage.page - 1]
     for chunk in sorted(before, key=lambda c: -c.end):
         spans = sentence_spans(chunk.text)
         if not spans:

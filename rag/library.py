@@ -298,10 +298,10 @@ class Library:
             self.store(), self.embedder, settings, query, k=k, document_ids=document_ids
         )
 
-    def page_chunks(self, document_id: int, page: int) -> list[Passage]:
-        """The stored chunks of one page of a document."""
+    def page_chunks(self, document_id: int, pages: set[int]) -> list[Passage]:
+        """The stored chunks of some pages of a document."""
         store = self.store()
-        return [p for p in store.passages(store.chunk_ids([document_id])) if p.page == page]
+        return [p for p in store.passages(store.chunk_ids([document_id])) if p.page in pages]
 
     def source_view(self, citation: Citation) -> SourceView:
         """What the source pane shows for a citation: its document, page and quoted span."""

@@ -232,7 +232,7 @@ def _pages(*pages: list[tuple[int, str]]):
         ]
         for number, page in enumerate(pages, start=1)
     }
-    return chunks, lambda document_id, page: chunks.get(page, [])
+    return chunks, lambda document_id, pages: [c for p in pages for c in chunks.get(p, [])]
 
 
 def test_a_sentence_a_page_opens_midway_is_found_on_the_page_before_past_its_footnotes():
