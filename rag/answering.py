@@ -434,6 +434,59 @@ def checked_sentences(
     return chosen[: settings.max_answer_sentences]
 
 
+LogProbabilities = Callable[[str, str], np.ndarray]
+"""log_probabilities(context, continuation): each continuation token's log-probability."""
+
+# The question is read as what the passage makes one ask, against the same question alone.
+ASKED_OF_PASSAGE = 'Passage (from "{title}"):\n{passage}\n\nA question that this passage answers:'
+ASKED_ALONE = "A question about a report:"
+
+
+def question_explained(
+    log_probabilities: LogProbabilities, question: str, candidates: list[Candidate]
+) -> list[float]:
+    """How much each candidate sentence (read with the one before it and its document's title)
+    raises the model's likelihood of the question: the mean over the question's tokens of
+    log P(token | passage) - log P(token | no passage), in nats. A sentence that answers
+    explains the question's specifics; one that is only on its topic explains its topic.
+    Question likelihood as a passage score: Sachan et al., "Improving Passage Retrieval with
+    Zero-Shot Question Generation" (EMNLP 2022)."""
+    asked = " " + question
+    alone = log_probabilities(ASKED_ALONE, asked)
+    return [
+        float(
+            np.mean(
+                log_probabilities(
+                    ASKED_OF_PASSAGE.format(
+                        title=candidate.passage.title, passage=with_previous_sentence(candidate)
+                    ),
+                    asked,
+                )
+                - alone
+            )
+        )
+        for candidate in candidates
+    ]
+
+
+def best_explaining(
+    question: str,
+    candidates: list[Candidate],
+    settings: Settings,
+    log_probabilities: LogProbabilities,
+) -> list[Candidate]:
+    """Of the most similar candidates, those that explain the question best
+    (`question_explained`, within `likelihood_margin` of the best), best first."""
+    ranked = sorted(candidates, key=lambda c: -c.score)[: settings.answer_check_candidates]
+    gains = question_explained(log_probabilities, question, ranked)
+    floor = max(gains) - settings.likelihood_margin
+    chosen = sorted(
+        (pair for pair in zip(gains, ranked, strict=True) if pair[0] >= floor),
+        key=lambda pair: -pair[0],
+    )
+    return [candidate for _, candidate in chosen][: settings.max_answer_sentences]
+
+
 PageChunks = Callable[[int, set[int]], list[Passage]]
 """page_chunks(document_id, pages): the stored chunks of those pages of a document."""
 
@@ -517,17 +570,21 @@ def answer_extractively(
     settings: Settings,
     probability: AnswerProbability | None = None,
     page_chunks: PageChunks | None = None,
+    log_probabilities: LogProbabilities | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
-    the model finds answer it when `probability` is given, else the most similar ones. With
-    `page_chunks`, a sentence that a page opens mid-way is quoted with its start on the page
-    before."""
+    the model finds answer it when `probability` is given, else the most similar ones, or,
+    with `log_probabilities`, once the most similar ones show the library answers, those that
+    best explain the question. With `page_chunks`, a sentence that a page opens mid-way is
+    quoted with its start on the page before."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
         if probability
         else select_sentences(candidates, settings)
     )
+    if chosen and log_probabilities:
+        chosen = best_explaining(question, candidates, settings, log_probabilities)
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
     sentences: list[Sentence] = []
@@ -1013,6 +1070,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             self.settings,
             self.answer_probability(),
             self.page_chunks,
+            self.question_log_probabilities(),
         )
 
     def answer_probability(self) -> AnswerProbability | None:
@@ -1029,6 +1087,25 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             log.warning("extractive answers are not checked by a model: %s", error)
             return None
         return lambda question, candidate: answer_probability(chat, question, candidate)
+
+    def question_log_probabilities(self) -> LogProbabilities | None:
+        """The local model's reading of a question after a passage, with which extractive
+        answers quote the sentences that best explain it (`answer_check = 'likelihood'`);
+        None with another check, or when the model cannot be loaded (then the most similar
+        sentences are quoted, and a warning says so)."""
+        from rag.generation import ChatLlamaCpp  # here: it loads llama.cpp's native library
+
+        if self.settings.answer_check != "likelihood":
+            return None
+        try:
+            chat = self.chat_model("local")
+        except RagError as error:
+            log.warning("extractive answers are chosen by similarity alone: %s", error)
+            return None
+        if not isinstance(chat, ChatLlamaCpp):
+            log.warning("extractive answers are chosen by similarity alone: %r reads no text", chat)
+            return None
+        return chat.log_probabilities
 
     def question_and_query(self, request: AnswerRequest) -> tuple[str, str]:
         """The question to answer and the text to search for it. A follow-up is rewritten by

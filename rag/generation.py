@@ -378,6 +378,51 @@ class ChatLlamaCpp(BaseChatModel):
         yes, no = _on_model_thread(self.nice, logits_of_yes_and_no)
         return float(1.0 / (1.0 + np.exp(no - yes)))
 
+    def log_probabilities(self, context: str, continuation: str) -> np.ndarray:
+        """The log-probability of each token of `continuation` read after `context`: plain
+        text, no chat template. The prefix shared with the previous call is not read again."""
+
+        def read(stop: threading.Event) -> np.ndarray:
+            llama, lock = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+            given = llama.tokenize(context.encode(), add_bos=False)
+            asked = llama.tokenize(continuation.encode(), add_bos=False)
+            if not given or not asked:
+                raise ValueError("log_probabilities needs a context and a continuation")
+            if len(given) + len(asked) > self.n_ctx:
+                raise PromptTooLongError(
+                    f"{len(given) + len(asked)} tokens do not fit the local model's context "
+                    f"window ({self.n_ctx}); raise generator_context_tokens"
+                )
+            with lock, _stoppable(llama, stop):
+                read_before = llama.input_ids[: llama.n_tokens].tolist()
+                llama.n_tokens = min(Llama.longest_token_prefix(read_before, given), len(given) - 1)
+                llama.eval(given[llama.n_tokens : -1])
+                logits = _logits_of_each(llama, [given[-1], *asked[:-1]], stop)
+            log_norms = np.logaddexp.reduce(logits, axis=1)
+            chosen: np.ndarray = logits[np.arange(len(asked)), asked] - log_norms
+            return chosen
+
+        return _on_model_thread(self.nice, read)
+
+
+def _logits_of_each(llama: Llama, tokens: list[int], stop: threading.Event) -> np.ndarray:
+    """Read `tokens` after what `llama` has read, keeping the next-token logits at each of
+    them. `Llama.eval` keeps only the last token's unless the whole model was loaded with
+    `logits_all` (a context-sized logits buffer for every call), so the batch is run here."""
+    rows = []
+    for start in range(0, len(tokens), llama.n_batch):
+        if stop.is_set():
+            raise _Stopped
+        batch = tokens[start : start + llama.n_batch]
+        llama._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+        llama._batch.set_batch(batch=batch, n_past=llama.n_tokens, logits_all=True)
+        llama._ctx.decode(llama._batch)
+        logits = llama._ctx.get_logits()  # type: ignore[no-untyped-call]
+        rows.append(np.ctypeslib.as_array(logits, shape=(len(batch), llama.n_vocab())).copy())
+        llama.input_ids[llama.n_tokens : llama.n_tokens + len(batch)] = batch
+        llama.n_tokens += len(batch)
+    return np.concatenate(rows)
+
 
 def _chat_formatter(llama: Llama) -> Jinja2ChatFormatter:
     """The model's own chat template, as llama-cpp-python applies it in chat completions."""

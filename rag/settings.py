@@ -306,14 +306,17 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(
         3, description="Most sentences in an extractive answer.", ge=1
     )
-    answer_check: Literal["model", "words"] = Field(
+    answer_check: Literal["model", "words", "likelihood"] = Field(
         "words",
         description=(
             "How extractive mode decides that a sentence answers the question: 'model' asks "
             "the chat model (the local one, or the OpenAI-compatible server when it is the "
             "generator) for the probability that it does, so that a paraphrased question is "
             "answered and a near-miss refused; 'words' quotes the most similar sentences that "
-            "hold the question's names and numbers (no model: fastest, but literal)."
+            "hold the question's names and numbers (no model: fastest, but literal); "
+            "'likelihood' answers when 'words' would, but quotes the sentences that best "
+            "explain the question to the local model (see likelihood_margin): more often the "
+            "right sentence, for a few seconds of the model per answer."
         ),
     )
     answer_check_candidates: int = Field(
@@ -331,6 +334,16 @@ class Settings(BaseSettings):
         ),
         ge=0.0,
         le=1.0,
+    )
+    likelihood_margin: float = Field(
+        0.2,
+        description=(
+            "answer_check = 'likelihood': a candidate sentence is quoted when it raises the "
+            "local model's log-likelihood of the question's tokens (against the question "
+            "alone) to within this many nats per token of the best candidate. 0.2 was chosen "
+            "on the paraphrase set's dev half (BENCHMARKS.md, issue 13)."
+        ),
+        ge=0.0,
     )
 
     quote_backs_generated: bool = Field(

@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2ab8909efb0e4c04.txt"
 SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
 
-# Extractive answers are checked by the local model by default (answer_check = "model"). The
-# tests of extraction itself, and of the CLI and app around it, run without that check: they
-# would otherwise each load the model. tests/test_answer_check.py tests the model check.
+# Extractive answers may be checked by the local model (answer_check = "model" or "likelihood",
+# in a user's environment or rag.toml). The tests of extraction itself, and of the CLI and app
+# around it, run with the words check: they would otherwise each load the model.
+# tests/test_answer_check.py tests the model checks.
 os.environ.setdefault("RAG_ANSWER_CHECK", "words")
 
 

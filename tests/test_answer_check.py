@@ -1,17 +1,29 @@
-"""Extractive answers checked by a model: the control flow with a scripted chat model, the local
-model's yes-probability, and paraphrased and near-miss questions over the real library."""
+"""Extractive answers checked by a model: the control flow with a scripted chat model or scripted
+log-probabilities, the local model's yes-probability and question likelihood, and paraphrased
+and near-miss questions over the real library."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from test_chain import Recorder, no_model
+from test_chain import Recorder, no_model, passage
 
-from rag.answering import ANSWERS_SYSTEM, EXTRACTIVE, AnswerChain, AnswerRequest
+from rag.answering import (
+    ANSWERS_SYSTEM,
+    EXTRACTIVE,
+    AnswerChain,
+    AnswerRequest,
+    Candidate,
+    LogProbabilities,
+    answer_extractively,
+    question_explained,
+)
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
 from rag.library import Library
@@ -76,6 +88,106 @@ def test_without_a_model_extractive_answers_fall_back_to_words(
     assert "no GGUF file here" in caplog.text
 
 
+def explained_by(words: str, calls: list[str]) -> LogProbabilities:
+    """Log-probabilities one nat higher for every token after a context that holds `words`."""
+
+    def log_probabilities(context: str, continuation: str) -> np.ndarray:
+        calls.append(context)
+        return np.full(len(continuation.split()), -3.0 + (words in context))
+
+    return log_probabilities
+
+
+def test_the_sentence_that_explains_the_question_is_quoted(embedder: Embedder):
+    calls: list[str] = []
+    likelihood = explained_by("Chief of Space Operations", calls)
+    settings = Settings(answer_check="likelihood")
+    passages = Recorder(similarity=0.6)(QUESTION, None)
+    by_words = answer_extractively(QUESTION, passages, embedder, settings)
+    answer = answer_extractively(
+        QUESTION, passages, embedder, settings, log_probabilities=likelihood
+    )
+    assert not by_words.refused  # the words check finds the library answers
+    assert [c.quote for c in answer.citations] == ["It is led by the Chief of Space Operations."]
+    assert len(calls) == 3  # the question alone, then after each candidate
+
+
+def test_a_question_the_words_check_refuses_asks_no_model(embedder: Embedder):
+    calls: list[str] = []
+    question = "Who leads the Australian Space Force?"  # "Australian" is in no passage
+    passages = Recorder(similarity=0.6)(question, None)
+    answer = answer_extractively(
+        question,
+        passages,
+        embedder,
+        Settings(answer_check="likelihood"),
+        log_probabilities=explained_by("Chief", calls),
+    )
+    assert answer.refused and not calls
+
+
+def test_candidates_within_the_likelihood_margin_are_quoted_best_first(embedder: Embedder):
+    likelihood = explained_by("Chief of Space Operations", [])
+    settings = Settings(answer_check="likelihood", likelihood_margin=1.5)
+    passages = Recorder(similarity=0.6)(QUESTION, None)
+    answer = answer_extractively(
+        QUESTION, passages, embedder, settings, log_probabilities=likelihood
+    )
+    assert [c.quote for c in answer.citations] == [
+        "It is led by the Chief of Space Operations.",
+        "The Space Force has about 9,400 Guardians.",
+    ]
+
+
+def test_the_likelihood_check_falls_back_to_words_without_the_local_model(
+    embedder: Embedder, caplog: pytest.LogCaptureFixture
+):
+    settings = Settings(judge_citations=False, answer_check="likelihood")
+    oracle = AnswerChain(
+        Recorder(similarity=0.6), embedder, settings, lambda mode: Oracle(yes_to="")
+    )
+    assert oracle.question_log_probabilities() is None
+    assert "reads no text" in caplog.text
+    words = AnswerChain(
+        Recorder(similarity=0.6),
+        embedder,
+        settings.model_copy(update={"answer_check": "words"}),
+        no_model,
+    )
+    assert words.question_log_probabilities() is None
+
+
+@pytest.mark.model
+def test_the_local_model_finds_a_question_explained_by_the_sentence_that_answers_it():
+    from rag.generation import ChatLlamaCpp, chat_model
+
+    local = chat_model(Settings(), "local")
+    assert isinstance(local, ChatLlamaCpp)
+    question = "When was the Space Force set up?"
+    context = "Passage:\nThe Space Force was established on December 20, 2019.\n\nA question:"
+    first = local.log_probabilities(context, " " + question)
+    local.log_probabilities("Something else entirely:", " " + question)
+    again = local.log_probabilities(context, " " + question)
+    assert len(first) >= len(question.split()) and (first <= 0).all()
+    np.testing.assert_allclose(first, again, atol=1e-4)  # nothing left over from the last read
+
+    def candidate(text: str, chunk_id: int) -> Candidate:
+        return Candidate(
+            replace(passage(0.6), chunk_id=chunk_id, text=text, end=len(text)),
+            0,
+            len(text),
+            0.6,
+            0.6,
+        )
+
+    answers = candidate("The Space Force was established on December 20, 2019, as a new branch.", 1)
+    related = candidate("The Space Force has about 9,400 Guardians and 5,000 civilians.", 2)
+    gain_answers, gain_related = question_explained(
+        local.log_probabilities, question, [answers, related]
+    )
+    assert gain_answers > gain_related
+
+
 @pytest.mark.model
 def test_the_local_models_yes_probability_separates_an_answer_from_a_related_sentence():
     from rag.generation import chat_model, yes_probability
@@ -117,6 +229,23 @@ def test_a_paraphrased_question_is_answered_and_a_near_miss_refused(library: Lib
         checked.close()
 
 
+@pytest.mark.model
+def test_the_likelihood_check_quotes_the_sentence_that_answers(library: Library):
+    """A question of the paraphrase set's dev half that the words check answers with the more
+    similar "Five of these vessels ..." sentence; the answering one explained the question
+    better by 0.8 nats a token there."""
+    checked = Library(library.settings.model_copy(update={"answer_check": "likelihood"}))
+    try:
+        answer = checked.ask(
+            "How many U.S.-flagged tankers were signed up for the tanker security program at "
+            "the start of 2026?",
+            mode=EXTRACTIVE,
+        )
+        assert "9 were enrolled in the TSP" in answer.citations[0].quote
+    finally:
+        checked.close()
+
+
 def test_the_threshold_curve_counts_answers_refusals_and_declines():
     import sys
     from pathlib import Path
@@ -136,3 +265,26 @@ def test_the_threshold_curve_counts_answers_refusals_and_declines():
     assert by_threshold[0.1] == (1.0, 0.0, 0.0)
     assert by_threshold[0.25] == (0.5, 0.5, 1.0)
     assert by_threshold[0.55] == (0.0, 0.5, 1.0)
+
+
+def test_the_margin_curve_answers_only_where_the_words_check_does():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from answer_check import margin_curve
+
+    def row(unanswerable: bool, *candidates: tuple[float, bool, bool]) -> dict[str, object]:
+        return {
+            "unanswerable": unanswerable,
+            "candidates": [{"gain": g, "answers": a, "words": w} for g, a, w in candidates],
+        }
+
+    rows = [
+        row(False, (0.5, False, True), (0.8, True, False)),  # the better-explaining one answers
+        row(False, (0.9, True, False)),  # the words check refuses: so does the margin
+        row(True, (0.4, False, True)),
+    ]
+    by_margin = {m: (c, r, d) for m, c, r, d in margin_curve(rows)}
+    assert by_margin[0.0] == (0.5, 0.5, 0.0)
+    assert by_margin[0.5] == (0.5, 0.5, 0.0)
