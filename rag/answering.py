@@ -347,6 +347,9 @@ def candidate_sentences(
             seen.add(key)
             pieces.append((passage, start, end, statement))
             texts.append(text)
+    whole = [not part for part in parts_of_longer_sentences(pieces)]
+    pieces = [piece for piece, is_whole in zip(pieces, whole, strict=True) if is_whole]
+    texts = [text for text, is_whole in zip(texts, whole, strict=True) if is_whole]
     keep = count_of_the_thing(question, expected, pieces, texts, embedder)
     pieces = [piece for piece, kept in zip(pieces, keep, strict=True) if kept]
     texts = [text for text, kept in zip(texts, keep, strict=True) if kept]
@@ -371,6 +374,28 @@ def candidate_sentences(
         for (passage, start, end, statement), text, similarity in zip(
             pieces, texts, similarities, strict=True
         )
+    ]
+
+
+def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> list[bool]:
+    """Whether each (passage, start, end, statement) sentence lies within a longer sentence
+    of the same page: a chunk that begins after "U.S." holds the end of a sentence that the
+    chunk before holds whole, and both would be quoted."""
+    spans = [
+        (passage.document_id, passage.page, passage.start + start, passage.start + end)
+        for passage, start, end, statement in pieces
+        if not statement
+    ]
+    return [
+        not statement
+        and any(
+            (document, page) == (passage.document_id, passage.page)
+            and begin <= passage.start + start
+            and passage.start + end <= finish
+            and finish - begin > end - start
+            for document, page, begin, finish in spans
+        )
+        for passage, start, end, statement in pieces
     ]
 
 

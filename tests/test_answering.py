@@ -308,3 +308,37 @@ def test_a_sentence_split_between_two_pages_is_quoted_whole_citing_both(tmp_path
             assert citation.chunk_id in {p.chunk_id for p in answer.passages}
     finally:
         library.close()
+
+
+def test_a_sentence_cut_where_a_chunk_begins_is_not_quoted_beside_its_whole(embedder):
+    """Overlapping chunks of one page: the second begins after "U.S." inside a sentence the
+    first holds whole; only the whole sentence is a candidate."""
+    from rag.answering import candidate_sentences
+    from rag.records import Passage
+
+    page = (
+        "Russia is modernizing its forces. In a March 2026 testimony, U.S. Strategic Command "
+        "Commander Admiral Richard Correll stated that Russia has around 2,600 strategic nuclear "
+        "warheads. The treaty expired in February 2026."
+    )
+    cut_at = page.index("Strategic Command")
+
+    def chunk(chunk_id: int, start: int, end: int) -> Passage:
+        return Passage(
+            chunk_id=chunk_id,
+            document_id=3,
+            title="Russian Nuclear Forces",
+            file="IF12672.pdf",
+            page=2,
+            start=start,
+            end=end,
+            text=page[start:end],
+            score=1.0,
+        )
+
+    first, second = chunk(1, 0, page.index(" The treaty")), chunk(2, cut_at, len(page))
+    question = "How many strategic warheads does Russia have, according to Strategic Command?"
+    quoted = [c.text for c in candidate_sentences(question, [first, second], embedder)]
+    whole = page[page.index("In a March") : page.index(" The treaty")]
+    assert whole in quoted
+    assert not any(text != whole and text in whole for text in quoted)
