@@ -1118,10 +1118,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         answers quote the sentences that best explain it (`answer_check = 'likelihood'`);
         None with another check, or when the model cannot be loaded (then the most similar
         sentences are quoted, and a warning says so)."""
-        from rag.generation import ChatLlamaCpp  # here: it loads llama.cpp's native library
-
         if self.settings.answer_check != "likelihood":
             return None
+        from rag.generation import ChatLlamaCpp  # here: it loads llama.cpp's native library
+
         try:
             chat = self.chat_model("local")
         except RagError as error:

@@ -281,10 +281,10 @@ def test_the_margin_curve_answers_only_where_the_words_check_does():
         }
 
     rows = [
-        row(False, (0.5, False, True), (0.8, True, False)),  # the better-explaining one answers
+        row(False, (0.8, False, True), (0.7, True, False)),  # answers only within 0.1 of the best
         row(False, (0.9, True, False)),  # the words check refuses: so does the margin
         row(True, (0.4, False, True)),
     ]
     by_margin = {m: (c, r, d) for m, c, r, d in margin_curve(rows)}
-    assert by_margin[0.0] == (0.5, 0.5, 0.0)
-    assert by_margin[0.5] == (0.5, 0.5, 0.0)
+    assert by_margin[0.0] == (0.0, 0.5, 0.0)
+    assert by_margin[0.2] == (0.5, 0.5, 0.0)
