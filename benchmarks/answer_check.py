@@ -79,9 +79,6 @@ def scores(dataset: QASet, out: Path, check: str) -> list[Row]:
                         }
                         for c, value in zip(candidates, values, strict=True)
                     ],
-                    "words_answers": any(
-                        contains_accepted(c.text, item.answers) for c in quoted_by_words
-                    ),
                 }
             )
             out.write_text(json.dumps(rows, indent=1))

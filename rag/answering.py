@@ -478,20 +478,13 @@ def question_explained(
     Zero-Shot Question Generation" (EMNLP 2022)."""
     asked = " " + question
     alone = log_probabilities(ASKED_ALONE, asked)
-    return [
-        float(
-            np.mean(
-                log_probabilities(
-                    ASKED_OF_PASSAGE.format(
-                        title=candidate.passage.title, passage=with_previous_sentence(candidate)
-                    ),
-                    asked,
-                )
-                - alone
-            )
+
+    def after(candidate: Candidate) -> str:
+        return ASKED_OF_PASSAGE.format(
+            title=candidate.passage.title, passage=with_previous_sentence(candidate)
         )
-        for candidate in candidates
-    ]
+
+    return [float(np.mean(log_probabilities(after(c), asked) - alone)) for c in candidates]
 
 
 def best_explaining(

@@ -367,8 +367,7 @@ class ChatLlamaCpp(BaseChatModel):
                 tokens = llama.tokenize(
                     formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
                 )
-                read = llama.input_ids[: llama.n_tokens].tolist()
-                llama.n_tokens = min(Llama.longest_token_prefix(read, tokens), len(tokens) - 1)
+                _keep_shared_prefix(llama, tokens)
                 llama.eval(tokens[llama.n_tokens :])  # at least one token to read
                 last = llama._ctx.get_logits()  # type: ignore[no-untyped-call]
                 logits = np.ctypeslib.as_array(last, shape=(llama.n_vocab(),))
@@ -394,8 +393,7 @@ class ChatLlamaCpp(BaseChatModel):
                     f"window ({self.n_ctx}); raise generator_context_tokens"
                 )
             with lock, _stoppable(llama, stop):
-                read_before = llama.input_ids[: llama.n_tokens].tolist()
-                llama.n_tokens = min(Llama.longest_token_prefix(read_before, given), len(given) - 1)
+                _keep_shared_prefix(llama, given)
                 llama.eval(given[llama.n_tokens : -1])
                 logits = _logits_of_each(llama, [given[-1], *asked[:-1]], stop)
             log_norms = np.logaddexp.reduce(logits, axis=1)
@@ -403,6 +401,13 @@ class ChatLlamaCpp(BaseChatModel):
             return chosen
 
         return _on_model_thread(self.nice, read)
+
+
+def _keep_shared_prefix(llama: Llama, tokens: list[int]) -> None:
+    """Keep what `llama` has read of the start of `tokens` (at most all but the last), so that
+    only the rest is read again."""
+    read = llama.input_ids[: llama.n_tokens].tolist()
+    llama.n_tokens = min(Llama.longest_token_prefix(read, tokens), len(tokens) - 1)
 
 
 def _logits_of_each(llama: Llama, tokens: list[int], stop: threading.Event) -> np.ndarray:
