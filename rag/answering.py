@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.answer_kinds import ExpectedAnswer
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
-from rag.embedding import SavedVectors, SentenceVectors, TextEmbedder
+from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
@@ -249,6 +250,19 @@ def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
 def quotable_texts(text: str) -> list[str]:
     """What `candidate_sentences` embeds of a passage's text: its sentences and row statements."""
     return [statement or text[start:end] for start, end, statement in quotable_pieces(text)]
+
+
+def best_sentence_similarities(
+    question: str, passages: list[Passage], embedder: TextEmbedder
+) -> list[float]:
+    """For each passage, the similarity to the question of its most similar quotable sentence
+    or row (of its whole text where it has none), with the vectors `candidate_sentences`
+    uses."""
+    pieces = [quotable_texts(passage.text) or [passage.text] for passage in passages]
+    vectors = embedder.embed([question, *(text for texts in pieces for text in texts)])
+    similarities = vectors[1:] @ vectors[0]
+    bounds = np.cumsum([0, *map(len, pieces)])
+    return [float(similarities[a:b].max()) for a, b in pairwise(bounds)]
 
 
 # Words for a count of anything: what a sentence counts must be nearer in meaning to what the
@@ -1014,12 +1028,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         embedder: TextEmbedder,
         settings: Settings,
         chat_model: Callable[[str], BaseChatModel],
-        saved_vectors: SavedVectors | None = None,
+        sentence_vectors: SentenceVectors | None = None,
         page_chunks: PageChunks | None = None,
     ) -> None:
         self.retrieve = retrieve
         self.page_chunks = page_chunks
-        self.sentence_vectors = SentenceVectors(embedder, saved=saved_vectors)
+        self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
         self.settings = settings
         self.chat_model = chat_model
         self.model_queue = ModelQueue()

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answering import EXTRACTIVE, AnswerChain, AnswerEvent, AnswerRequest, quotable_texts
+from rag.answering import (
+    EXTRACTIVE,
+    AnswerChain,
+    AnswerEvent,
+    AnswerRequest,
+    best_sentence_similarities,
+    quotable_texts,
+)
 from rag.checking import CheckReport, check_index
 from rag.embedding import (
     TITLE_CONTEXT_TOKENS,
@@ -116,6 +123,12 @@ class Library:
         else:
             path = Path(location) / SENTENCE_VECTORS_FILE
         return SavedVectors(path, f"{self.embedder.name} {self.embedder.backend}")
+
+    @cached_property
+    def sentence_vectors(self) -> SentenceVectors:
+        """Sentence vectors for questions: kept in memory for the sentences met last, and in
+        the saved file."""
+        return SentenceVectors(self.embedder, saved=self.saved_vectors)
 
     @cached_property
     def _sentence_vectors(self) -> SentenceVectors:
@@ -277,7 +290,7 @@ class Library:
             self.embedder,
             self.settings,
             self.chat_model,
-            self.saved_vectors,
+            self.sentence_vectors,
             self.page_chunks,
         )
 
@@ -295,8 +308,17 @@ class Library:
         if candidates is not None:
             settings = settings.model_copy(update={"candidates": candidates})
         return retrieve(
-            self.store(), self.embedder, settings, query, k=k, document_ids=document_ids
+            self.store(),
+            self.embedder,
+            settings,
+            query,
+            k=k,
+            document_ids=document_ids,
+            sentence_similarity=self._best_sentence_similarities,
         )
+
+    def _best_sentence_similarities(self, question: str, passages: list[Passage]) -> list[float]:
+        return best_sentence_similarities(question, passages, self.sentence_vectors)
 
     def page_chunks(self, document_id: int, pages: set[int]) -> list[Passage]:
         """The stored chunks of some pages of a document."""

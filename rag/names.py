@@ -4,8 +4,8 @@ Analysts write "Beijing" for China's government, "Washington" for the United Sta
 Kremlin" for Russia's, "Chinese holders" for holders in China, "the Energy Department" for
 what a report calls DOE; reports mostly write the country or the agency's own name. A
 country's names here are its name, capital, demonym, other spellings and translations
-(countryinfo's data), the abbreviations reports use for a few countries, and the seats of
-government and U.S. federal departments below.
+(countryinfo's data), the abbreviations reports use for a few countries, "America" for the
+United States, and the seats of government and U.S. federal departments below.
 """
 
 from __future__ import annotations
@@ -63,6 +63,13 @@ COUNTRY_ABBREVIATIONS: tuple[tuple[str, ...], ...] = (
     ("uk", "united kingdom", "british"),
     ("uae", "united arab emirates", "emirati"),
 )
+# Names people give a country that countryinfo lacks, with the names reports write.
+EVERYDAY_COUNTRY_NAMES: tuple[tuple[str, ...], ...] = (
+    ("america", "united states", "u.s.", "american"),
+)
+# Regions named after a continent whose name is also a country's everyday name: each stands
+# for itself, so that "Latin America" is not read as the United States.
+REGIONS = frozenset({"latin america", "north america", "south america", "central america"})
 _CAPITAL_SUFFIX = re.compile(r",.*$|\s+D\.C\.$")  # "Washington D.C." is written "Washington"
 # Shorter spellings are codes ("US", "RUS") that read as words once lower-cased.
 MIN_NAME_LETTERS = 4
@@ -103,6 +110,8 @@ def _alias_table() -> dict[str, frozenset[str]]:
         *_country_names(),
         *({seat, *names} for seat, names in GOVERNMENT_SEATS.items()),
         *(set(names) for names in FEDERAL_INSTITUTIONS + COUNTRY_ABBREVIATIONS),
+        *(set(names) for names in EVERYDAY_COUNTRY_NAMES),
+        *({region} for region in REGIONS),
     ]
     for names in groups:
         for name in names:
@@ -133,7 +142,12 @@ def mentions(text: str, names: Iterable[str]) -> bool:
 @lru_cache(maxsize=1)
 def _country_table() -> tuple[dict[str, frozenset[str]], re.Pattern[str]]:
     table: dict[str, set[str]] = {}
-    for names in [*_country_names(), *(set(names) for names in COUNTRY_ABBREVIATIONS)]:
+    groups = [
+        *_country_names(),
+        *(set(names) for names in COUNTRY_ABBREVIATIONS + EVERYDAY_COUNTRY_NAMES),
+        *({region} for region in REGIONS),
+    ]
+    for names in groups:
         for name in names:
             table.setdefault(name, set()).update(names)
     pattern = re.compile(
@@ -146,4 +160,8 @@ def countries_in(text: str) -> list[frozenset[str]]:
     """The countries `text` names (by name, capital, demonym or other spelling), each as all
     of its names, folded."""
     table, pattern = _country_table()
-    return [table[match.group()] for match in pattern.finditer(fold(text))]
+    return [
+        table[match.group()]
+        for match in pattern.finditer(fold(text))
+        if match.group() not in REGIONS
+    ]

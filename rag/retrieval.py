@@ -80,13 +80,23 @@ def zscore_fusion(rankings: list[list[Hit]], weights: list[float]) -> list[tuple
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def fuse(rankings: list[list[Hit]], settings: Settings) -> list[tuple[int, float]]:
+def fuse(
+    rankings: list[list[Hit]], settings: Settings, best_sentences: list[Hit] | None = None
+) -> list[tuple[int, float]]:
     """Dense and lexical rankings, in pairs (the library's, then perhaps the named documents'),
-    merged as `settings.fusion` says, best first."""
+    and perhaps the ranking of the best passages by their best sentence, merged as
+    `settings.fusion` says, best first."""
     weights = [settings.dense_weight, settings.lexical_weight] * (len(rankings) // 2)
+    if best_sentences:
+        rankings = [*rankings, sorted(best_sentences, key=lambda hit: -hit.score)]
+        weights.append(settings.best_sentence_weight)
     if settings.fusion == "zscore":
         return zscore_fusion(rankings, weights)
     return reciprocal_rank_fusion(rankings, weights, settings.rrf_k)
+
+
+SentenceSimilarity = Callable[[str, list[Passage]], list[float]]
+"""similarity(question, passages): each passage's best sentence's similarity to the question."""
 
 
 _TOKEN = re.compile(r"[^\s,;:?!()\"“”]+")
@@ -378,8 +388,11 @@ def retrieve(
     *,
     k: int | None = None,
     document_ids: list[int] | None = None,
+    sentence_similarity: SentenceSimilarity | None = None,
 ) -> list[Passage]:
-    """The `k` passages that best match the question, each with its cosine similarity to it."""
+    """The `k` passages that best match the question, each with its cosine similarity to it;
+    with `sentence_similarity`, the best ones ranked by their best sentence too
+    (`Settings.best_sentence_weight`)."""
     k = k or settings.top_k
     query_vector = embedder.embed([question], prompt_name=QUERY)[0]
 
@@ -400,6 +413,9 @@ def retrieve(
         if named:
             found += rankings(named)
         fused = fuse(found, settings)
+        if sentence_similarity and settings.best_sentence_weight:
+            best = best_sentence_hits(store, fused, named, question, settings, sentence_similarity)
+            fused = fuse(found, settings, best)
         titles = named_statements(question) if settings.statement_pages_first else []
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
@@ -418,6 +434,25 @@ def retrieve(
         replace(p, score=scores[p.chunk_id], dense_similarity=float(similarity))
         for p, similarity in zip(passages, similarities, strict=True)
     ]
+
+
+def best_sentence_hits(
+    store: DocumentStore,
+    fused: list[tuple[int, float]],
+    named: list[int],
+    question: str,
+    settings: Settings,
+    similarity: SentenceSimilarity,
+) -> list[Hit]:
+    """The first `best_sentence_depth` fused passages, each scored by its best sentence's
+    similarity to the question; when the question names documents, only theirs: another
+    report's sentence may be nearer the question's words without being about its subject."""
+    head = store.passages([chunk_id for chunk_id, _ in fused[: settings.best_sentence_depth]])
+    if named:
+        head = [passage for passage in head if passage.document_id in set(named)]
+    if not head:
+        return []
+    return [Hit(p.chunk_id, s) for p, s in zip(head, similarity(question, head), strict=True)]
 
 
 def _named(

@@ -262,6 +262,22 @@ class Settings(BaseSettings):
             "(fast) and 0.57 -> 0.86 (quality); BENCHMARKS.md, issue 13."
         ),
     )
+    best_sentence_weight: float = Field(
+        0.0,
+        description=(
+            "Weight of a third ranking in fusion: the first `best_sentence_depth` fused "
+            "passages ranked by the similarity of their best quotable sentence to the question "
+            "('zscore': standardised over those passages). A long passage whose one sentence "
+            "answers is less like the question as a whole than that sentence is. 0 (the fast "
+            "preset's 200-token chunks: no gain on the paraphrase dev half) leaves it out; the "
+            "quality preset's 512-token chunks take 0.5 (dev Hit@1 0.7875 -> 0.85; "
+            "BENCHMARKS.md, issue 13)."
+        ),
+        ge=0,
+    )
+    best_sentence_depth: int = Field(
+        10, description="How many of the best fused passages `best_sentence_weight` reorders.", ge=1
+    )
 
     # Answering
     generator: Literal["extractive", "local", "openai"] = Field(
@@ -574,6 +590,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "chunk_tokens": 512,
         "chunk_overlap_tokens": 64,
         "candidates": 200,
+        "best_sentence_weight": 0.5,  # chosen on the paraphrase dev half (BENCHMARKS.md, issue 13)
         # MiniLM's thresholds carried over by quantile on the paraphrase dev half
         # (benchmarks/calibrate_thresholds.py; BENCHMARKS.md, issue 13)
         "min_relevance": 0.37,

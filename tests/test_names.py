@@ -1,5 +1,5 @@
 from rag.answering import covers_key_terms, key_terms
-from rag.names import fold, mentions, names_in
+from rag.names import countries_in, fold, mentions, names_in
 
 
 def test_a_capital_a_demonym_and_a_government_seat_name_their_country():
@@ -7,6 +7,15 @@ def test_a_capital_a_demonym_and_a_government_seat_name_their_country():
     assert "china" in found["beijing"]
     assert "russia" in found["kremlin"]
     assert "china" in found["chinese"]
+
+
+def test_america_names_the_united_states_and_latin_america_itself():
+    question = "What share of the world's oil did America burn in 2005?"
+    context = "In 2005, the United States accounted for just under 25 percent of world oil use."
+    assert covers_key_terms(key_terms(question), context, question)
+    (name, others), *_ = names_in("Which crops does Latin America export?")
+    assert name == "latin america" and others == {"latin america"}
+    assert countries_in("Latin America") == [] and "united states" in countries_in("America")[0]
 
 
 def test_a_name_of_several_words_is_one_name():

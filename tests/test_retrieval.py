@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
 from conftest import make_pdf, settings_for
 
+from rag.answering import best_sentence_similarities
+from rag.embedding import SentenceVectors
 from rag.ingesting import TextDocument
 from rag.library import Library
 from rag.records import DocumentInfo, Passage
@@ -8,6 +11,7 @@ from rag.retrieval import (
     DocumentNames,
     LibraryRetriever,
     document_to_passage,
+    fuse,
     identity_words,
     named_documents,
     named_statements,
@@ -18,6 +22,7 @@ from rag.retrieval import (
     statement_pages_first,
     zscore_fusion,
 )
+from rag.settings import Settings
 from rag.store import Hit
 
 
@@ -51,6 +56,97 @@ def test_zscore_fusion_of_one_ranking_or_equal_scores():
     assert [c for c, _ in zscore_fusion([[Hit(5, 2.0), Hit(6, 3.0)], []], [1.0, 1.0])] == [6, 5]
     assert zscore_fusion([[Hit(7, 0.5)], [Hit(7, 9.0)]], [1.0, 1.0]) == [(7, 0.0)]
     assert zscore_fusion([[], []], [1.0, 1.0]) == []
+
+
+def test_the_best_sentences_are_a_third_ranking_in_fusion():
+    dense = [Hit(1, 0.9), Hit(2, 0.6), Hit(3, 0.3)]  # z: sqrt(1.5) x (1, 0, -1)
+    lexical = [Hit(1, 12.0), Hit(2, 4.0)]  # z: 1, -1
+    best = [Hit(1, 0.2), Hit(2, 0.9), Hit(3, 0.5)]  # each passage's best sentence
+    settings = Settings(fusion="zscore", dense_weight=0.7, lexical_weight=0.3)
+    z_dense = np.array([1.0, 0.0, -1.0]) * 1.5**0.5
+    z_lexical = np.array([1.0, -1.0, -1.0])  # chunk 3 absent: the lowest z
+    z_best = (np.array([0.2, 0.9, 0.5]) - 0.5333333) / np.std([0.2, 0.9, 0.5])
+    for weight, order in [(0.5, [1, 2, 3]), (2.0, [2, 1, 3])]:
+        with_best = settings.model_copy(update={"best_sentence_weight": weight})
+        fused = fuse([dense, lexical], with_best, best)
+        expected = 0.7 * z_dense + 0.3 * z_lexical + weight * z_best
+        assert dict(fused) == pytest.approx(dict(zip([1, 2, 3], expected, strict=True)))
+        assert [chunk_id for chunk_id, _ in fused] == order
+    assert fuse([dense, lexical], settings, []) == fuse([dense, lexical], settings)
+
+
+def test_the_best_sentences_are_ranked_by_similarity_in_rank_fusion():
+    dense, lexical = [Hit(1, 0.9), Hit(2, 0.6)], [Hit(2, 5.0), Hit(1, 4.0)]
+    settings = Settings(
+        fusion="rrf", rrf_k=60, dense_weight=1.0, lexical_weight=1.0, best_sentence_weight=1.0
+    )
+    fused = dict(fuse([dense, lexical], settings, [Hit(1, 0.3), Hit(2, 0.8)]))
+    assert fused[2] == pytest.approx(2 / 61 + 1 / 62)  # its sentence ranks first
+    assert fused[1] == pytest.approx(1 / 61 + 2 / 62)
+
+
+def test_a_passage_scores_as_its_best_sentence(embedder):
+    answer = "Last year 1,240 container vessels visited the harbour of Valmora."
+    text = f"The council approved the budget for schools in March. {answer} Parking got dearer."
+    listing = "Valmora | 1,240 | 2024"  # no sentence to quote: the whole text counts
+    passages = [_passage(1, 1, 1, text), _passage(2, 2, 1, listing)]
+    question = "How many container ships called at Valmora last year?"
+    similarities = best_sentence_similarities(question, passages, SentenceVectors(embedder))
+    asked, *vectors = (embedder.embed([text])[0] for text in (question, answer, listing))
+    assert similarities == pytest.approx([vector @ asked for vector in vectors], abs=1e-6)
+
+
+# The overview is nearer the question as a whole; one sentence of the budget answers it.
+VALMORA = [
+    TextDocument(
+        "harbour_overview.txt",
+        "Valmora harbour",
+        "Valmora harbour is the busiest on the coast. Container ships of every size call "
+        "there. In 2023 its quays were repaired and its channel dredged. Its cranes are the "
+        "newest in the region.",
+    ),
+    TextDocument(
+        "city_budget.txt",
+        "Valmora city budget",
+        "The city council approved the budget for schools, roads and parks in March. Spending "
+        "on parks rose after a wet winter damaged several playgrounds. Road repairs took the "
+        "largest share of the maintenance budget. Last year 1,240 container vessels visited "
+        "Valmora's harbour. The council also raised the fee for parking permits in the "
+        "old town. Libraries kept their opening hours. Street lights were replaced with LEDs.",
+    ),
+    *(
+        TextDocument(f"note_{n}.txt", title, f"{title}. {text}")
+        for n, (title, text) in enumerate(
+            [
+                (
+                    "Rainfall in Valmora",
+                    "Rain was above average in spring. Reservoirs filled by May.",
+                ),
+                ("Valmora schools", "Valmora opened two primary schools. Class sizes fell to 24."),
+                (
+                    "Valmora airport",
+                    "The airport served two million passengers. A runway opened in June.",
+                ),
+                (
+                    "Fishing fleet",
+                    "The fishing fleet landed less cod than before. Prices rose at the market.",
+                ),
+            ]
+        )
+    ),
+]
+
+
+def test_the_passage_whose_sentence_answers_comes_first(tmp_path):
+    library = Library(settings_for(tmp_path / "index", best_sentence_weight=1.0))
+    try:
+        library.ingest_texts(VALMORA)
+        question = "How many container vessels visited Valmora's harbour last year?"
+        assert library.retrieve(question)[0].file == "city_budget.txt"
+        library.settings = library.settings.model_copy(update={"best_sentence_weight": 0.0})
+        assert library.retrieve(question)[0].file == "harbour_overview.txt"
+    finally:
+        library.close()
 
 
 def test_retriever_returns_documents_with_citation_metadata(library):
@@ -390,7 +486,12 @@ def test_the_report_a_question_names_by_its_file_name_is_retrieved_first(tmp_pat
             "acme_2023_annual_report.txt",
             "Our sales for the fi",
         )
-        library.settings = library.settings.model_copy(update={"named_documents": False})
+        # the other report's sentence is nearer the question: its passage stays second
+        library.settings = library.settings.model_copy(update={"best_sentence_weight": 0.5})
+        assert library.retrieve(question)[0].file == "acme_2023_annual_report.txt"
+        library.settings = library.settings.model_copy(
+            update={"named_documents": False, "best_sentence_weight": 0.0}
+        )
         assert library.retrieve(question)[0].file != "acme_2023_annual_report.txt"
     finally:
         library.close()
