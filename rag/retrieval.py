@@ -497,6 +497,7 @@ class LibraryRetriever(BaseRetriever):
     settings: Settings
     k: int | None = None
     document_ids: list[int] | None = None
+    sentence_similarity: SentenceSimilarity | None = None  # see `retrieve`
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -508,5 +509,6 @@ class LibraryRetriever(BaseRetriever):
             query,
             k=self.k,
             document_ids=self.document_ids,
+            sentence_similarity=self.sentence_similarity,
         )
         return [passage_to_document(p) for p in passages]
