@@ -80,6 +80,9 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     assert not is_prose("Xu et al., “SoK: Decentralized Exchanges,” p. 5.")  # ends with its page
     assert is_prose("The technologies to extract raw seabed material vary by mineral deposit.")
     assert is_prose("The fund's report gives the total on p. 5 of its annex for 2024.")
+    # a footnote whose number the PDF's text glues to its first word
+    assert not is_prose("11See also GAO, Renewable Energy, GAO-06-629 (Washington, D.C.: 2006).")
+    assert is_prose("3D printers made 40 parts for the Navy in 2024.")
 
 
 @pytest.mark.parametrize(
