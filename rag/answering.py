@@ -101,7 +101,7 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
 # to other reports ("See CRS In Focus IF11684, ...")
 _NOISE = re.compile(
     r"https?://|www\.|^\d{1,3}(?:\s+[A-Z(]|[A-Z][a-z])|\bpp\. \d|\bp\. \d+\W*$|\(hereinafter\b|"
-    r"\.{4,}|^\W{0,2}See\b"
+    r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: "
 )
 _WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")  # a word of four letters or more
 HEADING_CAPITALS = 0.7  # share of capitalised longer words that makes a line a heading

@@ -83,6 +83,13 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     # a footnote whose number the PDF's text glues to its first word
     assert not is_prose("11See also GAO, Renewable Energy, GAO-06-629 (Washington, D.C.: 2006).")
     assert is_prose("3D printers made 40 parts for the Navy in 2024.")
+    # a chart's caption and source line: the chart's values are not in the text
+    assert not is_prose(
+        "Figure 3: DOE’s Budget Authority for Renewable, Fossil, and Nuclear R&D, Fiscal Years "
+        "1978 through 2005 Dollars in millions Fiscal year Source: GAO analysis of DOE data."
+    )
+    assert not is_prose("Source: GAO analysis of Energy Information Administration data.")
+    assert is_prose("The figure of 3 percent comes from the source we cite below.")
 
 
 @pytest.mark.parametrize(
