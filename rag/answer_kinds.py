@@ -118,7 +118,10 @@ _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
         AnswerKind.AMOUNT,
         _any(
             r"\bhow (?:much|large|big|far|high|low|heavy|deep|wide)\b",
-            r"\bwhat(?: [\w-]+){0,4} (?:rate|level|size|amount|total)\b",
+            # a measured quantity (the numeric answer types of Li and Roth's question classes)
+            r"\bwhat(?: [\w-]+){0,4} (?:rate|level|size|amount|total|value|figure|score|"
+            r"concentration|depth|height|length|width|weight|speed|temperature|capacity|volume|"
+            r"distance)s?\b",
             r"\bcuánto\b",
             r"\bcombien\b",
             r"\bсколько\b",

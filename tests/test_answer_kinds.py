@@ -28,6 +28,12 @@ from rag.answer_kinds import (
         ("By how much has the cost of wind power fallen?", AnswerKind.AMOUNT),
         ("How much floor space did the contractor manage?", AnswerKind.AMOUNT),
         ("What was the dollar-yen exchange rate after the intervention?", AnswerKind.AMOUNT),
+        (
+            "What concentration of the fissile isotope does bomb-grade uranium reach?",
+            AnswerKind.AMOUNT,
+        ),
+        ("At what water depths would the mining machines work?", AnswerKind.AMOUNT),
+        ("What minimum performance score must the contractor reach?", AnswerKind.AMOUNT),
         ("When did Panama take over the canal?", AnswerKind.DATE),
         ("Since what year has the United States been a net debtor?", AnswerKind.DATE),
         ("How long ago did NOAA last issue a license?", AnswerKind.DATE),
