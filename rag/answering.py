@@ -240,11 +240,13 @@ def past_run_in_heading(text: str, start: int, end: int) -> int:
 def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
     """The prose sentences and table rows of a passage's text that an answer may quote:
     (start, end, the row read as a statement, or "" for a sentence), a sentence without a
-    heading run into it."""
+    heading run into it. A question the report asks itself answers nothing."""
     sentences = [
         (past_run_in_heading(text, start, end), end, "")
         for start, end in sentence_spans(text)
-        if is_prose(text[start:end]) and "|" not in text[start:end]
+        if is_prose(text[start:end])
+        and "|" not in text[start:end]
+        and not text[start:end].rstrip(" \"”’)").endswith("?")
     ]
     return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
 

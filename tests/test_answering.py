@@ -71,6 +71,17 @@ def test_figure_questions_in_other_words_are_answered_with_the_figure(library):
         assert figure in answer.text, (question, answer.text)
 
 
+def test_a_question_the_report_asks_is_not_quoted_as_an_answer():
+    from rag.answering import quotable_texts
+
+    text = (
+        "Are intelligence agencies addressing the risks of biometric technologies? "
+        "IARPA's program to detect such spoofing is called Odin. "
+        "Will it be \u201cready in time?\u201d"
+    )
+    assert quotable_texts(text) == ["IARPA's program to detect such spoofing is called Odin."]
+
+
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
     from rag.answering import is_prose
 
