@@ -418,15 +418,15 @@ def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> li
 
 
 def select_sentences(candidates: list[Candidate], settings: Settings) -> list[Candidate]:
-    """The best sentence and close runners-up, if the best is relevant enough to quote."""
-    ranked = sorted(candidates, key=lambda c: -c.score)
-    if not ranked or ranked[0].similarity < settings.min_sentence_relevance:
+    """The best of the sentences relevant enough to quote, and its close runners-up."""
+    ranked = sorted(
+        (c for c in candidates if c.similarity >= settings.min_sentence_relevance),
+        key=lambda c: -c.score,
+    )
+    if not ranked:
         return []
     floor = ranked[0].score - SELECTION_MARGIN
-    chosen = [
-        c for c in ranked if c.score >= floor and c.similarity >= settings.min_sentence_relevance
-    ]
-    return chosen[: settings.max_answer_sentences]
+    return [c for c in ranked if c.score >= floor][: settings.max_answer_sentences]
 
 
 AnswerProbability = Callable[[str, Candidate], float]

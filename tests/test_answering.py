@@ -363,3 +363,17 @@ def test_a_sentence_cut_where_a_chunk_begins_is_not_quoted_beside_its_whole(embe
     whole = page[page.index("In a March") : page.index(" The treaty")]
     assert whole in quoted
     assert not any(text != whole and text in whole for text in quoted)
+
+
+def test_a_sentence_below_the_relevance_bar_does_not_veto_one_above_it():
+    from rag.answering import Candidate, select_sentences
+    from rag.records import Passage
+    from rag.settings import Settings
+
+    text = "The ISA issued 17 contracts in the zone. The zone is up to 3.4 miles deep."
+    passage = Passage(1, 1, "Report", "report.pdf", 1, 0, len(text), text, 1.0)
+    shares_words = Candidate(passage, 0, 39, similarity=0.37, score=0.50)
+    answers = Candidate(passage, 40, len(text), similarity=0.46, score=0.46)
+    settings = Settings(min_sentence_relevance=0.43)
+    assert select_sentences([shares_words, answers], settings) == [answers]
+    assert select_sentences([shares_words], settings) == []
