@@ -246,7 +246,7 @@ def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
         for start, end in sentence_spans(text)
         if is_prose(text[start:end])
         and "|" not in text[start:end]
-        and not text[start:end].rstrip(" \"”’)").endswith("?")
+        and not text[start:end].rstrip(' "”’)').endswith("?")
     ]
     return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
 

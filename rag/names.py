@@ -5,7 +5,8 @@ Kremlin" for Russia's, "Chinese holders" for holders in China, "the Energy Depar
 what a report calls DOE; reports mostly write the country or the agency's own name. A
 country's names here are its name, capital, demonym, other spellings and translations
 (countryinfo's data), the abbreviations reports use for a few countries, "America" for the
-United States, and the seats of government and U.S. federal departments below.
+United States, the seats of government and U.S. federal departments below, and groups of
+countries ("the Gulf states") with their members.
 """
 
 from __future__ import annotations
@@ -63,6 +64,19 @@ COUNTRY_ABBREVIATIONS: tuple[tuple[str, ...], ...] = (
     ("uk", "united kingdom", "british"),
     ("uae", "united arab emirates", "emirati"),
 )
+# Groups of countries an analyst names where reports name the countries ("the Gulf states"
+# for Oman, Kuwait and Saudi Arabia). A group stands for its members, not a member for its
+# group: a question about Kuwait is not answered by a sentence about Oman.
+_GULF = ("bahrain", "kuwait", "oman", "qatar", "saudi arabia", "united arab emirates", "uae")
+COUNTRY_GROUPS: dict[str, tuple[str, ...]] = {
+    "gulf states": _GULF,
+    "gulf countries": _GULF,
+    "gulf nations": _GULF,
+    "gulf monarchies": _GULF,
+    "baltic states": ("estonia", "latvia", "lithuania"),
+    "nordic countries": ("denmark", "finland", "iceland", "norway", "sweden"),
+    "benelux": ("belgium", "netherlands", "luxembourg"),
+}
 # Names people give a country that countryinfo lacks, with the names reports write.
 EVERYDAY_COUNTRY_NAMES: tuple[tuple[str, ...], ...] = (
     ("america", "united states", "u.s.", "american"),
@@ -116,6 +130,8 @@ def _alias_table() -> dict[str, frozenset[str]]:
     for names in groups:
         for name in names:
             table.setdefault(name, set()).update(names)
+    for group, members in COUNTRY_GROUPS.items():
+        table[group] = {group, *members}
     return {name: frozenset(names) for name, names in table.items()}
 
 

@@ -18,6 +18,14 @@ def test_america_names_the_united_states_and_latin_america_itself():
     assert countries_in("Latin America") == [] and "united states" in countries_in("America")[0]
 
 
+def test_a_group_of_countries_is_covered_by_its_members_and_not_the_reverse():
+    question = "Which Gulf states that Iran had attacked welcomed the truce?"
+    context = "Oman, Kuwait and Saudi Arabia, all attacked by Iran, welcomed the ceasefire."
+    assert covers_key_terms(key_terms(question), context, question)
+    about_kuwait = "Did Kuwait welcome the truce?"
+    assert not covers_key_terms(key_terms(about_kuwait), "Oman welcomed it.", about_kuwait)
+
+
 def test_a_name_of_several_words_is_one_name():
     (name, others), *_ = names_in("How much did Buenos Aires draw on the swap?")
     assert name == "buenos aires" and "argentina" in others
