@@ -6,8 +6,9 @@ then for each company a question naming it and a year. Timed per question, in th
 
 - reading every document's identity words for the question (what retrieval did before the
   index: `named_documents` over the store's document list);
-- retrieval's `_named`: the store's document list, then the cached `DocumentNames` index;
-- `store.documents()` alone, which `_named` still reads to know the documents are unchanged.
+- retrieval's `_named`: the store's generation (the document list is read again only when it
+  has changed), then the cached `DocumentNames` index;
+- `store.documents()` alone, which `_named` read for every question before the generation.
 
     .venv/bin/python benchmarks/named_documents.py [--documents 10000] [--folder /tmp/named]
 """
@@ -93,9 +94,9 @@ def main() -> None:
             for _ in range(3)
         ]
         print(f"{args.documents} documents, {len(questions)} questions; ms per question, 3 rounds")
-        print("every document's words | _named (cached index) | store.documents() alone")
+        print("every document's words | _named (cached list, index) | store.documents() alone")
         for every, cached, listing in rounds:
-            print(f"{every:22.1f} | {cached:20.1f} | {listing:23.1f}")
+            print(f"{every:22.1f} | {cached:27.1f} | {listing:23.1f}")
     finally:
         store.close()
         shutil.rmtree(args.folder, ignore_errors=True)

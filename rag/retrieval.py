@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -455,6 +456,22 @@ def best_sentence_hits(
     return [Hit(p.chunk_id, s) for p, s in zip(head, similarity(question, head), strict=True)]
 
 
+_DOCUMENT_LISTS: WeakKeyDictionary[DocumentStore, tuple[int, list[DocumentInfo]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _documents(store: DocumentStore) -> list[DocumentInfo]:
+    """The store's documents, read again only when its generation has changed: at 10,000
+    documents the list costs 110-140 ms a question (BENCHMARKS.md, issue 13)."""
+    generation = store.generation()
+    known = _DOCUMENT_LISTS.get(store)
+    if known is None or known[0] != generation:
+        known = (generation, store.documents())
+        _DOCUMENT_LISTS[store] = known
+    return known[1]
+
+
 def _named(
     store: DocumentStore, settings: Settings, question: str, document_ids: list[int] | None
 ) -> list[int]:
@@ -469,7 +486,7 @@ def _named(
 
     if not question_names(question):
         return []  # the document list is not read
-    documents = store.documents()
+    documents = _documents(store)
     names = _document_names(tuple(documents))  # built again only when the documents change
     if document_ids is not None:
         allowed = set(document_ids)

@@ -495,3 +495,19 @@ def test_the_report_a_question_names_by_its_file_name_is_retrieved_first(tmp_pat
         assert library.retrieve(question)[0].file != "acme_2023_annual_report.txt"
     finally:
         library.close()
+
+
+def test_the_document_list_is_read_again_only_after_a_write(tmp_path):
+    from rag.retrieval import _documents
+    from rag.store.sqlite_faiss import SqliteFaissStore
+    from rag.store.testing import DIM, MODEL, make_document
+
+    store = SqliteFaissStore(tmp_path / "index", MODEL, DIM, create=True)
+    try:
+        store.put_document(make_document("/lib/acme_2023.txt", ["Revenue rose."], seed=1))
+        first = _documents(store)
+        assert _documents(store) is first  # unchanged: not read again
+        store.put_document(make_document("/lib/globex_2023.txt", ["Revenue fell."], seed=2))
+        assert [d.file for d in _documents(store)] == ["acme_2023.txt", "globex_2023.txt"]
+    finally:
+        store.close()

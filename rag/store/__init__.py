@@ -140,6 +140,11 @@ class DocumentStore(Protocol):
         """Every document, ordered by file, then id."""
         ...
 
+    def generation(self) -> int:
+        """A number that every committed write changes, by any process: what was read at one
+        generation still holds while it is unchanged. Cheaper to read than any list."""
+        ...
+
     def find_documents(self, reference: str) -> list[DocumentInfo]:
         """Documents whose id, file, file name, source path or title equals `reference`."""
         ...

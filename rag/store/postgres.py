@@ -131,6 +131,10 @@ _DOCUMENT_COLUMNS = """d.id, d.file, d.source, d.title, d.format, d.content_hash
     (SELECT count(*) FROM rag_chunks c WHERE c.document_id = d.id), d.added_at, d.prepared_with"""
 
 
+# Every write transaction ends by counting itself (`PostgresStore.generation`).
+_NEXT_GENERATION = """INSERT INTO rag_meta(key, value) VALUES ('generation', '1')
+ON CONFLICT (key) DO UPDATE SET value = (rag_meta.value::bigint + 1)::text"""
+
 log = logging.getLogger(__name__)
 
 
@@ -392,6 +396,7 @@ class PostgresStore:
         with self._lock, self._reported(), self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield self._db
+            self._db.execute(_NEXT_GENERATION)
 
     def _rows(
         self, query: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
@@ -667,6 +672,10 @@ class PostgresStore:
     def documents(self) -> list[DocumentInfo]:
         rows = self._rows(f"SELECT {_DOCUMENT_COLUMNS} FROM rag_documents d ORDER BY d.file, d.id")
         return [DocumentInfo(*row) for row in rows]
+
+    def generation(self) -> int:
+        rows = self._rows("SELECT value FROM rag_meta WHERE key = 'generation'")
+        return int(rows[0][0]) if rows else 0
 
     def find_documents(self, reference: str) -> list[DocumentInfo]:
         rows = self._rows(

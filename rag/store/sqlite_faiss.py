@@ -665,6 +665,10 @@ class SqliteFaissStore:
             ).fetchall()
         return [DocumentInfo(*row) for row in rows]
 
+    def generation(self) -> int:
+        with self._read():
+            return self._generation()
+
     def find_documents(self, reference: str) -> list[DocumentInfo]:
         matches = []
         for document in self.documents():

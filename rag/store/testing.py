@@ -223,6 +223,25 @@ class WritingTests(_Opened):
         assert found is not None and found.prepared_with == "chunks of 8 words"
         assert [d.prepared_with for d in store.documents()] == ["chunks of 8 words"]
 
+    def test_every_write_changes_the_generation_and_no_read_does(
+        self, store: DocumentStore
+    ) -> None:
+        seen = [store.generation()]
+        store.put_document(make_document("/lib/a.txt", ["One."], seed=1))
+        seen.append(store.generation())
+        store.documents(), store.search_dense(unit(1), k=1), store.search_lexical("One", k=1)
+        assert store.generation() == seen[-1]
+        replaced = store.put_document(make_document("/lib/a.txt", ["Two."], seed=2))
+        seen.append(store.generation())
+        store.put_documents([make_document("/lib/b.txt", ["Three."], seed=3)])
+        seen.append(store.generation())
+        store.remove_document(replaced.id)
+        seen.append(store.generation())
+        with pytest.raises(DocumentNotFoundError):
+            store.remove_document(replaced.id)
+        assert store.generation() == seen[-1]
+        assert len(set(seen)) == len(seen)
+
     def test_a_stored_document_copies_with_its_ids(self, opened: StoreOpener) -> None:
         store = opened()
         store.put_document(make_document("/lib/a.txt", ["First words."], seed=1))
@@ -468,6 +487,15 @@ class ConcurrencyTests(_Opened):
         writer.put_document(make_document("/lib/a.txt", ["Fresh."], seed=1))  # not flushed
         assert len(reader.search_dense(unit(1), k=5)) == 1
         assert reader.document_by_source("/lib/a.txt") is not None
+
+    def test_a_reader_sees_another_connections_write_in_the_generation(
+        self, opened: StoreOpener
+    ) -> None:
+        writer = opened()
+        reader = opened(create=False)
+        before = reader.generation()
+        writer.put_document(make_document("/lib/a.txt", ["Fresh."], seed=1))
+        assert reader.generation() != before
 
     def test_a_snapshot_never_sees_a_concurrent_writer(self, opened: StoreOpener) -> None:
         writer = opened()
