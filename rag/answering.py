@@ -155,12 +155,19 @@ class KeyTerm:
         )
 
 
+# "IOUs", "ATMs", "ICBMs": a class of things, not one entity; whether the passages speak of
+# it is a matter of meaning, as for any common noun.
+_PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
+
+
 def key_terms(question: str) -> list[KeyTerm]:
     """Names and numbers in the question (not its first word), lower-cased; names stemmed, and
-    with the other names of the place or institution they name."""
+    with the other names of the place or institution they name. A plural acronym is no name."""
     named = names_in(question)
     terms: dict[str, KeyTerm] = {}
     for match in _KEY_TERM.finditer(question.strip()):
+        if _PLURAL_ACRONYM.fullmatch(match.group(1)):
+            continue
         word = match.group(1).lower().replace(",", "").split("'")[0].split("’")[0]
         word = _name_part(word, named)
         term = stem(word) if word.isalpha() else word

@@ -26,6 +26,11 @@ def test_a_group_of_countries_is_covered_by_its_members_and_not_the_reverse():
     assert not covers_key_terms(key_terms(about_kuwait), "Oman welcomed it.", about_kuwait)
 
 
+def test_a_plural_acronym_is_a_kind_of_thing_not_a_name():
+    terms = [t.term for t in key_terms("How many IOUs did NATO and the ECB hold in 2025?")]
+    assert terms == ["nato", "ecb", "2025"]
+
+
 def test_a_name_of_several_words_is_one_name():
     (name, others), *_ = names_in("How much did Buenos Aires draw on the swap?")
     assert name == "buenos aires" and "argentina" in others
