@@ -450,7 +450,8 @@ def best_sentence_hits(
     report's sentence may be nearer the question's words without being about its subject."""
     head = store.passages([chunk_id for chunk_id, _ in fused[: settings.best_sentence_depth]])
     if named:
-        head = [passage for passage in head if passage.document_id in set(named)]
+        subjects = set(named)
+        head = [passage for passage in head if passage.document_id in subjects]
     if not head:
         return []
     return [Hit(p.chunk_id, s) for p, s in zip(head, similarity(question, head), strict=True)]
@@ -463,7 +464,7 @@ _DOCUMENT_LISTS: WeakKeyDictionary[DocumentStore, tuple[int, list[DocumentInfo]]
 
 def _documents(store: DocumentStore) -> list[DocumentInfo]:
     """The store's documents, read again only when its generation has changed: at 10,000
-    documents the list costs 110-140 ms a question (BENCHMARKS.md, issue 13)."""
+    documents the list costs 50-140 ms a question (BENCHMARKS.md, issue 13)."""
     generation = store.generation()
     known = _DOCUMENT_LISTS.get(store)
     if known is None or known[0] != generation:

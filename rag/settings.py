@@ -276,7 +276,9 @@ class Settings(BaseSettings):
         ge=0,
     )
     best_sentence_depth: int = Field(
-        10, description="How many of the best fused passages `best_sentence_weight` reorders.", ge=1
+        10,
+        description="How many of the best fused passages the best-sentence ranking scores.",
+        ge=1,
     )
 
     # Answering
