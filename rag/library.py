@@ -323,7 +323,7 @@ class Library:
     def page_chunks(self, document_id: int, pages: set[int]) -> list[Passage]:
         """The stored chunks of some pages of a document."""
         store = self.store()
-        return [p for p in store.passages(store.chunk_ids([document_id])) if p.page in pages]
+        return store.passages(store.page_chunk_ids(document_id, pages))
 
     def source_view(self, citation: Citation) -> SourceView:
         """What the source pane shows for a citation: its document, page and quoted span."""

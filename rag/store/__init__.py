@@ -8,7 +8,7 @@ suite every backend passes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +134,10 @@ class DocumentStore(Protocol):
 
     def chunk_ids(self, document_ids: list[int] | None = None) -> list[int]:
         """The chunk ids of these documents (None: of every document), ascending."""
+        ...
+
+    def page_chunk_ids(self, document_id: int, pages: Collection[int]) -> list[int]:
+        """The chunk ids of these pages of a document, ascending."""
         ...
 
     def documents(self) -> list[DocumentInfo]:

@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -733,6 +733,14 @@ class PostgresStore:
                 "SELECT id FROM rag_chunks WHERE document_id = ANY(%s::bigint[]) ORDER BY id",
                 (document_ids,),
             )
+        return [int(row[0]) for row in rows]
+
+    def page_chunk_ids(self, document_id: int, pages: Collection[int]) -> list[int]:
+        rows = self._rows(
+            "SELECT id FROM rag_chunks WHERE document_id = %s AND page = ANY(%s::int[]) "
+            "ORDER BY id",
+            (document_id, sorted(pages)),
+        )
         return [int(row[0]) for row in rows]
 
     def search_dense(

@@ -21,7 +21,7 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -676,6 +676,16 @@ class SqliteFaissStore:
             if reference == str(document.id) or reference in names:
                 matches.append(document)
         return matches
+
+    def page_chunk_ids(self, document_id: int, pages: Collection[int]) -> list[int]:
+        numbers = sorted(pages)
+        marks = ",".join("?" * len(numbers))
+        with self._read():
+            rows = self._db.execute(
+                f"SELECT id FROM chunks WHERE document_id=? AND page IN ({marks}) ORDER BY id",
+                [document_id, *numbers],
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def _allowed_chunk_ids(self, document_ids: list[int]) -> np.ndarray:
         marks = ",".join("?" * len(document_ids))

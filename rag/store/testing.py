@@ -352,6 +352,19 @@ class ReadingTests(_Opened):
         with pytest.raises(DocumentNotFoundError):
             store.page(plain.id, 1)
 
+    def test_the_chunks_of_some_pages_of_a_document(self, store: DocumentStore) -> None:
+        texts = ["Page one a.", "Page two a.", "Page three a.", "Page one b.", "Page two b."]
+        info = store.put_document(make_document("/lib/a.txt", texts, seed=1, pages=3))
+        store.put_document(make_document("/lib/b.txt", ["Other page one."], seed=9, pages=1))
+        chunks = store.page_chunk_ids(info.id, {1, 3})
+        assert [p.text for p in store.passages(chunks)] == [
+            "Page one a.",
+            "Page three a.",
+            "Page one b.",
+        ]
+        assert chunks == sorted(chunks)
+        assert store.page_chunk_ids(info.id, {7}) == []
+
     def test_passages_keep_the_order_asked_and_skip_unknown_ids(self, store: DocumentStore) -> None:
         info = store.put_document(make_document("/lib/a.txt", ["Alpha.", "Beta.", "Gamma."]))
         ids = store.chunk_ids()
