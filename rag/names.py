@@ -117,29 +117,49 @@ def _strings(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-@lru_cache(maxsize=1)
-def _alias_table() -> dict[str, frozenset[str]]:
-    table: dict[str, set[str]] = {}
-    groups = [
+def _country_groups() -> list[set[str]]:
+    """Each country's names (name, capital, demonym, other spellings, abbreviations, everyday
+    names), and each region by itself."""
+    return [
         *_country_names(),
-        *({seat, *names} for seat, names in GOVERNMENT_SEATS.items()),
-        *(set(names) for names in FEDERAL_INSTITUTIONS + COUNTRY_ABBREVIATIONS),
-        *(set(names) for names in EVERYDAY_COUNTRY_NAMES),
+        *(set(names) for names in COUNTRY_ABBREVIATIONS + EVERYDAY_COUNTRY_NAMES),
         *({region} for region in REGIONS),
     ]
+
+
+def _merged(groups: Iterable[set[str]]) -> dict[str, frozenset[str]]:
+    """Each name with every name of every group it belongs to."""
+    table: dict[str, set[str]] = {}
     for names in groups:
         for name in names:
             table.setdefault(name, set()).update(names)
-    for group, members in COUNTRY_GROUPS.items():
-        table[group] = {group, *members}
     return {name: frozenset(names) for name, names in table.items()}
+
+
+def _whole_words(names: Iterable[str]) -> re.Pattern[str]:
+    """Any of `names`, longest first, as whole words."""
+    ordered = sorted(names, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(name) for name in ordered) + r")\b")
+
+
+@lru_cache(maxsize=1)
+def _alias_table() -> dict[str, frozenset[str]]:
+    table = _merged(
+        [
+            *_country_groups(),
+            *({seat, *names} for seat, names in GOVERNMENT_SEATS.items()),
+            *(set(names) for names in FEDERAL_INSTITUTIONS),
+        ]
+    )
+    # a group names its members, but a member does not name its group
+    return table | {
+        group: frozenset({group, *members}) for group, members in COUNTRY_GROUPS.items()
+    }
 
 
 @lru_cache(maxsize=1)
 def _name_pattern() -> re.Pattern[str]:
-    """Every known name, longest first, as whole words."""
-    names = sorted(_alias_table(), key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(name) for name in names) + r")\b")
+    return _whole_words(_alias_table())
 
 
 def names_in(text: str) -> list[tuple[str, frozenset[str]]]:
@@ -157,19 +177,8 @@ def mentions(text: str, names: Iterable[str]) -> bool:
 
 @lru_cache(maxsize=1)
 def _country_table() -> tuple[dict[str, frozenset[str]], re.Pattern[str]]:
-    table: dict[str, set[str]] = {}
-    groups = [
-        *_country_names(),
-        *(set(names) for names in COUNTRY_ABBREVIATIONS + EVERYDAY_COUNTRY_NAMES),
-        *({region} for region in REGIONS),
-    ]
-    for names in groups:
-        for name in names:
-            table.setdefault(name, set()).update(names)
-    pattern = re.compile(
-        r"\b(?:" + "|".join(re.escape(n) for n in sorted(table, key=len, reverse=True)) + r")\b"
-    )
-    return {name: frozenset(names) for name, names in table.items()}, pattern
+    table = _merged(_country_groups())
+    return table, _whole_words(table)
 
 
 def countries_in(text: str) -> list[frozenset[str]]:
