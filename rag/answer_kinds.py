@@ -363,6 +363,14 @@ def _plural(word: str) -> bool:
     )
 
 
+def _head(phrase: tuple[str, ...]) -> tuple[str, ...]:
+    """The noun a counted phrase is about: its last plural word ("commands" of "three field
+    commands", "people" of "12 million people living"); the whole phrase when none is plural
+    ("a 15-point proposal")."""
+    plurals = [word for word in phrase if _plural(word)]
+    return plurals[-1:] or phrase
+
+
 def counted_thing(question: str) -> str | None:
     """The plural noun naming what an English question asks to count, lower-cased, or None
     when it asks for no count or its noun cannot be told ("how many were ...")."""
@@ -477,17 +485,20 @@ class ExpectedAnswer:
         )
 
     def counted_words(self, sentence: str) -> list[str]:
-        """The words naming what the sentence's counts count: those after each count and after
-        "number of" ("the number of ships ... was about 130"); every content word of the
-        sentence when a count is followed by none ("killing 40")."""
+        """The words naming what the sentence's counts count: the `_head` of the words after
+        each count and after "number of" ("the number of ships ... was about 130 each day");
+        every content word of the sentence when a count is followed by none and no "number of"
+        says ("killing 40")."""
         counts = [
             figure
             for figure in figures(sentence)
             if _answers(AnswerKind.COUNT, figure, self.stated, self.question_stems)
         ]
-        if any(not figure.counted for figure in counts):
+        numbered = [
+            _head(words_after(sentence[match.end() :]))
+            for match in re.finditer(r"\bnumbers? of\b", sentence, re.IGNORECASE)
+        ]
+        if not any(numbered) and any(not figure.counted for figure in counts):
             return [word for word in content_words(sentence) if word.isalpha()]
-        named = [word for figure in counts for word in figure.counted]
-        for match in re.finditer(r"\bnumbers? of\b", sentence, re.IGNORECASE):
-            named.extend(words_after(sentence[match.end() :]))
-        return list(dict.fromkeys(named))
+        phrases = [_head(figure.counted) for figure in counts] + numbered
+        return list(dict.fromkeys(word for phrase in phrases for word in phrase))

@@ -281,15 +281,28 @@ def best_sentence_similarities(
 ANY_THING = ("things", "items", "units", "number")
 
 
+def broader(word: str, thing: str) -> bool:
+    """Whether `word` is the head of the compound `thing`, and so names a wider class: "ships"
+    of "warships", "workers" of "farmworkers". A count of ships is not a count of warships."""
+    word_stem, thing_stem = stem(word), stem(thing)
+    return len(thing_stem) - len(word_stem) >= 3 and thing_stem.endswith(word_stem)
+
+
 def counts_the_thing(thing: str, counted: list[list[str]], embedder: TextEmbedder) -> list[bool]:
     """For each sentence's counted words (`ExpectedAnswer.counted_words`), whether one names
     the thing the question counts: the same word by stem, or a word nearer to it in meaning than
-    every word of ANY_THING is. No threshold is fitted: each model's own sense of "a thing"
-    is the bar."""
+    every word of ANY_THING is, unless it is `broader`. No threshold is fitted: each model's
+    own sense of "a thing" is the bar."""
     thing_stem = stem(thing)
     by_stem = [any(stem(word) == thing_stem for word in named) for named in counted]
     unresolved = sorted(
-        {word for named, hit in zip(counted, by_stem, strict=True) if not hit for word in named}
+        {
+            word
+            for named, hit in zip(counted, by_stem, strict=True)
+            if not hit
+            for word in named
+            if not broader(word, thing)
+        }
     )
     if not unresolved:
         return by_stem

@@ -161,6 +161,8 @@ def test_a_heading_run_into_a_sentence_is_left_out_of_its_quote(sentence, quoted
         ("satellites", ["field", "commands"], False),
         ("stations", ["biorefineries"], False),
         ("users", ["coins"], False),
+        ("warships", ["ships"], False),  # broader: a count of all ships
+        ("ships", ["warships"], True),
     ],
 )
 def test_a_count_answers_how_many_only_if_it_counts_the_thing_asked_about(
