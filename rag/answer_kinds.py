@@ -367,7 +367,7 @@ def _head(phrase: tuple[str, ...]) -> tuple[str, ...]:
     """The noun a counted phrase is about: its last plural word ("commands" of "three field
     commands", "people" of "12 million people living"); the whole phrase when none is plural
     ("a 15-point proposal")."""
-    plurals = [word for word in phrase if _plural(word)]
+    plurals = tuple(word for word in phrase if _plural(word))
     return plurals[-1:] or phrase
 
 
