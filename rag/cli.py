@@ -66,6 +66,8 @@ def _print_report(report: IngestReport) -> None:
     )
     for file, reason in report.skipped:
         print(f"  skipped {file}: {reason}")
+    for note in report.language_notes():
+        print(f"  note: {note}")
 
 
 def command_ingest(args: argparse.Namespace) -> int:

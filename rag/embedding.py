@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import yaml
 
 from rag.errors import ModelUnavailableError
 from rag.models import DEFAULT_CACHE_DIR, offline_environment, resolve_embedding_model
@@ -145,6 +147,29 @@ def load_encoder(
     return TorchEncoder(path, threads)
 
 
+def card_languages(model_folder: Path) -> frozenset[str] | None:
+    """The ISO 639-1 codes of a model card's `language` field (the front matter of the
+    folder's README.md, as Hugging Face writes it: "language: en"); None when the card
+    declares none or there is no card, as for EmbeddingGemma's, which reads 100 languages."""
+    try:
+        text = (model_folder / "README.md").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    front = re.match(r"---\n(.*?)\n---", text, re.DOTALL)
+    if front is None:
+        return None
+    try:
+        declared = yaml.safe_load(front.group(1)) or {}
+    except yaml.YAMLError:
+        return None
+    languages = declared.get("language") if isinstance(declared, dict) else None
+    if isinstance(languages, str):
+        languages = [languages]
+    if not isinstance(languages, list) or not languages:
+        return None
+    return frozenset(str(code).lower() for code in languages)
+
+
 class TextEmbedder(Protocol):
     """What searching and answering need of an embedding model (`Embedder` is one)."""
 
@@ -194,6 +219,11 @@ class Embedder:
     @property
     def dimension(self) -> int:
         return self.encoder.dimension
+
+    @cached_property
+    def languages(self) -> frozenset[str] | None:
+        """The languages the model was trained for, as its model card declares them."""
+        return card_languages(self.path)
 
     @property
     def max_tokens(self) -> int:

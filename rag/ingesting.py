@@ -26,6 +26,7 @@ from rag.normalising import normalised_text
 from rag.records import LoadedFile, Page
 from rag.splitting import Splitter
 from rag.store import DocumentStore, NewDocument
+from rag.text import language
 
 CHECKPOINT_SECONDS = 30.0
 PREFETCH_FILES = 4  # files loaded and split ahead of the embedder, per reading process
@@ -73,6 +74,13 @@ class TextDocument:
 
 # The vectors of a document loaded and split, until its batch is embedded.
 _NO_VECTORS = np.empty((0, 0), dtype=np.float32)
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
+    "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",
+    "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
+}  # fmt: skip
+LANGUAGE_SAMPLE = 100_000  # characters of a document read to tell its language (~13 ms)
+MIN_LANGUAGE_SAMPLE = 200  # a shorter text's language is not told reliably: it is not judged
 
 
 @dataclass
@@ -86,10 +94,21 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     cancelled: bool = False  # stopped before the end; what was stored stays
+    # (file, ISO 639-1 code): indexed, but in a language the embedding model was not made for
+    other_languages: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def files_seen(self) -> int:
         return len(self.indexed) + len(self.unchanged) + len(self.skipped)
+
+    def language_notes(self) -> list[str]:
+        """A line for each document in a language the embedding model was not made for."""
+        return [
+            f"{file} is written in {LANGUAGE_NAMES.get(code, code)}, which the embedding model "
+            "was not made for: questions will rarely find it. The quality preset's model reads "
+            'it (--preset quality, or preset = "quality" in rag.toml).'
+            for file, code in self.other_languages
+        ]
 
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files in all)
@@ -204,8 +223,10 @@ class Ingestor:
         pdf: PdfReading | None = None,
         workers: int = 1,
         on_stored: Callable[[NewDocument], None] | None = None,
+        languages: frozenset[str] | None = None,
     ) -> None:
         self.store = store
+        self.languages = languages  # those the embedding model reads; None: any
         self.on_stored = on_stored  # called with each document once it is stored
         self.embedder = embedder
         self.splitter = splitter
@@ -289,6 +310,7 @@ class Ingestor:
                 if prepared is None:
                     report.unchanged.append(source.file)
                     continue
+                self._note_language(prepared, report)
                 pending.add(prepared)
             pending.store_all()
         finally:
@@ -301,6 +323,18 @@ class Ingestor:
             progress("", len(sources), len(sources))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _note_language(self, document: NewDocument, report: IngestReport) -> None:
+        """Record a document written in a language the embedding model does not read: it is
+        indexed, but a question will rarely find it."""
+        if self.languages is None:
+            return
+        text = " ".join(page.text for page in document.pages)[:LANGUAGE_SAMPLE]
+        if len(text) < MIN_LANGUAGE_SAMPLE:
+            return
+        written_in = language(text)
+        if written_in not in self.languages:
+            report.other_languages.append((document.file, written_in))
 
     def _prepare(self, source: SourceFile) -> NewDocument | None:
         """The file loaded and split; None when the index holds it unchanged."""
@@ -338,20 +372,20 @@ class Ingestor:
             if not chunks:
                 report.skipped.append((document.id, "no text to index"))
                 continue
-            pending.add(
-                NewDocument(
-                    source=document.source,
-                    file=document.id,
-                    title=document.title,
-                    format="text",
-                    content_hash=document.content_hash,
-                    size=len(document.text.encode()),
-                    pages=[page],
-                    chunks=chunks,
-                    vectors=_NO_VECTORS,
-                    prepared_with=prepared_with,
-                )
+            prepared = NewDocument(
+                source=document.source,
+                file=document.id,
+                title=document.title,
+                format="text",
+                content_hash=document.content_hash,
+                size=len(document.text.encode()),
+                pages=[page],
+                chunks=chunks,
+                vectors=_NO_VECTORS,
+                prepared_with=prepared_with,
             )
+            self._note_language(prepared, report)
+            pending.add(prepared)
         pending.store_all()
         self.store.flush()
         if progress:

@@ -107,6 +107,7 @@ class Library:
             pdf=PdfReading(self.ocr(), self.settings.pdf_tables),
             workers=self.settings.ingest_workers or max(1, (os.cpu_count() or 1) - 1),
             on_stored=self._embed_sentences if embed_sentences else None,
+            languages=self.embedder.languages,
         )
 
     @cached_property

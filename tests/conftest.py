@@ -51,6 +51,7 @@ def library_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = library.ingest([ROOT / "corpus", ROOT / "seeds"])
     library.close()
     assert not report.skipped, report.skipped
+    assert not report.other_languages, report.other_languages  # English, as the model
     return index_dir
 
 

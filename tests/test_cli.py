@@ -147,3 +147,18 @@ def test_the_terminal_says_why_the_answer_is_quoted_instead_of_the_models(capsys
     stream_to_terminal(unchecked, SEED_QUESTION, "local", None, [])
     shown = capsys.readouterr().out
     assert f"answer did not pass the checks; quoted from the library:\n{text} [1]" in shown
+
+
+def test_ingest_names_a_report_in_a_language_the_model_was_not_made_for(tmp_path: Path):
+    folder = tmp_path / "library"
+    folder.mkdir()
+    report = ROOT / "benchmarks" / "questions" / "multilingual" / "canal-de-panama.md"
+    (folder / report.name).write_text(report.read_text())
+    (folder / "seed.txt").write_text(SEED.read_text())
+
+    ingested = rag("ingest", str(folder), "--index", str(tmp_path / "index"), "--quiet")
+    assert ingested.returncode == 0, ingested.stderr
+    assert "2 indexed" in ingested.stdout
+    notes = [line for line in ingested.stdout.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "canal-de-panama.md is written in Spanish" in notes[0], notes
+    assert "--preset quality" in notes[0]

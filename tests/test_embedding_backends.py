@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import AUTO, TORCH, Embedder, TorchEncoder, get_embedder
+from rag.embedding import AUTO, TORCH, Embedder, TorchEncoder, card_languages, get_embedder
 from rag.errors import ModelUnavailableError
 from rag.models import DEFAULT_CACHE_DIR, sha256_of
 from rag.onnx_embedding import FP32, INT8, MANIFEST, MIN_COSINE, exported_model, weights_file
@@ -268,3 +268,22 @@ def test_saved_sentence_vectors_wait_for_their_folder_and_survive_a_damaged_file
     assert np.array_equal(got, expected)
     assert "sentence vectors are not saved" in caplog.text
     assert damaged.read_bytes() == b"not a database" * 100  # left as it was
+
+
+@pytest.mark.parametrize(
+    ("card", "languages"),
+    [
+        ("---\nlanguage: en\nlicense: apache-2.0\n---\n# A model", {"en"}),
+        ("---\nlanguage:\n- en\n- ES\n---\n", {"en", "es"}),
+        ("---\nlicense: gemma\n---\n# Reads 100 languages", None),  # declares none
+        ("# A card without front matter\nlanguage: en", None),
+        ("---\nlanguage: [en\n---\n", None),  # not YAML
+    ],
+)
+def test_the_languages_a_model_card_declares(tmp_path: Path, card: str, languages):
+    (tmp_path / "README.md").write_text(card)
+    assert card_languages(tmp_path) == languages
+
+
+def test_a_model_without_a_card_declares_no_languages(tmp_path: Path):
+    assert card_languages(tmp_path) is None

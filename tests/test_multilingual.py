@@ -11,6 +11,7 @@ from conftest import ROOT, settings_for
 
 from rag.answering import EXTRACTIVE, candidate_sentences
 from rag.embedding import Embedder
+from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Passage
 
@@ -18,12 +19,31 @@ REPORTS = ROOT / "benchmarks" / "questions" / "multilingual"
 
 
 @pytest.fixture(scope="module")
-def multilingual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, IngestReport]]:
     library = Library(settings_for(tmp_path_factory.mktemp("multilingual"), answer_check="words"))
     report = library.ingest([REPORTS])
     assert len(report.indexed) == 3, report
-    yield library
+    yield library, report
     library.close()
+
+
+@pytest.fixture(scope="module")
+def multilingual(ingested: tuple[Library, IngestReport]) -> Library:
+    return ingested[0]
+
+
+def test_ingest_notes_reports_in_languages_the_default_model_was_not_made_for(
+    ingested: tuple[Library, IngestReport],
+):
+    library, report = ingested
+    assert library.embedder.languages == {"en"}  # all-MiniLM-L6-v2's model card
+    assert sorted(report.other_languages) == [
+        ("canal-de-panama.md", "es"),
+        ("transsibirskaya-magistral.md", "ru"),
+        ("tunnel-sous-la-manche.md", "fr"),
+    ]
+    notes = report.language_notes()
+    assert any(note.startswith("canal-de-panama.md is written in Spanish") for note in notes)
 
 
 @pytest.mark.parametrize(

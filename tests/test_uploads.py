@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
-from conftest import make_pdf, settings_for
+from conftest import ROOT, make_pdf, settings_for
 
 from rag.errors import UnreadableFileError
 from rag.library import Library
@@ -217,5 +217,19 @@ def test_app_upload_and_removal_refresh_every_document_picker(tmp_path: Path):
         for picker in (chat, remove, brief):
             assert [value for _, value in picker["choices"]] == [kept_id]
         assert chat["value"] == [] and brief["value"] == [kept_id]
+    finally:
+        library.close()
+
+
+def test_app_upload_names_a_report_in_a_language_the_model_was_not_made_for(tmp_path: Path):
+    from ui.app import App
+
+    library = Library(settings_for(tmp_path / "index"))
+    report = ROOT / "benchmarks" / "questions" / "multilingual" / "tunnel-sous-la-manche.md"
+    try:
+        *_, message, _ = App(library).upload([str(report)], None, progress=NO_PROGRESS)
+        added, note = message.split("\n\n")
+        assert added == "Added **tunnel-sous-la-manche.md**."
+        assert note.startswith("tunnel-sous-la-manche.md is written in French"), note
     finally:
         library.close()

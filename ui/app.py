@@ -310,6 +310,7 @@ class App:
             lines.insert(0, "Cancelled: the files added so far stay; upload the others again.")
         lines += [f"**{file}** is already in the library." for file in report.unchanged]
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
+        lines += report.language_notes()
         return (*self.library_view(scope, brief_scope, "\n\n".join(lines)), None)
 
     def remove(
