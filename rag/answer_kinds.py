@@ -12,6 +12,11 @@ A count answers "how many satellites" only if it counts satellites, or things of
 `ExpectedAnswer.counted_words` gives the words that say what a sentence's counts count, and
 `rag.answering.counts_the_thing` compares them with the question's (`counted_thing`).
 
+"Which senator ...", "Who is the current Secretary of ...?" ask for a person: a sentence that
+names only offices and institutions ("reports to the civilian Secretary of the Air Force")
+does not answer, one with a person's name the question does not give may
+(`person_named`: a titled name or two capitalised words that are not an institution's).
+
 A question that sets its time ("in 2005", "at the end of 2021", "by April 2026") is not
 answered by a sentence about other years only: "3-5 submarines in the 2030s" does not say how
 many were delivered by April 2026.
@@ -35,6 +40,7 @@ class AnswerKind(StrEnum):
     DURATION = "duration"  # how long: a number, years and "99-year" included
     AMOUNT = "amount"  # how much, how large, which rate: a number that is not a bare year
     COUNTRY = "country"  # which country: a country the question does not name
+    PERSON = "person"  # which senator, who is the Secretary: a person's name
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -45,6 +51,22 @@ _MONEY_WORDS = (
     r"spen[dt]|spending|costs?|pa(?:y|id)|price[sd]?|worth|fund(?:s|ed|ing)?|budget|revenues?|"
     r"sales|earn(?:s|ed)?|invest(?:s|ed)?|raised?|lost|loss(?:es)?|owed?|debt|money|dollars?|"
     r"borrow(?:s|ed)?|fees?|loans?|lend|lent|grants?|tax(?:es)?"
+)
+# Titles of a person, which "which ..." or "who is the ..." asks to name; "general" only
+# before a verb ("Which general heads ...", not "what general approach").
+_TITLES = (
+    r"senators?|representatives?|lawmakers?|legislators?|admirals?|ministers?|secretary|"
+    r"secretaries|presidents?|vice president|prime minister|chair|chairman|chairwoman|"
+    r"chairperson|directors?|administrators?|commanders?|ambassadors?|governors?|judges?|"
+    r"justices?|ceo|chief executive|spokes(?:man|woman|person)|envoys?|negotiators?|"
+    r"diplomats?|mayors?|generals?(?= (?:is|was|are|were|has|had|will|now|currently|heads|"
+    r"leads|commands|oversees|runs|did|does)\b|\?)"
+)
+# Roles that name a person only after "who is the ...": "which official figures" does not.
+_ROLES = rf"{_TITLES}|officials?|head|chief|leaders?|person|individual|founders?"
+_TITLES_ES_FR = (
+    r"qu[eé] (?:senador(?:a|es)?|ministr[oa]s?|president[ea]s?)\b|"
+    r"quel(?:le)? (?:sénat(?:eur|rice)|ministre|président(?:e)?)\b"
 )
 # First match wins: "by how much ... cost" asks for a change (an amount), not a price.
 _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
@@ -90,6 +112,19 @@ _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
             r"\bqu[eé] pa[ií]s(?:es)?\b",
             r"\bquels? pays\b",
             r"\bкак(?:ая|ие|ой|ую) стран\w*",
+        ),
+    ),
+    (
+        AnswerKind.PERSON,
+        _any(
+            rf"\b(?:which|what)(?: [\w-]+){{0,2}} (?:{_TITLES})\b",
+            rf"\bwho (?:is|was|will be|became|becomes)(?: now| currently)? "
+            rf"(?:the|its|their|a|[\w.-]+['’]s)"
+            rf"(?: [\w'’-]+){{0,3}}? (?:{_ROLES})\b",
+            # "who leads ..." may be answered by an office ("the Chief of Space Operations")
+            r"\bwho (?:took over|succeeded|replaced)\b",
+            r"\bwhat is the name of the (?:person|official|man|woman)\b",
+            _TITLES_ES_FR,
         ),
     ),
     (
@@ -249,10 +284,20 @@ def words_after(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+# "Eleven of the remaining 12 studies" counts studies.
+_PARTITIVE = re.compile(
+    r"\s+of\s+(?:(?:the|these|those|its|their|all|remaining|other|[\d,.]+)\s+)*", re.IGNORECASE
+)
+
+
 def _counted(hyphened: str | None, measure: str | None, rest: str) -> tuple[str, ...]:
     """What a number counts: its hyphened word or measure ("15-point", "300 kilograms"), then
-    the `words_after` it."""
+    the `words_after` it, or after "of the" when it counts a part ("eleven of the 12
+    studies")."""
     word = (hyphened or "").lstrip("-").lower() or (measure or "").strip().lower()
+    partitive = None if word else _PARTITIVE.match(rest)
+    if partitive:
+        rest = rest[partitive.end() :]
     return ((word,) if word.isalpha() else ()) + words_after(rest)
 
 
@@ -364,11 +409,17 @@ def _plural(word: str) -> bool:
 
 
 def _head(phrase: tuple[str, ...]) -> tuple[str, ...]:
-    """The noun a counted phrase is about: its last plural word ("commands" of "three field
-    commands", "people" of "12 million people living"); the whole phrase when none is plural
-    ("a 15-point proposal")."""
-    plurals = tuple(word for word in phrase if _plural(word))
-    return plurals[-1:] or phrase
+    """The noun a counted phrase is about: its last plural word before a participle that
+    follows one ("commands" of "three field commands", "people" of "12 million people living
+    in poverty", "studies" of "12 studies examined free samples"); the whole phrase when none
+    is plural ("a 15-point proposal")."""
+    plurals: list[str] = []
+    for word in phrase:
+        if plurals and word.endswith(("ed", "ing")):
+            break
+        if _plural(word):
+            plurals.append(word)
+    return tuple(plurals[-1:]) or phrase
 
 
 def counted_thing(question: str) -> str | None:
@@ -438,6 +489,102 @@ def about_the_time(period: tuple[int, int] | None, sentence: str) -> bool:
     return any(start <= last and first <= end for start, end in stated)
 
 
+# Words of an institution's, a document's or a place's name, not of a person's: "Combat Forces
+# Command", "Space Training and Readiness Command", "Clarion-Clipperton Zone".
+_NOT_PERSONAL = frozenset(
+    """act administration agency agreement air alliance appendix army association authority
+    bank base board budget bureau center centre chapter code command commands commission
+    committee company congress convention corporation corps council county court defense
+    defence department district division energy exchange federal figure fleet force forces
+    foundation fund government group guard gulf house index initiative institute
+    international island islands law market member members ministry national nations navy
+    note ocean office operations order organization organisation page part party plan
+    program programme province readiness region report republic reserve river rule sea
+    secretariat section security senate service services source space station states
+    strait strategy system systems table title training treaty trust union united
+    university zone january february march april may june july august september october
+    november december monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+# A person's title before the name: "President Trump", "Gen. Chance Saltzman".
+_TITLE_WORDS = frozenset(
+    """president senator sen secretary general gen admiral adm dr mr ms mrs rep representative
+    governor gov minister director chairman chairwoman chair judge justice ambassador
+    commissioner administrator lt col maj capt vice prime""".split()
+)
+_NAME_JOINERS = frozenset("of and de del da van von al bin le la".split())
+_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|\S")
+
+
+def _bare(token: str) -> str:
+    return re.sub(r"['’]s$", "", token).rstrip(".,").casefold()
+
+
+def name_runs(sentence: str) -> list[tuple[str | None, list[str]]]:
+    """The runs of capitalised words in a sentence ("Combat Forces Command", "Space Training
+    and Readiness Command"), each with the word before it (lower-cased; None at the start).
+    A sentence's first word starts a run only when the next word is capitalised too."""
+    tokens = _TOKEN.findall(sentence)
+    runs: list[tuple[str | None, list[str]]] = []
+    run: list[str] = []
+    before: str | None = None
+    for index, token in enumerate(tokens):
+        capital = token[0].isupper() and (index > 0 or (len(tokens) > 1 and tokens[1][0].isupper()))
+        if capital or (run and token.casefold() in _NAME_JOINERS and index + 1 < len(tokens)):
+            if not run:
+                before = tokens[index - 1].casefold() if index else None
+            run.append(token)
+            continue
+        if run:
+            while run[-1].casefold() in _NAME_JOINERS:
+                run.pop()
+            runs.append((before, run))
+            run = []
+    if run:
+        runs.append((before, run))
+    return runs
+
+
+def person_named(sentence: str, question: str) -> bool:
+    """Whether the sentence names a person the question does not: a titled name ("Senator
+    Smith", "Gen. Chance Saltzman") or two or more capitalised words that are not an
+    institution's, a place's or a document's ("Leticia Carvalho"), not after "the"."""
+    asked = {_bare(token) for token in _TOKEN.findall(question)}
+    for before, whole in name_runs(sentence):
+        for run in _split_at(whole, {"of", "and"}):  # "Leticia Carvalho of Brazil"
+            if _names_a_person(before, run, asked):
+                return True
+    return False
+
+
+def _split_at(run: list[str], joiners: set[str]) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    for token in run:
+        if token.casefold() in joiners:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [part for part in parts if part]
+
+
+def _names_a_person(before: str | None, run: list[str], asked: set[str]) -> bool:
+    """Whether a run of capitalised words is a person's name the question does not give."""
+    while run and _bare(run[0]) in STOPWORDS:  # "The Chief ...", "In Congress"
+        before, run = _bare(run[0]), run[1:]
+    titled = False
+    while run and _bare(run[0]) in _TITLE_WORDS:
+        run, titled = run[1:], True
+    words = [_bare(token) for token in run]
+    return bool(
+        words
+        and (titled or len(words) >= 2)
+        and before != "the"
+        and not any(word in _NOT_PERSONAL for word in words)
+        and not any(token.isupper() and len(token) > 2 for token in run)  # an acronym
+        and not names_in(" ".join(run))
+        and words[-1] not in asked  # "President Donald Trump" is the question's "Trump"
+    )
+
+
 @dataclass(frozen=True)
 class ExpectedAnswer:
     """What a question's answer must hold: a figure of its kind that it does not state itself,
@@ -449,6 +596,7 @@ class ExpectedAnswer:
     period: tuple[int, int] | None = None  # the years of "in 2005", "between 2008 and 2017"
     places: frozenset[str] = frozenset()  # every name of the places the question names
     counted: str | None = None  # what a count question counts: "satellites"
+    question: str = ""  # a person asked for is not one the question names
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
@@ -465,6 +613,7 @@ class ExpectedAnswer:
             asked_period(question),
             places,
             counted_thing(question),
+            question,
         )
 
     def held_by(self, sentence: str, table_row: bool = False) -> bool:
@@ -478,6 +627,8 @@ class ExpectedAnswer:
         kind = self.kind
         if kind is AnswerKind.COUNTRY:
             return any(not names & self.places for names in countries_in(sentence))
+        if kind is AnswerKind.PERSON:
+            return person_named(sentence, self.question)
         if table_row and kind in (AnswerKind.MONEY, AnswerKind.SHARE):
             kind = AnswerKind.AMOUNT
         return kind is None or any(

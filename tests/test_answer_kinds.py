@@ -11,6 +11,7 @@ from rag.answer_kinds import (
     counted_thing,
     expected_kind,
     figures,
+    person_named,
     stated_periods,
 )
 
@@ -46,7 +47,17 @@ from rag.answer_kinds import (
         ("Which country will give the most to the seabed authority's budget?", AnswerKind.COUNTRY),
         ("¿Qué país compra más cobre peruano?", AnswerKind.COUNTRY),
         ("Quels pays utilisent le tunnel ?", AnswerKind.COUNTRY),
-        ("Who leads the Space Force?", None),
+        ("Who leads the Space Force?", None),  # an office may answer
+        ("Which senator praised the ceasefire?", AnswerKind.PERSON),
+        ("Which general currently heads the training command?", AnswerKind.PERSON),
+        ("Who is the current Secretary of the Air Force?", AnswerKind.PERSON),
+        ("Who was Peru's president when police seized the cocaine?", AnswerKind.PERSON),
+        ("Who took over as head of the seabed authority in 2025?", AnswerKind.PERSON),
+        ("¿Qué ministro firmó el acuerdo?", AnswerKind.PERSON),
+        ("What general approach did the auditors take?", None),
+        ("What executive order did the President sign?", None),
+        ("Which official figures does the report use?", None),
+        ("Who has more deployed warheads, Washington or Moscow?", None),
         ("Why did the seabed authority miss its deadline?", None),
         # a conjunction, not a question of time
         ("¿Qué hicieron las autoridades cuando bajó el agua del embalse?", None),
@@ -332,6 +343,11 @@ def test_what_a_count_question_counts(question, thing):
             "As of October 2006, 106 biorefineries were operating throughout the country.",
             ["biorefineries"],
         ),
+        (
+            "How many hospitals?",
+            "Eleven of the remaining 12 studies examined free formula samples in hospitals.",
+            ["studies"],  # a part of what it counts
+        ),
         # "number of" says what a count followed by no noun counts
         (
             "How many ships?",
@@ -348,3 +364,47 @@ def test_what_a_count_question_counts(question, thing):
 )
 def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, words):
     assert ExpectedAnswer.of(question).counted_words(sentence) == words
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "names"),
+    [
+        (
+            "Who is the current Secretary of the Air Force?",
+            "The Chief of Space Operations (CSO) is the highest-ranking uniformed space advisor "
+            "and reports to the civilian Secretary of the Air Force.",
+            False,
+        ),
+        (
+            "Which general currently heads STARCOM?",
+            "The Space Force's three field commands are Combat Forces Command (CFC); Space "
+            "Training and Readiness Command (STARCOM); and Space Systems Command (SSC).",
+            False,
+        ),
+        (
+            "Which senator praised President Trump's leadership?",
+            "One Senator applauded what he described as President Trump's leadership.",
+            False,
+        ),
+        (
+            "Which senator praised President Trump's leadership?",
+            "It came hours after President Donald Trump wrote on social media.",
+            False,  # the question's Trump
+        ),
+        (
+            "Who is the current Chief of Space Operations?",
+            "The current CSO, General Chance B. Saltzman, was appointed in November 2022.",
+            True,
+        ),
+        (
+            "Who took over as head of the seabed authority?",
+            "On January 1, 2025, Leticia Carvalho of Brazil became ISA Secretary-General.",
+            True,
+        ),
+        ("Which senator spoke first?", "Senator Lindsey Graham said so.", True),
+        ("Which senator spoke first?", "Scott Bessent said so.", True),
+    ],
+)
+def test_a_person_asked_for_is_answered_only_by_a_persons_name(question, sentence, names):
+    assert person_named(sentence, question) is names
+    assert ExpectedAnswer.of(question).held_by(sentence) is names

@@ -183,6 +183,15 @@ def test_near_misses_are_refused_when_the_sentences_count_other_things(library):
     assert answer.refused, answer.text
 
 
+def test_a_person_asked_for_is_not_answered_by_an_office(library):
+    """The Space Force report names the Secretary of the Air Force as an office only."""
+    answer = library.ask(
+        "Who is the current Secretary of the Air Force overseeing the Space Force?",
+        mode="extractive",
+    )
+    assert answer.refused, answer.text
+
+
 def test_count_questions_in_other_words_than_the_reports_are_answered(library):
     """The reports count ships, individuals and nuclear weapons; the questions vessels, people
     and atomic weapons."""
