@@ -219,8 +219,13 @@ _MONTH_AFTER = re.compile(rf"(?:st|nd|rd|th)?,? (?:de |of )?(?:{_MONTHS})\b")
 _LABEL_BEFORE = re.compile(
     r"\b(?:pillar|title|section|article|phase|chapter|part|figure|table|step|stage|tier|round|"
     r"resolution|directive|order|rule|amendment|item|annex|appendix|no\.|number|fy|"
-    r"executive order|e\.o\.) ?$",
+    r"executive order|e\.o\.|p\.l\.|pub\. l\.|public law|h\.r\.) ?$",
     re.IGNORECASE,
+)
+# A number inside an identifier: after letters and a hyphen ("GAO-06-282", "F-35",
+# "COVID-19"), or after a public law's number ("P.L. 116-92").
+_IDENTIFIER_BEFORE = re.compile(
+    r"(?:\b[A-Za-z]+(?:-\d+)*|\b(?:p\.l\.|pub\. l\.|public law|h\.r\.) ?\d+)-$", re.IGNORECASE
 )
 _NUMBER_WORDS = (
     # English, Spanish, French and Russian; words that are also common English words ("once",
@@ -316,7 +321,9 @@ def figures(sentence: str) -> list[Figure]:
         )
         before = sentence[max(0, match.start() - 20) : match.start()]
         after = sentence[match.end() : match.end() + 20]
-        label = bool(_LABEL_BEFORE.search(before)) or (bare and enclosed in ("()", "[]"))
+        label = bool(_LABEL_BEFORE.search(before) or _IDENTIFIER_BEFORE.search(before)) or (
+            bare and enclosed in ("()", "[]")
+        )
         day = bare and (bool(_MONTH_BEFORE.search(before)) or bool(_MONTH_AFTER.match(after)))
         found.append(
             Figure(

@@ -408,3 +408,21 @@ def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, wo
 def test_a_person_asked_for_is_answered_only_by_a_persons_name(question, sentence, names):
     assert person_named(sentence, question) is names
     assert ExpectedAnswer.of(question).held_by(sentence) is names
+
+
+@pytest.mark.parametrize(
+    ("sentence", "labels", "amounts"),
+    [
+        ("Section 5708 of the FY2020 NDAA (P.L. 116-92) expresses the sense of Congress.",
+         {"5708", "116", "92"}, set()),
+        ("GAO February 2006 BREASTFEEDING, GAO-06-282.", {"06", "282"}, {"2006"}),
+        ("DOD bought 2,400 F-35 jets; COVID-19 killed 1,000 people in 2020-2021.",
+         {"35", "19"}, {"2400", "1000", "2020", "2021"}),
+        ("It will build 3-5 submarines; prices rose 30-50 percent.", set(),
+         {"3", "5", "30", "50"}),
+    ],
+)  # fmt: skip
+def test_a_number_inside_an_identifier_is_a_label(sentence, labels, amounts):
+    found = {figure.value: figure.ordinal for figure in figures(sentence)}
+    assert {value for value, label in found.items() if label} == labels
+    assert {value for value, label in found.items() if not label} == amounts
