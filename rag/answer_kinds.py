@@ -623,13 +623,15 @@ class ExpectedAnswer:
             question,
         )
 
-    def held_by(self, sentence: str, table_row: bool = False) -> bool:
+    def held_by(self, sentence: str, table_row: bool = False, before: str = "") -> bool:
         """Whether the sentence holds such a figure, or for "which country" a country the
         question does not name (always, for a question asking for neither), and is not only
-        about other years than those asked about. A table row's money or share is any
-        amount: a table gives its unit (dollars, thousands, percent) once in its caption or
-        header, not in every cell."""
-        if not about_the_time(self.period, sentence):
+        about other years than those asked about; a sentence that states no year is about
+        those of the sentence `before` it ("As of December 2025, foreign holdings totaled
+        $9.2 trillion. Foreign holdings can be divided into ..."). A table row's money or
+        share is any amount: a table gives its unit (dollars, thousands, percent) once in its
+        caption or header, not in every cell."""
+        if not about_the_time(self.period, sentence if stated_periods(sentence) else before):
             return False
         kind = self.kind
         if kind is AnswerKind.COUNTRY:

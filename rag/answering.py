@@ -380,7 +380,11 @@ def candidate_sentences(
         for start, end, statement in quotable_pieces(passage.text):
             key = (passage.document_id, passage.page, passage.start + start)
             text = statement or passage.text[start:end]
-            if key in seen or not expected.held_by(text, table_row=bool(statement)):
+            if key in seen or not expected.held_by(
+                text,
+                table_row=bool(statement),
+                before="" if statement else before_in(passage, start),
+            ):
                 continue
             seen.add(key)
             pieces.append((passage, start, end, statement))
@@ -413,6 +417,12 @@ def candidate_sentences(
             pieces, texts, similarities, strict=True
         )
     ]
+
+
+def before_in(passage: Passage, start: int) -> str:
+    """The sentence before the one at `start` in the passage's text ("" for its first)."""
+    spans = sentence_spans(passage.text[:start])
+    return passage.text[slice(*spans[-1])] if spans else ""
 
 
 def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> list[bool]:

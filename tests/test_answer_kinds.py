@@ -426,3 +426,14 @@ def test_a_number_inside_an_identifier_is_a_label(sentence, labels, amounts):
     found = {figure.value: figure.ordinal for figure in figures(sentence)}
     assert {value for value, label in found.items() if label} == labels
     assert {value for value, label in found.items() if not label} == amounts
+
+
+def test_a_sentence_without_years_is_about_those_of_the_sentence_before_it():
+    expected = ExpectedAnswer.of(
+        "How much Treasury debt did overseas investors hold at the end of 2019?"
+    )
+    sentence = "Of foreign holdings, $3.9 trillion are held by governmental sources."
+    assert expected.held_by(sentence)
+    assert not expected.held_by(sentence, before="As of December 2025, they held $9.2 trillion.")
+    assert expected.held_by(sentence, before="At the end of 2019, they held $6.8 trillion.")
+    assert expected.held_by(sentence, before="Foreign investors hold Treasury debt.")
