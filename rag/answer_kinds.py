@@ -470,9 +470,18 @@ def _year(text: str) -> int:
     return int(re.sub(r"\D", "", text))
 
 
+# "Early", "mid" or "late" before a year makes it a time even before a noun: "the late-2021
+# peak", "mid-2025 levels".
+_PART_OF_A_YEAR = re.compile(rf"\b(?:early|mid|late)[\s-](?P<year>{_YEAR})", re.IGNORECASE)
+
+
 def asked_period(question: str) -> tuple[int, int] | None:
     """The years the question sets as its time frame (first, last), or None."""
-    years = [_year(match.group("year")) for match in _TIME_FRAME.finditer(question)]
+    years = [
+        _year(match.group("year"))
+        for pattern in (_TIME_FRAME, _PART_OF_A_YEAR)
+        for match in pattern.finditer(question)
+    ]
     return (min(years), max(years)) if years else None
 
 

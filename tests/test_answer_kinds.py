@@ -216,6 +216,7 @@ def test_a_table_rows_money_or_share_is_any_amount_its_header_gives_the_unit():
         ("Between 2008 and 2017, how many people were kept off military bases?", (2008, 2017)),
         ("What response rate did the survey average from 1997 to 2001?", (1997, 2001)),
         ("¿Cuántos buques cruzaron el canal en 2024?", (2024, 2024)),
+        ("How much value was locked in defi at the late-2021 peak?", (2021, 2021)),
         # a year before a noun names a thing, not the time asked about
         ("How many centrifuges were spinning at Natanz before the 2025 strikes?", None),
         ("What share of Bitcoin activity did a 2022 academic study judge criminal?", None),
