@@ -181,6 +181,7 @@ class Figure:
     ordinal: bool = False  # "14th", "(1)", "Pillar 1": a rank or a label, not an amount
     unit: str = ""  # stem of the measure or hyphened word after it: "ton", "hour", "dai"
     spelled: bool = False  # written in words: "three", "several dozen"
+    measure: bool = False  # spelled, with a measure: "five-year", "ten-fold", "three miles"
     counted: tuple[str, ...] = ()  # the words that name what it counts: "field commands"
 
 
@@ -199,6 +200,9 @@ _MEASURES = (
     r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|"
     r"kilom[eè]tres?|километр\w*|тонн\w*"
 )
+# A spelled number's hyphened word that measures ("five-year", "ten-fold"); "two-way" and
+# "three-dimensional" describe.
+_MEASURE_WORD = re.compile(rf"(?:{_MEASURES}|fold)", re.IGNORECASE)
 _DIGITS = re.compile(
     rf"(?P<currency>{_CURRENCY_BEFORE})?(?<![\w.,])(?P<number>\d[\d,.]*\d|\d)"
     rf"(?P<ordinal>st|nd|rd|th|e|er|º|ª)?(?P<hyphened>-[^\W\d]\w*)?"
@@ -352,13 +356,17 @@ def figures(sentence: str) -> list[Figure]:
         if word.endswith("s") and sentence[: match.start()].lower().endswith("in "):
             continue  # "$ in billions" gives the scale of a table, not a figure
         money, share = _after_kind(match.group("after"))
+        hyphened = match.group("hyphened")
         found.append(
             Figure(
                 value=word,
                 money=money,
                 share=share,
                 spelled=True,
-                unit="" if share or money else _unit(match.group("hyphened"), match.group("after")),
+                measure=bool(
+                    match.group("after") or hyphened and _MEASURE_WORD.fullmatch(hyphened[1:])
+                ),
+                unit="" if share or money else _unit(hyphened, match.group("after")),
                 counted=_counted(
                     match.group("hyphened"), match.group("after"), sentence[match.end() :]
                 ),
@@ -388,8 +396,9 @@ def _answers(
         return not (figure.money or figure.share) and (
             not figure.unit or figure.unit in question_stems
         )
-    # AMOUNT: a measured or priced number; "three occasions" is a count, not an amount
-    return not figure.spelled or bool(figure.unit or figure.money or figure.share)
+    # AMOUNT: a measured or priced number; "three occasions" is a count, not an amount, and
+    # "two-way financing" no number at all
+    return not figure.spelled or figure.measure or figure.money or figure.share
 
 
 # What an English "how many" counts is its first plural noun: "satellites" of "How many

@@ -438,3 +438,11 @@ def test_a_sentence_without_years_is_about_those_of_the_sentence_before_it():
     assert not expected.held_by(sentence, before="As of December 2025, they held $9.2 trillion.")
     assert expected.held_by(sentence, before="At the end of 2019, they held $6.8 trillion.")
     assert expected.held_by(sentence, before="Foreign investors hold Treasury debt.")
+
+
+def test_a_spelled_number_in_a_describing_compound_is_no_amount():
+    expected = ExpectedAnswer.of("By how much did foreign investment into China fall in 2025?")
+    assert not expected.held_by("It seeks to create two-way financing for investors.")
+    assert not expected.held_by("The maps are three-dimensional.")
+    assert expected.held_by("Investment fell over a five-year span.")
+    assert expected.held_by("Investment saw a ten-fold fall.")
