@@ -367,9 +367,7 @@ def figures(sentence: str) -> list[Figure]:
                     match.group("after") or hyphened and _MEASURE_WORD.fullmatch(hyphened[1:])
                 ),
                 unit="" if share or money else _unit(hyphened, match.group("after")),
-                counted=_counted(
-                    match.group("hyphened"), match.group("after"), sentence[match.end() :]
-                ),
+                counted=_counted(hyphened, match.group("after"), sentence[match.end() :]),
             )
         )
     return found
@@ -582,6 +580,7 @@ def person_named(sentence: str, question: str) -> bool:
 
 
 def _split_at(run: list[str], joiners: set[str]) -> list[list[str]]:
+    """The parts of a run between its joiners ("Leticia Carvalho", "Brazil")."""
     parts: list[list[str]] = [[]]
     for token in run:
         if token.casefold() in joiners:
@@ -642,8 +641,9 @@ class ExpectedAnswer:
         )
 
     def held_by(self, sentence: str, table_row: bool = False, before: str = "") -> bool:
-        """Whether the sentence holds such a figure, or for "which country" a country the
-        question does not name (always, for a question asking for neither), and is not only
+        """Whether the sentence holds such a figure, for "which country" a country the question
+        does not name, for a person asked for a person's name the question does not give
+        (`person_named`; always, for a question asking for none of these), and is not only
         about other years than those asked about; a sentence that states no year is about
         those of the sentence `before` it ("As of December 2025, foreign holdings totaled
         $9.2 trillion. Foreign holdings can be divided into ..."). A table row's money or
