@@ -165,9 +165,18 @@ _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
 ]
 
 
+# A second question in the same sentence: "Who is the Chief of Space Operations and whom does
+# the CSO report to?" may be answered by a sentence that names only an office.
+_SECOND_QUESTION = re.compile(r"\b(?:and|or)\s+(?:who|whom|what|when|where|which|why|how)\b")
+
+
 def expected_kind(question: str) -> AnswerKind | None:
-    """The kind of figure the question asks for, or None when it asks for no figure."""
-    return next((kind for kind, pattern in _QUESTION_KINDS if pattern.search(question)), None)
+    """The kind of figure the question asks for, or None when it asks for no figure; a person
+    only when it asks nothing else."""
+    kind = next((kind for kind, pattern in _QUESTION_KINDS if pattern.search(question)), None)
+    if kind is AnswerKind.PERSON and _SECOND_QUESTION.search(question):
+        return None
+    return kind
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from rag.answer_kinds import (
         ("What executive order did the President sign?", None),
         ("Which official figures does the report use?", None),
         ("Who has more deployed warheads, Washington or Moscow?", None),
+        ("Who is the Chief of Space Operations and whom does the CSO report to?", None),
         ("Why did the seabed authority miss its deadline?", None),
         # a conjunction, not a question of time
         ("¿Qué hicieron las autoridades cuando bajó el agua del embalse?", None),
