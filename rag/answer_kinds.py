@@ -576,11 +576,16 @@ def name_runs(sentence: str) -> list[tuple[str | None, list[str]]]:
     return runs
 
 
-def person_named(sentence: str, question: str) -> bool:
-    """Whether the sentence names a person the question does not: a titled name ("Senator
-    Smith", "Gen. Chance Saltzman") or two or more capitalised words that are not an
-    institution's, a place's or a document's ("Leticia Carvalho"), not after "the"."""
-    asked = {_bare(token) for token in _TOKEN.findall(question)}
+def bare_words(text: str) -> frozenset[str]:
+    """The text's words, case-folded, without a possessive "'s" or a final full stop."""
+    return frozenset(_bare(token) for token in _TOKEN.findall(text))
+
+
+def person_named(sentence: str, asked: frozenset[str]) -> bool:
+    """Whether the sentence names a person the question (its `bare_words`, `asked`) does not:
+    a titled name ("Senator Smith", "Gen. Chance Saltzman") or two or more capitalised words
+    that are not an institution's, a place's or a document's ("Leticia Carvalho"), not after
+    "the"."""
     for before, whole in name_runs(sentence):
         for run in _split_at(whole, {"of", "and"}):  # "Leticia Carvalho of Brazil"
             if _names_a_person(before, run, asked):
@@ -599,7 +604,7 @@ def _split_at(run: list[str], joiners: set[str]) -> list[list[str]]:
     return [part for part in parts if part]
 
 
-def _names_a_person(before: str | None, run: list[str], asked: set[str]) -> bool:
+def _names_a_person(before: str | None, run: list[str], asked: frozenset[str]) -> bool:
     """Whether a run of capitalised words is a person's name the question does not give."""
     while run and _bare(run[0]) in STOPWORDS:  # "The Chief ...", "In Congress"
         before, run = _bare(run[0]), run[1:]
@@ -629,7 +634,7 @@ class ExpectedAnswer:
     period: tuple[int, int] | None = None  # the years of "in 2005", "between 2008 and 2017"
     places: frozenset[str] = frozenset()  # every name of the places the question names
     counted: str | None = None  # what a count question counts: "satellites"
-    question: str = ""  # a person asked for is not one the question names
+    asked_words: frozenset[str] = frozenset()  # `bare_words`: a person the question names
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
@@ -646,7 +651,7 @@ class ExpectedAnswer:
             asked_period(question),
             places,
             counted_thing(question),
-            question,
+            bare_words(question) if kind is AnswerKind.PERSON else frozenset(),
         )
 
     def held_by(self, sentence: str, table_row: bool = False, before: str = "") -> bool:
@@ -664,7 +669,7 @@ class ExpectedAnswer:
         if kind is AnswerKind.COUNTRY:
             return any(not names & self.places for names in countries_in(sentence))
         if kind is AnswerKind.PERSON:
-            return person_named(sentence, self.question)
+            return person_named(sentence, self.asked_words)
         if table_row and kind in (AnswerKind.MONEY, AnswerKind.SHARE):
             kind = AnswerKind.AMOUNT
         return kind is None or any(

@@ -377,13 +377,16 @@ def candidate_sentences(
     for passage in passages:
         if not covered[passage.document_id]:
             continue
+        # only a question asking about a time reads the sentence before (`ExpectedAnswer.held_by`)
+        spans = sentence_spans(passage.text) if expected.period else []
         for start, end, statement in quotable_pieces(passage.text):
             key = (passage.document_id, passage.page, passage.start + start)
             text = statement or passage.text[start:end]
+            before = None if statement else sentence_before(spans, start)
             if key in seen or not expected.held_by(
                 text,
                 table_row=bool(statement),
-                before="" if statement else before_in(passage, start),
+                before=passage.text[slice(*before)] if before else "",
             ):
                 continue
             seen.add(key)
@@ -419,10 +422,9 @@ def candidate_sentences(
     ]
 
 
-def before_in(passage: Passage, start: int) -> str:
-    """The sentence before the one at `start` in the passage's text ("" for its first)."""
-    spans = sentence_spans(passage.text[:start])
-    return passage.text[slice(*spans[-1])] if spans else ""
+def sentence_before(spans: list[tuple[int, int]], start: int) -> tuple[int, int] | None:
+    """Of a text's sentence spans, the last that ends at or before `start` (None for none)."""
+    return next((span for span in reversed(spans) if span[1] <= start), None)
 
 
 def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> list[bool]:
@@ -475,8 +477,8 @@ def with_previous_sentence(candidate: Candidate) -> str:
     if candidate.statement:
         return candidate.statement
     text = candidate.passage.text
-    before = [start for start, end in sentence_spans(text) if end <= candidate.start]
-    return text[before[-1] if before else candidate.start : candidate.end]
+    before = sentence_before(sentence_spans(text), candidate.start)
+    return text[before[0] if before else candidate.start : candidate.end]
 
 
 def answer_probability(chat: BaseChatModel, question: str, candidate: Candidate) -> float:

@@ -329,7 +329,14 @@ class Ingestor:
         indexed, but a question will rarely find it."""
         if self.languages is None:
             return
-        text = " ".join(page.text for page in document.pages)[:LANGUAGE_SAMPLE]
+        sample: list[str] = []
+        length = 0
+        for page in document.pages:
+            if length >= LANGUAGE_SAMPLE:
+                break
+            sample.append(page.text)
+            length += len(page.text) + 1
+        text = " ".join(sample)[:LANGUAGE_SAMPLE]
         if len(text) < MIN_LANGUAGE_SAMPLE:
             return
         written_in = language(text)

@@ -8,6 +8,7 @@ from rag.answer_kinds import (
     AnswerKind,
     ExpectedAnswer,
     asked_period,
+    bare_words,
     counted_thing,
     expected_kind,
     figures,
@@ -408,7 +409,7 @@ def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, wo
     ],
 )
 def test_a_person_asked_for_is_answered_only_by_a_persons_name(question, sentence, names):
-    assert person_named(sentence, question) is names
+    assert person_named(sentence, bare_words(question)) is names
     assert ExpectedAnswer.of(question).held_by(sentence) is names
 
 
