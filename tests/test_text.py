@@ -39,6 +39,24 @@ def test_line_breaks_end_sentences_and_spans_are_exact():
     assert [text[s:e] for s, e in spans] == ["Title line", "Body one.", "Body two", "Last"]
 
 
+def test_a_list_run_into_one_line_splits_at_items_that_follow_a_finished_sentence():
+    # GAO-06-282's slides, as the PDF reader joins them
+    text = (
+        "However, GAO found that some forms of marketing are widespread and increasing: "
+        "• Officials noted that most U.S. hospitals provide formula discharge packs. "
+        "• An estimated 86 percent of WIC mothers received these packs. "
+        "• Additionally, GAO identified an increase in marketing. "
+        "At 6 months of age, the rate averaged: • WIC: 10 percent • Non-WIC: 22 percent"
+    )
+    assert sentences(text) == [
+        "However, GAO found that some forms of marketing are widespread and increasing: "
+        "• Officials noted that most U.S. hospitals provide formula discharge packs.",
+        "An estimated 86 percent of WIC mothers received these packs.",
+        "Additionally, GAO identified an increase in marketing.",
+        "At 6 months of age, the rate averaged: • WIC: 10 percent • Non-WIC: 22 percent",
+    ]
+
+
 def test_content_words_drop_stopwords_and_repeats_in_order():
     assert content_words("What is the Space Force, and who leads the FORCE?") == [
         "space",
