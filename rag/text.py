@@ -112,9 +112,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
+_LEADING_MARK = re.compile(rf"\s*(?:{BULLET}\s+)?")
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
+    """The span without the whitespace around it and a list item's mark before it."""
+    if leading := _LEADING_MARK.match(text, start):  # always: every part is optional
+        start = min(end, leading.end())
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end

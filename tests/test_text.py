@@ -46,7 +46,8 @@ def test_a_list_run_into_one_line_splits_at_items_that_follow_a_finished_sentenc
         "• Officials noted that most U.S. hospitals provide formula discharge packs. "
         "• An estimated 86 percent of WIC mothers received these packs. "
         "• Additionally, GAO identified an increase in marketing. "
-        "At 6 months of age, the rate averaged: • WIC: 10 percent • Non-WIC: 22 percent"
+        "At 6 months of age, the rate averaged: • WIC: 10 percent • Non-WIC: 22 percent\n"
+        "• A list item on a line of its own is quoted without its mark."
     )
     assert sentences(text) == [
         "However, GAO found that some forms of marketing are widespread and increasing: "
@@ -54,6 +55,7 @@ def test_a_list_run_into_one_line_splits_at_items_that_follow_a_finished_sentenc
         "An estimated 86 percent of WIC mothers received these packs.",
         "Additionally, GAO identified an increase in marketing.",
         "At 6 months of age, the rate averaged: • WIC: 10 percent • Non-WIC: 22 percent",
+        "A list item on a line of its own is quoted without its mark.",
     ]
 
 
