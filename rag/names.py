@@ -137,9 +137,10 @@ def _merged(groups: Iterable[set[str]]) -> dict[str, frozenset[str]]:
 
 
 def _whole_words(names: Iterable[str]) -> re.Pattern[str]:
-    """Any of `names`, longest first, as whole words."""
+    """Any of `names`, longest first, as whole words: not inside a longer word, and a name
+    that ends in a full stop ("u.s.") is whole before a space."""
     ordered = sorted(names, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(name) for name in ordered) + r")\b")
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(name) for name in ordered) + r")(?!\w)")
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,13 @@ def test_america_names_the_united_states_and_latin_america_itself():
     assert countries_in("Latin America") == [] and "united states" in countries_in("America")[0]
 
 
+def test_an_abbreviation_that_ends_in_a_full_stop_is_a_whole_name_before_a_space():
+    sentence = "In comparison, the 2025 U.S. trade deficit with China was $295.5 billion."
+    assert [name for name, _ in names_in(sentence)] == ["u.s.", "china"]
+    assert len(countries_in(sentence)) == 2
+    assert names_in("the U.S.S.R. fell") == []
+
+
 def test_a_group_of_countries_is_covered_by_its_members_and_not_the_reverse():
     question = "Which Gulf states that Iran had attacked welcomed the truce?"
     context = "Oman, Kuwait and Saudi Arabia, all attacked by Iran, welcomed the ceasefire."
