@@ -32,7 +32,7 @@ from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from rag.tables import table_rows
-from rag.text import STOPWORDS, language, sentence_spans, stem, stems, words
+from rag.text import BULLET, STOPWORDS, language, sentence_spans, stem, stems, words
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +227,14 @@ def lexical_overlap(question: str, sentence: str) -> float:
 
 # A heading run into the sentence after it, its line break lost when the page was read:
 # title-case words, then a word that starts sentences ("Economy The plan characterizes...",
-# "Introduction Before U.S. and Israeli military operations began...").
+# "Introduction Before U.S. and Israeli military operations began...") or a list item's mark
+# ("Potential Production • The 2005 production of ethanol ...").
 _RUN_IN_HEADING = re.compile(
     r"(?:(?:[A-Z][\w'’.,:&-]*|and|of|for|in|on|the|to|with|by|at|a|an)\s+){0,16}?[A-Z][\w'’.-]*\s+"
+    rf"(?:{BULLET}\s+|"
     r"(?=(?:The|A|An|In|On|At|As|For|Since|Before|After|This|These|Those|Some|Most|Many|"
     r"Under|According|While|Although|During|When|Its|It|Such|Both|Each|All|Over|From|"
-    r"Despite|Following|However)\s)"
+    r"Despite|Following|However)\s))"
 )
 
 

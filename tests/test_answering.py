@@ -133,6 +133,12 @@ def test_headings_and_pointers_to_other_reports_are_not_prose_to_quote(text, pro
             "Authority (ISA) is an autonomous body.",
             "The International Seabed Authority (ISA) is an autonomous body.",
         ),
+        (  # GAO-07-283's slides: a heading, then a list item's mark
+            "Potential Production • The 2005 production of ethanol in the United States was "
+            "approximately 4 billion gallons.",
+            "The 2005 production of ethanol in the United States was approximately 4 billion "
+            "gallons.",
+        ),
         (  # a sentence that starts with a capitalised word is not a heading
             "In September, 2014, the Peruvian police seized 7.6 metric tons of cocaine.",
             "In September, 2014, the Peruvian police seized 7.6 metric tons of cocaine.",
