@@ -246,13 +246,16 @@ def past_run_in_heading(text: str, start: int, end: int) -> int:
     return heading.end()
 
 
-def quotable_pieces(text: str) -> list[tuple[int, int, str]]:
+def quotable_pieces(
+    text: str, spans: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int, str]]:
     """The prose sentences and table rows of a passage's text that an answer may quote:
     (start, end, the row read as a statement, or "" for a sentence), a sentence without a
-    heading run into it. A question the report asks itself answers nothing."""
+    heading run into it. A question the report asks itself answers nothing. `spans` are the
+    text's `sentence_spans`, where the caller has them already."""
     sentences = [
         (past_run_in_heading(text, start, end), end, "")
-        for start, end in sentence_spans(text)
+        for start, end in (sentence_spans(text) if spans is None else spans)
         if is_prose(text[start:end])
         and "|" not in text[start:end]
         and not text[start:end].rstrip(' "”’)').endswith("?")
@@ -379,12 +382,12 @@ def candidate_sentences(
     for passage in passages:
         if not covered[passage.document_id]:
             continue
-        # only a question asking about a time reads the sentence before (`ExpectedAnswer.held_by`)
-        spans = sentence_spans(passage.text) if expected.period else []
-        for start, end, statement in quotable_pieces(passage.text):
+        spans = sentence_spans(passage.text)
+        for start, end, statement in quotable_pieces(passage.text, spans):
             key = (passage.document_id, passage.page, passage.start + start)
             text = statement or passage.text[start:end]
-            before = None if statement else sentence_before(spans, start)
+            # only a question asking about a time reads the sentence before (`held_by`)
+            before = None if statement or not expected.period else sentence_before(spans, start)
             if key in seen or not expected.held_by(
                 text,
                 table_row=bool(statement),

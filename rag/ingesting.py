@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import TypeVar
 
@@ -329,13 +330,12 @@ class Ingestor:
         indexed, but a question will rarely find it."""
         if self.languages is None:
             return
-        sample: list[str] = []
-        length = 0
-        for page in document.pages:
-            if length >= LANGUAGE_SAMPLE:
-                break
-            sample.append(page.text)
-            length += len(page.text) + 1
+        read_before = accumulate((len(page.text) + 1 for page in document.pages), initial=0)
+        sample = [
+            page.text
+            for page, read in zip(document.pages, read_before, strict=False)
+            if read < LANGUAGE_SAMPLE
+        ]
         text = " ".join(sample)[:LANGUAGE_SAMPLE]
         if len(text) < MIN_LANGUAGE_SAMPLE:
             return

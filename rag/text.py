@@ -117,8 +117,9 @@ _LEADING_MARK = re.compile(rf"\s*(?:{BULLET}\s+)?")
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """The span without the whitespace around it and a list item's mark before it."""
-    if leading := _LEADING_MARK.match(text, start):  # always: every part is optional
-        start = min(end, leading.end())
+    leading = _LEADING_MARK.match(text, start)
+    assert leading is not None  # every part of the pattern is optional
+    start = min(end, leading.end())
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
