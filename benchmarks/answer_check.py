@@ -4,9 +4,11 @@ For each question, the `answer_check_candidates` most similar candidate sentence
 model's probability of answering (`rag.answering.answer_probability`, as `answer_check =
 "model"` asks it), or with `--check likelihood` how much each raises the model's likelihood
 of the question (`rag.answering.question_explained`, as `answer_check = "likelihood"` reads
-it). Then every threshold in the grid is applied as `checked_sentences` applies
-`min_answer_probability`, or every margin as `best_explaining` applies `likelihood_margin`
-once the words check answers. Prints correct (an accepted answer string in a quoted
+it); with `--check claim`, the sentences the words check quotes get the probability that each
+supports its answer stated in the question's words (`rag.answering.claim_support`). Then every
+threshold in the grid is applied as `checked_sentences` applies `min_answer_probability` (or
+`supported_claims` `min_claim_support`), or every margin as `best_explaining` applies
+`likelihood_margin` once the words check answers. Prints correct (an accepted answer string in a quoted
 sentence), false refusals and unanswerable questions refused per value (the words check's own
 choice first, with `likelihood`), and writes the scores (JSON, resumable: questions already in
 it are not asked again).
@@ -28,6 +30,7 @@ from typing import Any
 from rag.answering import (
     answer_probability,
     candidate_sentences,
+    claim_support,
     question_explained,
     select_sentences,
 )
@@ -38,6 +41,8 @@ from rag.generation import ChatLlamaCpp
 from rag.settings import load_settings
 
 THRESHOLDS = [round(0.05 * n, 2) for n in range(1, 12)]
+# what each check scores a candidate by
+SCORE = {"model": "probability", "claim": "support", "likelihood": "gain"}
 MARGINS = [0.0, 0.1, 0.2, 0.3, 0.5, 1.0]
 Row = dict[str, Any]
 
@@ -63,6 +68,9 @@ def scores(dataset: QASet, out: Path, check: str) -> list[Row]:
             quoted_by_words = select_sentences(every, settings)
             if check == "model":
                 values = [answer_probability(chat, item.question, c) for c in candidates]
+            elif check == "claim":
+                candidates = quoted_by_words
+                values = [claim_support(chat, item.question, c) for c in candidates]
             else:
                 values = question_explained(chat.log_probabilities, item.question, candidates)
             rows.append(
@@ -73,7 +81,7 @@ def scores(dataset: QASet, out: Path, check: str) -> list[Row]:
                     "candidates": [
                         {
                             "text": c.text,
-                            "probability" if check == "model" else "gain": value,
+                            SCORE[check]: value,
                             "answers": contains_accepted(c.text, item.answers),
                             "words": c in quoted_by_words,
                         }
@@ -105,12 +113,13 @@ def figures(rows: list[Row], quoted: Quoted) -> tuple[float, float, float]:
     )
 
 
-def curve(rows: list[Row]) -> list[tuple[float, float, float, float]]:
-    """(threshold, correct, false refusals, unanswerable refused) per threshold."""
+def curve(rows: list[Row], score: str = "probability") -> list[tuple[float, float, float, float]]:
+    """(threshold, correct, false refusals, unanswerable refused) per threshold of each
+    candidate's `score`."""
 
     def at(threshold: float) -> Quoted:
         def quoted(row: Row) -> list[Row]:
-            kept = [c for c in row["candidates"] if c["probability"] >= threshold]
+            kept = [c for c in row["candidates"] if c[score] >= threshold]
             return kept if row["relevant"] else []
 
         return quoted
@@ -138,14 +147,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", choices=["dev", "test"], required=True)
-    parser.add_argument("--check", choices=["model", "likelihood"], default="model")
+    parser.add_argument("--check", choices=list(SCORE), default="model")
     parser.add_argument("--out", type=Path, required=True, help="scores (JSON)")
     args = parser.parse_args()
     dataset = only_split(load_dataset(args.dataset, load_settings().library_paths), args.split)
     rows = scores(dataset, args.out, args.check)
-    if args.check == "model":
+    if args.check in ("model", "claim"):
         print("threshold  correct  false refusals  unanswerable refused")
-        values = curve(rows)
+        values = curve(rows, SCORE[args.check])
     else:
         correct, refused, declined = figures(
             rows, lambda r: [c for c in r["candidates"] if c["words"]]

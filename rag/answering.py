@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -500,6 +500,50 @@ def answer_probability(chat: BaseChatModel, question: str, candidate: Candidate)
     return yes_probability(chat, ANSWERS_SYSTEM, neutralise(prompt))
 
 
+# The answer the sentence gives, bound to the question's own terms: a near-miss's sentence
+# ("the 2025 U.S. trade deficit with China was $295.5 billion") then makes a claim about what
+# was asked ("America's 2025 deficit with Canada was $295.5 billion") that it does not support.
+CLAIM_SYSTEM = (
+    "You answer a question from one passage of a report, in one sentence that repeats the "
+    "question's own words and adds the answer the passage gives. Write only that sentence."
+)
+CLAIM_TOKENS = 80  # one sentence
+
+
+def answer_claim(chat: BaseChatModel, question: str, candidate: Candidate) -> str:
+    """The candidate's answer to the question as the chat model states it, in the question's
+    own words."""
+    prompt = f"Question: {question}\n\nPassage:\n{with_previous_sentence(candidate)}"
+    reply = chat.invoke(
+        [SystemMessage(CLAIM_SYSTEM), HumanMessage(neutralise(prompt))],
+        max_tokens=CLAIM_TOKENS,
+        temperature=0,
+    )
+    return reply.text.strip().split("\n")[0]
+
+
+def claim_support(chat: BaseChatModel, question: str, candidate: Candidate) -> float:
+    """The chat model's probability that the candidate sentence (read with the one before it
+    and its document's title) supports its own answer stated in the question's words
+    (`answer_claim`): whether it answers what was asked, not a sibling question."""
+    from rag.generation import JUDGE_SYSTEM, yes_probability  # loads llama.cpp's library
+
+    claim = answer_claim(chat, question, candidate)
+    prompt = (
+        f'Passage (from "{candidate.passage.title}"):\n"""\n{with_previous_sentence(candidate)}'
+        f'\n"""\n\nClaim: {claim}\n\nDoes the passage support the claim?'
+    )
+    return yes_probability(chat, JUDGE_SYSTEM, neutralise(prompt))
+
+
+def supported_claims(
+    question: str, chosen: list[Candidate], settings: Settings, support: AnswerProbability
+) -> list[Candidate]:
+    """Of the sentences the words check quotes, those that support their answer stated in the
+    question's own words (`claim_support` at least `min_claim_support`)."""
+    return [c for c in chosen if support(question, c) >= settings.min_claim_support]
+
+
 def checked_sentences(
     question: str,
     candidates: list[Candidate],
@@ -644,12 +688,14 @@ def answer_extractively(
     probability: AnswerProbability | None = None,
     page_chunks: PageChunks | None = None,
     log_probabilities: LogProbabilities | None = None,
+    claim_support: AnswerProbability | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
     the model finds answer it when `probability` is given, else the most similar ones, or,
     with `log_probabilities`, once the most similar ones show the library answers, those that
-    best explain the question. With `page_chunks`, a sentence that a page opens mid-way is
-    quoted with its start on the page before."""
+    best explain the question; with `claim_support`, only those of the most similar ones that
+    support their answer in the question's words. With `page_chunks`, a sentence that a page
+    opens mid-way is quoted with its start on the page before."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
@@ -658,6 +704,8 @@ def answer_extractively(
     )
     if chosen and log_probabilities:
         chosen = best_explaining(question, candidates, settings, log_probabilities)
+    if chosen and claim_support:
+        chosen = supported_claims(question, chosen, settings, claim_support)
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
     sentences: list[Sentence] = []
@@ -1144,22 +1192,37 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             self.answer_probability(),
             self.page_chunks,
             self.question_log_probabilities(),
+            self.claim_support(),
         )
 
-    def answer_probability(self) -> AnswerProbability | None:
-        """The model check of extractive answers (`answer_check`), asking the generator's chat
-        model, or the local one when the generator is extractive; None with 'words', or when
-        no model can be loaded (then extractive answers rest on names, numbers and similarity,
-        and a warning says so)."""
-        if self.settings.answer_check != "model":
+    def checking_model(self, check: str) -> BaseChatModel | None:
+        """The chat model that checks extractive answers when `answer_check` is `check`: the
+        generator's, or the local one when the generator is extractive; None with another
+        check, or when no model can be loaded (then extractive answers rest on names, numbers
+        and similarity, and a warning says so)."""
+        if self.settings.answer_check != check:
             return None
         generator = "local" if self.settings.generator == EXTRACTIVE else self.settings.generator
         try:
-            chat = self.chat_model(generator)
+            return self.chat_model(generator)
         except RagError as error:
             log.warning("extractive answers are not checked by a model: %s", error)
             return None
+
+    def answer_probability(self) -> AnswerProbability | None:
+        """The model check of extractive answers (`answer_check = 'model'`)."""
+        chat = self.checking_model("model")
+        if chat is None:
+            return None
         return lambda question, candidate: answer_probability(chat, question, candidate)
+
+    def claim_support(self) -> AnswerProbability | None:
+        """The check of extractive answers' claims in the question's words (`answer_check =
+        'claim'`)."""
+        chat = self.checking_model("claim")
+        if chat is None:
+            return None
+        return lambda question, candidate: claim_support(chat, question, candidate)
 
     def question_log_probabilities(self) -> LogProbabilities | None:
         """The local model's reading of a question after a passage, with which extractive

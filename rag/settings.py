@@ -324,7 +324,7 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(
         3, description="Most sentences in an extractive answer.", ge=1
     )
-    answer_check: Literal["model", "words", "likelihood"] = Field(
+    answer_check: Literal["model", "words", "likelihood", "claim"] = Field(
         "words",
         description=(
             "How extractive mode decides that a sentence answers the question: 'model' asks "
@@ -334,7 +334,10 @@ class Settings(BaseSettings):
             "hold the question's names and numbers (no model: fastest, but literal); "
             "'likelihood' answers when 'words' would, but quotes the sentences that best "
             "explain the question to the local model (see likelihood_margin): more often the "
-            "right sentence, for a few seconds of the model per answer."
+            "right sentence, for a few seconds of the model per answer; 'claim' quotes what "
+            "'words' would, but only the sentences that support their answer once the chat "
+            "model states it in the question's own words (see min_claim_support): fewer "
+            "near-misses answered, for about 5-10 seconds of the model per answer."
         ),
     )
     answer_check_candidates: int = Field(
@@ -349,6 +352,17 @@ class Settings(BaseSettings):
             "to quote it (answer_check = 'model'). The packaged model rarely says yes with more "
             "than 0.5; 0.25 was chosen on the paraphrase set's dev half (BENCHMARKS.md, issue "
             "13): the largest value whose false refusals stay near the words check's."
+        ),
+        ge=0.0,
+        le=1.0,
+    )
+    min_claim_support: float = Field(
+        0.2,
+        description=(
+            "answer_check = 'claim': smallest probability the chat model gives a quoted "
+            "sentence of supporting its answer stated in the question's words. 0.2 was chosen "
+            "on the dev halves of the paraphrase and fresh question sets (BENCHMARKS.md, issue "
+            "13), where the packaged model's yes rarely passes 0.5."
         ),
         ge=0.0,
         le=1.0,

@@ -16,6 +16,7 @@ from test_chain import Recorder, no_model, passage
 
 from rag.answering import (
     ANSWERS_SYSTEM,
+    CLAIM_SYSTEM,
     EXTRACTIVE,
     AnswerChain,
     AnswerRequest,
@@ -73,19 +74,81 @@ def test_the_words_check_asks_no_model(embedder: Embedder):
     assert chain.answer_probability() is None
 
 
+@pytest.mark.parametrize("check", ["model", "claim"])
 def test_without_a_model_extractive_answers_fall_back_to_words(
-    embedder: Embedder, caplog: pytest.LogCaptureFixture
+    embedder: Embedder, caplog: pytest.LogCaptureFixture, check: str
 ):
     def unavailable(mode: str) -> BaseChatModel:
         raise ModelUnavailableError("no GGUF file here")
 
-    settings = Settings(judge_citations=False, answer_check="model")
+    settings = Settings(judge_citations=False, answer_check=check)
     chain = AnswerChain(Recorder(similarity=0.6), embedder, settings, unavailable)
     answer = chain.invoke(
         AnswerRequest("How many Guardians does the Space Force have?", EXTRACTIVE)
     )
     assert "9,400" in answer.text
     assert "no GGUF file here" in caplog.text
+
+
+class Claimant(BaseChatModel):
+    """A chat model that states `claim` when asked for an answer in the question's words, and
+    as a judge says yes when the passage it is shown holds `supported`; it keeps the prompts
+    it read."""
+
+    claim: str
+    supported: str
+    prompts: list[str] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "claimant"
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        prompt = str(messages[-1].content)
+        self.prompts.append(prompt)
+        if messages[0].content == CLAIM_SYSTEM:
+            reply = self.claim
+        else:
+            shown, _, _ = prompt.partition("Claim:")
+            reply = "yes" if self.supported in shown else "no"
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+HOW_MANY = "How many Guardians does the Space Force have?"
+
+
+def test_a_sentence_that_supports_its_answer_in_the_questions_words_is_quoted(
+    embedder: Embedder,
+):
+    claim = "The Space Force has about 9,400 Guardians."
+    model = Claimant(claim=claim, supported="9,400")
+    answer = checked_chain(embedder, model, check="claim").invoke(
+        AnswerRequest(HOW_MANY, EXTRACTIVE)
+    )
+    assert [c.quote for c in answer.citations] == ["The Space Force has about 9,400 Guardians."]
+    stated, judged = model.prompts  # one quoted sentence: its claim, then the verdict on it
+    assert HOW_MANY in stated and "9,400 Guardians" in stated
+    assert f"Claim: {claim}" in judged and "Space Force Primer" in judged
+
+
+def test_a_sentence_that_does_not_support_its_answer_in_the_questions_words_is_refused(
+    embedder: Embedder,
+):
+    model = Claimant(claim="The Space Force has about 12,000 Guardians.", supported="12,000")
+    answer = checked_chain(embedder, model, check="claim").invoke(
+        AnswerRequest(HOW_MANY, EXTRACTIVE)
+    )
+    assert answer.refused and answer.text == NOT_IN_LIBRARY
+    assert len(model.prompts) == 2
+
+
+def test_the_claim_check_asks_no_model_where_the_words_check_refuses(embedder: Embedder):
+    model = Claimant(claim="", supported="")
+    question = "Who leads the Australian Space Force?"  # "Australian" is in no passage
+    answer = checked_chain(embedder, model, check="claim").invoke(
+        AnswerRequest(question, EXTRACTIVE)
+    )
+    assert answer.refused and not model.prompts
 
 
 def explained_by(words: str, calls: list[str]) -> LogProbabilities:
@@ -225,6 +288,27 @@ def test_a_paraphrased_question_is_answered_and_a_near_miss_refused(library: Lib
             mode=EXTRACTIVE,
         )
         assert near_miss.refused
+    finally:
+        checked.close()
+
+
+@pytest.mark.model
+def test_the_claim_check_refuses_a_near_miss_the_words_check_answers(library: Library):
+    """Two questions of the fresh set's dev half. The words check quotes a sentence on U.S.
+    exports of condiments and sauces for soybeans; stated in the question's words ("20% of U.S.
+    soybean exports go to ...") the model gave that claim 0.06 there, and 0.95 to the answer's
+    (threshold 0.2)."""
+    checked = Library(library.settings.model_copy(update={"answer_check": "claim"}))
+    near_miss = "What share of U.S. soybean exports goes to the Persian Gulf countries?"
+    try:
+        assert not library.ask(near_miss, mode=EXTRACTIVE).refused
+        assert checked.ask(near_miss, mode=EXTRACTIVE).refused
+        answer = checked.ask(
+            "What death toll had Israeli air and ground operations in Lebanon reportedly "
+            "caused by early April 2026?",
+            mode=EXTRACTIVE,
+        )
+        assert "1,700" in answer.text
     finally:
         checked.close()
 
