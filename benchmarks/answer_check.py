@@ -8,10 +8,10 @@ it); with `--check claim`, the sentences the words check quotes get the probabil
 supports its answer stated in the question's words (`rag.answering.claim_support`). Then every
 threshold in the grid is applied as `checked_sentences` applies `min_answer_probability` (or
 `supported_claims` `min_claim_support`), or every margin as `best_explaining` applies
-`likelihood_margin` once the words check answers. Prints correct (an accepted answer string in a quoted
-sentence), false refusals and unanswerable questions refused per value (the words check's own
-choice first, with `likelihood`), and writes the scores (JSON, resumable: questions already in
-it are not asked again).
+`likelihood_margin` once the words check answers. Prints correct (an accepted answer string in
+a quoted sentence), false refusals and unanswerable questions refused per value (the words
+check's own choice first, with `likelihood`), and writes the scores (JSON, resumable:
+questions already in it are not asked again).
 
     .venv/bin/python benchmarks/answer_check.py benchmarks/questions/paraphrase.jsonl \
         --split dev --check likelihood --out results/answer-likelihood-dev.json

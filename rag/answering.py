@@ -688,14 +688,15 @@ def answer_extractively(
     probability: AnswerProbability | None = None,
     page_chunks: PageChunks | None = None,
     log_probabilities: LogProbabilities | None = None,
-    claim_support: AnswerProbability | None = None,
+    claim_probability: AnswerProbability | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
     the model finds answer it when `probability` is given, else the most similar ones, or,
     with `log_probabilities`, once the most similar ones show the library answers, those that
-    best explain the question; with `claim_support`, only those of the most similar ones that
-    support their answer in the question's words. With `page_chunks`, a sentence that a page
-    opens mid-way is quoted with its start on the page before."""
+    best explain the question; with `claim_probability` (`claim_support`), only those of the
+    most similar ones that support their answer stated in the question's words. With
+    `page_chunks`, a sentence that a page opens mid-way is quoted with its start on the page
+    before."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
@@ -704,8 +705,8 @@ def answer_extractively(
     )
     if chosen and log_probabilities:
         chosen = best_explaining(question, candidates, settings, log_probabilities)
-    if chosen and claim_support:
-        chosen = supported_claims(question, chosen, settings, claim_support)
+    if chosen and claim_probability:
+        chosen = supported_claims(question, chosen, settings, claim_probability)
     if not chosen:
         return refusal(question, EXTRACTIVE, passages)
     sentences: list[Sentence] = []
