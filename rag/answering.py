@@ -510,10 +510,10 @@ CLAIM_SYSTEM = (
 CLAIM_TOKENS = 80  # one sentence
 
 
-def answer_claim(chat: BaseChatModel, question: str, candidate: Candidate) -> str:
-    """The candidate's answer to the question as the chat model states it, in the question's
-    own words."""
-    prompt = f"Question: {question}\n\nPassage:\n{with_previous_sentence(candidate)}"
+def answer_claim(chat: BaseChatModel, question: str, passage: str) -> str:
+    """The answer `passage` gives to the question as the chat model states it, in the
+    question's own words."""
+    prompt = f"Question: {question}\n\nPassage:\n{passage}"
     reply = chat.invoke(
         [SystemMessage(CLAIM_SYSTEM), HumanMessage(neutralise(prompt))],
         max_tokens=CLAIM_TOKENS,
@@ -526,13 +526,11 @@ def claim_support(chat: BaseChatModel, question: str, candidate: Candidate) -> f
     """The chat model's probability that the candidate sentence (read with the one before it
     and its document's title) supports its own answer stated in the question's words
     (`answer_claim`): whether it answers what was asked, not a sibling question."""
-    from rag.generation import JUDGE_SYSTEM, yes_probability  # loads llama.cpp's library
+    from rag.generation import JUDGE_SYSTEM, support_prompt, yes_probability  # loads llama.cpp
 
-    claim = answer_claim(chat, question, candidate)
-    prompt = (
-        f'Passage (from "{candidate.passage.title}"):\n"""\n{with_previous_sentence(candidate)}'
-        f'\n"""\n\nClaim: {claim}\n\nDoes the passage support the claim?'
-    )
+    passage = with_previous_sentence(candidate)
+    claim = answer_claim(chat, question, passage)
+    prompt = support_prompt(claim, passage, title=candidate.passage.title)
     return yes_probability(chat, JUDGE_SYSTEM, neutralise(prompt))
 
 

@@ -499,13 +499,21 @@ JUDGE_SYSTEM = (
 )
 
 
+def support_prompt(claim: str, passage: str, title: str = "") -> str:
+    """The support judge's question (`JUDGE_SYSTEM`): does `passage`, from the document
+    `title` where given, support `claim`?"""
+    source = f'Passage (from "{title}")' if title else "Passage"
+    return (
+        f'{source}:\n"""\n{passage}\n"""\n\nClaim: {claim}\n\nDoes the passage support the claim?'
+    )
+
+
 def judge_support(model: BaseChatModel, claim: str, passage: str) -> bool | None:
     """Whether `passage` supports `claim`, asking `model` for yes or no; None if it says neither."""
-    question = (
-        f'Passage:\n"""\n{passage}\n"""\n\nClaim: {claim}\n\nDoes the passage support the claim?'
-    )
     reply = model.invoke(
-        [SystemMessage(JUDGE_SYSTEM), HumanMessage(question)], max_tokens=2, temperature=0
+        [SystemMessage(JUDGE_SYSTEM), HumanMessage(support_prompt(claim, passage))],
+        max_tokens=2,
+        temperature=0,
     )
     words = reply.text.strip().lower().split()
     word = words[0].strip(".,!:;\"'") if words else ""
