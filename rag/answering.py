@@ -24,7 +24,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.answer_kinds import ExpectedAnswer
+from rag.answer_kinds import ExpectedAnswer, figures
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
@@ -32,7 +32,7 @@ from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from rag.tables import table_rows
-from rag.text import BULLET, STOPWORDS, language, sentence_spans, stem, stems, words
+from rag.text import BULLET, STOPWORDS, content_words, language, sentence_spans, stem, stems, words
 
 log = logging.getLogger(__name__)
 
@@ -522,14 +522,32 @@ def answer_claim(chat: BaseChatModel, question: str, passage: str) -> str:
     return reply.text.strip().split("\n")[0]
 
 
+def answer_terms(text: str) -> set[str]:
+    """The stems of the words of `text` that are not stopwords, numbers or letters ("U.S."),
+    and the values of the figures it states ("$46M" and "$46 million" both give "46")."""
+    named = {stem(word) for word in content_words(text) if len(word) > 1 and not word[0].isdigit()}
+    return named | {figure.value for figure in figures(text)}
+
+
+def states_an_answer(question: str, claim: str, sentence: str) -> bool:
+    """Whether the claim adds to the question something the sentence states. A claim that only
+    restates the question ("Lockheed Martin asked NOAA to extend the licenses beyond June
+    2027" for "On what date did ...?") gives no answer, and one whose additions the sentence
+    does not hold ("... will be built in the United States") took its answer from elsewhere."""
+    return bool((answer_terms(claim) - answer_terms(question)) & answer_terms(sentence))
+
+
 def claim_support(chat: BaseChatModel, question: str, candidate: Candidate) -> float:
     """The chat model's probability that the candidate sentence (read with the one before it
     and its document's title) supports its own answer stated in the question's words
-    (`answer_claim`): whether it answers what was asked, not a sibling question."""
+    (`answer_claim`): whether it answers what was asked, not a sibling question. 0 when the
+    claim states no answer from the sentence (`states_an_answer`), without asking the judge."""
     from rag.generation import JUDGE_SYSTEM, support_prompt, yes_probability  # loads llama.cpp
 
     passage = with_previous_sentence(candidate)
     claim = answer_claim(chat, question, passage)
+    if not states_an_answer(question, claim, candidate.text):
+        return 0.0
     prompt = support_prompt(claim, passage, title=candidate.passage.title)
     return yes_probability(chat, JUDGE_SYSTEM, neutralise(prompt))
 

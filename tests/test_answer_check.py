@@ -24,6 +24,7 @@ from rag.answering import (
     LogProbabilities,
     answer_extractively,
     question_explained,
+    states_an_answer,
 )
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
@@ -131,15 +132,73 @@ def test_a_sentence_that_supports_its_answer_in_the_questions_words_is_quoted(
     assert f"Claim: {claim}" in judged and "Space Force Primer" in judged
 
 
-def test_a_sentence_that_does_not_support_its_answer_in_the_questions_words_is_refused(
+def test_a_sentence_the_judge_finds_does_not_support_its_answer_is_refused(
     embedder: Embedder,
 ):
-    model = Claimant(claim="The Space Force has about 12,000 Guardians.", supported="12,000")
+    model = Claimant(claim="The Space Force has about 9,400 Guardians.", supported="12,000")
     answer = checked_chain(embedder, model, check="claim").invoke(
         AnswerRequest(HOW_MANY, EXTRACTIVE)
     )
     assert answer.refused and answer.text == NOT_IN_LIBRARY
     assert len(model.prompts) == 2
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The Space Force has about 12,000 Guardians.",  # an answer the sentence does not give
+        "The Space Force has many Guardians.",  # the question restated, no answer
+    ],
+)
+def test_a_claim_that_states_no_answer_from_its_sentence_is_refused_unjudged(
+    embedder: Embedder, claim: str
+):
+    model = Claimant(claim=claim, supported="Guardians")
+    answer = checked_chain(embedder, model, check="claim").invoke(
+        AnswerRequest(HOW_MANY, EXTRACTIVE)
+    )
+    assert answer.refused and len(model.prompts) == 1  # the claim asked for, no verdict
+
+
+@pytest.mark.parametrize(
+    ("question", "claim", "sentence", "states"),
+    [
+        (
+            "How much did formula makers spend on ads in 2004?",
+            "Formula makers spent over $46 million on TV, print and radio ads in 2004.",
+            "Expenditures for TV, print, and radio ads grew to over $46M in 2004.",
+            True,  # "$46 million" is the sentence's "$46M"
+        ),
+        (
+            "Why did the incentives fail to raise collections?",
+            "The incentives failed because they were too small to motivate states.",
+            "States said the incentive payments were too small to motivate them.",
+            True,
+        ),
+        (
+            "On what date did Lockheed Martin ask NOAA to extend its licenses beyond June 2027?",
+            "Lockheed Martin asked NOAA to extend its licenses beyond June 2027.",
+            "In 2022, NOAA extended Lockheed Martin's licenses through June 2, 2027.",
+            False,  # the question restated
+        ),
+        (
+            "Where will DOE's FutureGen plant be built?",
+            "DOE's FutureGen plant will be built in the United States.",
+            "FutureGen is expected to be operational by 2015.",
+            False,  # an answer from elsewhere
+        ),
+        (
+            "How large was America's deficit with Canada?",
+            "The U.S. deficit with Canada was large.",
+            "The U.S. deficit with China was $295.5 billion.",
+            False,  # "U.S." is no answer: letters are not terms
+        ),
+    ],
+)
+def test_a_claim_states_an_answer_when_it_adds_what_its_sentence_says(
+    question: str, claim: str, sentence: str, states: bool
+):
+    assert states_an_answer(question, claim, sentence) is states
 
 
 def test_the_claim_check_asks_no_model_where_the_words_check_refuses(embedder: Embedder):
