@@ -529,26 +529,24 @@ def answer_terms(text: str) -> set[str]:
     return named | {figure.value for figure in figures(text)}
 
 
-def states_an_answer(question: str, claim: str, source: str) -> bool:
-    """Whether the claim adds to the question something the text it was written from states. A
-    claim that only restates the question ("Lockheed Martin asked NOAA to extend the licenses
-    beyond June 2027" for "On what date did ...?") gives no answer, and one whose additions the
-    text does not hold ("... will be built in the United States") took its answer from
-    elsewhere."""
-    return bool((answer_terms(claim) - answer_terms(question)) & answer_terms(source))
+def states_an_answer(question: str, claim: str, sentence: str) -> bool:
+    """Whether the claim adds to the question something the sentence states. A claim that only
+    restates the question ("Lockheed Martin asked NOAA to extend the licenses beyond June
+    2027" for "On what date did ...?") gives no answer, and one whose additions the sentence
+    does not hold ("... will be built in the United States") took its answer from elsewhere."""
+    return bool((answer_terms(claim) - answer_terms(question)) & answer_terms(sentence))
 
 
 def claim_support(chat: BaseChatModel, question: str, candidate: Candidate) -> float:
     """The chat model's probability that the candidate sentence (read with the one before it
     and its document's title) supports its own answer stated in the question's words
     (`answer_claim`): whether it answers what was asked, not a sibling question. 0 when the
-    claim states no answer from the passage it was written from (`states_an_answer`), without
-    asking the judge."""
+    claim states no answer from the sentence (`states_an_answer`), without asking the judge."""
     from rag.generation import JUDGE_SYSTEM, support_prompt, yes_probability  # loads llama.cpp
 
     passage = with_previous_sentence(candidate)
     claim = answer_claim(chat, question, passage)
-    if not states_an_answer(question, claim, passage):
+    if not states_an_answer(question, claim, candidate.text):
         return 0.0
     prompt = support_prompt(claim, passage, title=candidate.passage.title)
     return yes_probability(chat, JUDGE_SYSTEM, neutralise(prompt))

@@ -161,7 +161,7 @@ def test_a_claim_that_states_no_answer_from_its_sentence_is_refused_unjudged(
 
 
 @pytest.mark.parametrize(
-    ("question", "claim", "source", "states"),
+    ("question", "claim", "sentence", "states"),
     [
         (
             "How much did formula makers spend on ads in 2004?",
@@ -193,19 +193,12 @@ def test_a_claim_that_states_no_answer_from_its_sentence_is_refused_unjudged(
             "The U.S. deficit with China was $295.5 billion.",
             False,  # "U.S." is no answer: letters are not terms
         ),
-        (
-            "When was the service that the Chief of Space Operations leads set up?",
-            "The service the Chief of Space Operations leads was set up in December 2019.",
-            "The Space Force was established in December 2019. "
-            "It is led by the Chief of Space Operations.",
-            True,  # the answer is in the sentence before the quoted one, which it was read with
-        ),
     ],
 )
-def test_a_claim_states_an_answer_when_it_adds_what_its_source_says(
-    question: str, claim: str, source: str, states: bool
+def test_a_claim_states_an_answer_when_it_adds_what_its_sentence_says(
+    question: str, claim: str, sentence: str, states: bool
 ):
-    assert states_an_answer(question, claim, source) is states
+    assert states_an_answer(question, claim, sentence) is states
 
 
 def test_the_claim_check_asks_no_model_where_the_words_check_refuses(embedder: Embedder):
