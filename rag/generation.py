@@ -103,9 +103,14 @@ _HAS_AMX = b"AMX_INT8 = 1" in llama_api.llama_print_system_info()
 _default_model_params = llama_api.llama_model_default_params
 
 
-def _params_without_extra_buffers() -> llama_api.llama_model_params:
+def model_params_for_this_cpu() -> llama_api.llama_model_params:
+    """llama.cpp's default model parameters, less its extra buffer types on CPUs with AMX: its
+    AMX matrix product crashes the process with Q4_K models on some machines, the project's own
+    among them (ggml-org/llama.cpp#20824), and `Llama` has no argument to turn it off. A
+    process that serves the model (`llama_cpp.server`) on such a CPU needs them too."""
     params: llama_api.llama_model_params = _default_model_params()
-    params.use_extra_bufts = False
+    if _HAS_AMX:
+        params.use_extra_bufts = False
     return params
 
 
@@ -124,17 +129,12 @@ def _context_checked(n_ctx: int) -> Iterator[None]:
 
 
 def _load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Llama, threading.Lock]:
-    """The process-wide `Llama` for these arguments, with the lock that serialises its calls.
-
-    On CPUs with AMX the weights are loaded without llama.cpp's extra buffer types: its AMX
-    matrix product crashes the process with Q4_K models on some machines, the project's own
-    among them (ggml-org/llama.cpp#20824), and `Llama` has no argument to turn it off.
-    """
+    """The process-wide `Llama` for these arguments, with the lock that serialises its calls,
+    loaded with `model_params_for_this_cpu`."""
     key = (path.resolve(), n_ctx, n_threads)
     with _LOADING:
         if key not in _LOADED:
-            if _HAS_AMX:
-                llama_api.llama_model_default_params = _params_without_extra_buffers
+            llama_api.llama_model_default_params = model_params_for_this_cpu
             try:
                 llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
             except ValueError as error:

