@@ -30,7 +30,7 @@ from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
 from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
-from rag.settings import Settings
+from rag.settings import AnswerCheck, Settings
 from rag.tables import table_rows
 from rag.text import BULLET, STOPWORDS, content_words, language, sentence_spans, stem, stems, words
 
@@ -1170,7 +1170,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             yield self.quote(question, passages)
             return
         quoted = (
-            self.quote(question, passages)
+            self.quote(question, passages, self.settings.generated_answer_check)
             if self.settings.quote_backs_generated and not request.open_question
             else None
         )
@@ -1199,25 +1199,29 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             return self.settings.quote_when_unverified and not verified(answer)
         return self.settings.quote_when_model_declines or not declines("".join(said))
 
-    def quote(self, question: str, passages: list[Passage]) -> Answer:
-        """The extractive answer: the retrieved sentences that answer, quoted, or a refusal."""
+    def quote(
+        self, question: str, passages: list[Passage], check: AnswerCheck | None = None
+    ) -> Answer:
+        """The extractive answer: the retrieved sentences that answer, quoted, or a refusal;
+        checked as `check` says (default: `answer_check`)."""
+        check = check or self.settings.answer_check
         return answer_extractively(
             question,
             passages,
             self.sentence_vectors,
             self.settings,
-            self.answer_probability(),
+            self.answer_probability(check),
             self.page_chunks,
-            self.question_log_probabilities(),
-            self.claim_support(),
+            self.question_log_probabilities(check),
+            self.claim_support(check),
         )
 
-    def checking_model(self, check: str) -> BaseChatModel | None:
-        """The chat model that checks extractive answers when `answer_check` is `check`: the
-        generator's, or the local one when the generator is extractive; None with another
-        check, or when no model can be loaded (then extractive answers rest on names, numbers
-        and similarity, and a warning says so)."""
-        if self.settings.answer_check != check:
+    def checking_model(self, kind: AnswerCheck, check: AnswerCheck | None) -> BaseChatModel | None:
+        """The chat model that checks extractive answers when the check (default:
+        `answer_check`) is of this kind: the generator's, or the local one when the generator
+        is extractive; None with another check, or when no model can be loaded (then
+        extractive answers rest on names, numbers and similarity, and a warning says so)."""
+        if (check or self.settings.answer_check) != kind:
             return None
         generator = "local" if self.settings.generator == EXTRACTIVE else self.settings.generator
         try:
@@ -1226,27 +1230,29 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             log.warning("extractive answers are not checked by a model: %s", error)
             return None
 
-    def answer_probability(self) -> AnswerProbability | None:
+    def answer_probability(self, check: AnswerCheck | None = None) -> AnswerProbability | None:
         """The model check of extractive answers (`answer_check = 'model'`)."""
-        chat = self.checking_model("model")
+        chat = self.checking_model("model", check)
         if chat is None:
             return None
         return lambda question, candidate: answer_probability(chat, question, candidate)
 
-    def claim_support(self) -> AnswerProbability | None:
+    def claim_support(self, check: AnswerCheck | None = None) -> AnswerProbability | None:
         """The check of extractive answers' claims in the question's words (`answer_check =
         'claim'`)."""
-        chat = self.checking_model("claim")
+        chat = self.checking_model("claim", check)
         if chat is None:
             return None
         return lambda question, candidate: claim_support(chat, question, candidate)
 
-    def question_log_probabilities(self) -> LogProbabilities | None:
+    def question_log_probabilities(
+        self, check: AnswerCheck | None = None
+    ) -> LogProbabilities | None:
         """The local model's reading of a question after a passage, with which extractive
         answers quote the sentences that best explain it (`answer_check = 'likelihood'`);
         None with another check, or when the model cannot be loaded (then the most similar
         sentences are quoted, and a warning says so)."""
-        if self.settings.answer_check != "likelihood":
+        if (check or self.settings.answer_check) != "likelihood":
             return None
         from rag.generation import ChatLlamaCpp  # here: it loads llama.cpp's native library
 

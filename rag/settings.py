@@ -19,6 +19,8 @@ from rag.errors import SettingsError
 
 CONFIG_FILE_ENV = "RAG_CONFIG"
 
+AnswerCheck = Literal["model", "words", "likelihood", "claim"]
+
 
 class FaissSettings(BaseModel):
     """A folder store's FAISS index (`RAG_FAISS__ANN_THRESHOLD`, ...)."""
@@ -324,7 +326,7 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(
         3, description="Most sentences in an extractive answer.", ge=1
     )
-    answer_check: Literal["model", "words", "likelihood", "claim"] = Field(
+    answer_check: AnswerCheck = Field(
         "words",
         description=(
             "How extractive mode decides that a sentence answers the question: 'model' asks "
@@ -390,6 +392,18 @@ class Settings(BaseSettings):
             "correct 0.51 -> 0.73, false refusals 0.33 -> 0.10, near-misses refused 0.75 -> "
             "0.80; test half: 0.55 -> 0.69, 0.25 -> 0.06, but near-misses refused 0.80 -> 0.50 "
             "(BENCHMARKS.md, issue 13). Briefing sections are not held to it."
+        ),
+    )
+    generated_answer_check: AnswerCheck | None = Field(
+        None,
+        description=(
+            "answer_check for the quoted sentence that backs a generated answer "
+            "(quote_backs_generated); None: answer_check. 'claim' here keeps extractive answers "
+            "fast and refuses more near-misses with the local model: dev halves, words -> "
+            "claim, correct / false refusals / near-misses refused, fresh 0.70/0.10/0.50 -> "
+            "0.70/0.20/0.90, paraphrase 0.79/0.09/0.85 -> 0.75/0.15/0.90; but the evidence and "
+            "the first generated word wait for the claims (first word 11.9 -> 17.4 s median), "
+            "so it is not the default (BENCHMARKS.md, issue 13)."
         ),
     )
     quote_when_unverified: bool = Field(

@@ -22,6 +22,7 @@ from rag.answering import (
     AnswerRequest,
     Candidate,
     LogProbabilities,
+    TextPiece,
     answer_extractively,
     question_explained,
     states_an_answer,
@@ -29,7 +30,7 @@ from rag.answering import (
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
 from rag.library import Library
-from rag.records import NOT_IN_LIBRARY
+from rag.records import NOT_IN_LIBRARY, Answer
 from rag.settings import Settings
 
 QUESTION = "Who is in charge of the Guardians?"
@@ -73,6 +74,17 @@ def test_the_words_check_asks_no_model(embedder: Embedder):
     settings = Settings(judge_citations=False, answer_check="words")
     chain = AnswerChain(Recorder(similarity=0.6), embedder, settings, no_model)
     assert chain.answer_probability() is None
+
+
+def test_generated_answers_are_gated_by_their_own_check(embedder: Embedder):
+    """generated_answer_check gates generated answers; extractive ones keep answer_check."""
+    oracle = Oracle(yes_to="")
+    settings = Settings(judge_citations=False, answer_check="words", generated_answer_check="model")
+    chain = AnswerChain(Recorder(similarity=0.6), embedder, settings, lambda mode: oracle)
+    assert not chain.invoke(AnswerRequest(QUESTION, EXTRACTIVE)).refused
+    assert oracle.calls == 0
+    assert chain.invoke(AnswerRequest(QUESTION, "local")).refused
+    assert oracle.calls == 2  # the gate asked of each candidate sentence, and no answer generated
 
 
 @pytest.mark.parametrize("check", ["model", "claim"])
@@ -370,6 +382,32 @@ def test_the_claim_check_refuses_a_near_miss_the_words_check_answers(library: Li
         assert "1,700" in answer.text
     finally:
         checked.close()
+
+
+@pytest.mark.model
+def test_the_claim_gate_keeps_the_local_model_from_answering_a_near_miss(library: Library):
+    """The soybean near-miss of the test above, asked of the local model behind the claim
+    gate of generated answers (generated_answer_check = "claim"; extractive answers keep the
+    words check): refused before the model writes anything; the paraphrased question it does
+    answer still gets its figure."""
+    gated = Library(library.settings.model_copy(update={"generated_answer_check": "claim"}))
+    try:
+        events = list(
+            gated.ask_stream(
+                "What share of U.S. soybean exports goes to the Persian Gulf countries?",
+                mode="local",
+            )
+        )
+        assert not any(isinstance(event, TextPiece) for event in events)
+        assert isinstance(events[-1], Answer) and events[-1].refused
+        answer = gated.ask(
+            "What death toll had Israeli air and ground operations in Lebanon reportedly "
+            "caused by early April 2026?",
+            mode="local",
+        )
+        assert not answer.refused and "1,700" in answer.text
+    finally:
+        gated.close()
 
 
 @pytest.mark.model
