@@ -1204,7 +1204,6 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     ) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal;
         checked as `check` says (default: `answer_check`)."""
-        check = check or self.settings.answer_check
         return answer_extractively(
             question,
             passages,
