@@ -1123,6 +1123,12 @@ class AnswerRequest:
     open_question: bool = False
 
 
+# Checks that keep only some of the sentences the words check quotes, so that its refusal
+# stands for theirs: a generated answer is gated by the words check before the model writes,
+# and by theirs once it has (`AnswerChain.backed_answer`).
+CHECKS_AFTER_WORDS: frozenset[AnswerCheck] = frozenset({"claim", "likelihood"})
+
+
 class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     """The one path from a question to a checked answer, for the CLI, the app, briefings and
     `rag eval` alike. `stream` yields `AnswerEvent`s, the checked `Answer` last; `invoke`
@@ -1169,27 +1175,44 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         if request.mode == EXTRACTIVE:  # held to its sentences (`min_sentence_relevance`)
             yield self.quote(question, passages)
             return
+        check = self.settings.generated_answer_check or self.settings.answer_check
+        backed = self.settings.quote_backs_generated and not request.open_question
+        late_check = check if backed and check in CHECKS_AFTER_WORDS else None
         quoted = (
-            self.quote(question, passages, self.settings.generated_answer_check)
-            if self.settings.quote_backs_generated and not request.open_question
-            else None
+            self.quote(question, passages, "words" if late_check else check) if backed else None
         )
         if quoted is not None and quoted.refused:
             yield refusal(question, request.mode, passages)
         elif not self.relevant(passages):
+            if quoted is not None and late_check:
+                quoted = self.quote(question, passages, late_check)
             yield quoted if quoted is not None else refusal(question, request.mode, passages)
         else:
             said: list[str] = []
             for event in self._generate(question, passages, request.mode, request.open_question):
                 if isinstance(event, TextPiece):
                     said.append(event.text)
-                elif (
-                    isinstance(event, Answer)
-                    and quoted is not None
-                    and self.quotes_instead(event, said)
-                ):
-                    event = quoted
+                elif isinstance(event, Answer) and quoted is not None:
+                    event = self.backed_answer(event, said, passages, quoted, late_check)
                 yield event
+
+    def backed_answer(
+        self,
+        answer: Answer,
+        said: list[str],
+        passages: list[Passage],
+        quoted: Answer,
+        late_check: AnswerCheck | None,
+    ) -> Answer:
+        """The model's answer, or the quoted one in its place (`quotes_instead`). With a check
+        that refines the words check (`late_check`), the quote is chosen now, once the model
+        has written, and when that check leaves no sentence the answer is a refusal: the same
+        answer as with the check before the model, without the wait before its first word."""
+        if late_check is not None and (not answer.refused or self.quotes_instead(answer, said)):
+            quoted = self.quote(answer.question, passages, late_check)
+            if quoted.refused:
+                return refusal(answer.question, answer.mode, passages)
+        return quoted if self.quotes_instead(answer, said) else answer
 
     def quotes_instead(self, answer: Answer, said: list[str]) -> bool:
         """Whether the quoted answer replaces the model's: it gave none, and did not decline

@@ -15,12 +15,14 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from test_chain import Recorder, no_model, passage
 
 from rag.answering import (
+    ANSWER_SYSTEM,
     ANSWERS_SYSTEM,
     CLAIM_SYSTEM,
     EXTRACTIVE,
     AnswerChain,
     AnswerRequest,
     Candidate,
+    Evidence,
     LogProbabilities,
     TextPiece,
     answer_extractively,
@@ -29,6 +31,7 @@ from rag.answering import (
 )
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
+from rag.generation import JUDGE_SYSTEM
 from rag.library import Library
 from rag.records import NOT_IN_LIBRARY, Answer
 from rag.settings import Settings
@@ -105,11 +108,13 @@ def test_without_a_model_extractive_answers_fall_back_to_words(
 
 class Claimant(BaseChatModel):
     """A chat model that states `claim` when asked for an answer in the question's words, and
-    as a judge says yes when the passage it is shown holds `supported`; it keeps the prompts
-    it read."""
+    as a support judge says yes when the passage it is shown holds `supported`; asked to
+    answer over passages, it writes `answer`, and to any other question it says yes. It keeps
+    the prompts it read."""
 
     claim: str
     supported: str
+    answer: str = ""
     prompts: list[str] = []
 
     @property
@@ -119,11 +124,14 @@ class Claimant(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         prompt = str(messages[-1].content)
         self.prompts.append(prompt)
-        if messages[0].content == CLAIM_SYSTEM:
+        system = messages[0].content
+        if system == CLAIM_SYSTEM:
             reply = self.claim
-        else:
+        elif system == JUDGE_SYSTEM:
             shown, _, _ = prompt.partition("Claim:")
             reply = "yes" if self.supported in shown else "no"
+        else:
+            reply = self.answer if system == ANSWER_SYSTEM else "yes"
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
 
 
@@ -153,6 +161,27 @@ def test_a_sentence_the_judge_finds_does_not_support_its_answer_is_refused(
     )
     assert answer.refused and answer.text == NOT_IN_LIBRARY
     assert len(model.prompts) == 2
+
+
+@pytest.mark.parametrize(("supported", "refused"), [("9,400", False), ("12,000", True)])
+def test_the_claim_gate_of_a_generated_answer_waits_until_the_model_has_written(
+    embedder: Embedder, supported: str, refused: bool
+):
+    """With generated_answer_check = "claim", the evidence and the model's first word come
+    before the claims; the answer stands when its quoted sentence supports its claim, and is
+    a refusal when it does not."""
+    claim = "The Space Force has about 9,400 Guardians."
+    model = Claimant(claim=claim, supported=supported, answer=f"{claim} [1]")
+    settings = Settings(judge_citations=False, generated_answer_check="claim")
+    chain = AnswerChain(Recorder(similarity=0.6), embedder, settings, lambda mode: model)
+    events = list(chain.stream(AnswerRequest(HOW_MANY, "local")))
+    assert isinstance(events[0], Evidence)
+    assert isinstance(events[-2], TextPiece) and isinstance(events[-1], Answer)
+    assert "Passages:" in model.prompts[0]  # the answer written first, the claim after
+    assert any(HOW_MANY in prompt and claim in prompt for prompt in model.prompts[1:])
+    assert events[-1].refused is refused
+    assert events[-1].mode == "local"
+    assert ("9,400" in events[-1].text) is not refused
 
 
 @pytest.mark.parametrize(
@@ -388,8 +417,8 @@ def test_the_claim_check_refuses_a_near_miss_the_words_check_answers(library: Li
 def test_the_claim_gate_keeps_the_local_model_from_answering_a_near_miss(library: Library):
     """The soybean near-miss of the test above, asked of the local model behind the claim
     gate of generated answers (generated_answer_check = "claim"; extractive answers keep the
-    words check): refused before the model writes anything; the paraphrased question it does
-    answer still gets its figure."""
+    words check): the evidence shows at once and the model writes, then the answer is
+    refused; the paraphrased question it does answer still gets its figure."""
     gated = Library(library.settings.model_copy(update={"generated_answer_check": "claim"}))
     try:
         events = list(
@@ -398,7 +427,7 @@ def test_the_claim_gate_keeps_the_local_model_from_answering_a_near_miss(library
                 mode="local",
             )
         )
-        assert not any(isinstance(event, TextPiece) for event in events)
+        assert isinstance(events[0], Evidence)
         assert isinstance(events[-1], Answer) and events[-1].refused
         answer = gated.ask(
             "What death toll had Israeli air and ground operations in Lebanon reportedly "
