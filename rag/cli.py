@@ -196,6 +196,8 @@ def stream_to_terminal(
         if answer.mode == EXTRACTIVE:  # `quote_backs_generated`
             why = "gave no answer" if declines(said) else "answer did not pass the checks"
             print(f"\nThe model {why}; quoted from the library:\n" + answer.text)
+        elif answer.refused and not declines(said):  # `generated_answer_check`
+            print("\nThe model's answer did not pass the checks:\n" + answer.text)
         elif said.strip() != answer.text.strip():
             print("\nChecked answer:\n" + answer.text)
     print(format_sources(answer))

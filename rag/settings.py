@@ -395,15 +395,16 @@ class Settings(BaseSettings):
         ),
     )
     generated_answer_check: AnswerCheck | None = Field(
-        None,
+        "claim",
         description=(
             "answer_check for the quoted sentence that backs a generated answer "
-            "(quote_backs_generated); None: answer_check. 'claim' here keeps extractive answers "
-            "fast and refuses more near-misses with the local model: dev halves, words -> "
-            "claim, correct / false refusals / near-misses refused, fresh 0.70/0.10/0.50 -> "
-            "0.70/0.20/0.90, paraphrase 0.79/0.09/0.85 -> 0.75/0.15/0.90; but the evidence and "
-            "the first generated word wait for the claims (first word 11.9 -> 17.4 s median), "
-            "so it is not the default (BENCHMARKS.md, issue 13)."
+            "(quote_backs_generated); None: answer_check. 'claim' (the default) gates the "
+            "model with the words check before it writes and with the claim check once it has, "
+            "so the first word is not later, while extractive answers keep answer_check's "
+            "speed. Local model, dev halves, words -> claim, correct / false refusals / "
+            "near-misses refused: fresh 0.70/0.10/0.50 -> 0.70/0.20/0.90, paraphrase "
+            "0.79/0.09/0.85 -> 0.75/0.15/0.90: half as many wrong or invented answers shown, "
+            "for about 7 s more before the checked answer (BENCHMARKS.md, issue 13)."
         ),
     )
     quote_when_unverified: bool = Field(

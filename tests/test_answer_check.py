@@ -26,6 +26,7 @@ from rag.answering import (
     LogProbabilities,
     TextPiece,
     answer_extractively,
+    declines,
     question_explained,
     states_an_answer,
 )
@@ -416,27 +417,26 @@ def test_the_claim_check_refuses_a_near_miss_the_words_check_answers(library: Li
 @pytest.mark.model
 def test_the_claim_gate_keeps_the_local_model_from_answering_a_near_miss(library: Library):
     """The soybean near-miss of the test above, asked of the local model behind the claim
-    gate of generated answers (generated_answer_check = "claim"; extractive answers keep the
-    words check): the evidence shows at once and the model writes, then the answer is
-    refused; the paraphrased question it does answer still gets its figure."""
-    gated = Library(library.settings.model_copy(update={"generated_answer_check": "claim"}))
-    try:
-        events = list(
-            gated.ask_stream(
-                "What share of U.S. soybean exports goes to the Persian Gulf countries?",
-                mode="local",
-            )
+    gate of generated answers (generated_answer_check = "claim", the default; extractive
+    answers keep the words check): the evidence shows at once and the model writes an answer,
+    which the gate then turns into a refusal; the paraphrased question it does answer still
+    gets its figure."""
+    assert library.settings.generated_answer_check == "claim"
+    events = list(
+        library.ask_stream(
+            "What share of U.S. soybean exports goes to the Persian Gulf countries?", mode="local"
         )
-        assert isinstance(events[0], Evidence)
-        assert isinstance(events[-1], Answer) and events[-1].refused
-        answer = gated.ask(
-            "What death toll had Israeli air and ground operations in Lebanon reportedly "
-            "caused by early April 2026?",
-            mode="local",
-        )
-        assert not answer.refused and "1,700" in answer.text
-    finally:
-        gated.close()
+    )
+    written = "".join(event.text for event in events if isinstance(event, TextPiece))
+    assert isinstance(events[0], Evidence)
+    assert written and not declines(written)
+    assert isinstance(events[-1], Answer) and events[-1].refused
+    answer = library.ask(
+        "What death toll had Israeli air and ground operations in Lebanon reportedly "
+        "caused by early April 2026?",
+        mode="local",
+    )
+    assert not answer.refused and "1,700" in answer.text
 
 
 @pytest.mark.model

@@ -73,6 +73,7 @@ def chain(
 ) -> AnswerChain:
     settings = Settings(
         judge_citations=False,
+        generated_answer_check="words",  # a scripted model states no claims
         quote_backs_generated=quote_backs_generated,
         quote_when_model_declines=quote_when_model_declines,
         quote_when_unverified=quote_when_unverified,
@@ -224,7 +225,11 @@ def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embed
     answer_text = "The Chief of Space Operations leads the Guardians. [1] It has 9,400 of them. [1]"
     model = Counting(responses=[answer_text, "1: yes\n2: no", "yes"], calls=[])
     request = AnswerRequest("Who is the Space Force led by?", mode="local")
-    settings = Settings(judge_citations=True, quote_when_unverified=False)  # shown as judged
+    settings = Settings(
+        judge_citations=True,
+        generated_answer_check="words",  # no claims: the calls counted are the answer's checks
+        quote_when_unverified=False,  # shown as judged
+    )
     events = list(
         AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).stream(request)
     )
@@ -246,7 +251,7 @@ def test_evidence_comes_first_and_the_answer_is_checked_in_two_short_calls(embed
 def test_an_answer_that_restates_its_passage_is_checked_only_for_responsiveness(embedder):
     model = Counting(responses=["It is led by the Chief of Space Operations. [1]", "yes"], calls=[])
     request = AnswerRequest("Who leads the Space Force?", mode="local")
-    settings = Settings(judge_citations=True)
+    settings = Settings(judge_citations=True, generated_answer_check="words")
     answer = AnswerChain(Recorder(0.9), embedder, settings, lambda mode: model).invoke(request)
     assert not answer.refused and answer.sentences[0].verdict == "supported"
     assert len(model.calls) == 2  # the answer, then whether it answers

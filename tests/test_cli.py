@@ -128,11 +128,11 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
 
 
-def test_the_terminal_says_why_the_answer_is_quoted_instead_of_the_models(capsys):
+def test_the_terminal_says_why_the_models_answer_is_replaced(capsys):
     from rag.answering import EXTRACTIVE, TextPiece
     from rag.cli import stream_to_terminal
     from rag.library import Library
-    from rag.records import Answer, Citation, Passage
+    from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage
 
     text = "7.6 metric tons were seized near Trujillo."
     passage = Passage(1, 1, "PRISM", "seed.txt", None, 0, len(text), text, 1.0)
@@ -147,6 +147,11 @@ def test_the_terminal_says_why_the_answer_is_quoted_instead_of_the_models(capsys
     stream_to_terminal(unchecked, SEED_QUESTION, "local", None, [])
     shown = capsys.readouterr().out
     assert f"answer did not pass the checks; quoted from the library:\n{text} [1]" in shown
+    refusal = Answer(question=SEED_QUESTION, text=NOT_IN_LIBRARY, refused=True, mode="local")
+    refused = cast(Library, ScriptedLibrary([TextPiece("Trujillo seized 9 tons. [1]"), refusal]))
+    stream_to_terminal(refused, SEED_QUESTION, "local", None, [])
+    shown = capsys.readouterr().out
+    assert f"The model's answer did not pass the checks:\n{NOT_IN_LIBRARY}" in shown
 
 
 def test_ingest_names_a_report_in_a_language_the_model_was_not_made_for(tmp_path: Path):

@@ -58,11 +58,14 @@ def test_streaming_markers_are_inert_and_refusals_have_no_sources():
     assert '<div class="refusal">Not in the library' in html and "cite" not in html
 
 
-def test_a_quote_in_place_of_the_models_answer_says_so():
+def test_a_quote_or_a_refusal_in_place_of_the_models_answer_says_so():
     settings = Settings()
     assert render.answer_label("local", "local", settings) == "Local: Qwen2.5-Coder 1.5B"
     assert render.answer_label("extractive", "local", settings) == (
         "Quoted from the library in place of the answer of Local: Qwen2.5-Coder 1.5B"
+    )
+    assert render.answer_label("local", "local", settings, withdrawn=True) == (
+        "Local: Qwen2.5-Coder 1.5B: its answer did not pass the checks"
     )
 
 

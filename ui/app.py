@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from rag.answering import Evidence, Queued
+from rag.answering import Evidence, Queued, declines
 from rag.briefing import build_briefing
 from rag.comparing import FORMATS as TABLE_FORMATS
 from rag.comparing import (
@@ -183,7 +183,8 @@ class App:
             return
         turns = [*turns, (question, answer)]
         asked = mode or self.library.settings.generator
-        label = render.answer_label(answer.mode, asked, self.library.settings)
+        withdrawn = answer.refused and bool(text.strip()) and not declines(text)
+        label = render.answer_label(answer.mode, asked, self.library.settings, withdrawn)
         content = render.answer_html(answer, turn, label)
         messages[-1] = {"role": "assistant", "content": content}
         yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source

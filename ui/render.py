@@ -50,13 +50,16 @@ def generator_label(mode: str, settings: Settings) -> str:
     return GENERATOR_NAMES.get(mode, mode)
 
 
-def answer_label(answered: str, asked: str, settings: Settings) -> str:
+def answer_label(answered: str, asked: str, settings: Settings, withdrawn: bool = False) -> str:
     """The generator named under an answer; a quote that stands in for the model's answer
-    (`quote_backs_generated`) says so."""
+    (`quote_backs_generated`) says so, and so does a refusal in place of an answer it wrote
+    (`withdrawn`: `generated_answer_check`)."""
     if answered != asked:
         return (
             f"Quoted from the library in place of the answer of {generator_label(asked, settings)}"
         )
+    if withdrawn:
+        return f"{generator_label(answered, settings)}: its answer did not pass the checks"
     return generator_label(answered, settings)
 
 
