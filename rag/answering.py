@@ -1208,7 +1208,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         that refines the words check (`late_check`), the quote is chosen now, once the model
         has written, and when that check leaves no sentence the answer is a refusal: the same
         answer as with the check before the model, without the wait before its first word."""
-        if late_check is not None and (not answer.refused or self.quotes_instead(answer, said)):
+        # the claim check refuses answers the words check let through; the likelihood check
+        # only quotes other sentences, so it is asked only where its quote stands in
+        gates = late_check == "claim" and not answer.refused
+        if late_check is not None and (gates or self.quotes_instead(answer, said)):
             quoted = self.quote(answer.question, passages, late_check)
             if quoted.refused:
                 return refusal(answer.question, answer.mode, passages)
