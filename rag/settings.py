@@ -403,8 +403,9 @@ class Settings(BaseSettings):
             "so the first word is not later, while extractive answers keep answer_check's "
             "speed. Local model, dev halves, words -> claim, correct / false refusals / "
             "near-misses refused: fresh 0.70/0.10/0.50 -> 0.70/0.20/0.90, paraphrase "
-            "0.79/0.09/0.85 -> 0.75/0.15/0.90: half as many wrong or invented answers shown, "
-            "for about 7 s more before the checked answer (BENCHMARKS.md, issue 13)."
+            "0.79/0.09/0.85 -> 0.75/0.15/0.90: half as many wrong or invented answers shown "
+            "(test halves: 34 -> 24, for 6 right answers of 101), for about 7 s more before "
+            "the checked answer (BENCHMARKS.md, issue 13). 'words' for the old gate."
         ),
     )
     quote_when_unverified: bool = Field(
