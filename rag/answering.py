@@ -953,8 +953,9 @@ AnswerEvent = Evidence | Queued | TextPiece | Answer
 """What `AnswerChain.stream` yields: for a generated answer the evidence first, its place in
 the queue for the model while it waits, pieces of the text as they come, then the checked
 `Answer`, always last (the quoted answer when the model gives none and a sentence answers:
-`Settings.quote_backs_generated`, `Settings.quote_when_model_declines`); for an extractive
-answer or a refusal only the `Answer`."""
+`Settings.quote_backs_generated`, `Settings.quote_when_model_declines`; a refusal when no
+quoted sentence supports the answer's claim: `Settings.generated_answer_check`); for an
+extractive answer or a refusal before the model only the `Answer`."""
 
 
 CHECK_REQUEST = (
@@ -1123,9 +1124,10 @@ class AnswerRequest:
     open_question: bool = False
 
 
-# Checks that keep only some of the sentences the words check quotes, so that its refusal
-# stands for theirs: a generated answer is gated by the words check before the model writes,
-# and by theirs once it has (`AnswerChain.backed_answer`).
+# Checks that answer only when the words check does ('claim' keeps some of the sentences it
+# quotes, 'likelihood' may quote others), so that its refusal stands for theirs: a generated
+# answer is gated by the words check before the model writes, and by theirs once it has
+# (`AnswerChain.backed_answer`).
 CHECKS_AFTER_WORDS: frozenset[AnswerCheck] = frozenset({"claim", "likelihood"})
 
 
