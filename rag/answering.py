@@ -1007,6 +1007,11 @@ def declines(text: str) -> bool:
     return strip_markers(text).strip().lower().startswith("not in the library")
 
 
+def withdrawn(answer: Answer, said: str) -> bool:
+    """Whether the model wrote an answer (`said`) that the checks turned into a refusal."""
+    return answer.refused and bool(said.strip()) and not declines(said)
+
+
 def verified(answer: Answer) -> bool:
     """Whether every sentence of the answer is verified supported by a passage it cites."""
     return all(sentence.verdict == "supported" for sentence in answer.sentences)
@@ -1212,12 +1217,13 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         answer as with the check before the model, without the wait before its first word."""
         # the claim check refuses answers the words check let through; the likelihood check
         # only quotes other sentences, so it is asked only where its quote stands in
+        instead = self.quotes_instead(answer, said)
         gates = late_check == "claim" and not answer.refused
-        if late_check is not None and (gates or self.quotes_instead(answer, said)):
+        if late_check is not None and (gates or instead):
             quoted = self.quote(answer.question, passages, late_check)
             if quoted.refused:
                 return refusal(answer.question, answer.mode, passages)
-        return quoted if self.quotes_instead(answer, said) else answer
+        return quoted if instead else answer
 
     def quotes_instead(self, answer: Answer, said: list[str]) -> bool:
         """Whether the quoted answer replaces the model's: it gave none, and did not decline

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines
+from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines, withdrawn
 from rag.errors import RagError
 from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
@@ -196,7 +196,7 @@ def stream_to_terminal(
         if answer.mode == EXTRACTIVE:  # `quote_backs_generated`
             why = "gave no answer" if declines(said) else "answer did not pass the checks"
             print(f"\nThe model {why}; quoted from the library:\n" + answer.text)
-        elif answer.refused and not declines(said):  # `generated_answer_check`
+        elif withdrawn(answer, said):  # `generated_answer_check`
             print("\nThe model's answer did not pass the checks:\n" + answer.text)
         elif said.strip() != answer.text.strip():
             print("\nChecked answer:\n" + answer.text)

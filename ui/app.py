@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from rag.answering import Evidence, Queued, declines
+from rag.answering import Evidence, Queued, withdrawn
 from rag.briefing import build_briefing
 from rag.comparing import FORMATS as TABLE_FORMATS
 from rag.comparing import (
@@ -183,8 +183,9 @@ class App:
             return
         turns = [*turns, (question, answer)]
         asked = mode or self.library.settings.generator
-        withdrawn = answer.refused and bool(text.strip()) and not declines(text)
-        label = render.answer_label(answer.mode, asked, self.library.settings, withdrawn)
+        label = render.answer_label(
+            answer.mode, asked, self.library.settings, withdrawn(answer, text)
+        )
         content = render.answer_html(answer, turn, label)
         messages[-1] = {"role": "assistant", "content": content}
         yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source
