@@ -168,6 +168,10 @@ def format_evidence(evidence: Evidence) -> str:
     return "\n".join(lines)
 
 
+# what the model writes is checked against its passages only once it has finished
+DRAFT_HEADING = "Draft answer (checked when the model finishes):"
+
+
 def stream_to_terminal(
     library: Library,
     question: str,
@@ -184,7 +188,9 @@ def stream_to_terminal(
         elif isinstance(event, Queued):
             print(f"(waiting for the model: {event.ahead} question(s) ahead)", flush=True)
         elif isinstance(event, TextPiece):
-            print(event.text if streamed else f"\nAnswer:\n{event.text}", end="", flush=True)
+            print(
+                event.text if streamed else f"\n{DRAFT_HEADING}\n{event.text}", end="", flush=True
+            )
             streamed.append(event.text)
         else:
             answer = event

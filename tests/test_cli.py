@@ -104,7 +104,7 @@ class ScriptedLibrary:
 
 def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     from rag.answering import Evidence, Queued, TextPiece
-    from rag.cli import stream_to_terminal
+    from rag.cli import DRAFT_HEADING, stream_to_terminal
     from rag.library import Library
     from rag.records import Answer, Citation, Passage
 
@@ -123,7 +123,9 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     assert stream_to_terminal(library, SEED_QUESTION, "local", None, []) == answer
     shown = capsys.readouterr().out
     assert shown.index("Evidence:\n[1] PRISM (seed.txt)\n    \u201c7.6 metric tons") == 0
-    assert shown.index("waiting for the model: 1 question(s) ahead") < shown.index("Answer:\n7.6")
+    assert shown.index("waiting for the model: 1 question(s) ahead") < shown.index(
+        f"{DRAFT_HEADING}\n7.6"
+    )
     assert "Checked answer" not in shown  # the streamed text was the checked one
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
 

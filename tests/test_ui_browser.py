@@ -22,6 +22,8 @@ import pytest
 from conftest import ROOT, SEED_QUESTION
 from playwright.sync_api import expect, sync_playwright
 
+from ui import render
+
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -214,7 +216,7 @@ def test_seed_question_streams_a_cited_answer_that_opens_its_passage(app: Server
 
 
 # Records, in the page, when the newest answer first shows its evidence and first shows
-# generated text (performance.now(), milliseconds).
+# generated text (performance.now(), milliseconds), and the label the text is shown under.
 WATCH_ANSWER = """() => {
     window.ragTimes = {};
     const note = () => {
@@ -224,8 +226,10 @@ WATCH_ANSWER = """() => {
         if (last.querySelector('.evidence q') && window.ragTimes.evidence === undefined)
             window.ragTimes.evidence = now;
         const generated = last.querySelector('.generated');
-        if (generated && generated.innerText.trim() && window.ragTimes.text === undefined)
+        if (generated && generated.innerText.trim() && window.ragTimes.text === undefined) {
             window.ragTimes.text = now;
+            window.ragTimes.draft = last.querySelector('.draft .label')?.innerText;
+        }
     };
     new MutationObserver(note).observe(
         document.body, {subtree: true, childList: true, characterData: true}
@@ -248,6 +252,7 @@ def test_the_evidence_shows_before_the_first_generated_word(app: Server, page, s
     times = page.evaluate("window.ragTimes")
     assert times.get("text") is not None, "no generated text was streamed"
     assert times["evidence"] < times["text"]
+    assert times["draft"] == render.DRAFT_LABEL  # the streamed words are not yet checked
     print(f"\nevidence {(times['text'] - times['evidence']) / 1000:.1f} s before the first word")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import settings_for
 
+from rag.answering import Evidence
 from rag.errors import SettingsError
 from rag.library import Library
-from rag.records import NOT_IN_LIBRARY, Answer, Citation, Sentence
+from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from ui import render
 from ui.app import auth, build_app
@@ -47,6 +48,27 @@ def test_answer_markers_become_links_to_their_turn_and_html_is_escaped():
     )
     assert "ports.pdf · p. 4" in html
     assert "1 sentence to review" in html and "Local: Qwen2.5-Coder 1.5B · 1 source" in html
+
+
+def test_a_generated_answer_is_shown_as_a_draft_under_its_evidence_until_checked():
+    passage = Passage(
+        chunk_id=1,
+        document_id=1,
+        title="Ports",
+        file="ports.pdf",
+        page=4,
+        start=0,
+        end=5,
+        text="Callao is Peru's main port.",
+        score=1.0,
+    )
+    evidence = Evidence("Which port?", [passage], [Citation.of(1, passage, 0, 27)])
+    waiting = render.evidence_html(evidence, "Reading the passages…")
+    assert "Reading the passages…" in waiting and render.DRAFT_LABEL not in waiting
+    writing = render.evidence_html(evidence, "Reading the passages…", "Callao [1]")
+    assert "<q>Callao is Peru&#x27;s main port.</q>" in writing
+    assert f'<div class="label">{render.DRAFT_LABEL}</div><div class="generated">Callao' in writing
+    assert "Reading the passages" not in writing
 
 
 def test_streaming_markers_are_inert_and_refusals_have_no_sources():

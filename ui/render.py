@@ -92,10 +92,15 @@ def streaming_html(text: str) -> str:
     )
 
 
+# A generated answer is checked against its passages only once the model has finished: until
+# then what it writes may yet be withdrawn or replaced.
+DRAFT_LABEL = "Draft: checked against the passages when the model finishes"
+
+
 def evidence_html(evidence: Evidence, status: str, text: str = "") -> str:
     """A generated answer on its way: the evidence the model reads (document, page and the
     sentence most likely to answer, numbered as the answer will cite them), then the text
-    written so far, or, before the first word, what the answer waits for."""
+    written so far, marked as a draft, or, before the first word, what the answer waits for."""
     quotes = {quote.n: quote for quote in evidence.quotes}
     items = []
     for n, passage in enumerate(evidence.passages, start=1):
@@ -108,7 +113,8 @@ def evidence_html(evidence: Evidence, status: str, text: str = "") -> str:
             f'<span class="where">{escape(where)}</span>{quote}</li>'
         )
     progress = (
-        f'<div class="generated">{streaming_html(text)}</div>'
+        f'<div class="draft"><div class="label">{DRAFT_LABEL}</div>'
+        f'<div class="generated">{streaming_html(text)}</div></div>'
         if text
         else f'<div class="status">{escape(status)}<span class="cursor"></span></div>'
     )
