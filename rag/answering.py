@@ -623,6 +623,47 @@ def best_explaining(
 PageChunks = Callable[[int, set[int]], list[Passage]]
 """page_chunks(document_id, pages): the stored chunks of those pages of a document."""
 
+RunInHeadings = Callable[[Passage], list[tuple[int, int]]]
+"""run_in_headings(passage): the spans, in the normalised text of the passage's page, of the
+headings run into the paragraph after them (`rag.headings.run_in_headings`)."""
+
+
+def past_headings(passage: Passage, start: int, end: int, headings: list[tuple[int, int]]) -> int:
+    """Where the passage's sentence text[start:end] begins once the headings run into its start
+    (`headings`, page offsets in order) are left out: where what follows a heading begins as a
+    sentence does, and is long enough to quote; else `start`."""
+    text = passage.text
+    at = start
+    for heading_start, heading_end in headings:
+        opens, closes = heading_start - passage.start, heading_end - passage.start
+        if opens >= at and not text[at:opens].strip() and closes < end:
+            after = closes + len(text[closes:end]) - len(text[closes:end].lstrip())
+            if not _BEGINS.match(text, after) or end - after < MIN_SENTENCE_CHARS:
+                break
+            at = after
+    return at
+
+
+def citations_past_headings(
+    citations: list[Citation], passages: list[Passage], run_in_headings: RunInHeadings
+) -> list[Citation]:
+    """The citations, each quoting its words without a heading run into their start."""
+    by_id = {passage.chunk_id: passage for passage in passages}
+    read: dict[tuple[int, int | None], list[tuple[int, int]]] = {}
+    moved = []
+    for citation in citations:
+        passage = by_id.get(citation.chunk_id)
+        if passage is None:
+            moved.append(citation)
+            continue
+        page = (passage.document_id, passage.page)
+        if page not in read:
+            read[page] = run_in_headings(passage)
+        start = past_headings(passage, citation.chunk_start, citation.chunk_end, read[page])
+        moved.append(Citation.of(citation.n, passage, start, citation.chunk_end))
+    return moved
+
+
 # how a page's first piece opens when it may go on a sentence of the page before: as
 # `_GOES_ON`, or with a figure ("$4.9 billion in fiscal year 2005.")
 _MAY_GO_ON = re.compile(r"[a-z,;:%)\]$\d]")
@@ -675,13 +716,21 @@ def ends_in_heading(text: str) -> bool:
 
 
 def quoted_sentence(
-    candidate: Candidate, first: int, page_chunks: PageChunks | None
+    candidate: Candidate,
+    first: int,
+    page_chunks: PageChunks | None,
+    run_in_headings: RunInHeadings | None = None,
 ) -> tuple[Sentence, list[tuple[Citation, Passage]]]:
     """The candidate quoted as a sentence, with its citations numbered from `first` and the
     passages they quote. A sentence a page opens mid-way is quoted whole when its start is
     found on the page before (`sentence_begun_before`), citing both pages; else it is marked
-    as begun before ("… ")."""
+    as begun before ("… "). With `run_in_headings`, a heading run into the sentence's start is
+    left out."""
     begun = sentence_begun_before(candidate, page_chunks) if page_chunks else None
+    if run_in_headings and not candidate.statement:
+        headings = run_in_headings(candidate.passage)
+        start = past_headings(candidate.passage, candidate.start, candidate.end, headings)
+        candidate = replace(candidate, start=start)
     spans = [*([begun] if begun else []), (candidate.passage, candidate.start, candidate.end)]
     cited = [
         (Citation.of(n, passage, start, end), passage)
@@ -705,6 +754,7 @@ def answer_extractively(
     page_chunks: PageChunks | None = None,
     log_probabilities: LogProbabilities | None = None,
     claim_probability: AnswerProbability | None = None,
+    run_in_headings: RunInHeadings | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
     the model finds answer it when `probability` is given, else the most similar ones, or,
@@ -712,7 +762,7 @@ def answer_extractively(
     best explain the question; with `claim_probability` (`claim_support`), only those of the
     most similar ones that support their answer stated in the question's words. With
     `page_chunks`, a sentence that a page opens mid-way is quoted with its start on the page
-    before."""
+    before; with `run_in_headings`, without a heading run into its start."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
     chosen = (
         checked_sentences(question, candidates, settings, probability)
@@ -729,7 +779,9 @@ def answer_extractively(
     citations: list[Citation] = []
     quoted = {p.chunk_id: p for p in passages}
     for candidate in chosen:
-        sentence, cited = quoted_sentence(candidate, len(citations) + 1, page_chunks)
+        sentence, cited = quoted_sentence(
+            candidate, len(citations) + 1, page_chunks, run_in_headings
+        )
         sentences.append(sentence)
         citations += [citation for citation, _ in cited]
         quoted.update((passage.chunk_id, passage) for _, passage in cited)
@@ -1149,9 +1201,11 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         chat_model: Callable[[str], BaseChatModel],
         sentence_vectors: SentenceVectors | None = None,
         page_chunks: PageChunks | None = None,
+        run_in_headings: RunInHeadings | None = None,
     ) -> None:
         self.retrieve = retrieve
         self.page_chunks = page_chunks
+        self.run_in_headings = run_in_headings
         self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
         self.settings = settings
         self.chat_model = chat_model
@@ -1247,6 +1301,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             self.page_chunks,
             self.question_log_probabilities(check),
             self.claim_support(check),
+            self.run_in_headings,
         )
 
     def checking_model(self, kind: AnswerCheck, check: AnswerCheck | None) -> BaseChatModel | None:
@@ -1299,6 +1354,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             return None
         return chat.log_probabilities
 
+    def past_headings(self, citations: list[Citation], passages: list[Passage]) -> list[Citation]:
+        """The citations without a heading run into their quotes' start (`run_in_headings`)."""
+        if self.run_in_headings is None:
+            return citations
+        return citations_past_headings(citations, passages, self.run_in_headings)
+
     def question_and_query(self, request: AnswerRequest) -> tuple[str, str]:
         """The question to answer and the text to search for it. A follow-up is rewritten by
         the chat model into a standalone question, searched with the follow-up's own words in
@@ -1318,7 +1379,8 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         focused, quotes = focus_passages(question, passages, self.sentence_vectors, self.settings)
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
-        yield Evidence(question, focused, [q for q in quotes if q.n <= len(focused)])
+        quotes = [q for q in quotes if q.n <= len(focused)]
+        yield Evidence(question, focused, self.past_headings(quotes, focused))
         ticket = self.model_queue.join() if mode == "local" else None
         try:
             if ticket is not None:
@@ -1329,7 +1391,10 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
                 question, focused, chat, judge, mode, check_responds=not open_question
             )
             for event in answers:
-                yield event if isinstance(event, TextPiece) else in_whole_passages(event, passages)
+                if isinstance(event, Answer):
+                    event = in_whole_passages(event, passages)
+                    event = replace(event, citations=self.past_headings(event.citations, passages))
+                yield event
         finally:
             if ticket is not None:
                 self.model_queue.leave(ticket)

@@ -44,10 +44,10 @@ class Heading:
     start: int
 
 
-def is_heading_line(line: str) -> bool:
-    """A short title-case line that does not end a sentence and is mostly letters: "Calls for a
-    Deep-Seabed Mining Moratorium", not a wrapped line of prose, a caption, a contents line or
-    a table row."""
+def is_heading_line(line: str, min_words: int = MIN_HEADING_WORDS) -> bool:
+    """A short title-case line of at least `min_words` words of four letters or more that does
+    not end a sentence and is mostly letters: "Calls for a Deep-Seabed Mining Moratorium", not
+    a wrapped line of prose, a caption, a contents line or a table row."""
     line = line.strip().lstrip("#").strip()
     long_words = _WORD.findall(line)
     letters = sum(char.isalpha() for char in line)
@@ -55,7 +55,7 @@ def is_heading_line(line: str) -> bool:
         0 < len(line) <= MAX_HEADING_CHARS
         and line[0].isupper()
         and not line.endswith(_SENTENCE_END)
-        and len(long_words) >= MIN_HEADING_WORDS
+        and len(long_words) >= min_words
         and all(word[0].isupper() or word.lower() in _SMALL_WORDS for word in long_words)
         and sum(char.isdigit() for char in line) <= 0.2 * letters
         and not _NOT_A_TITLE.search(line)
@@ -70,6 +70,12 @@ def heading_lines(raw: str) -> Iterator[str]:
     wrapped heading joined into one line. A wrapped line of prose, of a list or of a title
     that did not start a block is not a heading, nor is a line ending with a small word
     ("... Role and Issues for")."""
+    return (heading for heading, _ in _headings_and_next_lines(raw, MIN_HEADING_WORDS))
+
+
+def _headings_and_next_lines(raw: str, min_words: int) -> Iterator[tuple[str, str]]:
+    """`heading_lines` of at least `min_words` long words, each with the line after it ("" at
+    the page's end)."""
     lines = [line.strip().lstrip("#").strip() for line in raw.splitlines()]
     starts_block = True
     index = 0
@@ -78,7 +84,7 @@ def heading_lines(raw: str) -> Iterator[str]:
         index += 1
         if _MARKER_LINE.fullmatch(line):  # a footnote marker or page number set apart
             continue
-        if not (starts_block and line and is_heading_line(line)):
+        if not (starts_block and line and is_heading_line(line, min_words)):
             starts_block = not line or line.endswith(_PARAGRAPH_END)
             continue
         heading = line
@@ -86,7 +92,7 @@ def heading_lines(raw: str) -> Iterator[str]:
             heading = f"{heading} {lines[index]}"
             index += 1
         if heading.split()[-1].lower() not in _SMALL_WORDS:
-            yield heading
+            yield heading, lines[index] if index < len(lines) else ""
 
 
 def page_headings(page: Page) -> list[Heading]:
@@ -95,12 +101,42 @@ def page_headings(page: Page) -> list[Heading]:
     found: list[Heading] = []
     position = 0
     for text in heading_lines(page.raw_text):
-        pattern = re.compile(r"\s+".join(re.escape(word) for word in text.split()))
-        match = pattern.search(page.text, position)  # after the heading before it
+        match = _spaced(text).search(page.text, position)  # after the heading before it
         if match:
             found.append(Heading(text, match.start()))
             position = match.end()
     return found
+
+
+# the line under a report's title that dates its version
+_DATE_LINE = re.compile(r"(?:Updated|Revised) [A-Z][a-z]+ \d{1,2}, \d{4}")
+
+
+def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
+    """The spans, in a page's normalised text, of the headings that normalisation ran into the
+    paragraph after them ("Reactions Oman, Kuwait and Saudi Arabia ... welcomed"), in order:
+    its headings (`heading_lines`) and one-word ones, a capitalised word of four letters or
+    more on a line of its own that starts a block, each where the next line's first word
+    follows it, and only where that line starts with a capital; the document's `title` and
+    a date line under it ("Updated April 9, 2026"), where the page holds them."""
+    spans = [match.span() for match in _DATE_LINE.finditer(page.text)]
+    if title.strip():
+        spans += [match.span() for match in _spaced(title).finditer(page.text)]
+    position = 0
+    for heading, after in _headings_and_next_lines(page.raw_text, min_words=1):
+        if not after[:1].isupper():
+            continue
+        pattern = rf"({_spaced(heading).pattern})\s+{re.escape(after.split()[0])}"
+        match = re.compile(pattern).search(page.text, position)
+        if match:
+            spans.append(match.span(1))
+            position = match.end(1)
+    return sorted(spans)
+
+
+def _spaced(text: str) -> re.Pattern[str]:
+    """The words of `text` in a row, however normalisation spaced them."""
+    return re.compile(r"\s+".join(re.escape(word) for word in text.split()))
 
 
 class HeadingFinder:

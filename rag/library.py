@@ -14,6 +14,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
+from rag import headings
 from rag.answering import (
     EXTRACTIVE,
     AnswerChain,
@@ -293,6 +294,7 @@ class Library:
             self.chat_model,
             self.sentence_vectors,
             self.page_chunks,
+            self.run_in_headings,
         )
 
     def retrieve(
@@ -325,6 +327,15 @@ class Library:
         """The stored chunks of some pages of a document."""
         store = self.store()
         return store.passages(store.page_chunk_ids(document_id, pages))
+
+    def run_in_headings(self, passage: Passage) -> list[tuple[int, int]]:
+        """The headings run into the paragraph after them on the passage's page, its
+        document's title among them (`rag.headings.run_in_headings`)."""
+        try:
+            page = self.store().page(passage.document_id, passage.page)
+        except DocumentNotFoundError:  # removed since it was retrieved
+            return []
+        return headings.run_in_headings(page, passage.title)
 
     def source_view(self, citation: Citation) -> SourceView:
         """What the source pane shows for a citation: its document, page and quoted span."""

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering import EXTRACTIVE, Evidence, past_headings
 from rag.briefing import plan_subquestions
-from rag.headings import HeadingFinder, heading_lines, is_heading_line, page_headings
+from rag.headings import (
+    HeadingFinder,
+    heading_lines,
+    is_heading_line,
+    page_headings,
+    run_in_headings,
+)
 from rag.library import Library
-from rag.records import Page
+from rag.records import Page, Passage
 
 SEABED_REPORT = "R47324v18.pdf"
 # Headings of the seabed report's sections, as its PDF sets them on lines of their own.
@@ -112,3 +119,61 @@ def test_a_briefing_asks_about_the_sections_of_the_reports(library: Library) -> 
     questions = plan_subquestions(library, "seabed mining", 5, mode="extractive")
     about_sections = [q for q in questions if any(h in q for h in SEABED_HEADINGS)]
     assert len(about_sections) >= 2, questions
+
+
+# The first two pages of a CRS Insight as pypdfium2 extracts them, shortened: its title and
+# date, then headings on lines of their own, which normalisation runs into their paragraphs.
+INSIGHT_PAGE = (
+    "CRS INSIGHT\r\nPrepared for Members and \r\nCommittees of Congress \r\n \r\n"
+    "U.S.-Iran Ceasefire: Assessment, Reactions, \r\nand Issues for Congress\r\n"
+    "Updated April 9, 2026\r\nOn April 7, 2026, the United States and Iran agreed to a "
+    "two-week \r\nceasefire. Officials called it a misunderstanding. \r\nReactions\r\n"
+    "Oman, Kuwait and Saudi Arabia welcomed the ceasefire \r\nannouncement. \r\n"
+    "Space Force Budget\r\nCongress appropriated $26.1 billion. \r\nCongress\r\n"
+    "approved it in a wrapped line. \r\nFigure\r\nThe chart shows it."
+)
+INSIGHT_TITLE = "U.S.-Iran Ceasefire: Assessment, Reactions, and Issues for Congress"
+
+
+def test_headings_run_into_their_paragraphs_are_found_with_the_title_and_date() -> None:
+    text = " ".join(INSIGHT_PAGE.split())
+    page = Page(number=1, text=text, raw_text=INSIGHT_PAGE)
+    found = [text[start:end] for start, end in run_in_headings(page, INSIGHT_TITLE)]
+    # not "Congress" (a line of a paragraph: the line before does not end one) nor "Figure"
+    assert found == [INSIGHT_TITLE, "Updated April 9, 2026", "Reactions", "Space Force Budget"]
+    untitled = [text[start:end] for start, end in run_in_headings(page)]
+    assert untitled == ["Updated April 9, 2026", "Reactions", "Space Force Budget"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quoted"),
+    [
+        ("Reactions Oman, Kuwait and Saudi Arabia welcomed it.", "Oman, Kuwait and Saudi"),
+        ("Officials said Reactions were mixed across the region.", "Officials said"),  # inside
+        ("Reactions Oman welcomed it.", "Reactions Oman"),  # too little would be left
+        ("Reactions were mixed across the whole region.", "Reactions were"),  # not a sentence
+    ],
+)
+def test_a_quote_starts_past_a_heading_run_into_it(sentence: str, quoted: str) -> None:
+    text = f"It ended. {sentence}"
+    passage = Passage(1, 1, "Insight", "in.pdf", 2, 100, 100 + len(text), text, 1.0)
+    start = text.index(sentence)
+    heading = text.index("Reactions") + passage.start  # page offsets
+    at = past_headings(passage, start, len(text), [(heading, heading + len("Reactions"))])
+    assert text[at:].startswith(quoted)
+
+
+def test_answers_and_evidence_quote_sentences_without_their_headings(library: Library) -> None:
+    question = "How did the Gulf states react to the U.S.-Iran ceasefire?"
+    answer = library.ask(question, mode=EXTRACTIVE)
+    quotes = [c.quote for c in answer.citations if c.file == "IN12678v4.pdf"]
+    assert any(quote.startswith("Oman, Kuwait and Saudi Arabia") for quote in quotes), quotes
+    assert "Reactions Oman" not in answer.text
+    assert not any(quote.startswith(("U.S.-Iran Ceasefire:", "Updated")) for quote in quotes)
+    events = library.ask_stream(question, mode="local")
+    evidence = next(events)  # shown before the model is asked
+    events.close()
+    assert isinstance(evidence, Evidence)
+    assert not any(
+        q.quote.startswith(("Reactions", "U.S.-Iran Ceasefire:")) for q in evidence.quotes
+    )
