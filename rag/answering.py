@@ -628,16 +628,21 @@ RunInHeadings = Callable[[Passage], list[tuple[int, int]]]
 headings run into the paragraph after them (`rag.headings.run_in_headings`)."""
 
 
+# the spaces and the list item's mark between a heading and the sentence under it
+_LIST_MARK = re.compile(rf"^\s*(?:{BULLET}\s*)?")
+
+
 def past_headings(passage: Passage, start: int, end: int, headings: list[tuple[int, int]]) -> int:
     """Where the passage's sentence text[start:end] begins once the headings run into its start
-    (`headings`, page offsets in order) are left out: where what follows a heading begins as a
-    sentence does, and is long enough to quote; else `start`."""
+    (`headings`, page offsets in order) are left out, with a list item's mark after them: where
+    what follows a heading begins as a sentence does, and is long enough to quote; else
+    `start`."""
     text = passage.text
     at = start
     for heading_start, heading_end in headings:
         opens, closes = heading_start - passage.start, heading_end - passage.start
         if opens >= at and not text[at:opens].strip() and closes < end:
-            after = closes + len(text[closes:end]) - len(text[closes:end].lstrip())
+            after = end - len(_LIST_MARK.sub("", text[closes:end], count=1))
             if not _BEGINS.match(text, after) or end - after < MIN_SENTENCE_CHARS:
                 break
             at = after

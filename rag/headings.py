@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rag.errors import DocumentNotFoundError
 from rag.records import Page, Passage
 from rag.store import DocumentStore
+from rag.text import BULLET
 
 MAX_HEADING_CHARS = 120
 MIN_HEADING_WORDS = 2  # words of four letters or more
@@ -117,14 +118,15 @@ def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
     paragraph after them ("Reactions Oman, Kuwait and Saudi Arabia ... welcomed"), in order:
     its headings (`heading_lines`) and one-word ones, a capitalised word of four letters or
     more on a line of its own that starts a block, each where the next line's first word
-    follows it, and only where that line starts with a capital; the document's `title` and
+    follows it, and only where that line starts with a capital or a list item's mark; the
+    document's `title` and
     a date line under it ("Updated April 9, 2026"), where the page holds them."""
     spans = [match.span() for match in _DATE_LINE.finditer(page.text)]
     if title.strip():
         spans += [match.span() for match in _spaced(title).finditer(page.text)]
     position = 0
     for heading, after in _headings_and_next_lines(page.raw_text, min_words=1):
-        if not after[:1].isupper():
+        if not (after[:1].isupper() or re.match(BULLET, after)):
             continue
         pattern = rf"({_spaced(heading).pattern})\s+{re.escape(after.split()[0])}"
         match = re.compile(pattern).search(page.text, position)

@@ -130,7 +130,9 @@ INSIGHT_PAGE = (
     "two-week \r\nceasefire. Officials called it a misunderstanding. \r\nReactions\r\n"
     "Oman, Kuwait and Saudi Arabia welcomed the ceasefire \r\nannouncement. \r\n"
     "Space Force Budget\r\nCongress appropriated $26.1 billion. \r\nCongress\r\n"
-    "approved it in a wrapped line. \r\nFigure\r\nThe chart shows it."
+    "approved it in April. \r\nFormula Marketing: Extent of Marketing Difficult \r\n"
+    "to Quantify\r\n• Annual number of ads rose. \r\nNoise\r\nmade by machines is loud. \r\n"
+    "Figure\r\nThe chart shows it."
 )
 INSIGHT_TITLE = "U.S.-Iran Ceasefire: Assessment, Reactions, and Issues for Congress"
 
@@ -139,16 +141,24 @@ def test_headings_run_into_their_paragraphs_are_found_with_the_title_and_date() 
     text = " ".join(INSIGHT_PAGE.split())
     page = Page(number=1, text=text, raw_text=INSIGHT_PAGE)
     found = [text[start:end] for start, end in run_in_headings(page, INSIGHT_TITLE)]
-    # not "Congress" (a line of a paragraph: the line before does not end one) nor "Figure"
-    assert found == [INSIGHT_TITLE, "Updated April 9, 2026", "Reactions", "Space Force Budget"]
+    # not "Congress" nor "Noise" (the line after them does not start a sentence: they are a
+    # paragraph's wrapped first line), nor "Figure" (a caption)
+    assert found == [
+        INSIGHT_TITLE,
+        "Updated April 9, 2026",
+        "Reactions",
+        "Space Force Budget",
+        "Formula Marketing: Extent of Marketing Difficult to Quantify",
+    ]
     untitled = [text[start:end] for start, end in run_in_headings(page)]
-    assert untitled == ["Updated April 9, 2026", "Reactions", "Space Force Budget"]
+    assert untitled == found[1:]
 
 
 @pytest.mark.parametrize(
     ("sentence", "quoted"),
     [
         ("Reactions Oman, Kuwait and Saudi Arabia welcomed it.", "Oman, Kuwait and Saudi"),
+        ("Reactions • Annual number of ads rose to 10,000.", "Annual number"),  # a slide's list
         ("Officials said Reactions were mixed across the region.", "Officials said"),  # inside
         ("Reactions Oman welcomed it.", "Reactions Oman"),  # too little would be left
         ("Reactions were mixed across the whole region.", "Reactions were"),  # not a sentence
