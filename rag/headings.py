@@ -119,10 +119,10 @@ def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
     its headings (`heading_lines`) and one-word ones, a capitalised word of four letters or
     more on a line of its own that starts a block, each where the next line's first word
     follows it, and only where that line starts with a capital or a list item's mark; the
-    document's `title` and
-    a date line under it ("Updated April 9, 2026"), where the page holds them."""
+    document's `title` where the page sets it on lines of its own (`_is_title_line`), and a
+    date line ("Updated April 9, 2026")."""
     spans = [match.span() for match in _DATE_LINE.finditer(page.text)]
-    if title.strip():
+    if _is_title_line(title, page.raw_text):
         spans += [match.span() for match in _spaced(title).finditer(page.text)]
     position = 0
     for heading, after in _headings_and_next_lines(page.raw_text, min_words=1):
@@ -134,6 +134,16 @@ def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
             spans.append(match.span(1))
             position = match.end(1)
     return sorted(spans)
+
+
+def _is_title_line(title: str, raw: str) -> bool:
+    """Whether the page sets the document's title apart, on lines of its own: a title of at
+    least MIN_HEADING_WORDS long words, so that a short one ("PRISM") is not taken for the
+    subject of a sentence."""
+    if len(_WORD.findall(title)) < MIN_HEADING_WORDS:
+        return False
+    lines = re.compile(rf"(?:^|\n)[ \t]*{_spaced(title).pattern}[ \t]*(?:\r?\n|$)")
+    return lines.search(raw) is not None
 
 
 def _spaced(text: str) -> re.Pattern[str]:

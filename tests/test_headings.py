@@ -155,6 +155,20 @@ def test_headings_run_into_their_paragraphs_are_found_with_the_title_and_date() 
 
 
 @pytest.mark.parametrize(
+    ("title", "raw"),
+    [
+        ("PRISM", "PRISM\r\nreports.\r\nPRISM Operations seized 7.6 metric tons."),  # one word
+        ("Space Force Guardians", "The report.\r\nSpace Force Guardians Number 9,400 today."),
+    ],
+)
+def test_a_title_counts_only_where_the_page_sets_it_on_lines_of_its_own(
+    title: str, raw: str
+) -> None:
+    page = Page(number=1, text=" ".join(raw.split()), raw_text=raw)
+    assert run_in_headings(page, title) == []
+
+
+@pytest.mark.parametrize(
     ("sentence", "quoted"),
     [
         ("Reactions Oman, Kuwait and Saudi Arabia welcomed it.", "Oman, Kuwait and Saudi"),
