@@ -51,18 +51,9 @@ def test_answer_markers_become_links_to_their_turn_and_html_is_escaped():
 
 
 def test_a_generated_answer_is_shown_as_a_draft_under_its_evidence_until_checked():
-    passage = Passage(
-        chunk_id=1,
-        document_id=1,
-        title="Ports",
-        file="ports.pdf",
-        page=4,
-        start=0,
-        end=5,
-        text="Callao is Peru's main port.",
-        score=1.0,
-    )
-    evidence = Evidence("Which port?", [passage], [Citation.of(1, passage, 0, 27)])
+    text = "Callao is Peru's main port."
+    passage = Passage(1, 1, "Ports", "ports.pdf", 4, 0, len(text), text, 1.0)
+    evidence = Evidence("Which port?", [passage], [Citation.of(1, passage, 0, len(text))])
     waiting = render.evidence_html(evidence, "Reading the passages…")
     assert "Reading the passages…" in waiting and render.DRAFT_LABEL not in waiting
     writing = render.evidence_html(evidence, "Reading the passages…", "Callao [1]")
