@@ -194,9 +194,7 @@ def test_answers_and_evidence_quote_sentences_without_their_headings(library: Li
     assert any(quote.startswith("Oman, Kuwait and Saudi Arabia") for quote in quotes), quotes
     assert "Reactions Oman" not in answer.text
     assert not any(quote.startswith(("U.S.-Iran Ceasefire:", "Updated")) for quote in quotes)
-    events = library.ask_stream(question, mode="local")
-    evidence = next(events)  # shown before the model is asked
-    events.close()
+    evidence = next(library.ask_stream(question, mode="local"))  # before the model is asked
     assert isinstance(evidence, Evidence)
     assert not any(
         q.quote.startswith(("Reactions", "U.S.-Iran Ceasefire:")) for q in evidence.quotes
