@@ -1359,7 +1359,9 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             return None
         return chat.log_probabilities
 
-    def past_headings(self, citations: list[Citation], passages: list[Passage]) -> list[Citation]:
+    def without_run_in_headings(
+        self, citations: list[Citation], passages: list[Passage]
+    ) -> list[Citation]:
         """The citations without a heading run into their quotes' start (`run_in_headings`)."""
         if self.run_in_headings is None:
             return citations
@@ -1385,7 +1387,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         if mode == "local":
             focused = fit_to_context(focused, self.settings)
         quotes = [q for q in quotes if q.n <= len(focused)]
-        yield Evidence(question, focused, self.past_headings(quotes, focused))
+        yield Evidence(question, focused, self.without_run_in_headings(quotes, focused))
         ticket = self.model_queue.join() if mode == "local" else None
         try:
             if ticket is not None:
@@ -1398,7 +1400,9 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             for event in answers:
                 if isinstance(event, Answer):
                     event = in_whole_passages(event, passages)
-                    event = replace(event, citations=self.past_headings(event.citations, passages))
+                    event = replace(
+                        event, citations=self.without_run_in_headings(event.citations, passages)
+                    )
                 yield event
         finally:
             if ticket is not None:
