@@ -649,22 +649,33 @@ def past_headings(passage: Passage, start: int, end: int, headings: list[tuple[i
     return at
 
 
+def once_a_page(run_in_headings: RunInHeadings) -> RunInHeadings:
+    """`run_in_headings`, reading each page once: for the quotes of one answer."""
+    read: dict[tuple[int, int | None], list[tuple[int, int]]] = {}
+
+    def headings(passage: Passage) -> list[tuple[int, int]]:
+        page = (passage.document_id, passage.page)
+        if page not in read:
+            read[page] = run_in_headings(passage)
+        return read[page]
+
+    return headings
+
+
 def citations_past_headings(
     citations: list[Citation], passages: list[Passage], run_in_headings: RunInHeadings
 ) -> list[Citation]:
     """The citations, each quoting its words without a heading run into their start."""
     by_id = {passage.chunk_id: passage for passage in passages}
-    read: dict[tuple[int, int | None], list[tuple[int, int]]] = {}
+    headings = once_a_page(run_in_headings)
     moved = []
     for citation in citations:
         passage = by_id.get(citation.chunk_id)
         if passage is None:
             moved.append(citation)
             continue
-        page = (passage.document_id, passage.page)
-        if page not in read:
-            read[page] = run_in_headings(passage)
-        start = past_headings(passage, citation.chunk_start, citation.chunk_end, read[page])
+        found = headings(passage)
+        start = past_headings(passage, citation.chunk_start, citation.chunk_end, found)
         moved.append(Citation.of(citation.n, passage, start, citation.chunk_end))
     return moved
 
@@ -783,10 +794,9 @@ def answer_extractively(
     sentences: list[Sentence] = []
     citations: list[Citation] = []
     quoted = {p.chunk_id: p for p in passages}
+    headings = once_a_page(run_in_headings) if run_in_headings else None
     for candidate in chosen:
-        sentence, cited = quoted_sentence(
-            candidate, len(citations) + 1, page_chunks, run_in_headings
-        )
+        sentence, cited = quoted_sentence(candidate, len(citations) + 1, page_chunks, headings)
         sentences.append(sentence)
         citations += [citation for citation, _ in cited]
         quoted.update((passage.chunk_id, passage) for _, passage in cited)
