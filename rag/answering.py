@@ -98,10 +98,13 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
 
 # links, footnotes ("8 Miller et al., ... pp. 1-7 (hereinafter ...)"; "11See also GAO, ..." where
 # the extracted text glues the number to its first word), dot leaders, pointers
-# to other reports ("See CRS In Focus IF11684, ...")
+# to other reports ("See CRS In Focus IF11684, ..."), captions, the entries of a list of
+# figures or tables, which run a page number into the next entry ("... Treasury Securities
+# (1945-2025) 2 Figure 2."), and CRS's note under a chart
 _NOISE = re.compile(
     r"https?://|www\.|^\d{1,3}(?:\s+[A-Z(]|[A-Z][a-z])|\bpp\. \d|\bp\. \d+\W*$|\(hereinafter\b|"
-    r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: "
+    r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: |"
+    r"\b\d{1,3}\s+(?:Figure|Table|Chart|Exhibit)s?\s+\d+[.:]|\bis interactive in the HTML version\b"
 )
 _WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")  # a word of four letters or more
 HEADING_CAPITALS = 0.7  # share of capitalised longer words that makes a line a heading

@@ -101,6 +101,17 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     )
     assert not is_prose("Source: GAO analysis of Energy Information Administration data.")
     assert is_prose("The figure of 3 percent comes from the source we cite below.")
+    # entries of a list of figures, each run into the page number before the next entry
+    assert not is_prose(
+        "Foreign and Domestic Holdings of Treasury Securities (1945-2025) 2 Figure 2."
+    )
+    assert not is_prose("Comparison of Electricity Generating Costs Using Coal 38 Table 3:")
+    assert not is_prose(
+        "Foreign and Domestic Holdings of Treasury Securities (1945-2025) Figure is "
+        "interactive in the HTML version of this report."
+    )
+    assert is_prose("Foreign holdings of Treasury securities are shown in Figure 2.")
+    assert is_prose("Production fell by 12 percent in 2005, as Table 3 shows.")
 
 
 @pytest.mark.parametrize(
