@@ -106,6 +106,10 @@ _NOISE = re.compile(
     r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: |"
     r"\b\d{1,3}\s+(?:Figure|Table|Chart|Exhibit)s?\s+\d+[.:]|\bis interactive in the HTML version\b"
 )
+# an entry of a table of contents, run by normalisation into the next one: its last word,
+# its page number, the next entry's capital ("Control of the Strait 2 Inbound and ...")
+_CONTENTS_ENTRY = re.compile(r"[A-Za-z)’'] \d{1,3} (?=[A-Z])")
+MIN_CONTENTS_ENTRIES = 3
 _WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")  # a word of four letters or more
 HEADING_CAPITALS = 0.7  # share of capitalised longer words that makes a line a heading
 MIN_HEADING_WORDS = 3
@@ -117,13 +121,14 @@ _KEY_TERM = re.compile(
 
 def is_prose(sentence: str) -> bool:
     """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
-    pointers to other reports, headings."""
+    pointers to other reports, headings, tables of contents."""
     letters = sum(char.isalpha() for char in sentence)
     return (
         MIN_SENTENCE_CHARS <= len(sentence) <= MAX_SENTENCE_CHARS
         and letters >= 0.6 * len(sentence.replace(" ", ""))
         and not _NOISE.search(sentence)
         and not is_heading(sentence)
+        and len(_CONTENTS_ENTRY.findall(sentence)) < MIN_CONTENTS_ENTRIES
     )
 
 

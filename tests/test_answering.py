@@ -112,6 +112,12 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     )
     assert is_prose("Foreign holdings of Treasury securities are shown in Figure 2.")
     assert is_prose("Production fell by 12 percent in 2005, as Table 3 shows.")
+    # a table of contents, its entries run into one line
+    assert not is_prose(
+        "Contents Introduction 1 Control of the Strait 2 Inbound and Outbound Ships 2 Food and "
+        "Animal Feed 2 Steel and Construction Materials 3 Automobiles 4"
+    )
+    assert is_prose("FinCEN may bring actions (see 31 U.S.C. 310 and 31 C.F.R. 1010 Subpart E).")
 
 
 @pytest.mark.parametrize(
