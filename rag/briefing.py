@@ -28,6 +28,8 @@ from rag.text import STOPWORDS, sentence_spans, stem, stems, words
 from rag.timeline import Event, build_timeline
 
 BriefingProgress = Callable[[str, int, int], None]
+QuoteMover = Callable[[list[Citation], list[Passage]], list[Citation]]
+"""Citations with their quotes moved past headings run into their start."""
 """progress(step, steps done, steps in all): called as the briefing is planned and written."""
 
 NOT_COVERED = "Not in the library: none of the indexed documents covers this topic."
@@ -325,12 +327,15 @@ def _reads_as_prose(claim: str, cited: list[int], citations: dict[int, Citation]
     )
 
 
-def supported_section(answer: Answer, numbering: _Numbering, seen: set[str]) -> tuple[Section, int]:
+def supported_section(
+    answer: Answer, numbering: _Numbering, seen: set[str], quoting: QuoteMover
+) -> tuple[Section, int]:
     """The section made of an answer's supported sentences not `seen` before, with global
     citation numbers; also how many sentences were dropped as weak, unsupported or uncited.
 
     Each sentence's citations quote the passage sentence closest to it, so that a passage cited
-    by two sentences gives each its own quoted words (and reference number)."""
+    by two sentences gives each its own quoted words (and reference number), without a heading
+    run into their start (`quoting`: `AnswerChain.without_run_in_headings`)."""
     passages = {passage.chunk_id: passage for passage in answer.passages}
     by_n = {citation.n: citation for citation in answer.citations}
     kept: list[Sentence] = []
@@ -342,9 +347,8 @@ def supported_section(answer: Answer, numbering: _Numbering, seen: set[str]) -> 
             dropped += 1
             continue
         claim = " ".join(_LIST_PREFIX.sub("", strip_markers(sentence.text), count=1).split())
-        quoted = {
-            n: cite_claims(n, passages[by_n[n].chunk_id], [claim]) for n in sentence.citations
-        }
+        closest = [cite_claims(n, passages[by_n[n].chunk_id], [claim]) for n in sentence.citations]
+        quoted = {citation.n: citation for citation in quoting(closest, answer.passages)}
         if claim.lower() in seen or not _reads_as_prose(claim, sentence.citations, quoted):
             continue
         seen.add(claim.lower())
@@ -427,7 +431,9 @@ def build_briefing(
         if len(written) == sections:
             break
         answer = library.ask(question, mode=mode, documents=documents, open_question=True)
-        section, lost = supported_section(answer, numbering, seen)
+        section, lost = supported_section(
+            answer, numbering, seen, library.chain.without_run_in_headings
+        )
         dropped += lost
         if section.sentences:
             written.append(section)

@@ -22,12 +22,12 @@ from datetime import date
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answering import EXTRACTIVE, is_prose, model_judge, neutralise
+from rag.answering import EXTRACTIVE, model_judge, neutralise, quotable_pieces
 from rag.citations import check_answer, one_by_one, strip_markers
 from rag.errors import RagError
 from rag.library import Library
 from rag.records import Citation, DocumentInfo, Passage
-from rag.text import sentence_spans, stems
+from rag.text import stems
 
 TimelineProgress = Callable[[str, int, int], None]
 """progress(step, steps done, steps in all): called as events are found and written."""
@@ -62,6 +62,11 @@ _MONTH_ALONE = re.compile(
     r"" + _CAPITAL_MONTH + r"\b(?![\s,]*\d)"
 )
 _UPDATED = re.compile(r"\b(?:updated|published|dated)\s*$", re.I)
+# A date something is compared with ("permitted ... to guarantee MMFs, as in 2008") is not
+# when the sentence's event happened.
+_COMPARED = re.compile(r"\b(?:as|than|like) (?:it did |they did )?in\s*$", re.I)
+# How a whole sentence ends; one that does not was cut by its passage's end or a page break.
+_CLOSES = re.compile(r"[.!?][\"”’)\]]*$")
 # A bare year counts as a date only after words that place an event in time.
 _BARE_YEAR = re.compile(
     r"\b(?:in|since|during|until|through|from|of|by|early|mid|late|fiscal year|FY|as of)"
@@ -239,39 +244,61 @@ def document_dates(library: Library, documents: list[DocumentInfo]) -> dict[int,
     return dates
 
 
+def whole_sentences(passages: list[Passage]) -> list[tuple[Passage, int, int]]:
+    """The distinct whole prose sentences of the passages that an answer may quote
+    (`quotable_pieces`: no heading run into them), as (passage, start, end): where two
+    overlapping passages hold a sentence, the one that holds it whole; a sentence that does
+    not close (its passage or page ends inside it) is left out."""
+    longest: dict[tuple[int, int | None, int], tuple[Passage, int, int]] = {}
+    for passage in passages:
+        for start, end, statement in quotable_pieces(passage.text):
+            key = (passage.document_id, passage.page, passage.start + start)
+            if not statement and (key not in longest or end - start > _length(longest[key])):
+                longest[key] = (passage, start, end)
+    return [
+        (passage, start, end)
+        for passage, start, end in longest.values()
+        if _CLOSES.search(passage.text[start:end])
+    ]
+
+
+def _length(piece: tuple[Passage, int, int]) -> int:
+    return piece[2] - piece[1]
+
+
 def candidate_events(
     passages: list[Passage], dates: dict[int, When | None]
 ) -> tuple[list[Event], int]:
-    """One event per distinct prose sentence that states a date (its first one), quoted; also
-    how many sentences were left out for a relative date in a document of unknown date."""
+    """One event per distinct whole prose sentence (`whole_sentences`) that states a date (its
+    first one that is not a document's date or a comparison), quoted; also how many sentences
+    were left out for a relative date in a document of unknown date."""
     events: list[Event] = []
-    seen: set[tuple[int, int | None, int]] = set()
     left_out = 0
-    for passage in passages:
-        for start, end in sentence_spans(passage.text):
-            sentence = passage.text[start:end]
-            key = (passage.document_id, passage.page, passage.start + start)
-            if key in seen or not is_prose(sentence):
-                continue
-            seen.add(key)
-            spans = [  # "Updated April 9, 2026" dates the document, not an event
-                span
-                for span in find_dates(sentence, dates.get(passage.document_id))
-                if not _UPDATED.search(sentence[: span.start])
-            ]
-            if not spans:
-                left_out += bool(_RELATIVE.search(sentence))
-                continue
-            first = spans[0]
-            relative = sentence[first.start : first.end] if first.relative else None
-            citation = Citation.of(0, passage, start, end)
-            events.append(Event(first.when, sentence, citation, relative))
+    for passage, start, end in whole_sentences(passages):
+        sentence = passage.text[start:end]
+        spans = [  # "Updated April 9, 2026" dates the document, not an event
+            span
+            for span in find_dates(sentence, dates.get(passage.document_id))
+            if not _UPDATED.search(sentence[: span.start])
+            and not _COMPARED.search(sentence[: span.start])
+        ]
+        if not spans:
+            left_out += bool(_RELATIVE.search(sentence))
+            continue
+        first = spans[0]
+        relative = sentence[first.start : first.end] if first.relative else None
+        citation = Citation.of(0, passage, start, end)
+        events.append(Event(first.when, sentence, citation, relative))
     return events, left_out
 
 
 def mentions_topic(topic: str, passage: Passage) -> bool:
-    """Whether the passage or its document's title holds a content word of the topic."""
-    return bool(stems(topic) & stems(f"{passage.title} {passage.text}"))
+    """Whether the passage and its document's title hold at least half of the topic's content
+    words: "exchange" alone, in a report on decentralized exchanges, is not the Exchange
+    Stabilization Fund."""
+    wanted = stems(topic)
+    held = wanted & stems(f"{passage.title} {passage.text}")
+    return bool(held) and 2 * len(held) >= len(wanted)
 
 
 def summarise(chat: BaseChatModel, event: Event, passage: Passage, judge: bool) -> Event:
@@ -357,6 +384,8 @@ def build_timeline(
             key=lambda e: -e.similarity,
         )[: settings.timeline_max_events]
     found.sort(key=lambda e: (e.when.key, e.citation.file, e.citation.page_start))
+    quoted = library.chain.without_run_in_headings([e.citation for e in found], passages)
+    found = [replace(e, text=c.quote, citation=c) for e, c in zip(found, quoted, strict=True)]
     total = len(found) + 1 if mode != EXTRACTIVE else 1
     report("found", 1, total)
     if mode != EXTRACTIVE:

@@ -184,7 +184,7 @@ def test_sections_keep_supported_prose_citing_prose_only() -> None:
         passages=[prose, contents],
     )
     numbering = _Numbering()
-    section, dropped = supported_section(answer, numbering, seen=set())
+    section, dropped = supported_section(answer, numbering, set(), lambda cited, _: cited)
     assert [s.text for s in section.sentences] == [
         "Companies have tested mining equipment in trials. [1]",
         "No commercial seabed mining has been authorized in ABNJ. [2]",
@@ -192,6 +192,32 @@ def test_sections_keep_supported_prose_citing_prose_only() -> None:
     assert dropped == 1
     # each sentence quotes the passage sentence that supports it, under its own number
     assert [r.quote for r in numbering.references.values()] == [tested, authorized]
+
+
+def test_a_sections_references_quote_past_a_heading_run_into_them() -> None:
+    from rag.answering import citations_past_headings
+
+    prose = _passage(1, "Background The fund was set up in 1934 to steady the dollar.")
+    answer = Answer(
+        question="When was the fund set up?",
+        text="",
+        refused=False,
+        mode="extractive",
+        citations=[Citation.of(1, prose, 0, len(prose.text))],
+        sentences=[
+            Sentence("The fund was set up in 1934 to steady the dollar. [1]", [1], "supported")
+        ],
+        passages=[prose],
+    )
+    numbering = _Numbering()
+
+    def past_background(cited: list[Citation], passages: list[Passage]) -> list[Citation]:
+        return citations_past_headings(cited, passages, lambda passage: [(0, len("Background"))])
+
+    supported_section(answer, numbering, set(), past_background)
+    assert [r.quote for r in numbering.references.values()] == [
+        "The fund was set up in 1934 to steady the dollar."
+    ]
 
 
 def test_rag_brief_writes_the_file_the_suffix_names(

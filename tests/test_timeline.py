@@ -66,6 +66,45 @@ def test_relative_dates_need_the_documents_date():
     assert left_out == 0
 
 
+def _passage(chunk_id: int, start: int, text: str) -> Passage:
+    return Passage(chunk_id, 1, "ESF", "esf.pdf", 2, start, start + len(text), text, 1.0)
+
+
+def test_an_event_is_a_whole_sentence_from_either_overlapping_passage():
+    whole = (
+        "In 2020, the CARES Act (P.L. 116-136) appropriated $500 billion to the ESF. The "
+        "program expired"
+    )
+    cut = _passage(1, 0, "The fund was set up in 1934. In 2020, the CARES Act (P.L.")
+    after = _passage(2, 29, whole)
+    events, _ = candidate_events([cut, after], {1: None})
+    assert [e.text for e in events] == [
+        "The fund was set up in 1934.",
+        "In 2020, the CARES Act (P.L. 116-136) appropriated $500 billion to the ESF.",
+    ]
+    assert events[1].citation.chunk_id == 2  # "The program expired" does not close: left out
+
+
+def test_a_date_compared_with_does_not_date_the_event():
+    text = (
+        "The CARES Act permitted the ESF to guarantee funds, as in 2008. Congress raised "
+        "its capital in 2020."
+    )
+    events, _ = candidate_events([_passage(1, 0, text)], {1: None})
+    assert [(e.when.iso, e.text) for e in events] == [
+        ("2020", "Congress raised its capital in 2020.")
+    ]
+
+
+def test_a_topic_is_mentioned_by_half_of_its_words():
+    from rag.timeline import mentions_topic
+
+    defi = _passage(1, 0, "Uniswap runs the largest decentralized exchange by volume.")
+    assert not mentions_topic("Exchange Stabilization Fund", defi)
+    assert mentions_topic("Exchange Stabilization Fund", _passage(1, 0, "The fund's exchange."))
+    assert mentions_topic("Iran", _passage(1, 0, "Iran closed the Strait."))
+
+
 @pytest.fixture(scope="module")
 def iran(library_index: Path) -> tuple[Timeline, dict[tuple[str, int | None], str]]:
     """A timeline of the Iran and Strait of Hormuz reports, and the text of each cited page."""
@@ -99,6 +138,18 @@ def test_iran_events_in_date_order_each_quote_on_its_page(iran):
             assert str(event.when.year) in citation.quote
     ceasefire = [e for e in timeline.events if "two-week ceasefire" in e.text]
     assert ceasefire and all(e.when == When(2026, 4, 7) for e in ceasefire)
+
+
+def test_a_timeline_of_the_fund_quotes_whole_sentences_about_it(library: Library):
+    timeline = build_timeline(library, "Exchange Stabilization Fund", mode="extractive")
+    events = timeline.events
+    assert len(events) >= 10
+    assert {e.citation.file for e in events} == {"IF13200v1.pdf"}  # not the DeFi report's
+    assert all(re.search(r"[.!?][”\")]*$", e.text) for e in events)
+    assert not any(e.text.startswith("Background") for e in events)  # its heading left out
+    cares = [e for e in events if "CARES Act" in e.text]
+    assert cares and all(e.when.year == 2020 for e in cares)
+    assert any("(P.L. 116-136) appropriated $500 billion" in e.text for e in cares)
 
 
 def test_timeline_exports(iran, tmp_path: Path):
