@@ -679,8 +679,9 @@ class ExpectedAnswer:
     def counted_words(self, sentence: str) -> list[str]:
         """The words naming what the sentence's counts count: the `_head` of the words after
         each count and after "number of" ("the number of ships ... was about 130 each day");
-        every content word of the sentence when a count is followed by none and no "number of"
-        says ("killing 40")."""
+        every content word of the sentence when no count is followed by one and no "number of"
+        says ("killing 40"); a count followed by none beside one that names its thing ("killed
+        1,700 people and displaced up to 1.2 million") counts alike."""
         counts = [
             figure
             for figure in figures(sentence)
@@ -690,7 +691,7 @@ class ExpectedAnswer:
             _head(words_after(sentence[match.end() :]))
             for match in re.finditer(r"\bnumbers? of\b", sentence, re.IGNORECASE)
         ]
-        if not any(numbered) and any(not figure.counted for figure in counts):
+        if not any(numbered) and counts and not any(figure.counted for figure in counts):
             return [word for word in content_words(sentence) if word.isalpha()]
         phrases = [_head(figure.counted) for figure in counts] + numbered
         return list(dict.fromkeys(word for phrase in phrases for word in phrase))

@@ -100,11 +100,14 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
 # the extracted text glues the number to its first word), dot leaders, pointers
 # to other reports ("See CRS In Focus IF11684, ..."), captions, the entries of a list of
 # figures or tables, which run a page number into the next entry ("... Treasury Securities
-# (1945-2025) 2 Figure 2."), and CRS's note under a chart
+# (1945-2025) 2 Figure 2."), CRS's note under a chart, and a list of references run into one
+# line: a lettered item after a full stop ("... 2005. (p) John H. Wood, ..."), or an author's
+# name before a quoted title ("Samsam Bakhtiari. “ World Oil Production ... 2006-2007.”")
 _NOISE = re.compile(
     r"https?://|www\.|^\d{1,3}(?:\s+[A-Z(]|[A-Z][a-z])|\bpp\. \d|\bp\. \d+\W*$|\(hereinafter\b|"
     r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: |"
-    r"\b\d{1,3}\s+(?:Figure|Table|Chart|Exhibit)s?\s+\d+[.:]|\bis interactive in the HTML version\b"
+    r"\b\d{1,3}\s+(?:Figure|Table|Chart|Exhibit)s?\s+\d+[.:]|\bis interactive in the HTML version\b|"
+    r"\.\s\([a-z]\)\s[A-Z]|\b[A-Z][a-z]+\. “ ?[A-Z][^”]*[.,]”\s*$"
 )
 # an entry of a table of contents, run by normalisation into the next one: its last word,
 # its page number, the next entry's capital ("Control of the Strait 2 Inbound and ...")
@@ -289,9 +292,10 @@ def best_sentence_similarities(
     return [float(similarities[a:b].max()) for a, b in pairwise(bounds)]
 
 
-# Words for a count of anything: what a sentence counts must be nearer in meaning to what the
-# question counts than these are ("vessels" counts ships; "field commands" are not satellites).
-ANY_THING = ("things", "items", "units", "number")
+# Words for a count of anything, and of anyone: what a sentence counts must be nearer in
+# meaning to what the question counts than these are ("vessels" counts ships; "field commands"
+# are not satellites; "people" killed are not American troops), unless it is one of them.
+ANY_THING = ("things", "items", "units", "number", "people")
 
 
 def broader(word: str, thing: str) -> bool:
@@ -307,6 +311,7 @@ def counts_the_thing(thing: str, counted: list[list[str]], embedder: TextEmbedde
     every word of ANY_THING is, unless it is `broader`. No threshold is fitted: each model's
     own sense of "a thing" is the bar."""
     thing_stem = stem(thing)
+    generic = [word for word in ANY_THING if stem(word) != thing_stem]
     by_stem = [any(stem(word) == thing_stem for word in named) for named in counted]
     unresolved = sorted(
         {
@@ -319,12 +324,12 @@ def counts_the_thing(thing: str, counted: list[list[str]], embedder: TextEmbedde
     )
     if not unresolved:
         return by_stem
-    vectors = embedder.embed([thing, *ANY_THING, *unresolved])
+    vectors = embedder.embed([thing, *generic, *unresolved])
     similarities = vectors[1:] @ vectors[0]
-    bar = float(similarities[: len(ANY_THING)].max())
+    bar = float(similarities[: len(generic)].max())
     near = {
         word
-        for word, similarity in zip(unresolved, similarities[len(ANY_THING) :], strict=True)
+        for word, similarity in zip(unresolved, similarities[len(generic) :], strict=True)
         if similarity > bar
     }
     return [
@@ -651,7 +656,7 @@ def past_headings(passage: Passage, start: int, end: int, headings: list[tuple[i
         opens, closes = heading_start - passage.start, heading_end - passage.start
         if opens >= at and not text[at:opens].strip() and closes < end:
             after = end - len(_LIST_MARK.sub("", text[closes:end], count=1))
-            if not _BEGINS.match(text, after) or end - after < MIN_SENTENCE_CHARS:
+            if not BEGINS_SENTENCE.match(text, after) or end - after < MIN_SENTENCE_CHARS:
                 break
             at = after
     return at
@@ -692,7 +697,7 @@ def citations_past_headings(
 # `_GOES_ON`, or with a figure ("$4.9 billion in fiscal year 2005.")
 _MAY_GO_ON = re.compile(r"[a-z,;:%)\]$\d]")
 # how a sentence begins: a capital letter, or a quotation mark or bracket before one
-_BEGINS = re.compile(r"[\"“‘(\[]?[A-Z]")
+BEGINS_SENTENCE = re.compile(r"[\"“‘(\[]?[A-Z]")
 
 
 def sentence_begun_before(
@@ -724,7 +729,7 @@ def sentence_begun_before(
         if _NOISE.search(tail) or tail[:1].isdigit():
             continue  # a footnote: the body ends in an earlier chunk
         cut = any(other.start < chunk.end < other.end for other in before)
-        if cut or _CLOSED.search(tail) or not _BEGINS.match(tail) or "|" in tail:
+        if cut or _CLOSED.search(tail) or not BEGINS_SENTENCE.match(tail) or "|" in tail:
             return None
         return None if is_heading(tail) or ends_in_heading(tail) else (chunk, start, end)
     return None

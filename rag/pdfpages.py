@@ -174,15 +174,16 @@ def _footnote_number(text: str, line: Line) -> str | None:
 
 def without_furniture(layout: PageLayout, text: str, body: float) -> tuple[str, list[int]]:
     """The page's `text` (its bounded text, perhaps with running lines blanked) with footnote
-    markers in the body and dot leaders blanked, and the offsets where the footnotes begin
-    and each footnote starts: a chunk ends there, so a footnote is its own passage."""
+    markers in the body and dot leaders blanked, and the offset where the footnotes begin: a
+    chunk ends there, so the page's footnotes are passages apart from its body. (One passage
+    per footnote made dozens of 70-character passages of a report's bibliography, which the
+    search for a briefing's or timeline's topic ranked above its body.)"""
     characters = list(text)
     for leader in _DOT_LEADER.finditer(text):
         characters[leader.start() : leader.end()] = " " * (leader.end() - leader.start())
     footnotes = _footnote_lines(text, layout.lines, body) if body else []
     numbers = {number for line in footnotes if (number := _footnote_number(text, line))}
     breaks = [footnotes[0].start] if footnotes else []
-    breaks += [line.start for line in footnotes if _footnote_number(text, line)]
     in_footnotes = {line.start for line in footnotes}
     for line in layout.lines:
         if line.start in in_footnotes:

@@ -22,7 +22,13 @@ from datetime import date
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answering import EXTRACTIVE, model_judge, neutralise, quotable_pieces
+from rag.answering import (
+    BEGINS_SENTENCE,
+    EXTRACTIVE,
+    model_judge,
+    neutralise,
+    quotable_pieces,
+)
 from rag.citations import check_answer, one_by_one, strip_markers
 from rag.errors import RagError
 from rag.library import Library
@@ -248,7 +254,8 @@ def whole_sentences(passages: list[Passage]) -> list[tuple[Passage, int, int]]:
     """The distinct whole prose sentences of the passages that an answer may quote
     (`quotable_pieces`: no heading run into them), as (passage, start, end): where two
     overlapping passages hold a sentence, the one that holds it whole; a sentence that does
-    not close (its passage or page ends inside it) is left out."""
+    not begin as one (after an abbreviation: "E.O. | 14285 applications ...") or does not
+    close (its passage or page ends inside it) is left out."""
     longest: dict[tuple[int, int | None, int], tuple[Passage, int, int]] = {}
     for passage in passages:
         for start, end, statement in quotable_pieces(passage.text):
@@ -258,7 +265,7 @@ def whole_sentences(passages: list[Passage]) -> list[tuple[Passage, int, int]]:
     return [
         (passage, start, end)
         for passage, start, end in longest.values()
-        if _CLOSES.search(passage.text[start:end])
+        if BEGINS_SENTENCE.match(passage.text, start) and _CLOSES.search(passage.text[start:end])
     ]
 
 

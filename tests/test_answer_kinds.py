@@ -363,6 +363,12 @@ def test_what_a_count_question_counts(question, thing):
             "Strikes on the port that week killed 40.",
             ["strikes", "port", "week", "killed"],
         ),
+        # a count followed by no noun, beside one that names its thing, counts alike
+        (
+            "How many troops died?",
+            "Strikes killed more than 1,700 people and displaced up to 1.2 million.",
+            ["people"],
+        ),
     ],
 )
 def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, words):

@@ -112,6 +112,12 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
     )
     assert is_prose("Foreign holdings of Treasury securities are shown in Figure 2.")
     assert is_prose("Production fell by 12 percent in 2005, as Table 3 shows.")
+    # a list of references run into one line
+    assert not is_prose("May 2005. (p) John H. Wood, Gary R. Long and David F. Morehouse.")
+    assert not is_prose(
+        "Samsam Bakhtiari. “ World Oil Production Capacity Model Suggests Output Peak by 2006.”"
+    )
+    assert is_prose("The rule has two parts: (a) a fee and (b) a cap on the fee in 2026.")
     # a table of contents, its entries run into one line
     assert not is_prose(
         "Contents Introduction 1 Control of the Strait 2 Inbound and Outbound Ships 2 Food and "
@@ -186,6 +192,8 @@ def test_a_heading_run_into_a_sentence_is_left_out_of_its_quote(sentence, quoted
         ("users", ["coins"], False),
         ("warships", ["ships"], False),  # broader: a count of all ships
         ("ships", ["warships"], True),
+        ("troops", ["people"], False),  # anyone killed is not a count of troops
+        ("troops", ["soldiers"], True),
     ],
 )
 def test_a_count_answers_how_many_only_if_it_counts_the_thing_asked_about(
