@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
 from rag.library import Library
 from rag.records import Answer
-from rag.settings import PRESETS, Settings, load_settings
+from rag.settings import PRESETS, Settings, load_settings, unknown_variables
 from rag.store import is_postgres_url, open_store, store_location, without_password
 from rag.uploads import describe_size
 
@@ -98,7 +99,8 @@ def command_ingest(args: argparse.Namespace) -> int:
     _print_report(report)
     if report.cancelled:
         print("stopped: the files indexed so far stay; run it again to go on from there")
-    return 0
+    nothing_read = report.skipped and not (report.indexed or report.unchanged)
+    return 1 if nothing_read else 0
 
 
 def command_watch(args: argparse.Namespace) -> int:
@@ -459,9 +461,12 @@ def command_compare(args: argparse.Namespace) -> int:
         documents = resolve_documents(library, args.docs)
         mode = _mode(args) or library.settings.generator
         cells = []
+        progress = None if args.quiet else _progress_bar("compare", "answer")
         for cell in compare_cells(library, [str(d.id) for d in documents], questions, mode=mode):
             cells.append(cell)
-            print(f"\n[{len(cells)}/{len(documents) * len(questions)}] {cell.document.file}")
+            if progress is not None:
+                progress(cell.document.file, len(cells), len(documents) * len(questions))
+            print(f"\n{cell.document.file}")
             print(f"Q: {cell.question}")
             print(f"A: {cell.text}" + (format_sources(cell.answer) if cell.found else ""))
     finally:
@@ -714,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument(
         "--out", type=Path, metavar="FILE", help="also write the table: .md, .csv or .xlsx"
     )
+    comparison.add_argument("--quiet", action="store_true", help="no progress bar")
     timeline = commands.add_parser(
         "timeline",
         parents=[common],
@@ -755,6 +761,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for variable in unknown_variables():
+        print(f"rag: warning: {variable} names no setting; it is ignored", file=sys.stderr)
     try:
         status: int = args.run(args)
         return status
@@ -764,6 +772,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output closed it ("rag status | head -1")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush writes nowhere
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

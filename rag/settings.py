@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -305,10 +307,14 @@ class Settings(BaseSettings):
             "model to answer from the passages; below it the answer is 'not in the library'. "
             "Extractive answers are held to min_sentence_relevance instead."
         ),
+        ge=-1.0,
+        le=1.0,  # a cosine similarity
     )
     min_sentence_relevance: float = Field(
         0.45,
         description="Smallest question-sentence similarity for an extractive sentence to be quoted.",
+        ge=-1.0,
+        le=1.0,  # a cosine similarity
     )
     other_language_gap: float = Field(
         0.0,
@@ -457,6 +463,8 @@ class Settings(BaseSettings):
     timeline_min_relevance: float = Field(
         0.35,
         description="Smallest topic-sentence similarity for a dated sentence to be a timeline event.",
+        ge=-1.0,
+        le=1.0,  # a cosine similarity
     )
     timeline_max_events: int = Field(
         25, description="Most events in a timeline (the closest to the topic are kept).", ge=1
@@ -480,6 +488,8 @@ class Settings(BaseSettings):
             "Smallest similarity between two statements of different documents for them to be "
             "taken as being about the same thing and compared."
         ),
+        ge=-1.0,
+        le=1.0,  # a cosine similarity
     )
     disagree_tolerance: float = Field(
         0.02,
@@ -653,6 +663,20 @@ class _FileSettings(Settings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The `RAG_*` environment variables that name no setting, each with the closest setting's
+    variable where one is close ("RAG_TOPK (RAG_TOP_K?)"): pydantic-settings ignores them."""
+    environ = os.environ if environ is None else environ
+    variables = {f"RAG_{name.upper()}" for name in Settings.model_fields} | {CONFIG_FILE_ENV}
+    unknown = []
+    for variable in sorted(environ):
+        if not variable.startswith("RAG_") or variable.split("__")[0] in variables:
+            continue
+        close = difflib.get_close_matches(variable, variables, n=1)
+        unknown.append(f"{variable} ({close[0]}?)" if close else variable)
+    return unknown
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -78,6 +78,32 @@ def test_expected_errors_are_one_line_without_traceback(tmp_path: Path):
     assert not_there.returncode == 1 and "Traceback" not in not_there.stderr
 
 
+def test_ingest_fails_when_no_file_given_could_be_read(tmp_path: Path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "notes.xyz").write_text("not a format rag reads")
+    index = str(tmp_path / "index")
+    result = rag(
+        "ingest", str(tmp_path / "empty.txt"), str(tmp_path / "notes.xyz"), "--index", index
+    )
+    assert result.returncode == 1, result.stdout
+    assert "0 indexed, 0 unchanged, 2 skipped" in result.stdout
+    typo = rag("status", "--index", index, env={"RAG_TOPK": "8"})
+    assert "rag: warning: RAG_TOPK (RAG_TOP_K?) names no setting; it is ignored" in typo.stderr
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback(monkeypatch, capsys):
+    import rag.cli
+
+    def status(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(rag.cli, "command_status", status)
+    with open(os.devnull, "w") as sink:  # a file with a descriptor, as a pipe has
+        monkeypatch.setattr(sys, "stdout", sink)
+        assert rag.cli.main(["status"]) == 141
+    assert capsys.readouterr().err == ""
+
+
 def test_default_library_reingest_adds_nothing(library_copy):
     report = library_copy.ingest([ROOT / "corpus", ROOT / "seeds"])
     assert report.indexed == [] and report.chunks == 0

@@ -136,7 +136,9 @@ def test_cli_streams_cells_and_writes_xlsx(library_index: Path, tmp_path: Path):
         "--question", QUESTIONS[0], "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "[1/2] IF12608v18.pdf" in result.stdout and "[2/2] R47324v18.pdf" in result.stdout
+    first, second = (result.stdout.index(f"\n{file}\nQ: ") for file in SEABED)
+    assert first < second  # each cell as it is answered
+    assert "compare: 100%" in result.stderr and "2/2" in result.stderr  # the progress bar
     assert out.is_file() and "2 documents" in result.stdout
 
 

@@ -58,6 +58,27 @@ def test_an_unknown_preset_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_variables_that_name_no_setting_are_found_with_the_one_meant() -> None:
+    from rag.settings import unknown_variables
+
+    environ = {
+        "RAG_TOPK": "8",
+        "RAG_TOP_K": "8",
+        "RAG_CONFIG": "rag.toml",
+        "RAG_POSTGRES__EF_SEARCH": "80",
+        "RAG_AUTH_USER": "analyst",
+        "RAG_ZZZ": "1",
+        "HOME": "/root",
+    }
+    assert unknown_variables(environ) == ["RAG_TOPK (RAG_TOP_K?)", "RAG_ZZZ"]
+
+
+def test_a_similarity_threshold_is_a_cosine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_MIN_SENTENCE_RELEVANCE", "2.5")
+    with pytest.raises(SettingsError, match="min_sentence_relevance"):
+        load_settings()
+
+
 def test_a_folder_under_home_is_under_the_users_home(
     no_config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
