@@ -172,6 +172,7 @@ def format_evidence(evidence: Evidence) -> str:
 
 # what the model writes is checked against its passages only once it has finished
 DRAFT_HEADING = "Draft answer (checked when the model finishes):"
+CHECKED_AS_DRAFTED = "Checked: the draft above is the answer."
 
 
 def stream_to_terminal(
@@ -208,6 +209,8 @@ def stream_to_terminal(
             print("\nThe model's answer did not pass the checks:\n" + answer.text)
         elif said.strip() != answer.text.strip():
             print("\nChecked answer:\n" + answer.text)
+        else:
+            print(f"\n{CHECKED_AS_DRAFTED}")
     print(format_sources(answer))
     return answer
 

@@ -130,7 +130,7 @@ class ScriptedLibrary:
 
 def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     from rag.answering import Evidence, Queued, TextPiece
-    from rag.cli import DRAFT_HEADING, stream_to_terminal
+    from rag.cli import CHECKED_AS_DRAFTED, DRAFT_HEADING, stream_to_terminal
     from rag.library import Library
     from rag.records import Answer, Citation, Passage
 
@@ -153,6 +153,7 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
         f"{DRAFT_HEADING}\n7.6"
     )
     assert "Checked answer" not in shown  # the streamed text was the checked one
+    assert f"Trujillo. [1]\n\n{CHECKED_AS_DRAFTED}\n" in shown
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
 
 
