@@ -25,7 +25,7 @@ from rag.headings import HeadingFinder
 from rag.library import Library
 from rag.records import Answer, Citation, Passage, Sentence
 from rag.text import STOPWORDS, sentence_spans, stem, stems, words
-from rag.timeline import Event, build_timeline
+from rag.timeline import Event, build_timeline, mentions_topic
 
 BriefingProgress = Callable[[str, int, int], None]
 QuoteMover = Callable[[list[Citation], list[Passage]], list[Citation]]
@@ -264,13 +264,15 @@ def topic_passages(
     document_ids = library.document_ids(documents) if documents else None
     k = max(library.settings.top_k, 4 * _with_spares(n))
     pool = library.retrieve(topic, k=TOPIC_POOL, candidates=TOPIC_POOL, document_ids=document_ids)
-    return take_turns(pool, library.settings.min_relevance)[:k]
+    return take_turns(pool, library.settings.min_relevance, topic)[:k]
 
 
-def take_turns(passages: list[Passage], min_relevance: float) -> list[Passage]:
-    """The passages of the documents whose best passage is relevant (`min_relevance`), one of
-    each document in turn, each document's in their order; documents in the order of their
-    first passage."""
+def take_turns(passages: list[Passage], min_relevance: float, topic: str) -> list[Passage]:
+    """The passages of the documents on the topic, one of each document in turn, each
+    document's in their order; documents in the order of their first passage. A document is
+    on the topic when its best passage is relevant (`min_relevance`) and one of its passages
+    names the topic (`mentions_topic`: a report on decentralized exchanges is not about the
+    Exchange Stabilization Fund, however close its passages on exchanges)."""
     by_document: dict[int, list[Passage]] = {}
     for passage in passages:
         by_document.setdefault(passage.document_id, []).append(passage)
@@ -278,6 +280,7 @@ def take_turns(passages: list[Passage], min_relevance: float) -> list[Passage]:
         ranked
         for ranked in by_document.values()
         if max(p.dense_similarity or 0.0 for p in ranked) >= min_relevance
+        and any(mentions_topic(topic, p) for p in ranked)
     ]
     return [p for turn in zip_longest(*relevant) for p in turn if p is not None]
 

@@ -268,12 +268,18 @@ def test_planning_takes_passages_in_turn_from_each_relevant_document():
     from rag.briefing import take_turns
     from rag.records import Passage
 
-    def passage(chunk: int, document: int, similarity: float) -> Passage:
+    def passage(chunk: int, document: int, similarity: float, text: str = "The fund") -> Passage:
         return Passage(
-            chunk, document, f"doc {document}", f"{document}.pdf", 1, 0, 1, "x", 1.0, similarity
+            chunk, document, f"doc {document}", f"{document}.pdf", 1, 0, 1, text, 1.0, similarity
         )
 
     long_report = [passage(n, 1, 0.9) for n in range(3)]
     short_report, off_topic = passage(10, 2, 0.7), passage(20, 3, 0.2)
-    ranked = [*long_report, off_topic, short_report]
-    assert [p.chunk_id for p in take_turns(ranked, min_relevance=0.4)] == [0, 10, 1, 2]
+    exchanges = passage(30, 4, 0.6, "Decentralized exchanges list tokens.")  # names no fund
+    ranked = [*long_report, off_topic, exchanges, short_report]
+    assert [p.chunk_id for p in take_turns(ranked, 0.4, "Exchange Stabilization Fund")] == [
+        0,
+        10,
+        1,
+        2,
+    ]
