@@ -268,7 +268,9 @@ def test_planning_takes_passages_in_turn_from_each_relevant_document():
     from rag.briefing import take_turns
     from rag.records import Passage
 
-    def passage(chunk: int, document: int, similarity: float, text: str = "The fund") -> Passage:
+    def passage(
+        chunk: int, document: int, similarity: float, text: str = "The stabilization fund"
+    ) -> Passage:
         return Passage(
             chunk, document, f"doc {document}", f"{document}.pdf", 1, 0, 1, text, 1.0, similarity
         )
