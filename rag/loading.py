@@ -794,10 +794,11 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # chunks; 4: ruled tables as Markdown after the page's text, figures in small type no longer
 # taken for footnote markers; 5: table columns empty in every row dropped; 6: open tables,
 # drawn with rules across only, as Markdown too; 7: running lines numbered in roman numerals
-# blanked too; 8: a page's footnotes together, not one chunk each; Word and HTML 2:
+# blanked too; 8: a page's footnotes together, not one chunk each; 9: a number joined by a
+# hyphen at a line end kept joined (`rag.normalising`); Word and HTML 2:
 # tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
 # earlier version are read again.
-LOADER_VERSIONS = {".pdf": 8, ".docx": 3, ".html": 2, ".htm": 2}
+LOADER_VERSIONS = {".pdf": 9, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

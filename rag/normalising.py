@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# A word broken by a hyphen at a line end ("exam-\nple"), a run of whitespace, a run of text
-# with single spaces between its words (matched whole, so that long text costs few matches), or
-# one character. PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
+# A word broken by a hyphen at a line end ("exam-\nple"), a number joined by a hyphen at a line
+# end ("P.L. 110-\n343", whose hyphen stays), a run of whitespace, a run of text with single
+# spaces between its words (matched whole, so that long text costs few matches), or one
+# character. PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
 _TOKEN = re.compile(
-    r"(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))|(?P<space>\s+)"
+    r"(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))|(?P<numbers>(?<=\d)-[ \t]*\r?\n\s*(?=\d))"
+    r"|(?P<space>\s+)"
     r"|(?P<run>[^\s\-\x02]++(?: [^\s\-\x02]++)*+)|(?P<char>.)",
     re.S,
 )
@@ -70,6 +72,9 @@ class _Normaliser:
         for match in _TOKEN.finditer(raw):
             kind, start = match.lastgroup, match.start()
             if kind == "hyphen":
+                continue
+            if kind == "numbers":
+                self._emit("-", [start])
                 continue
             text = match.group()
             if kind == "space":

@@ -27,3 +27,9 @@ def test_line_breaks_kept_only_when_asked():
 
 def test_pdfium_hyphen_marker_before_a_digit_stays_a_hyphen():
     assert normalise("uranium\x02235")[0] == "uranium-235"
+
+
+def test_a_number_joined_by_a_hyphen_at_a_line_end_stays_joined():
+    text, offsets = normalise("P.L. 110-\n343 and 1990-\n  2000, not 3 -\n4")
+    assert text == "P.L. 110-343 and 1990-2000, not 3 - 4"
+    assert "P.L. 110-\n343"[offsets[text.index("-")]] == "-"
