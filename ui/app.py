@@ -641,18 +641,21 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="documents",
                         show_label=False,
                         max_height=640,
-                        column_widths=["38%", "20%", "8%", "8%", "9%", "17%"],
+                        column_widths=["36%", "20%", "8%", "8%", "11%", "17%"],
                     )
                 with gr.Column(scale=3, elem_id="library-side"):
                     uploads = gr.File(
-                        label=f"Add documents (PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, "
-                        f"Markdown, text; up to "
-                        f"{settings.max_upload_bytes / 2**20:.0f} MB)",
+                        label="Add documents",
                         file_count="multiple",
                         file_types=UPLOAD_TYPES,
                         type="filepath",
                         elem_id="upload",
                         height=150,
+                    )
+                    gr.Markdown(
+                        "PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, Markdown or text; up to "
+                        f"{settings.max_upload_bytes / 2**20:.0f} MB each.",
+                        elem_id="upload-help",
                     )
                     to_remove = gr.Dropdown(
                         render.document_choices(documents),
