@@ -102,12 +102,16 @@ def refusal(question: str, mode: str, passages: list[Passage]) -> Answer:
 # figures or tables, which run a page number into the next entry ("... Treasury Securities
 # (1945-2025) 2 Figure 2."), CRS's note under a chart, and a list of references run into one
 # line: a lettered item after a full stop ("... 2005. (p) John H. Wood, ..."), or an author's
-# name before a quoted title ("Samsam Bakhtiari. “ World Oil Production ... 2006-2007.”")
+# name before a quoted title ("Samsam Bakhtiari. “ World Oil Production ... 2006-2007.”"), and
+# a pointer to a figure, table or appendix that says what it holds, not what is so ("Figure 1
+# shows the foreign share of ... since 1945."; "Table 2 shows that ..." states a finding)
 _NOISE = re.compile(
     r"https?://|www\.|^\d{1,3}(?:\s+[A-Z(]|[A-Z][a-z])|\bpp\. \d|\bp\. \d+\W*$|\(hereinafter\b|"
     r"\.{4,}|^\W{0,2}See\b|^(?:Figure|Fig\.|Chart|Exhibit) \d+[.:]|\bSources?: |"
     r"\b\d{1,3}\s+(?:Figure|Table|Chart|Exhibit)s?\s+\d+[.:]|\bis interactive in the HTML version\b|"
-    r"\.\s\([a-z]\)\s[A-Z]|\b[A-Z][a-z]+\. “ ?[A-Z][^”]*[.,]”\s*$"
+    r"\.\s\([a-z]\)\s[A-Z]|\b[A-Z][a-z]+\. “ ?[A-Z][^”]*[.,]”\s*$|"
+    r"^(?:Figure|Table|Chart|Exhibit|Appendix) [\dIVX]+ (?:also )?(?:shows|provides|illustrates|"
+    r"presents|lists|depicts|displays|summarizes|describes|contains)\b(?! that)"
 )
 # an entry of a table of contents, run by normalisation into the next one: its last word,
 # its page number, the next entry's capital ("Control of the Strait 2 Inbound and ...")

@@ -118,6 +118,10 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
         "Samsam Bakhtiari. “ World Oil Production Capacity Model Suggests Output Peak by 2006.”"
     )
     assert is_prose("The rule has two parts: (a) a fee and (b) a cap on the fee in 2026.")
+    # a pointer to a figure says what the figure holds; "shows that" states a finding
+    assert not is_prose("Figure 1 shows the foreign share of Treasury securities since 1945.")
+    assert not is_prose("Appendix V contains a reproduction of DOE's letter and our response.")
+    assert is_prose("Table 2 shows that nuclear energy cannot compete with coal or natural gas.")
     # a table of contents, its entries run into one line
     assert not is_prose(
         "Contents Introduction 1 Control of the Strait 2 Inbound and Outbound Ships 2 Food and "
