@@ -121,3 +121,12 @@ def test_stemming_from_many_threads_at_once_gives_each_word_its_own_stem():
     finally:
         sys.setswitchinterval(interval)
     assert results == expected
+
+
+def test_legal_citations_and_ranks_do_not_end_a_sentence():
+    text = "The act (Pub. L. No. 105-200) linked payments. It is 112 Stat. 645. Lt. Col. Ng agreed."
+    assert sentences(text) == [
+        "The act (Pub. L. No. 105-200) linked payments.",
+        "It is 112 Stat. 645.",
+        "Lt. Col. Ng agreed.",
+    ]
