@@ -28,9 +28,9 @@ from rag.text import STOPWORDS, sentence_spans, stem, stems, words
 from rag.timeline import Event, build_timeline, mentions_topic
 
 BriefingProgress = Callable[[str, int, int], None]
+"""progress(step, steps done, steps in all): called as the briefing is planned and written."""
 QuoteMover = Callable[[list[Citation], list[Passage]], list[Citation]]
 """Citations with their quotes moved past headings run into their start."""
-"""progress(step, steps done, steps in all): called as the briefing is planned and written."""
 
 NOT_COVERED = "Not in the library: none of the indexed documents covers this topic."
 PLANNER_SYSTEM = (

@@ -1,6 +1,6 @@
 """Topic to timeline: dated events across the library, in date order, each with its citation.
 
-An event is a prose sentence of a passage retrieved for the topic that states a date: a day
+An event is a whole prose sentence of a passage retrieved for the topic that states a date: a day
 ("April 7, 2026", "7 April 2026"), a month ("March 2026") or a year ("in 1994", "since 2001",
 "FY2025"). A date without a year ("on April 8", "in early March") and a relative date ("last
 year", "this month") are resolved against the date of the document that states it (the date in
