@@ -126,6 +126,12 @@ _KEY_TERM = re.compile(
 )
 
 
+def is_contents(text: str) -> bool:
+    """Whether `text` holds a table of contents: entries and page numbers run into one line
+    (three or more "entry, page number, next entry")."""
+    return len(_CONTENTS_ENTRY.findall(text)) >= MIN_CONTENTS_ENTRIES
+
+
 def is_prose(sentence: str) -> bool:
     """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
     pointers to other reports, headings, tables of contents."""
@@ -135,7 +141,7 @@ def is_prose(sentence: str) -> bool:
         and letters >= 0.6 * len(sentence.replace(" ", ""))
         and not _NOISE.search(sentence)
         and not is_heading(sentence)
-        and len(_CONTENTS_ENTRY.findall(sentence)) < MIN_CONTENTS_ENTRIES
+        and not is_contents(sentence)
     )
 
 

@@ -381,6 +381,9 @@ def statement_pages_first(
     return first + added + [hit for hit in fused if hit[0] not in taken]
 
 
+KEEP_DEPTH = 4  # how far past `k` retrieval looks for passages to keep
+
+
 def retrieve(
     store: DocumentStore,
     embedder: TextEmbedder,
@@ -390,10 +393,12 @@ def retrieve(
     k: int | None = None,
     document_ids: list[int] | None = None,
     sentence_similarity: SentenceSimilarity | None = None,
+    keep: Callable[[Passage], bool] | None = None,
 ) -> list[Passage]:
     """The `k` passages that best match the question, each with its cosine similarity to it;
     with `sentence_similarity`, the best ones ranked by their best sentence too
-    (`Settings.best_sentence_weight`)."""
+    (`Settings.best_sentence_weight`); with `keep`, only passages it keeps (taken in order
+    from the first KEEP_DEPTH x `k` found)."""
     k = k or settings.top_k
     query_vector = embedder.embed([question], prompt_name=QUERY)[0]
 
@@ -424,9 +429,11 @@ def retrieve(
                 store.passages(store.chunk_ids([candidates[0].document_id])) if candidates else []
             )
             fused = statement_pages_first(fused, candidates, best_document, titles, k)
-        fused = fused[:k]
-        chunk_ids = [chunk_id for chunk_id, _ in fused]
-        passages = store.passages(chunk_ids)
+        if keep is None:
+            passages = store.passages([chunk_id for chunk_id, _ in fused[:k]])
+        else:
+            found_first = store.passages([chunk_id for chunk_id, _ in fused[: KEEP_DEPTH * k]])
+            passages = [passage for passage in found_first if keep(passage)][:k]
         if not passages:
             return []
         similarities = store.vectors([p.chunk_id for p in passages]) @ query_vector

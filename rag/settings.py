@@ -279,6 +279,15 @@ class Settings(BaseSettings):
         ),
         ge=0,
     )
+    skip_contents_pages: bool = Field(
+        True,
+        description=(
+            "Retrieve no passage that is a table of contents (`rag.answering.is_contents`): "
+            "it names a report's subjects and says nothing of them, so it ranked among the "
+            "six passages an answer reads (RS22331's contents page pushed out the table row "
+            "that answers p117; paraphrase dev Hit@5 0.95 -> 0.9625; BENCHMARKS.md, issue 13)."
+        ),
+    )
     best_sentence_depth: int = Field(
         10,
         description="How many of the best fused passages the best-sentence ranking scores.",

@@ -128,6 +128,10 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
         "Animal Feed 2 Steel and Construction Materials 3 Automobiles 4"
     )
     assert is_prose("FinCEN may bring actions (see 31 U.S.C. 310 and 31 C.F.R. 1010 Subpart E).")
+    from rag.answering import is_contents
+
+    assert is_contents("Contents Letter 1 Results in Brief 4 Background 6 Timing of Peak Oil 12")
+    assert not is_contents("In 2005, 12 States and 3 Territories adopted 40 Rules.")
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,23 @@ def test_the_passage_whose_sentence_answers_comes_first(tmp_path):
         library.close()
 
 
+def test_a_contents_page_is_not_retrieved(library, library_index):
+    """RS22331's contents page lists its tables' titles; among the six passages it pushed out
+    the table row that answers."""
+    from rag.answering import is_contents
+
+    question = (
+        "What share of all publicly held Treasury securities was held abroad in December 2021?"
+    )
+    assert not any(is_contents(p.text) for p in library.retrieve(question))
+    assert "34%" in library.ask(question, mode="extractive").text
+    with_contents = Library(settings_for(library_index, skip_contents_pages=False))
+    try:
+        assert any(is_contents(p.text) for p in with_contents.retrieve(question))
+    finally:
+        with_contents.close()
+
+
 def test_retriever_returns_documents_with_citation_metadata(library):
     retriever = LibraryRetriever(
         store=library.store(), embedder=library.embedder, settings=library.settings
