@@ -464,11 +464,14 @@ def command_compare(args: argparse.Namespace) -> int:
         documents = resolve_documents(library, args.docs)
         mode = _mode(args) or library.settings.generator
         cells = []
+        total = len(documents) * len(questions)
         progress = None if args.quiet else _progress_bar("compare", "answer")
+        if progress is not None:
+            progress("", 0, total)  # the bar times the first answer too
         for cell in compare_cells(library, [str(d.id) for d in documents], questions, mode=mode):
             cells.append(cell)
             if progress is not None:
-                progress(cell.document.file, len(cells), len(documents) * len(questions))
+                progress(cell.document.file, len(cells), total)
             print(f"\n{cell.document.file}")
             print(f"Q: {cell.question}")
             print(f"A: {cell.text}" + (format_sources(cell.answer) if cell.found else ""))
