@@ -318,8 +318,8 @@ def broader(word: str, thing: str) -> bool:
 def counts_the_thing(thing: str, counted: list[list[str]], embedder: TextEmbedder) -> list[bool]:
     """For each sentence's counted words (`ExpectedAnswer.counted_words`), whether one names
     the thing the question counts: the same word by stem, or a word nearer to it in meaning than
-    every word of ANY_THING is, unless it is `broader`. No threshold is fitted: each model's
-    own sense of "a thing" is the bar."""
+    every other word of ANY_THING is ("individuals" may count people), unless it is `broader`.
+    No threshold is fitted: each model's own sense of "a thing" is the bar."""
     thing_stem = stem(thing)
     generic = [word for word in ANY_THING if stem(word) != thing_stem]
     by_stem = [any(stem(word) == thing_stem for word in named) for named in counted]

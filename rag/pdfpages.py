@@ -199,4 +199,4 @@ def without_furniture(layout: PageLayout, text: str, body: float) -> tuple[str, 
             # a footnote of this page, or one after punctuation (its body on another page)
             if marker and (text[start:end] in numbers or text[start - 1 : start] in _CLOSING):
                 characters[start:end] = " " * (end - start)
-    return "".join(characters), sorted(set(breaks))
+    return "".join(characters), breaks
