@@ -32,7 +32,17 @@ from rag.names import fold, mentions, names_in
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import AnswerCheck, Settings
 from rag.tables import table_rows
-from rag.text import BULLET, STOPWORDS, content_words, language, sentence_spans, stem, stems, words
+from rag.text import (
+    BULLET,
+    SENTENCE_OPENERS,
+    STOPWORDS,
+    content_words,
+    language,
+    sentence_spans,
+    stem,
+    stems,
+    words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +191,11 @@ class KeyTerm:
 _PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
 
 
+# what a hyphen joins to a name to describe something by it ("UN-created", "Iran-backed"):
+# the name is the term, which a report writes "created by the United Nations"
+_DESCRIPTION = re.compile(r"(?<=[A-Za-z.])-[a-z][a-z-]*$")
+
+
 def key_terms(question: str) -> list[KeyTerm]:
     """Names and numbers in the question (not its first word), lower-cased; names stemmed, and
     with the other names of the place or institution they name. A plural acronym is no name."""
@@ -189,7 +204,8 @@ def key_terms(question: str) -> list[KeyTerm]:
     for match in _KEY_TERM.finditer(question.strip()):
         if _PLURAL_ACRONYM.fullmatch(match.group(1)):
             continue
-        word = match.group(1).lower().replace(",", "").split("'")[0].split("’")[0]
+        word = _DESCRIPTION.sub("", match.group(1)).lower().replace(",", "")
+        word = word.split("'")[0].split("’")[0]
         word = _name_part(word, named)
         term = stem(word) if word.isalpha() else word
         others = next((names for name, names in named if fold(word) in name.split()), None)
@@ -252,10 +268,7 @@ def lexical_overlap(question: str, sentence: str) -> float:
 # ("Potential Production • The 2005 production of ethanol ...").
 _RUN_IN_HEADING = re.compile(
     r"(?:(?:[A-Z][\w'’.,:&-]*|and|of|for|in|on|the|to|with|by|at|a|an)\s+){0,16}?[A-Z][\w'’.-]*\s+"
-    rf"(?:{BULLET}\s+|"
-    r"(?=(?:The|A|An|In|On|At|As|For|Since|Before|After|This|These|Those|Some|Most|Many|"
-    r"Under|According|While|Although|During|When|Its|It|Such|Both|Each|All|Over|From|"
-    r"Despite|Following|However)\s))"
+    rf"(?:{BULLET}\s+|(?=(?:{SENTENCE_OPENERS})\s))"
 )
 
 
@@ -267,6 +280,45 @@ def past_run_in_heading(text: str, start: int, end: int) -> int:
     return heading.end()
 
 
+# A footnote's number before its text, or a marker the page's reading left before a sentence
+# ("10 Formula companies reported ..."; "13We identified ..."): style guides spell out a
+# number that starts a sentence, so one in figures there is a footnote's.
+_FOOTNOTE_NUMBER = re.compile(r"\d{1,3} ?(?=[A-Z“\"])")
+# A footnote that cites a source rather than stating something: a quoted title ("Sharma,
+# “Environmental Issues.”"), authors, volumes and pages, laws and resolutions, an author or
+# body before a title ("ISA, Report of the ..."; "For example, NOAA, Deep Sea Mining: ..."),
+# a letter, correspondence or remarks, a pointer to further reading.
+_EXAMPLE = r"(?:(?:For example|For instance|E\.g\.),? )?"
+_OPENER = (
+    r"(?:Under|In|On|At|As|After|Before|By|During|For|From|Since|Through|With|When|While|"
+    r"Although|Because|To|Of)\b"
+)
+_NAME_WORD = r"(?:[A-Z][\w.&’'-]*|\([A-Z]+\)|of|the|and|for|on|in|to|&)"
+_AUTHOR_THEN_TITLE = rf"^{_EXAMPLE}(?!{_OPENER})[A-Z][\w.&’'-]*(?: {_NAME_WORD})*, [A-Z“\d]"
+_REFERENCE = re.compile(
+    "|".join(
+        (
+            r"“[^”]{3,}[,.;]”|\bet al\.|\b(?:vol|no|pp?)\.\s?[\dA-Z]|^\(?\d{4}\)|^(?:Ibid|Id\.)",
+            r"§|\bU\.S\.C\.|\bC\.F\.R\.|\bPub\. ?L\.|\bFederal Register\b|\bFed\. Reg\.",
+            r"\bhereinafter\b|\bv\. |\b[HS]\.(?:Con\.|J\.)?Res\.|\bCong\.|\bparagraphs? \d",
+            rf"^{_EXAMPLE}[Ss]ee\b|[,;] see (?:also )?(?:CRS|GAO)\b|^For more (?:information|on)\b",
+            _AUTHOR_THEN_TITLE,
+            r"^(?:Letter|Remarks|Testimony|Statement) (?:from|of|by)\b|\bTable [\dA-Z.]+\s*$",
+            r"\b(?:[Cc]orrespondence|[Ii]nterviews?|[Ee]mails?|[Cc]onversations?) (?:with|between)\b",
+        )
+    )
+)
+
+
+def past_footnote_number(text: str, start: int, end: int) -> int:
+    """Where the sentence text[start:end] begins once a footnote number before it is left
+    out; `start` where there is none, or where the footnote cites a source."""
+    number = _FOOTNOTE_NUMBER.match(text, start, end)
+    if number is None or _REFERENCE.search(text[number.end() : end]):
+        return start
+    return number.end()
+
+
 def quotable_pieces(
     text: str, spans: list[tuple[int, int]] | None = None
 ) -> list[tuple[int, int, str]]:
@@ -276,12 +328,21 @@ def quotable_pieces(
     text's `sentence_spans`, where the caller has them already."""
     sentences = [
         (past_run_in_heading(text, start, end), end, "")
-        for start, end in (sentence_spans(text) if spans is None else spans)
+        for start, end in (
+            (past_footnote_number(text, start, end), end)
+            for start, end in (sentence_spans(text) if spans is None else spans)
+        )
         if is_prose(text[start:end])
         and "|" not in text[start:end]
         and not text[start:end].rstrip(' "”’)').endswith("?")
     ]
     return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
+
+
+def is_quotable(passage: Passage) -> bool:
+    """Whether the passage holds a sentence or table row an answer may quote and is no table
+    of contents."""
+    return not is_contents(passage.text) and bool(quotable_pieces(passage.text))
 
 
 def quotable_texts(text: str) -> list[str]:

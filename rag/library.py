@@ -21,7 +21,7 @@ from rag.answering import (
     AnswerEvent,
     AnswerRequest,
     best_sentence_similarities,
-    is_contents,
+    is_quotable,
     quotable_texts,
 )
 from rag.checking import CheckReport, check_index
@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS_FILE = "sentence-vectors.sqlite"
 SENTENCE_BATCH_CHUNKS = 64  # passages read at a time by save_sentence_vectors
-
-
-def _not_contents(passage: Passage) -> bool:
-    return not is_contents(passage.text)
 
 
 class Library:
@@ -323,7 +319,7 @@ class Library:
             k=k,
             document_ids=document_ids,
             sentence_similarity=self._best_sentence_similarities,
-            keep=_not_contents if settings.skip_contents_pages else None,
+            keep=is_quotable if settings.quotable_passages_only else None,
         )
 
     def _best_sentence_similarities(self, question: str, passages: list[Passage]) -> list[float]:

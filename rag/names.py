@@ -170,10 +170,20 @@ def names_in(text: str) -> list[tuple[str, frozenset[str]]]:
     return [(match.group(), table[match.group()]) for match in _name_pattern().finditer(fold(text))]
 
 
+MAX_ACRONYM = 3  # letters of a name that may be written with full stops ("U.K.", "U.S.A.")
+
+
 def mentions(text: str, names: Iterable[str]) -> bool:
     """Whether folded `text` holds one of `names` as a word or the start of one ("russia"
-    is in "Russian")."""
-    return any(re.search(r"\b" + re.escape(name), text) for name in names)
+    is in "Russian"); a short name of letters as a whole word, also with full stops ("uk"
+    is in "U.K.", not in "Ukraine")."""
+    return any(re.search(_spelled(name), text) for name in names)
+
+
+def _spelled(name: str) -> str:
+    if name.isalpha() and len(name) <= MAX_ACRONYM:
+        return r"\b(?:" + re.escape(name) + r"(?!\w)|" + r"\.".join(name) + r"\.)"
+    return r"\b" + re.escape(name)
 
 
 @lru_cache(maxsize=1)

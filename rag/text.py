@@ -39,6 +39,16 @@ SENTENCE_START = r"[\"'“‘(\[]?[A-Z0-9]"
 # lead-in ("... at an average of: • WIC: 10 percent • Non-WIC: 22 percent") is read with it.
 BULLET = r"[•●▪◦‣]"
 
+# Words that start sentences rather than go on with a list item or a title
+SENTENCE_OPENERS = (
+    "The|A|An|In|On|At|As|For|Since|Before|After|This|These|Those|Some|Most|Many|Under|"
+    "According|While|Although|During|When|Its|It|Such|Both|Each|All|Over|From|Despite|"
+    "Following|However"
+)
+# Where the last item of a list run into one line ends and a sentence begins, its full stop
+# missing ("• Adjacent coastal states and transboundary harm On January 1, 2025, ...").
+_LIST_ENDS = re.compile(rf"(?<=[a-z)]) (?=(?:{SENTENCE_OPENERS}) )")
+
 # A sentence ends at a mark (optionally followed by a closing quote or bracket and a footnote
 # number) before whitespace, a list item's mark if any, and a sentence start, or at a line break.
 _BOUNDARY = re.compile(
@@ -109,7 +119,20 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, end))
         start = match.end()
     spans.append((start, len(text)))
-    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+    return [
+        _trim(text, s, e) for span in spans for s, e in _past_list(text, *span) if text[s:e].strip()
+    ]
+
+
+def _past_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The span, split where a sentence begins after the last item of a list in it."""
+    items = list(re.finditer(BULLET, text[start:end]))
+    if not items:
+        return [(start, end)]
+    after_list = _LIST_ENDS.search(text, start + items[-1].end(), end)
+    if after_list is None:
+        return [(start, end)]
+    return [(start, after_list.start()), (after_list.end(), end)]
 
 
 _LEADING_MARK = re.compile(rf"\s*(?:{BULLET}\s+)?")

@@ -82,6 +82,28 @@ def test_a_question_the_report_asks_is_not_quoted_as_an_answer():
     assert quotable_texts(text) == ["IARPA's program to detect such spoofing is called Odin."]
 
 
+def test_a_footnote_that_states_something_is_quoted_past_its_number():
+    from rag.answering import quotable_texts
+
+    text = (
+        "9 Doctors can prescribe these formulas for WIC infants with particular health "
+        "problems. 10 Formula companies reported that by contracting with state WIC programs, "
+        "they are able to acquire greater shelf space in grocery stores. 11 Sharma, "
+        "“Environmental Issues.” 12 ISA, Report of the Legal and Technical Commission on the "
+        "Work of the Commission. 13We identified these strategies through our literature "
+        "review of 40 studies. 14 For example, NOAA, Deep Sea Mining: A Report to Congress, "
+        "1995. 15 CRS correspondence with NOAA, November 23, 2022. 16 Under the Clean Air Act, "
+        "EPA sets limits on how much of a pollutant can be in the air."
+    )
+    assert quotable_texts(text) == [
+        "Doctors can prescribe these formulas for WIC infants with particular health problems.",
+        "Formula companies reported that by contracting with state WIC programs, they are able "
+        "to acquire greater shelf space in grocery stores.",
+        "We identified these strategies through our literature review of 40 studies.",
+        "Under the Clean Air Act, EPA sets limits on how much of a pollutant can be in the air.",
+    ]
+
+
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
     from rag.answering import is_prose
 

@@ -96,3 +96,19 @@ def test_the_name_inside_a_hyphenated_word_is_compared_under_its_other_names():
     assert [t.term for t in key_terms(question)] == ["australian", "chines"]
     assert covers_key_terms(key_terms(question), context, question)
     assert not covers_key_terms(key_terms(question), context.replace("PRC", "Singapore"), question)
+
+
+def test_a_name_a_hyphen_joins_to_a_description_is_the_term():
+    question = "Who took over as head of the UN-created seabed authority in 2025?"
+    assert [t.term for t in key_terms(question)] == ["un", "2025"]
+    kept = "How did COVID-19 change Non-WIC feeding under the U.S.-led plan?"
+    assert [t.term for t in key_terms(kept)] == ["covid-19", "non-wic", "u.s."]
+
+
+def test_a_short_name_is_a_whole_word_with_or_without_full_stops():
+    assert mentions(fold("The U.K. Maritime Trade Operations center"), {"uk"})
+    assert mentions(fold("The UK's center"), {"uk"})
+    assert not mentions(fold("Ukraine's ports"), {"uk"})
+    question = "How many attacks had the British maritime trade monitoring center recorded?"
+    context = "The U.K. Maritime Trade Operations center has recorded 17 attacks on vessels."
+    assert covers_key_terms(key_terms(question), context, question)

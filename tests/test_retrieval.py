@@ -149,21 +149,30 @@ def test_the_passage_whose_sentence_answers_comes_first(tmp_path):
         library.close()
 
 
-def test_a_contents_page_is_not_retrieved(library, library_index):
+def test_only_passages_with_something_to_quote_are_retrieved(library, library_index):
     """RS22331's contents page lists its tables' titles; among the six passages it pushed out
-    the table row that answers."""
-    from rag.answering import is_contents
+    the table row that answers. A page's footnotes that cite sources say nothing either."""
+    from rag.answering import is_quotable
 
     question = (
         "What share of all publicly held Treasury securities was held abroad in December 2021?"
     )
-    assert not any(is_contents(p.text) for p in library.retrieve(question))
+    assert all(is_quotable(p) for p in library.retrieve(question))
     assert "34%" in library.ask(question, mode="extractive").text
-    with_contents = Library(settings_for(library_index, skip_contents_pages=False))
+    unfiltered = Library(settings_for(library_index, quotable_passages_only=False))
     try:
-        assert any(is_contents(p.text) for p in with_contents.retrieve(question))
+        assert not all(is_quotable(p) for p in unfiltered.retrieve(question))
     finally:
-        with_contents.close()
+        unfiltered.close()
+
+
+def test_a_fact_stated_in_a_footnote_is_quoted_from_it(library):
+    answer = library.ask(
+        "What do infant formula makers say a state WIC contract gets them in grocery stores?",
+        mode="extractive",
+    )
+    assert "shelf space" in answer.text, answer.text
+    assert not answer.citations[0].quote.startswith("10 ")
 
 
 def test_retriever_returns_documents_with_citation_metadata(library):

@@ -130,3 +130,17 @@ def test_legal_citations_and_ranks_do_not_end_a_sentence():
         "It is 112 Stat. 645.",
         "Lt. Col. Ng agreed.",
     ]
+
+
+def test_a_sentence_after_a_list_run_into_one_line_is_its_own():
+    text = (
+        "Matters could include the following: • Monitoring programs • Adjacent coastal states "
+        "and transboundary harm On January 1, 2025, Leticia Carvalho began her term. "
+        "Rates averaged: • WIC: 10 percent • Non-WIC: 22 percent"
+    )
+    assert sentences(text) == [
+        "Matters could include the following: • Monitoring programs • Adjacent coastal states "
+        "and transboundary harm",
+        "On January 1, 2025, Leticia Carvalho began her term.",
+        "Rates averaged: • WIC: 10 percent • Non-WIC: 22 percent",
+    ]
