@@ -388,9 +388,10 @@ def build_briefing(
     Only sentences with a "supported" verdict are kept (weak, unsupported and uncited ones are
     dropped and counted). A sub-question whose answer keeps nothing is listed as unanswered and
     a spare derived sub-question is tried in its place (SPARES_PER_SECTION per section asked
-    for). When no passage is close enough to the topic, no model is asked and the briefing
-    says so. With `timeline`, a Timeline section of the topic's dated events (see
-    `rag.timeline`) follows the sections, its citations numbered with theirs.
+    for; a spare that keeps nothing is not listed: nobody asked it). When no passage is close
+    enough to the topic, no model is asked and the briefing says so. With `timeline`, a
+    Timeline section of the topic's dated events (see `rag.timeline`) follows the sections,
+    its citations numbered with theirs.
     """
     topic = " ".join(topic.split())
     if not topic:
@@ -411,6 +412,7 @@ def build_briefing(
     total = sections + 1
     report("planning", 0, total)
     questions: list[str] = []
+    spares: list[str] = []
     if library.chain.relevant(passages):
         derived = derived_questions(library, topic, sections, passages)
         questions = plan_subquestions(
@@ -423,7 +425,8 @@ def build_briefing(
             derived=derived,
         )
         reserve = [q for q in derived if q not in questions]
-        questions += reserve[: _with_spares(sections) - sections]
+        spares = reserve[: _with_spares(sections) - sections]
+        questions += spares
     report("planned", 1, total)
     numbering = _Numbering()
     seen: set[str] = set()
@@ -442,7 +445,7 @@ def build_briefing(
             written.append(section)
             if len(written) < sections:  # the last step is reported once, as "done"
                 report(question, len(written) + 1, total)
-        else:
+        elif question not in spares:
             unanswered.append(question)
     events: list[Event] = []
     if timeline and written:

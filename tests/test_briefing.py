@@ -123,6 +123,28 @@ def test_topic_outside_the_library_gives_a_short_not_in_library_briefing(
     assert len(markdown.splitlines()) < 10
 
 
+def test_only_the_planned_sub_questions_are_listed_as_not_answered(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spare sub-question is asked in place of one that kept nothing; when it keeps nothing
+    too, the reader is not told of a question nobody asked."""
+    from rag.answering import refusal
+    from rag.briefing import plan_subquestions
+
+    planned = plan_subquestions(library, TOPIC, 3, mode="extractive")
+    asked: list[str] = []
+
+    def nothing_kept(question: str, **_: object) -> Answer:
+        asked.append(question)
+        return refusal(question, "extractive", [])
+
+    monkeypatch.setattr(library, "ask", nothing_kept)
+    briefing = build_briefing(library, TOPIC, 3, mode="extractive")
+    assert briefing.sections == []
+    assert len(asked) == 6 and asked[:3] == planned  # three planned, three spares
+    assert briefing.unanswered == planned
+
+
 def test_parse_questions_reads_numbered_and_bulleted_lines() -> None:
     reply = (
         "Here are the questions:\n1. What is seabed mining?\n2) Who regulates seabed mining\n"
