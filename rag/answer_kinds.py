@@ -63,7 +63,7 @@ _TITLES = (
     r"leads|commands|oversees|runs|did|does)\b|\?)"
 )
 # Roles that name a person only after "who is the ...": "which official figures" does not.
-_ROLES = rf"{_TITLES}|officials?|head|chief|leaders?|person|individual|founders?"
+_ROLES = rf"{_TITLES}|officials?|officers?|head|chief|leaders?|person|individual|founders?"
 _TITLES_ES_FR = (
     r"qu[eé] (?:senador(?:a|es)?|ministr[oa]s?|president[ea]s?)\b|"
     r"quel(?:le)? (?:sénat(?:eur|rice)|ministre|président(?:e)?)\b"

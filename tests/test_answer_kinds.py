@@ -54,6 +54,7 @@ from rag.answer_kinds import (
         ("Who is the current Secretary of the Air Force?", AnswerKind.PERSON),
         ("Who was Peru's president when police seized the cocaine?", AnswerKind.PERSON),
         ("Who took over as head of the seabed authority in 2025?", AnswerKind.PERSON),
+        ("Who is the top uniformed officer of the Space Force?", AnswerKind.PERSON),
         ("¿Qué ministro firmó el acuerdo?", AnswerKind.PERSON),
         ("What general approach did the auditors take?", None),
         ("What executive order did the President sign?", None),
