@@ -345,6 +345,21 @@ def is_quotable(passage: Passage) -> bool:
     return not is_contents(passage.text) and bool(quotable_pieces(passage.text))
 
 
+OPENING_CHARS = 160
+
+
+def opening(passage: Passage) -> str:
+    """How a passage begins, shown in the evidence where none of its sentences may answer: its
+    first quotable sentence, else its first words, cut to OPENING_CHARS with "…"."""
+    sentences = [
+        (start, end) for start, end, statement in quotable_pieces(passage.text) if not statement
+    ]
+    text = " ".join(passage.text[slice(*sentences[0]) if sentences else slice(None)].split())
+    if len(text) <= OPENING_CHARS:
+        return text
+    return text[:OPENING_CHARS].rsplit(" ", 1)[0] + " …"
+
+
 def quotable_texts(text: str) -> list[str]:
     """What `candidate_sentences` embeds of a passage's text: its sentences and row statements."""
     return [statement or text[start:end] for start, end, statement in quotable_pieces(text)]

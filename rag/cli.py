@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines, withdrawn
+from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines, opening, withdrawn
 from rag.errors import RagError
 from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
@@ -159,7 +159,8 @@ def _mode(args: argparse.Namespace) -> str | None:
 
 def format_evidence(evidence: Evidence) -> str:
     """The evidence the model reads, shown before its answer: each passage's document and page,
-    and the sentence most likely to answer, numbered as the answer will cite them."""
+    and the sentence most likely to answer, numbered as the answer will cite them; where none
+    may, how the passage begins (`opening`)."""
     quotes = {quote.n: quote for quote in evidence.quotes}
     lines = ["Evidence:"]
     for n, passage in enumerate(evidence.passages, start=1):
@@ -167,6 +168,8 @@ def format_evidence(evidence: Evidence) -> str:
         lines.append(f"[{n}] {passage.title} ({passage.file}{page})")
         if n in quotes:
             lines.append(f"    \u201c{quotes[n].quote}\u201d")
+        else:
+            lines.append(f"    no sentence here answers; it begins: {opening(passage)}")
     return "\n".join(lines)
 
 

@@ -157,6 +157,25 @@ def test_the_terminal_shows_the_evidence_before_the_answer(capsys):
     assert shown.rstrip().endswith("\u201c7.6 metric tons were seized near Trujillo.\u201d")
 
 
+def test_evidence_that_quotes_nothing_shows_how_the_passage_begins():
+    from rag.answering import Evidence
+    from rag.cli import format_evidence
+    from rag.records import Passage
+
+    text = (
+        "12 Sharma, \u201cSpace Issues.\u201d The Space Force was "
+        "established in December 2019 as the sixth armed service, within the Department of the "
+        "Air Force, and has grown since then to about 10,000 Guardians."
+    )
+    passage = Passage(1, 1, "Space Force", "sf.pdf", 2, 0, len(text), text, 1.0)
+    shown = format_evidence(Evidence("Who leads it?", [passage], []))
+    assert shown == (
+        "Evidence:\n[1] Space Force (sf.pdf, page 2)\n    no sentence here answers; it begins: "
+        "The Space Force was established in December 2019 as the sixth armed service, within the "
+        "Department of the Air Force, and has grown since then to about 10,000 …"
+    )
+
+
 def test_the_terminal_says_why_the_models_answer_is_replaced(capsys):
     from rag.answering import EXTRACTIVE, TextPiece
     from rag.cli import stream_to_terminal

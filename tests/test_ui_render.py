@@ -60,6 +60,8 @@ def test_a_generated_answer_is_shown_as_a_draft_under_its_evidence_until_checked
     assert "<q>Callao is Peru&#x27;s main port.</q>" in writing
     assert f'<div class="label">{render.DRAFT_LABEL}</div><div class="generated">Callao' in writing
     assert "Reading the passages" not in writing
+    unquoted = render.evidence_html(Evidence("Which port?", [passage], []), "Reading…")
+    assert "it begins: Callao is Peru&#x27;s main port.</span>" in unquoted
 
 
 def test_streaming_markers_are_inert_and_refusals_have_no_sources():
