@@ -73,9 +73,11 @@ _UPDATED = re.compile(r"\b(?:updated|published|dated)\s*$", re.I)
 _COMPARED = re.compile(r"\b(?:as|than|like) (?:it did |they did )?in\s*$", re.I)
 # How a whole sentence ends; one that does not was cut by its passage's end or a page break.
 _CLOSES = re.compile(r"[.!?][\"”’)\]]*$")
-# A bare year counts as a date only after words that place an event in time.
+# A bare year counts as a date only after words that place an event in time, perhaps
+# approximately ("peaked around 1970", "in about 1970").
 _BARE_YEAR = re.compile(
-    r"\b(?:in|since|during|until|through|from|of|by|early|mid|late|fiscal year|FY|as of)"
+    r"\b(?:(?:in|since|during|until|through|from|of|by|early|mid|late|fiscal year|FY|as of)"
+    r"(?: (?:about|around|approximately|roughly))?|around|circa|approximately)"
     r"[\s-]?" + _YEAR.format(g="year"),
     re.I,
 )

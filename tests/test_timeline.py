@@ -35,6 +35,11 @@ DOCUMENT_DATE = When(2026, 4, 9)
         ("in an April 8 statement; it may 5 times", [("2026-04-08", True)]),
         ("exports fell last year", [("2025", True)]),
         ("prices rose this month", [("2026-04", True)]),
+        (
+            "output peaked around 1970 and fell to 5 million in 2005",
+            [("1970", False), ("2005", False)],
+        ),
+        ("it peaked in about 1970", [("1970", False)]),
         ("since the early 2000s, about 2,014 ships in 2,000 places", []),
         ("on February 30, 2026", []),
     ],
