@@ -24,6 +24,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from rag.acronyms import definitions, spelled_out
 from rag.answer_kinds import ExpectedAnswer, figures
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import SentenceVectors, TextEmbedder
@@ -456,7 +457,10 @@ def candidate_sentences(
     """Distinct prose sentences and table rows (`rag.tables.table_rows`, scored as statements
     that name each cell's column) that may answer, scored by similarity and word overlap. The
     similarity of a sentence whose passage is in another language than an English question is
-    raised by `other_language_gap` (`Settings.other_language_gap`).
+    raised by `other_language_gap` (`Settings.other_language_gap`). A sentence that uses an
+    acronym its document's passages define is scored as if it spelled it out too
+    (`rag.acronyms`: "RDT&E" for "research and development"); whether it is relevant enough to
+    quote stays a matter of its own words.
 
     A sentence qualifies when its document's retrieved text holds every name and number of the
     question, and when it holds a figure of the kind the question asks for, if any: a count
@@ -504,24 +508,31 @@ def candidate_sentences(
     texts = [text for text, kept in zip(texts, keep, strict=True) if kept]
     if not pieces:
         return []
-    vectors = embedder.embed([question, *texts])
-    similarities = vectors[1:] @ vectors[0]
+    acronyms = {document: definitions(text) for document, text in context.items()}
+    spelled = [
+        spelled_out(text, acronyms[passage.document_id])
+        for (passage, *_), text in zip(pieces, texts, strict=True)
+    ]
+    vectors = embedder.embed([question, *texts, *spelled])
+    similarities = vectors[1 : len(texts) + 1] @ vectors[0]
+    ranking = vectors[len(texts) + 1 :] @ vectors[0]
     if other_language_gap and language(question) == GAP_MEASURED_FROM:
         by_chunk = {passage.chunk_id: passage for passage, *_ in pieces}
         written_in = {chunk: language(passage.text) for chunk, passage in by_chunk.items()}
         across = np.array([written_in[p.chunk_id] != GAP_MEASURED_FROM for p, *_ in pieces])
         similarities = similarities + other_language_gap * across
+        ranking = ranking + other_language_gap * across
     return [
         Candidate(
             passage,
             start,
             end,
             float(similarity),
-            float(similarity) + LEXICAL_BONUS * lexical_overlap(question, text),
+            float(max(similarity, ranked)) + LEXICAL_BONUS * lexical_overlap(question, text),
             statement,
         )
-        for (passage, start, end, statement), text, similarity in zip(
-            pieces, texts, similarities, strict=True
+        for (passage, start, end, statement), text, similarity, ranked in zip(
+            pieces, spelled, similarities, ranking, strict=True
         )
     ]
 
