@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 
 import numpy as np
@@ -327,23 +327,30 @@ def quotable_pieces(
     (start, end, the row read as a statement, or "" for a sentence), a sentence without a
     heading run into it. A question the report asks itself answers nothing. `spans` are the
     text's `sentence_spans`, where the caller has them already."""
-    sentences = [
-        (past_run_in_heading(text, start, end), end, "")
-        for start, end in (
-            (past_footnote_number(text, start, end), end)
-            for start, end in (sentence_spans(text) if spans is None else spans)
-        )
-        if is_prose(text[start:end])
-        and "|" not in text[start:end]
-        and not text[start:end].rstrip(' "”’)').endswith("?")
-    ]
+    sentences = list(_quotable_sentences(text, sentence_spans(text) if spans is None else spans))
     return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
+
+
+def _quotable_sentences(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
+    for start, end in spans:
+        start = past_footnote_number(text, start, end)
+        sentence = text[start:end]
+        if (
+            is_prose(sentence)
+            and "|" not in sentence
+            and not sentence.rstrip(' "”’)').endswith("?")
+        ):
+            yield past_run_in_heading(text, start, end), end, ""
 
 
 def is_quotable(passage: Passage) -> bool:
     """Whether the passage holds a sentence or table row an answer may quote and is no table
     of contents."""
-    return not is_contents(passage.text) and bool(quotable_pieces(passage.text))
+    text = passage.text
+    if is_contents(text):
+        return False
+    quotable = chain(_quotable_sentences(text, sentence_spans(text)), table_rows(text))
+    return next(quotable, None) is not None
 
 
 OPENING_CHARS = 160

@@ -104,6 +104,22 @@ def test_a_footnote_that_states_something_is_quoted_past_its_number():
     ]
 
 
+def test_a_passage_is_quotable_with_one_sentence_or_row_to_quote():
+    from rag.answering import is_quotable
+    from rag.records import Passage
+
+    def passage(text: str) -> Passage:
+        return Passage(1, 1, "Report", "r.pdf", 3, 0, len(text), text, 1.0)
+
+    references = "11 Sharma, “Environmental Issues.” 12 CRS correspondence with NOAA, 2022."
+    assert not is_quotable(passage(references))
+    assert is_quotable(passage(references + " 13 Harbor mines explode if struck by a hull."))
+    table = "| Year | Tons |\n| --- | --- |\n| 2024 | 7.6 |"
+    assert is_quotable(passage(table))
+    contents = "Contents Introduction 1 Control of the Strait 2 Food and Feed 2 Steel 3 Cars 4"
+    assert not is_quotable(passage(contents))
+
+
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
     from rag.answering import is_prose
 
