@@ -284,7 +284,9 @@ def past_run_in_heading(text: str, start: int, end: int) -> int:
 # A footnote's number before its text, or a marker the page's reading left before a sentence
 # ("10 Formula companies reported ..."; "13We identified ..."): style guides spell out a
 # number that starts a sentence, so one in figures there is a footnote's.
-_FOOTNOTE_NUMBER = re.compile(r"\d{1,3} ?(?=[A-Z“\"])")
+# A number glued to a capital is a footnote's before a word or an acronym ("13We", "27OMB"),
+# not in a name ("3D printers").
+_FOOTNOTE_NUMBER = re.compile(r"\d{1,3}(?: (?=[A-Z“\"])|(?=[A-Z][a-z]|[A-Z]{2,}\b))")
 # A footnote that cites a source rather than stating something: a quoted title ("Sharma,
 # “Environmental Issues.”"), authors, volumes and pages, laws and resolutions, an author or
 # body before a title ("ISA, Report of the ..."; "For example, NOAA, Deep Sea Mining: ..."),

@@ -102,6 +102,9 @@ def test_a_footnote_that_states_something_is_quoted_past_its_number():
         "We identified these strategies through our literature review of 40 studies.",
         "Under the Clean Air Act, EPA sets limits on how much of a pollutant can be in the air.",
     ]
+    assert quotable_texts("3D printers made 40 parts for the Navy in 2024.") == [
+        "3D printers made 40 parts for the Navy in 2024."
+    ]
 
 
 def test_a_passage_is_quotable_with_one_sentence_or_row_to_quote():
