@@ -356,6 +356,8 @@ def is_quotable(passage: Passage) -> bool:
 
 
 OPENING_CHARS = 160
+# how the evidence introduces a passage none of whose sentences may answer (`opening`)
+NOTHING_QUOTED = "no sentence here answers; it begins:"
 
 
 def opening(passage: Passage) -> str:

