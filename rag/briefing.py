@@ -173,26 +173,28 @@ def extractive_questions(
     topic: str, n: int, passages: list[Passage], headings: HeadingFinder | None = None
 ) -> list[str]:
     """Up to `n` sub-questions derived from the best passages on the topic, one per distinct
-    document page: each asks about the heading of the section the passage is in, in the words
-    of the report, or where it has none (or its heading was asked about already), about the
-    passage's key phrase in the topic's terms."""
+    document page: first about the headings of the sections the passages are in, in the words
+    of the reports (the documents' own structure), then, for the passages left, about each
+    one's key phrase in the topic's terms."""
     questions: list[str] = []
     used: set[str] = set()
     pages: set[tuple[int, int | None]] = set()
-    for passage in passages:
-        if len(questions) == n:
-            break
-        if (passage.document_id, passage.page) in pages:
-            continue
-        asked = _heading_question(passage, topic, used, headings) if headings else None
-        if asked is None:
-            phrase = key_phrase(passage, topic, used)
-            if phrase is None:
-                continue
-            asked = (phrase, f"What do the reports say about {phrase} in {topic}?")
+
+    def open_page(passage: Passage) -> bool:
+        return len(questions) < n and (passage.document_id, passage.page) not in pages
+
+    def ask(passage: Passage, subject: str, question: str) -> None:
         pages.add((passage.document_id, passage.page))
-        used.add(asked[0].lower())
-        questions.append(asked[1])
+        used.add(subject.lower())
+        questions.append(question)
+
+    if headings is not None:
+        for passage in passages:
+            if open_page(passage) and (asked := _heading_question(passage, topic, used, headings)):
+                ask(passage, *asked)
+    for passage in passages:
+        if open_page(passage) and (phrase := key_phrase(passage, topic, used)):
+            ask(passage, phrase, f"What do the reports say about {phrase} in {topic}?")
     return questions
 
 

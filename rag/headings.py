@@ -14,6 +14,8 @@ from rag.text import BULLET
 
 MAX_HEADING_CHARS = 120
 MIN_HEADING_WORDS = 2  # words of four letters or more
+# a table of contents' heading on a line of its own ("Contents", "Table of Contents")
+_CONTENTS_HEADING = re.compile(r"^\s*(?:table of )?contents\s*$", re.IGNORECASE | re.MULTILINE)
 LOOKBACK_PAGES = 3  # pages searched back for the heading of a passage that starts a page
 _WORD = re.compile(r"[^\W\d_][\w'’-]{3,}")
 _SMALL_WORDS = frozenset(  # the words title case leaves in lower case
@@ -23,7 +25,7 @@ _SMALL_WORDS = frozenset(  # the words title case leaves in lower case
 _NOT_HEADINGS = re.compile(  # captions, sources, front and back matter: not sections
     r"^(?:figure|table|source|sources|note|notes|contents|appendix|exhibit|chart)\b|"
     r"^(?:author information|results in brief|agency comments\b.*|scope and methodology|"
-    r"related gao products|table of contents)$|"
+    r"related gao products)$|\bcontents$|"
     r"\b(?:specialist|analyst|chairman|chairwoman|ranking member|honorable|director)\b",
     re.IGNORECASE,
 )
@@ -157,6 +159,7 @@ class HeadingFinder:
     def __init__(self, store: DocumentStore) -> None:
         self.store = store
         self._pages: dict[tuple[int, int | None], list[Heading]] = {}
+        self._contents_pages: set[tuple[int, int | None]] = set()
 
     def headings(self, document_id: int, page: int | None) -> list[Heading]:
         key = (document_id, page)
@@ -167,11 +170,14 @@ class HeadingFinder:
                 self._pages[key] = []
             else:
                 self._pages[key] = page_headings(stored)
+                if _CONTENTS_HEADING.search(stored.raw_text):
+                    self._contents_pages.add(key)
         return self._pages[key]
 
     def heading_of(self, passage: Passage) -> str | None:
         """The last heading before the middle of the passage, on its page or on the
-        LOOKBACK_PAGES pages before it."""
+        LOOKBACK_PAGES pages before it, but not past a table of contents: the pages after it
+        begin the report's first section, whatever its heading."""
         middle = passage.start + len(passage.text) // 2
         before = [h for h in self.headings(passage.document_id, passage.page) if h.start <= middle]
         if before:
@@ -180,6 +186,8 @@ class HeadingFinder:
             return None
         for page in range(passage.page - 1, max(0, passage.page - 1 - LOOKBACK_PAGES), -1):
             headings = self.headings(passage.document_id, page)
+            if (passage.document_id, page) in self._contents_pages:
+                return None
             if headings:
                 return headings[-1].text
         return None

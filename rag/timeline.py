@@ -302,12 +302,12 @@ def candidate_events(
 
 
 def mentions_topic(topic: str, passage: Passage) -> bool:
-    """Whether the passage and its document's title hold at least half of the topic's content
-    words: "exchange" alone, in a report on decentralized exchanges, is not the Exchange
-    Stabilization Fund."""
+    """Whether the passage and its document's title hold most of the topic's content words:
+    "exchange" alone, in a report on decentralized exchanges, is not the Exchange
+    Stabilization Fund, nor "mining" alone, in a report on oil sands, seabed mining."""
     wanted = stems(topic)
     held = wanted & stems(f"{passage.title} {passage.text}")
-    return bool(held) and 2 * len(held) >= len(wanted)
+    return 2 * len(held) > len(wanted)
 
 
 def summarise(chat: BaseChatModel, event: Event, passage: Passage, judge: bool) -> Event:
