@@ -363,10 +363,8 @@ NOTHING_QUOTED = "no sentence here answers; it begins:"
 def opening(passage: Passage) -> str:
     """How a passage begins, shown in the evidence where none of its sentences may answer: its
     first quotable sentence, else its first words, cut to OPENING_CHARS with "…"."""
-    sentences = [
-        (start, end) for start, end, statement in quotable_pieces(passage.text) if not statement
-    ]
-    text = " ".join(passage.text[slice(*sentences[0]) if sentences else slice(None)].split())
+    first = next(_quotable_sentences(passage.text, sentence_spans(passage.text)), None)
+    text = " ".join(passage.text[slice(*first[:2]) if first else slice(None)].split())
     if len(text) <= OPENING_CHARS:
         return text
     return text[:OPENING_CHARS].rsplit(" ", 1)[0] + " …"
@@ -524,9 +522,11 @@ def candidate_sentences(
         spelled_out(text, acronyms[passage.document_id])
         for (passage, *_), text in zip(pieces, texts, strict=True)
     ]
-    vectors = embedder.embed([question, *texts, *spelled])
+    respelled = [i for i, (own, read) in enumerate(zip(texts, spelled, strict=True)) if own != read]
+    vectors = embedder.embed([question, *texts, *(spelled[i] for i in respelled)])
     similarities = vectors[1 : len(texts) + 1] @ vectors[0]
-    ranking = vectors[len(texts) + 1 :] @ vectors[0]
+    ranking = similarities.copy()
+    ranking[respelled] = vectors[len(texts) + 1 :] @ vectors[0]
     if other_language_gap and language(question) == GAP_MEASURED_FROM:
         by_chunk = {passage.chunk_id: passage for passage, *_ in pieces}
         written_in = {chunk: language(passage.text) for chunk, passage in by_chunk.items()}

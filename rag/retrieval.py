@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import islice
 from pathlib import PurePosixPath
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -433,7 +434,7 @@ def retrieve(
             passages = store.passages([chunk_id for chunk_id, _ in fused[:k]])
         else:
             found_first = store.passages([chunk_id for chunk_id, _ in fused[: KEEP_DEPTH * k]])
-            passages = [passage for passage in found_first if keep(passage)][:k]
+            passages = list(islice(filter(keep, found_first), k))
         if not passages:
             return []
         similarities = store.vectors([p.chunk_id for p in passages]) @ query_vector

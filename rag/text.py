@@ -119,9 +119,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, end))
         start = match.end()
     spans.append((start, len(text)))
-    return [
-        _trim(text, s, e) for span in spans for s, e in _past_list(text, *span) if text[s:e].strip()
-    ]
+    if re.search(BULLET, text):
+        spans = [piece for span in spans for piece in _past_list(text, *span)]
+    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
 def _past_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
