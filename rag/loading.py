@@ -798,7 +798,7 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # hyphen at a line end kept joined (`rag.normalising`); Word and HTML 2:
 # tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
 # earlier version are read again.
-LOADER_VERSIONS = {".pdf": 9, ".docx": 3, ".html": 2, ".htm": 2}
+LOADER_VERSIONS = {".pdf": 10, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

@@ -16,6 +16,7 @@ pdfplumber parses a page again, with pdfminer, several times slower than PDFium.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -52,7 +53,12 @@ MAX_HEADER_BLOCKS = 2  # a header over two rows of heads, parted by a rule under
 TABLE_MARKS = frozenset("•●■✓✔√✗Xx")
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 _CURRENCY_SIGN = re.compile(r"[$€£¥]")
-TABLE_CAPTION = re.compile(r"^\W*(?:table|tabla|tableau|tabelle|таблица)\b", re.IGNORECASE)
+# "Table 2. ...", not the running line "Table of Contents" of a 10-K's pages
+TABLE_CAPTION = re.compile(
+    r"^\W*(?:table|tabla|tableau|tabelle|таблица)\b"
+    r"(?!\s+(?:of\s+contents|des\s+mati[eè]res|de\s+contenidos?)\b)",
+    re.IGNORECASE,
+)
 # A found "table" with fewer rows of two or more filled cells is a text box or a chart's frame.
 MIN_FILLED_ROWS = 2
 MAX_CELL_CHARS = 400  # a cell this long is a paragraph in a box, not a table's cell
@@ -491,9 +497,9 @@ def _is_open_table(table: PdfTable) -> bool:
     """Whether columns set between rules are a table rather than a page's layout, figures
     whose labels lie outside the rules (under a statement's columns of figures only), or
     columns set too close to part: it has MIN_FILLED_ROWS rows of two filled cells, every row
-    holds a letter, no cell holds two figures, and a row holds two figures or marks or more,
-    or the caption calls it a table (TABLE_CAPTION). Its cells may be long: a paragraph
-    between rules with nothing beside it is not read as a table."""
+    holds a letter, no cell sets two figures side by side (`_unparted`), and a row holds two
+    figures or marks or more, or the caption calls it a table (TABLE_CAPTION). Its cells may
+    be long: a paragraph between rules with nothing beside it is not read as a table."""
 
     def figure(cell: str) -> bool:
         return is_figure(cell) or cell in TABLE_MARKS
@@ -501,10 +507,20 @@ def _is_open_table(table: PdfTable) -> bool:
     filled = sum(sum(1 for cell in row if cell) >= 2 for row in table.rows) >= MIN_FILLED_ROWS
     labelled = all(any(char.isalpha() for cell in row for char in cell) for row in table.rows)
     figured = any(sum(figure(cell) for cell in row) >= 2 for row in table.rows)
-    parted = not any(
-        sum(is_figure(token) for token in cell.split()) >= 2 for row in table.rows for cell in row
-    )
+    parted = not any(_unparted(cell) for row in table.rows for cell in row)
     return filled and labelled and parted and (figured or bool(TABLE_CAPTION.match(table.caption)))
+
+
+_SIGNS = re.compile(r"[$€£¥%]+")
+
+
+def _unparted(cell: str) -> bool:
+    """Whether a cell sets two figures side by side, currency and percent signs aside, as
+    columns too close to part do ("1,826 2,027", "19 %$ 4,262"); figures within a label's
+    words are not ("net of amortization of $503 and $482", "par value $5.00 – 1,200,000,000
+    shares")."""
+    tokens = [is_figure(token) for token in cell.split() if not _SIGNS.fullmatch(token)]
+    return any(first and second for first, second in itertools.pairwise(tokens))
 
 
 def _open_table(rows: list[list[_Cell]], start: int, stop: int, box: Box, caption: str) -> PdfTable:

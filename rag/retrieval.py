@@ -355,15 +355,18 @@ def statement_pages_first(
     best_document: Sequence[Passage],
     titles: list[re.Pattern[str]],
     k: int,
+    named: Sequence[int] = (),
 ) -> list[tuple[int, float]]:
     """`fused` with the chunks of statement pages first: of the candidates, those on a titled
-    page of a document of the best `k` chunks, in fused order; then the chunks of the titled
-    pages of the best chunk's document (`best_document`, all its chunks) that no candidate is
-    on, in page order, with the lowest fused score. The best chunks find the filing; the title
-    finds the page in it, however low its figures ranked."""
+    page of a document of the best `k` chunks (of those the question names, if any is one),
+    in fused order; then the chunks of the titled pages of the best document
+    (`best_document`, all its chunks) that no candidate is on, in page order, with the lowest
+    fused score. The best chunks find the filing; the title finds the page in it, however low
+    its figures ranked."""
     by_id = {passage.chunk_id: passage for passage in candidates}
     found = [by_id[chunk_id] for chunk_id, _ in fused if chunk_id in by_id]
     documents = {passage.document_id for passage in found[:k]}
+    documents = (documents & set(named)) or documents
     pages = titled_pages([p for p in found if p.document_id in documents], titles)
     first = [
         hit
@@ -426,10 +429,10 @@ def retrieve(
         titles = named_statements(question) if settings.statement_pages_first else []
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
-            best_document = (
-                store.passages(store.chunk_ids([candidates[0].document_id])) if candidates else []
-            )
-            fused = statement_pages_first(fused, candidates, best_document, titles, k)
+            # the best chunk of the filings the question names ("FY2016 ... Microsoft")
+            first = [p for p in candidates if p.document_id in named][:1] or candidates[:1]
+            best_document = store.passages(store.chunk_ids([first[0].document_id])) if first else []
+            fused = statement_pages_first(fused, candidates, best_document, titles, k, named)
         if keep is None:
             passages = store.passages([chunk_id for chunk_id, _ in fused[:k]])
         else:

@@ -50,10 +50,13 @@ SENTENCE_OPENERS = (
 _LIST_ENDS = re.compile(rf"(?<=[a-z)]) (?=(?:{SENTENCE_OPENERS}) )")
 
 # A sentence ends at a mark (optionally followed by a closing quote or bracket and a footnote
-# number) before whitespace, a list item's mark if any, and a sentence start, or at a line break.
+# number) before whitespace, a list item's mark if any, and a sentence start, at a line break,
+# or at a numbered item after an amount in thousands, as lines of figures run into one do
+# ("... Broker Non-Votes 172,969,325 (6) The shareholder proposal ...").
 _BOUNDARY = re.compile(
     rf"(?P<stop>{SENTENCE_END}[\"'”’)\]]*(?:\d{{1,3}}(?=\s))?)\s+(?:{BULLET}\s+)?(?={SENTENCE_START})"
     r"|\s*\n\s*"
+    r"|(?<=\d,\d{3})\s+(?=\(\d{1,2}\)\s+[A-Z])"
 )
 _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Nos|Vol|Fig|Figs|Sec|Art|Gen|Sen|Rep|"

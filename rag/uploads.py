@@ -12,7 +12,7 @@ from rag.loading import SUPPORTED_SUFFIXES
 from rag.models import sha256_of
 
 MAX_NAME_CHARS = 120
-SUPPORTED_KINDS = "PDF, Word (.docx), HTML, Markdown or text"
+SUPPORTED_KINDS = "PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, Markdown or text"
 _UNSAFE = re.compile(r"[^\w .()+,=@~-]+")  # anything but letters, digits and harmless marks
 _SIGNATURES = {".pdf": (b"%PDF-", "a PDF"), ".docx": (b"PK\x03\x04", "a Word .docx file")}
 

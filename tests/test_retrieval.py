@@ -333,6 +333,22 @@ def test_statement_pages_come_first_from_the_documents_of_the_best_chunks():
     ]
 
 
+def test_statement_pages_come_first_from_the_filing_the_question_names():
+    """ "What is the FY2016 COGS for Microsoft?": the 2023 10-K's income statement ranks
+    first, the 2016 10-K (document 16, which the question names) holds the answer."""
+    fused = [(1, 3.0), (2, 2.0), (3, 1.0)]
+    candidates = [
+        _passage(1, 23, 58, "INCOME STATEMENTS (In millions) Cost of revenue 65,863"),
+        _passage(2, 16, 52, "INCOME STATEMENTS (In millions) Cost of revenue 32,780"),
+        _passage(3, 23, 40, "Cost of revenue increased $3.2 billion or 5%."),
+    ]
+    titles = named_statements("What is the FY2016 COGS for Microsoft?")
+    ranked = statement_pages_first(fused, candidates, [candidates[1]], titles, k=3, named=[16])
+    assert ranked == [(2, 2.0), (1, 3.0), (3, 1.0)]
+    unnamed = statement_pages_first(fused, candidates, [candidates[0]], titles, k=3)
+    assert unnamed == [(1, 3.0), (2, 2.0), (3, 1.0)]
+
+
 def test_the_statement_a_question_names_is_retrieved_first(tmp_path):
     """A filing whose discussion repeats the question's words, and whose statements are
     figures under their titles, in words of their own ("net earnings" for net income)."""

@@ -3,7 +3,7 @@ one cell answered by quoting its row, and the row's cells boxed on the PDF page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from PIL import ImageChops
 from rag.answering import EXTRACTIVE, AnswerChain
 from rag.library import Library
 from rag.loading import PdfReading, load
+from rag.pdftables import TABLE_CAPTION, _unparted
 from rag.tables import embedding_text, table_rows
 from rag.viewing import render_page
 
@@ -286,11 +287,16 @@ HOLDINGS = [  # two years set side by side, as CRS sets them
 COLUMN_LEFTS = (20, 62, 94, 112, 154, 186)  # millimetres
 
 
-def make_open_table_pdf(path: Path, rule_from: float = 20, side_by_side: bool = True) -> Path:
-    """Prose, a caption, and a table drawn with rules across only (above it, under its header,
-    below it): a label over two lines in its last row; with `side_by_side`, two years' tables
-    next to each other under "December 2025" and "December 2021". Rules start at `rule_from`
-    millimetres (past the labels: rules over the figures only)."""
+def make_open_table_pdf(
+    path: Path,
+    rule_from: float = 20,
+    side_by_side: bool = True,
+    holdings: Sequence[tuple[str, ...]] = HOLDINGS,
+) -> Path:
+    """Prose, a caption, and a table of `holdings` drawn with rules across only (above it,
+    under its header, below it): a label over two lines in its last row; with `side_by_side`,
+    two years' tables next to each other under "December 2025" and "December 2021". Rules
+    start at `rule_from` millimetres (past the labels: rules over the figures only)."""
     from fpdf import FPDF
 
     columns = COLUMN_LEFTS if side_by_side else COLUMN_LEFTS[:3]
@@ -320,7 +326,7 @@ def make_open_table_pdf(path: Path, rule_from: float = 20, side_by_side: bool = 
     line(y, ("Country", "Amount", "Share") * 2)
     rule(y + 2)
     y += 8
-    for row in HOLDINGS:
+    for row in holdings:
         line(y, row if side_by_side else row[:3])
         y += 7
     line(y, ("All other", "", "", "All other") if side_by_side else ("All other",))
@@ -343,6 +349,48 @@ def test_an_open_pdf_table_is_read_from_where_its_words_stand(tmp_path: Path):
         "| United Kingdom | $866.0 | 9.34% |\n| Mainland China | $683.5 | 7.37% |\n"
         "| All other countries | $7,500.0 | 100% |"
     )
+
+
+def test_figures_among_a_labels_words_leave_an_open_table_a_table(tmp_path: Path):
+    """A balance sheet's "Other assets, net of amortization of $503 and $482" is a label with
+    figures in it, not two columns set too close to part."""
+    label = "Net of $53 and $48"
+    holdings = [*HOLDINGS, (label, "$1,826", "2.03%")]
+    pdf = make_open_table_pdf(tmp_path / "holdings.pdf", side_by_side=False, holdings=holdings)
+    text = load(pdf).pages[0].text
+    assert f"| {label} | $1,826 | 2.03% |" in text
+
+
+@pytest.mark.parametrize(
+    ("cell", "unparted"),
+    [
+        ("1,826 2,027", True),
+        ("19 %$ 4,262", True),
+        ("$ 42 $ 88", True),
+        ("(283) $ (15,008)", True),
+        ("Other assets, net of accumulated amortization of $503 and $482", False),
+        ("Common stock, par value $5.00 – 1,200,000,000 shares authorized", False),
+        ("$ 1,826", False),
+    ],
+)
+def test_a_cell_is_columns_too_close_to_part_when_two_figures_stand_side_by_side(
+    cell: str, unparted: bool
+):
+    assert _unparted(cell) is unparted
+
+
+@pytest.mark.parametrize(
+    ("line", "caption"),
+    [
+        ("Table 2. Spending by programme", True),
+        ("TABLE 1", True),
+        ("Tableau 3. Dépenses", True),
+        ("Table of Contents PART II Item 8", False),
+        ("Table des matières", False),
+    ],
+)
+def test_a_table_caption_is_not_a_table_of_contents_line(line: str, caption: bool):
+    assert bool(TABLE_CAPTION.match(line)) is caption
 
 
 def test_tables_set_side_by_side_are_read_as_two_under_their_spanning_heads(tmp_path: Path):

@@ -144,3 +144,21 @@ def test_a_sentence_after_a_list_run_into_one_line_is_its_own():
         "On January 1, 2025, Leticia Carvalho began her term.",
         "Rates averaged: • WIC: 10 percent • Non-WIC: 22 percent",
     ]
+
+
+def test_numbered_items_run_together_after_figures_are_sentences_of_their_own():
+    # a Form 8-K's voting results, as the PDF reader joins their lines
+    text = (
+        "(5) The proposal regarding an independent Board Chair was defeated: For 250,838,697 "
+        "Against 746,982,272 (6) The proposal regarding a transparency report was defeated: "
+        "For 185,034,699 Against 814,416,953. The law requires (1) that agencies report and "
+        "(2) that they publish, as section 4 (2) Reports says."
+    )
+    assert sentences(text) == [
+        "(5) The proposal regarding an independent Board Chair was defeated: For 250,838,697 "
+        "Against 746,982,272",
+        "(6) The proposal regarding a transparency report was defeated: For 185,034,699 "
+        "Against 814,416,953.",
+        "The law requires (1) that agencies report and (2) that they publish, as section 4 (2) "
+        "Reports says.",
+    ]

@@ -296,14 +296,19 @@ def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Pa
     notes.write_text(LIGHTHOUSE)
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 cut short")
+    unknown = tmp_path / "soundings.xyz"
+    unknown.write_text("12.5 18.0 22.4")
     open_app(page, app.url)
     page.get_by_role("tab", name="Library").click()
     shot(page, "library")
 
-    page.locator("#upload input[type=file]").set_input_files([str(notes), str(broken)])
+    page.locator("#upload input[type=file]").set_input_files(
+        [str(notes), str(broken), str(unknown)]
+    )
     message = page.locator("#library-message")
     message.get_by_text("Added quellport-lighthouse.md").wait_for(timeout=120_000)
     assert "Could not add broken.pdf: not a readable PDF" in message.inner_text()
+    assert "Could not add soundings.xyz: files '.xyz' cannot be indexed" in message.inner_text()
     assert "quellport-lighthouse.md" in page.locator("#documents").inner_text()
     assert "20 documents" in page.locator("#stats").inner_text()
     shot(page, "uploaded")

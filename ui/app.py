@@ -37,10 +37,10 @@ from rag.disagreeing import to_markdown as disagreements_markdown
 from rag.errors import RagError, SettingsError, SourceFileError
 from rag.exporting import export, timeline_markdown, to_markdown
 from rag.library import Library
-from rag.loading import SUPPORTED_SUFFIXES
 from rag.records import Answer
 from rag.reviewing import write_review
 from rag.timeline import build_timeline
+from rag.uploads import SUPPORTED_KINDS
 from rag.viewing import copy_for_serving, render_page
 from ui import render
 
@@ -85,7 +85,6 @@ watch('value', () => {
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
-UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # whatever the loaders read
 WATCH_LOG_LINES = 200
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
@@ -647,13 +646,14 @@ def build_app(library: Library) -> gr.Blocks:
                     uploads = gr.File(
                         label="Add documents",
                         file_count="multiple",
-                        file_types=UPLOAD_TYPES,
+                        # no client-side type filter: its refusal is a toast that fades;
+                        # the library's names the file and the types it reads, and stays
                         type="filepath",
                         elem_id="upload",
                         height=150,
                     )
                     gr.Markdown(
-                        "PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, Markdown or text; up to "
+                        f"{SUPPORTED_KINDS}; up to "
                         f"{settings.max_upload_bytes / 2**20:.0f} MB each.",
                         elem_id="upload-help",
                     )
