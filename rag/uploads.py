@@ -12,7 +12,25 @@ from rag.loading import SUPPORTED_SUFFIXES
 from rag.models import sha256_of
 
 MAX_NAME_CHARS = 120
-SUPPORTED_KINDS = "PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, Markdown or text"
+# What a reader calls the files of each suffix the loaders read (every one of
+# SUPPORTED_SUFFIXES: a test holds them equal)
+KIND_OF_SUFFIX = {
+    ".pdf": "PDF",
+    ".docx": "Word",
+    ".pptx": "PowerPoint",
+    ".xlsx": "Excel",
+    ".csv": "CSV",
+    ".tsv": "CSV",
+    ".epub": "EPUB",
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".md": "Markdown",
+    ".markdown": "Markdown",
+    ".txt": "text",
+    ".text": "text",
+}
+_KINDS = list(dict.fromkeys(KIND_OF_SUFFIX.values()))
+SUPPORTED_KINDS = f"{', '.join(_KINDS[:-1])} or {_KINDS[-1]}"
 _UNSAFE = re.compile(r"[^\w .()+,=@~-]+")  # anything but letters, digits and harmless marks
 _SIGNATURES = {".pdf": (b"%PDF-", "a PDF"), ".docx": (b"PK\x03\x04", "a Word .docx file")}
 

@@ -11,7 +11,14 @@ from conftest import ROOT, make_pdf, settings_for
 
 from rag.errors import UnreadableFileError
 from rag.library import Library
-from rag.uploads import MAX_NAME_CHARS, safe_file_name, save_upload
+from rag.loading import SUPPORTED_SUFFIXES
+from rag.uploads import (
+    KIND_OF_SUFFIX,
+    MAX_NAME_CHARS,
+    SUPPORTED_KINDS,
+    safe_file_name,
+    save_upload,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -233,3 +240,8 @@ def test_app_upload_names_a_report_in_a_language_the_model_was_not_made_for(tmp_
         assert note.startswith("tunnel-sous-la-manche.md is written in French"), note
     finally:
         library.close()
+
+
+def test_every_suffix_the_loaders_read_is_named_in_refusals_and_the_upload_help():
+    assert set(KIND_OF_SUFFIX) == SUPPORTED_SUFFIXES
+    assert SUPPORTED_KINDS == "PDF, Word, PowerPoint, Excel, CSV, EPUB, HTML, Markdown or text"
