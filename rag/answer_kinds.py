@@ -543,6 +543,26 @@ _TITLE_WORDS = frozenset(
     governor gov minister director chairman chairwoman chair judge justice ambassador
     commissioner administrator lt col maj capt vice prime""".split()
 )
+# The same title written short, and titles that say nothing of an office ("Dr.", "Mr.")
+_TITLE_SPELLINGS = {
+    "sen": "senator",
+    "gen": "general",
+    "adm": "admiral",
+    "rep": "representative",
+    "gov": "governor",
+    "chairman": "chair",
+    "chairwoman": "chair",
+    "chairperson": "chair",
+}
+_COURTESY_TITLES = frozenset("dr mr ms mrs".split())
+# The office a question asks to name: "senator" of "Which senator ...", "secretary" of "Who
+# is the current Secretary of the Air Force?"
+_ASKED_TITLE = re.compile(
+    rf"\b(?:which|what)(?: [\w-]+){{0,2}}? (?P<which>{_TITLES})\b|"
+    rf"\bwho (?:is|was|will be|became|becomes)(?: now| currently)? "
+    rf"(?:the|its|their|a|[\w.-]+['’]s)(?: [\w'’-]+){{0,3}}? (?P<who>{_TITLES})\b",
+    re.IGNORECASE,
+)
 _NAME_JOINERS = frozenset("of and de del da van von al bin le la".split())
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|\S")
 
@@ -581,14 +601,30 @@ def bare_words(text: str) -> frozenset[str]:
     return frozenset(_bare(token) for token in _TOKEN.findall(text))
 
 
-def person_named(sentence: str, asked: frozenset[str]) -> bool:
+def _office(title: str) -> str:
+    """A title word as one spelling of its office, singular ("Sen." and "senators": "senator")."""
+    word = title.casefold().rstrip(".")
+    if word not in _TITLE_WORDS and word.endswith("s") and word[:-1] in _TITLE_WORDS:
+        word = word[:-1]
+    return _TITLE_SPELLINGS.get(word, word)
+
+
+def asked_title(question: str) -> frozenset[str]:
+    """The office a question asks a person of, as its words ("vice president": both), or none."""
+    match = _ASKED_TITLE.search(question)
+    title = match and (match.group("which") or match.group("who"))
+    return frozenset(_office(word) for word in title.split()) if title else frozenset()
+
+
+def person_named(sentence: str, asked: frozenset[str], title: frozenset[str] = frozenset()) -> bool:
     """Whether the sentence names a person the question (its `bare_words`, `asked`) does not:
     a titled name ("Senator Smith", "Gen. Chance Saltzman") or two or more capitalised words
     that are not an institution's, a place's or a document's ("Leticia Carvalho"), not after
-    "the"."""
+    "the". A name under another office than the one asked (`title`) is not the person asked
+    for ("Vice President JD Vance" for "Which senator ...?")."""
     for before, whole in name_runs(sentence):
         for run in _split_at(whole, {"of", "and"}):  # "Leticia Carvalho of Brazil"
-            if _names_a_person(before, run, asked):
+            if _names_a_person(before, run, asked, title):
                 return True
     return False
 
@@ -604,17 +640,23 @@ def _split_at(run: list[str], joiners: set[str]) -> list[list[str]]:
     return [part for part in parts if part]
 
 
-def _names_a_person(before: str | None, run: list[str], asked: frozenset[str]) -> bool:
-    """Whether a run of capitalised words is a person's name the question does not give."""
+def _names_a_person(
+    before: str | None, run: list[str], asked: frozenset[str], title: frozenset[str]
+) -> bool:
+    """Whether a run of capitalised words is a person's name the question does not give, under
+    the office asked for if it gives one."""
     while run and _bare(run[0]) in STOPWORDS:  # "The Chief ...", "In Congress"
         before, run = _bare(run[0]), run[1:]
-    titled = False
+    titles: set[str] = set()
     while run and _bare(run[0]) in _TITLE_WORDS:
-        run, titled = run[1:], True
+        titles.add(_office(_bare(run[0])))
+        run = run[1:]
+    offices = titles - _COURTESY_TITLES
     words = [_bare(token) for token in run]
     return bool(
         words
-        and (titled or len(words) >= 2)
+        and (titles or len(words) >= 2)
+        and not (title and offices and not title <= offices)
         and before != "the"
         and not any(word in _NOT_PERSONAL for word in words)
         and not any(token.isupper() and len(token) > 2 for token in run)  # an acronym
@@ -635,6 +677,7 @@ class ExpectedAnswer:
     places: frozenset[str] = frozenset()  # every name of the places the question names
     counted: str | None = None  # what a count question counts: "satellites"
     asked_words: frozenset[str] = frozenset()  # `bare_words`: a person the question names
+    title: frozenset[str] = frozenset()  # `asked_title`: the office a person is asked of
 
     @classmethod
     def of(cls, question: str) -> ExpectedAnswer:
@@ -652,6 +695,7 @@ class ExpectedAnswer:
             places,
             counted_thing(question),
             bare_words(question) if kind is AnswerKind.PERSON else frozenset(),
+            asked_title(question) if kind is AnswerKind.PERSON else frozenset(),
         )
 
     def held_by(self, sentence: str, table_row: bool = False, before: str = "") -> bool:
@@ -669,7 +713,7 @@ class ExpectedAnswer:
         if kind is AnswerKind.COUNTRY:
             return any(not names & self.places for names in countries_in(sentence))
         if kind is AnswerKind.PERSON:
-            return person_named(sentence, self.asked_words)
+            return person_named(sentence, self.asked_words, self.title)
         if table_row and kind in (AnswerKind.MONEY, AnswerKind.SHARE):
             kind = AnswerKind.AMOUNT
         return kind is None or any(

@@ -8,6 +8,7 @@ from rag.answer_kinds import (
     AnswerKind,
     ExpectedAnswer,
     asked_period,
+    asked_title,
     bare_words,
     counted_thing,
     expected_kind,
@@ -412,12 +413,37 @@ def test_the_words_that_say_what_a_sentences_counts_count(question, sentence, wo
             True,
         ),
         ("Which senator spoke first?", "Senator Lindsey Graham said so.", True),
+        ("Which senator spoke first?", "Sen. Lindsey Graham said so.", True),
         ("Which senator spoke first?", "Scott Bessent said so.", True),
+        ("Which senator spoke first?", "Dr. Roe said so.", True),
+        (
+            "Which senator praised President Trump's leadership?",
+            "Senior Iranian and U.S. negotiators met, including Vice President JD Vance.",
+            False,  # another office than the one asked
+        ),
+        ("Which general heads the command?", "Lt. Gen. Jane Smith heads it.", True),
+        ("Which general heads the command?", "Adm. Jane Smith heads it.", False),
+        ("Who is the current Secretary of the Air Force?", "Secretary Troy Meink spoke.", True),
     ],
 )
 def test_a_person_asked_for_is_answered_only_by_a_persons_name(question, sentence, names):
-    assert person_named(sentence, bare_words(question)) is names
+    assert person_named(sentence, bare_words(question), asked_title(question)) is names
     assert ExpectedAnswer.of(question).held_by(sentence) is names
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("Which senator praised President Trump's leadership?", {"senator"}),
+        ("Who is the current Secretary of the Air Force?", {"secretary"}),
+        ("Which ministers signed the accord?", {"minister"}),
+        ("Who was the vice president at the time?", {"vice", "president"}),
+        ("Who is the current Chief of Space Operations?", set()),  # a role, not an office
+        ("Who took over as head of the seabed authority?", set()),
+    ],
+)
+def test_the_office_a_question_asks_a_person_of(question, title):
+    assert asked_title(question) == title
 
 
 @pytest.mark.parametrize(
