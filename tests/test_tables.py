@@ -442,3 +442,31 @@ def test_a_crs_table_of_two_years_side_by_side_is_read_as_two_tables():
     assert (
         "| Total top 10 countries of foreign investors in federal debt | $4,961.2 | 64.09% |"
     ) in text
+
+
+FINANCEBENCH_PDFS = (
+    Path(__file__).parent.parent.parent / "shared" / "data" / "financebench" / "pdfs"
+)
+
+
+@pytest.mark.skipif(not FINANCEBENCH_PDFS.is_dir(), reason="no ../shared/data beside the repo")
+def test_a_10k_balance_sheet_whose_labels_hold_figures_is_read_as_a_table():
+    """Boeing's 2018 statement of financial position: rules across under its totals, and
+    labels such as "Other assets, net of accumulated amortization of $503 and $482"."""
+    import pypdfium2 as pdfium
+
+    from rag.pdftables import TableFinder, table_kinds
+
+    path = FINANCEBENCH_PDFS / "BOEING_2018_10K.pdf"
+    pdf = pdfium.PdfDocument(path)
+    finder = TableFinder(path)
+    try:
+        (table,) = finder.tables(51, table_kinds(pdf[51]))
+    finally:
+        finder.close()
+        pdf.close()
+    assert table.rows[0] == ("December 31,", "2018", "2017")
+    assert ("Property, plant and equipment, net", "12,645", "12,672") in table.rows
+    assert ("Other assets, net of accumulated amortization of $503 and $482", "1,826", "2,027") in (
+        table.rows
+    )
