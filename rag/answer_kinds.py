@@ -64,6 +64,13 @@ _TITLES = (
 )
 # Roles that name a person only after "who is the ...": "which official figures" does not.
 _ROLES = rf"{_TITLES}|officials?|officers?|head|chief|leaders?|person|individual|founders?"
+# "Which senator ...", "Who is the current Secretary of ...": the office in group `which`,
+# or after `_WHO_IS`
+_WHICH_TITLE = rf"\b(?:which|what)(?: [\w-]+){{0,2}}? (?P<which>{_TITLES})\b"
+_WHO_IS = (
+    r"\bwho (?:is|was|will be|became|becomes)(?: now| currently)? "
+    r"(?:the|its|their|a|[\w.-]+['’]s)(?: [\w'’-]+){0,3}? "
+)
 _TITLES_ES_FR = (
     r"qu[eé] (?:senador(?:a|es)?|ministr[oa]s?|president[ea]s?)\b|"
     r"quel(?:le)? (?:sénat(?:eur|rice)|ministre|président(?:e)?)\b"
@@ -117,10 +124,8 @@ _QUESTION_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
     (
         AnswerKind.PERSON,
         _any(
-            rf"\b(?:which|what)(?: [\w-]+){{0,2}} (?:{_TITLES})\b",
-            rf"\bwho (?:is|was|will be|became|becomes)(?: now| currently)? "
-            rf"(?:the|its|their|a|[\w.-]+['’]s)"
-            rf"(?: [\w'’-]+){{0,3}}? (?:{_ROLES})\b",
+            _WHICH_TITLE,
+            rf"{_WHO_IS}(?:{_ROLES})\b",
             # "who leads ..." may be answered by an office ("the Chief of Space Operations")
             r"\bwho (?:took over|succeeded|replaced)\b",
             r"\bwhat is the name of the (?:person|official|man|woman)\b",
@@ -557,12 +562,7 @@ _TITLE_SPELLINGS = {
 _COURTESY_TITLES = frozenset("dr mr ms mrs".split())
 # The office a question asks to name: "senator" of "Which senator ...", "secretary" of "Who
 # is the current Secretary of the Air Force?"
-_ASKED_TITLE = re.compile(
-    rf"\b(?:which|what)(?: [\w-]+){{0,2}}? (?P<which>{_TITLES})\b|"
-    rf"\bwho (?:is|was|will be|became|becomes)(?: now| currently)? "
-    rf"(?:the|its|their|a|[\w.-]+['’]s)(?: [\w'’-]+){{0,3}}? (?P<who>{_TITLES})\b",
-    re.IGNORECASE,
-)
+_ASKED_TITLE = re.compile(rf"{_WHICH_TITLE}|{_WHO_IS}(?P<who>{_TITLES})\b", re.IGNORECASE)
 _NAME_JOINERS = frozenset("of and de del da van von al bin le la".split())
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|\S")
 

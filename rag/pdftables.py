@@ -511,7 +511,7 @@ def _is_open_table(table: PdfTable) -> bool:
     return filled and labelled and parted and (figured or bool(TABLE_CAPTION.match(table.caption)))
 
 
-_SIGNS = re.compile(r"[$€£¥%]+")
+_SIGNS = re.compile(rf"(?:{_CURRENCY_SIGN.pattern}|%)+")  # signs a figure may stand apart from
 
 
 def _unparted(cell: str) -> bool:

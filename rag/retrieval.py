@@ -430,8 +430,9 @@ def retrieve(
         if titles:
             candidates = store.passages([chunk_id for chunk_id, _ in fused])
             # the best chunk of the filings the question names ("FY2016 ... Microsoft")
-            first = [p for p in candidates if p.document_id in named][:1] or candidates[:1]
-            best_document = store.passages(store.chunk_ids([first[0].document_id])) if first else []
+            first = next((p for p in candidates if p.document_id in named), None)
+            first = first or next(iter(candidates), None)
+            best_document = store.passages(store.chunk_ids([first.document_id])) if first else []
             fused = statement_pages_first(fused, candidates, best_document, titles, k, named)
         if keep is None:
             passages = store.passages([chunk_id for chunk_id, _ in fused[:k]])

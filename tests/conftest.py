@@ -17,6 +17,7 @@ from rag.library import Library
 from rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"  # the benchmarks' data, beside the repo in CI
 SEED = ROOT / "seeds" / "000_2ab8909efb0e4c04.txt"
 SEED_QUESTION = "How much cocaine did the Peruvian police seize near Trujillo in 2014?"
 

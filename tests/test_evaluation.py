@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 
 from rag.errors import DatasetError
 from rag.evaluation.datasets import (
@@ -45,9 +45,8 @@ from rag.evaluation.runners import (
 )
 from rag.records import Passage
 
-DATA = ROOT.parent / "shared" / "data"
-SCIFACT = DATA / "scifact"
-FINANCEBENCH_DIR = DATA / "financebench"
+SCIFACT = SHARED_DATA / "scifact"
+FINANCEBENCH_DIR = SHARED_DATA / "financebench"
 QUESTION_SET = ROOT / "benchmarks" / "questions" / "library.jsonl"
 PARAPHRASE_SET = ROOT / "benchmarks" / "questions" / "paraphrase.jsonl"
 needs_data = pytest.mark.skipif(not SCIFACT.is_dir(), reason="no ../shared/data beside the repo")

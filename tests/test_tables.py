@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
+from conftest import SHARED_DATA, settings_for
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from PIL import ImageChops
 
@@ -444,9 +444,7 @@ def test_a_crs_table_of_two_years_side_by_side_is_read_as_two_tables():
     ) in text
 
 
-FINANCEBENCH_PDFS = (
-    Path(__file__).parent.parent.parent / "shared" / "data" / "financebench" / "pdfs"
-)
+FINANCEBENCH_PDFS = SHARED_DATA / "financebench" / "pdfs"
 
 
 @pytest.mark.skipif(not FINANCEBENCH_PDFS.is_dir(), reason="no ../shared/data beside the repo")
