@@ -4,9 +4,10 @@ For each question, the `answer_check_candidates` most similar candidate sentence
 model's probability of answering (`rag.answering.answer_probability`, as `answer_check =
 "model"` asks it), or with `--check likelihood` how much each raises the model's likelihood
 of the question (`rag.answering.question_explained`, as `answer_check = "likelihood"` reads
-it); with `--check claim`, the sentences the words check quotes get the probability that each
-supports its answer stated in the question's words (`rag.answering.claim_support`). Then every
-threshold in the grid is applied as `checked_sentences` applies `min_answer_probability` (or
+it); with `--check claim`, the sentences the words check quotes at the claim check's bar
+(`min_claim_sentence_relevance`) get the probability that each supports its answer stated in
+the question's words (`rag.answering.claim_support`). Then every threshold in the grid is
+applied as `checked_sentences` applies `min_answer_probability` (or
 `supported_claims` `min_claim_support`), or every margin as `best_explaining` applies
 `likelihood_margin` once the words check answers. Prints correct (an accepted answer string in
 a quoted sentence), false refusals and unanswerable questions refused per value (the words
@@ -65,11 +66,13 @@ def scores(dataset: QASet, out: Path, check: str) -> list[Row]:
             passages = library.retrieve(item.question)
             every = candidate_sentences(item.question, passages, library.embedder)
             candidates = sorted(every, key=lambda c: -c.score)[: settings.answer_check_candidates]
-            quoted_by_words = select_sentences(every, settings)
+            quoted_by_words = select_sentences(every, settings, settings.min_sentence_relevance)
             if check == "model":
                 values = [answer_probability(chat, item.question, c) for c in candidates]
-            elif check == "claim":
-                candidates = quoted_by_words
+            elif check == "claim":  # what the words check quotes, at the claim check's bar
+                candidates = select_sentences(
+                    every, settings, settings.sentence_relevance_bar("claim")
+                )
                 values = [claim_support(chat, item.question, c) for c in candidates]
             else:
                 values = question_explained(chat.log_probabilities, item.question, candidates)

@@ -489,6 +489,7 @@ def candidate_sentences(
         document: covers_key_terms(terms, text, question) for document, text in context.items()
     }
     seen: set[tuple[int, int | None, int]] = set()
+    said: set[str] = set()  # a sentence a report repeats (a finding in its summary) is one
     pieces: list[tuple[Passage, int, int, str]] = []  # (passage, start, end, row statement)
     texts: list[str] = []  # what each piece says: the sentence, or the row's statement
     for passage in passages:
@@ -498,15 +499,21 @@ def candidate_sentences(
         for start, end, statement in quotable_pieces(passage.text, spans):
             key = (passage.document_id, passage.page, passage.start + start)
             text = statement or passage.text[start:end]
+            words = " ".join(text.split())
             # only a question asking about a time reads the sentence before (`held_by`)
             before = None if statement or not expected.period else sentence_before(spans, start)
-            if key in seen or not expected.held_by(
-                text,
-                table_row=bool(statement),
-                before=passage.text[slice(*before)] if before else "",
+            if (
+                key in seen
+                or words in said
+                or not expected.held_by(
+                    text,
+                    table_row=bool(statement),
+                    before=passage.text[slice(*before)] if before else "",
+                )
             ):
                 continue
             seen.add(key)
+            said.add(words)
             pieces.append((passage, start, end, statement))
             texts.append(text)
     whole = [not part for part in parts_of_longer_sentences(pieces)]
@@ -575,10 +582,13 @@ def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> li
     ]
 
 
-def select_sentences(candidates: list[Candidate], settings: Settings) -> list[Candidate]:
-    """The best of the sentences relevant enough to quote, and its close runners-up."""
+def select_sentences(
+    candidates: list[Candidate], settings: Settings, min_similarity: float
+) -> list[Candidate]:
+    """The best of the sentences at least `min_similarity` similar to the question, and its
+    close runners-up."""
     ranked = sorted(
-        (c for c in candidates if c.similarity >= settings.min_sentence_relevance),
+        (c for c in candidates if c.similarity >= min_similarity),
         key=lambda c: -c.score,
     )
     if not ranked:
@@ -892,19 +902,24 @@ def answer_extractively(
     log_probabilities: LogProbabilities | None = None,
     claim_probability: AnswerProbability | None = None,
     run_in_headings: RunInHeadings | None = None,
+    min_similarity: float | None = None,
 ) -> Answer:
     """Quote the retrieved sentences that answer the question, each with its citation: those
     the model finds answer it when `probability` is given, else the most similar ones, or,
     with `log_probabilities`, once the most similar ones show the library answers, those that
     best explain the question; with `claim_probability` (`claim_support`), only those of the
-    most similar ones that support their answer stated in the question's words. With
-    `page_chunks`, a sentence that a page opens mid-way is quoted with its start on the page
-    before; with `run_in_headings`, without a heading run into its start."""
+    most similar ones that support their answer stated in the question's words. The most
+    similar ones are held to `min_similarity` (default: the bar of the check,
+    `Settings.sentence_relevance_bar`). With `page_chunks`, a sentence that a page opens
+    mid-way is quoted with its start on the page before; with `run_in_headings`, without a
+    heading run into its start."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
+    if min_similarity is None:
+        min_similarity = settings.sentence_relevance_bar("claim" if claim_probability else "words")
     chosen = (
         checked_sentences(question, candidates, settings, probability)
         if probability
-        else select_sentences(candidates, settings)
+        else select_sentences(candidates, settings, min_similarity)
     )
     if chosen and log_probabilities:
         chosen = best_explaining(question, candidates, settings, log_probabilities)
@@ -1375,8 +1390,12 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         check = self.settings.generated_answer_check or self.settings.answer_check
         backed = self.settings.quote_backs_generated and not request.open_question
         late_check = check if backed and check in CHECKS_AFTER_WORDS else None
+        # the words check before a check made once the model has written lets through what
+        # that check will read (its relevance bar)
         quoted = (
-            self.quote(question, passages, "words" if late_check else check) if backed else None
+            self.quote(question, passages, "words" if late_check else check, bar_of=late_check)
+            if backed
+            else None
         )
         if quoted is not None and quoted.refused:
             yield refusal(question, request.mode, passages)
@@ -1424,10 +1443,16 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
         return self.settings.quote_when_model_declines or not declines("".join(said))
 
     def quote(
-        self, question: str, passages: list[Passage], check: AnswerCheck | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        check: AnswerCheck | None = None,
+        bar_of: AnswerCheck | None = None,
     ) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal;
-        checked as `check` says (default: `answer_check`)."""
+        checked as `check` says (default: `answer_check`), its sentences held to the relevance
+        bar of `bar_of` (default: `check`'s; `Settings.sentence_relevance_bar`)."""
+        bar = self.settings.sentence_relevance_bar(bar_of or check or self.settings.answer_check)
         return answer_extractively(
             question,
             passages,
@@ -1438,6 +1463,7 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
             self.question_log_probabilities(check),
             self.claim_support(check),
             self.run_in_headings,
+            bar,
         )
 
     def checking_model(self, kind: AnswerCheck, check: AnswerCheck | None) -> BaseChatModel | None:

@@ -456,6 +456,29 @@ def test_a_sentence_cut_where_a_chunk_begins_is_not_quoted_beside_its_whole(embe
     assert not any(text != whole and text in whole for text in quoted)
 
 
+def test_a_sentence_a_report_repeats_is_quoted_once(embedder):
+    """A finding stated in a report's summary and again in its body (dev p072 quoted it twice,
+    once for each page): one candidate, from the passage retrieved first."""
+    from rag.answering import answer_extractively, candidate_sentences
+    from rag.records import Passage
+    from rag.settings import Settings
+
+    finding = "Infant formula marketing targets non-WIC mothers and also reaches WIC mothers."
+    pages = {4: f"Results in brief. {finding}", 31: f"{finding} Companies advertise on TV."}
+    passages = [
+        Passage(page, 7, "Breastfeeding", "gao-06-282.pdf", page, 0, len(text), text, 1.0)
+        for page, text in pages.items()
+    ]
+    question = "Whom does infant formula marketing target?"
+    assert [
+        c.passage.page
+        for c in candidate_sentences(question, passages, embedder)
+        if c.text == finding
+    ] == [4]
+    answer = answer_extractively(question, passages, embedder, Settings())
+    assert answer.text.count(finding) == 1
+
+
 def test_a_sentence_below_the_relevance_bar_does_not_veto_one_above_it():
     from rag.answering import Candidate, select_sentences
     from rag.records import Passage
@@ -466,5 +489,5 @@ def test_a_sentence_below_the_relevance_bar_does_not_veto_one_above_it():
     shares_words = Candidate(passage, 0, 39, similarity=0.37, score=0.50)
     answers = Candidate(passage, 40, len(text), similarity=0.46, score=0.46)
     settings = Settings(min_sentence_relevance=0.43)
-    assert select_sentences([shares_words, answers], settings) == [answers]
-    assert select_sentences([shares_words], settings) == []
+    assert select_sentences([shares_words, answers], settings, 0.43) == [answers]
+    assert select_sentences([shares_words], settings, 0.43) == []
