@@ -188,7 +188,7 @@ def test_the_claim_gate_of_a_generated_answer_waits_until_the_model_has_written(
 def test_the_claim_check_reads_sentences_below_the_words_checks_bar(embedder: Embedder):
     """A sentence too far from the question for the words check to quote on its own is put to
     the claim check (`min_claim_sentence_relevance`), in extractive mode and before the local
-    model writes; None leaves the claim check at the words check's bar."""
+    model writes."""
     model = Claimant(claim="The Space Force has about 9,400 Guardians.", supported="9,400")
     settings = Settings(
         judge_citations=False,
@@ -206,7 +206,7 @@ def test_the_claim_check_reads_sentences_below_the_words_checks_bar(embedder: Em
     assert "9,400" in ask(settings, EXTRACTIVE, "claim").text
     model.answer = "The Space Force has about 9,400 Guardians. [1]"
     assert "9,400" in ask(settings, "local").text
-    at_words_bar = settings.model_copy(update={"min_claim_sentence_relevance": None})
+    at_words_bar = settings.model_copy(update={"min_claim_sentence_relevance": 0.99})
     assert ask(at_words_bar, EXTRACTIVE, "claim").refused
     assert ask(at_words_bar, "local").refused
 
