@@ -1451,8 +1451,9 @@ class AnswerChain(Runnable[AnswerRequest, AnswerEvent]):
     ) -> Answer:
         """The extractive answer: the retrieved sentences that answer, quoted, or a refusal;
         checked as `check` says (default: `answer_check`), its sentences held to the relevance
-        bar of `bar_of` (default: `check`'s; `Settings.sentence_relevance_bar`)."""
-        bar = self.settings.sentence_relevance_bar(bar_of or check or self.settings.answer_check)
+        bar of `bar_of` (default: that of the check made, which is `words` when no model can
+        make `check`; `Settings.sentence_relevance_bar`)."""
+        bar = self.settings.sentence_relevance_bar(bar_of) if bar_of else None
         return answer_extractively(
             question,
             passages,

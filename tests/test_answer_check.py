@@ -210,6 +210,14 @@ def test_the_claim_check_reads_sentences_below_the_words_checks_bar(embedder: Em
     assert ask(at_words_bar, EXTRACTIVE, "claim").refused
     assert ask(at_words_bar, "local").refused
 
+    def unavailable(mode: str) -> BaseChatModel:
+        raise ModelUnavailableError("no GGUF file here")
+
+    # without a model to judge them, sentences are held to the words check's bar
+    claim_settings = settings.model_copy(update={"answer_check": "claim"})
+    chain = AnswerChain(Recorder(similarity=0.6), embedder, claim_settings, unavailable)
+    assert chain.invoke(AnswerRequest(HOW_MANY, EXTRACTIVE)).refused
+
 
 @pytest.mark.parametrize(
     "claim",
