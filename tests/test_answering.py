@@ -488,6 +488,5 @@ def test_a_sentence_below_the_relevance_bar_does_not_veto_one_above_it():
     passage = Passage(1, 1, "Report", "report.pdf", 1, 0, len(text), text, 1.0)
     shares_words = Candidate(passage, 0, 39, similarity=0.37, score=0.50)
     answers = Candidate(passage, 40, len(text), similarity=0.46, score=0.46)
-    settings = Settings(min_sentence_relevance=0.43)
-    assert select_sentences([shares_words, answers], settings, 0.43) == [answers]
-    assert select_sentences([shares_words], settings, 0.43) == []
+    assert select_sentences([shares_words, answers], Settings(), 0.43) == [answers]
+    assert select_sentences([shares_words], Settings(), 0.43) == []
