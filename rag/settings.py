@@ -16,6 +16,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as UnreadableVariableError
 
 from rag.errors import SettingsError
 
@@ -726,6 +727,11 @@ def load_settings(**overrides: object) -> Settings:
         )
         raise SettingsError(
             f"invalid settings (from {_config_file()} or RAG_*): {problems}"
+        ) from error
+    except UnreadableVariableError as error:  # a list or table variable that is not JSON
+        raise SettingsError(
+            f"{error}: a RAG_* variable of a list or table is written in JSON, as in "
+            """RAG_LIBRARY_PATHS='["corpus", "/data/reports"]'"""
         ) from error
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{_config_file()}: not valid TOML ({error})") from error

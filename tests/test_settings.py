@@ -58,6 +58,12 @@ def test_an_unknown_preset_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_a_list_variable_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_LIBRARY_PATHS", "/data/reports")
+    with pytest.raises(SettingsError, match="library_paths.*written in JSON"):
+        load_settings()
+
+
 def test_variables_that_name_no_setting_are_found_with_the_one_meant() -> None:
     from rag.settings import unknown_variables
 
