@@ -103,7 +103,15 @@ SentenceSimilarity = Callable[[str, list[Passage]], list[float]]
 
 _TOKEN = re.compile(r"[^\s,;:?!()\"“”]+")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# A question about what a company expects of a year, which its filings of the year before
+# give ("What EPS did J&J's management project for 2023?": the Q4 2022 release)
+_FORWARD = re.compile(
+    r"\b(?:expect\w*|project(?:s|ed|ing|ions?)?|guid(?:e|es|ed|ance)|outlook|forecasts?\w*|"
+    r"anticipat\w*|will)\b",
+    re.IGNORECASE,
+)
 _POSSESSIVE = re.compile(r"['’]s?$")
+_POSSESSIVE_END = re.compile(r"\w['’]s?$")  # "Johnson's", "Ross'"; not a quote's "'"
 # Where a file name's words part: non-alphanumerics, a capital after a small letter, letters
 # against digits ("BESTBUY_2024Q2_10Q" -> bestbuy 2024 q 2 10 q; "BestBuy" -> best buy).
 _NAME_PARTS = re.compile(r"[\W_]+|(?<=[a-z])(?=[A-Z])|(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -115,7 +123,8 @@ def _squashed(text: str) -> str:
 
 
 def _capitalised_runs(question: str) -> list[list[str]]:
-    """Runs of capitalised words (and "&") parted by spaces only."""
+    """Runs of capitalised words (and "&") parted by spaces only; a possessive ends its run
+    ("Johnson & Johnson's US sales": "Johnson & Johnson's", "US")."""
     runs: list[list[str]] = []
     end = -1
     for token in _TOKEN.finditer(question):
@@ -126,7 +135,7 @@ def _capitalised_runs(question: str) -> list[list[str]]:
             runs[-1].append(token.group())
         else:
             runs.append([token.group()])
-        end = token.end()
+        end = -1 if _POSSESSIVE_END.search(token.group()) else token.end()
     return runs
 
 
@@ -140,6 +149,38 @@ def question_names(question: str) -> list[list[str]]:
         if len(_squashed("".join(parts))) >= MIN_NAME_CHARS:
             names.append(parts)
     return names
+
+
+# A word that abbreviates a name by its capitals, a small letter or "&" standing between two
+# of them for "and" or "of": "JnJ", "J&J", "P&G", "DoD". A word in capitals alone ("ESF") is a
+# name as it stands (`question_names`): titles write an acronym as often as they spell it out.
+_INITIALISM = re.compile(r"[A-Z](?:[a-z&]?[A-Z])+")
+# Words an initialism leaves out: "Procter & Gamble" is "P&G", "Department of Defense" "DoD".
+_UNINITIALLED = frozenset({"and", "of", "the", "for", "&"})
+
+
+def question_initialisms(question: str) -> list[tuple[str, str]]:
+    """The words that abbreviate a name in a question by their capitals with a small letter or
+    "&" among them, folded, each with its initials ("How did JnJ's sales grow?" -> [("jnj",
+    "jj")])."""
+    found = []
+    for token in _TOKEN.findall(question):
+        word = _POSSESSIVE.sub("", token)
+        if _INITIALISM.fullmatch(word) and (word != word.upper() or "&" in word):
+            found.append((fold(word), "".join(char for char in word if char.isupper()).lower()))
+    return found
+
+
+def initials(identity: list[str]) -> str:
+    """The first letters of a document's identity words, run together where the words follow
+    one another ("johnson johnson 2022 q 4 earnings" -> "jj|||e"): words an initialism leaves
+    out are skipped, and a number or a single letter ("q" of "2022Q4", "u" of "U.S.") parts
+    the runs."""
+    return "".join(
+        word[0] if word.isalpha() and len(word) > 1 else "|"
+        for word in identity
+        if word not in _UNINITIALLED
+    )
 
 
 def identity_words(document: DocumentInfo) -> list[str]:
@@ -166,6 +207,7 @@ class DocumentNames:
     identities: dict[int, list[str]]
     holding: dict[str, frozenset[int]]  # an identity word: the documents whose identity has it
     words: list[str]  # the identity words, sorted, for the squashed names they start with
+    initials: dict[int, str]  # each document's `initials`, for the initialisms that name it
 
     @classmethod
     def of(cls, documents: Sequence[DocumentInfo]) -> DocumentNames:
@@ -178,6 +220,7 @@ class DocumentNames:
             identities,
             {word: frozenset(ids) for word, ids in holding.items()},
             sorted(holding),
+            {document_id: initials(identity) for document_id, identity in identities.items()},
         )
 
     def named(self, name: list[str]) -> set[int]:
@@ -191,6 +234,11 @@ class DocumentNames:
         holders = [self.holding.get(word, frozenset()) for word in name]
         in_sequence = frozenset.intersection(*holders) - found if holders else frozenset()
         return found | {i for i in in_sequence if names_document(name, self.identities[i])}
+
+    def initialled(self, letters: str) -> set[int]:
+        """The documents with consecutive identity words whose first letters are `letters`
+        ("jj": JOHNSON_JOHNSON_2022_10K.pdf)."""
+        return {document_id for document_id, run in self.initials.items() if letters in run}
 
 
 @lru_cache(maxsize=4)
@@ -219,11 +267,14 @@ def named_documents(
     names: DocumentNames | None = None,
 ) -> list[int]:
     """Ids of the documents whose file name or title gives the most of the question's names
-    (none if no document gives one, or every document does), narrowed to those whose file name
-    or title holds the latest year the question names, if any does: a filing reports its own
-    year and the years before it. With `mentions`, a name counts only if it `names_the_subject`
-    of the documents that give it. `names` indexes the identity words of these documents, or
-    of a library's whole list of which these are the ones allowed.
+    and initialisms (`question_initialisms`: "JnJ" for JOHNSON_JOHNSON_2022_10K.pdf; none if
+    no document gives one, or every document does), narrowed to those whose file name or
+    title holds the latest year the question names, if any does: a filing reports its own
+    year and the years before it, and what the company expects of the next year (a question
+    about what is expected of a year also takes the filings of the year before). With
+    `mentions`, a name counts only if it `names_the_subject` of the documents that give it.
+    `names` indexes the identity words of these documents, or of a library's whole list of
+    which these are the ones allowed.
     """
     index = names or DocumentNames.of(documents)
     allowed = {document.id for document in documents}
@@ -231,6 +282,10 @@ def named_documents(
     for name in question_names(question):
         named = sorted(index.named(name) & allowed)
         if named and (mentions is None or names_the_subject(named, mentions(name))):
+            named_by.append(named)
+    for written, letters in question_initialisms(question):
+        named = sorted(index.initialled(letters) & allowed)
+        if named and (mentions is None or names_the_subject(named, mentions([written]))):
             named_by.append(named)
     counts = Counter(document_id for named in named_by for document_id in named)
     most = max(counts.values(), default=0)
@@ -240,8 +295,13 @@ def named_documents(
     years = _YEAR.findall(question)
     if not years:
         return sorted(named)
-    latest = max(years)
-    dated = [document_id for document_id in named if latest in index.identities[document_id]]
+    latest = int(max(years))
+    reporting = {str(latest), str(latest - 1)} if _FORWARD.search(question) else {str(latest)}
+    dated = [
+        document_id
+        for document_id in named
+        if reporting.intersection(index.identities[document_id])
+    ]
     return sorted(dated or named)
 
 
@@ -497,7 +557,7 @@ def _named(
         passages = store.passages([hit.chunk_id for hit in hits])
         return [p.document_id for p in passages if phrase.search(fold(p.text))]
 
-    if not question_names(question):
+    if not (question_names(question) or question_initialisms(question)):
         return []  # the document list is not read
     documents = _documents(store)
     names = _document_names(tuple(documents))  # built again only when the documents change

@@ -13,10 +13,12 @@ from rag.retrieval import (
     document_to_passage,
     fuse,
     identity_words,
+    initials,
     named_documents,
     named_statements,
     names_document,
     names_the_subject,
+    question_initialisms,
     question_names,
     reciprocal_rank_fusion,
     statement_pages_first,
@@ -401,6 +403,9 @@ FILINGS = [
     _document(4, "GENERALMILLS_2022_10K.pdf"),
     _document(5, "filings/mgm/q4-2022-earnings.pdf", "MGM Resorts Q4 2022 earnings release"),
     _document(6, "Treasury_ESF.pdf", "Treasury's Exchange Stabilization Fund"),
+    _document(7, "JOHNSON_JOHNSON_2022Q4_EARNINGS.pdf"),
+    _document(8, "dod-budget.pdf", "The Department of Defense Budget Request"),
+    _document(9, "JOHNSON_JOHNSON_2023_8K.pdf"),
 ]
 
 
@@ -409,12 +414,32 @@ def test_a_question_names_runs_of_capitalised_words_without_stopwords():
         ["best", "buy"],
         ["fy2021"],
     ]
-    assert question_names("How did JnJ's US sales grow?") == [["jnj", "us"]]
+    assert question_names("How did JnJ's US sales grow?") == [["jnj"]]  # "US": too short
+    assert question_names("Did Johnson & Johnson's US sales grow?") == [["johnson", "johnson"]]
     assert question_names("Johnson & Johnson, Nestlé and the U.S.") == [
         ["johnson", "johnson"],
         ["nestle"],
     ]
     assert question_names("What is the quick ratio? Is it up?") == []  # 'What', 'Is': stopwords
+
+
+def test_an_initialism_is_a_word_of_capitals_with_a_small_letter_or_ampersand_among_them():
+    assert question_initialisms("How did JnJ's sales grow, and J&J's, P&G's, DoD's?") == [
+        ("jnj", "jj"),
+        ("j&j", "jj"),
+        ("p&g", "pg"),
+        ("dod", "dd"),
+    ]
+    # capitals alone are a name as written; one capital, or more small letters, no initialism
+    assert question_initialisms("Did ESF, NOAA, U.S., PepsiCo, BofA, iPhone or McDonald?") == []
+
+
+def test_a_documents_initials_run_where_its_words_follow_one_another():
+    johnson = identity_words(FILINGS[6])  # johnson johnson 2022 q 4 earnings
+    assert initials(johnson) == "jj|||e"  # a number or a single letter parts the runs
+    # "dod budget", then the title without "the" and "of": department defense budget request
+    assert initials(identity_words(FILINGS[7])) == "dbddbr"
+    assert initials(["u", "s", "treasury"]) == "||t"  # "U.S." spells no initials
 
 
 def test_a_documents_identity_is_its_paths_and_titles_words():
@@ -442,6 +467,12 @@ def test_a_documents_identity_is_its_paths_and_titles_words():
         ("How large is the swap line the Treasury keeps for Mexico?", [6]),
         ("What drove the fall in SG&A as a share of sales in FY2023?", []),  # no name
         ("What did the company earn in 2023?", []),  # a year alone names no document
+        ("How did JnJ's US sales grow in FY2022?", [7]),  # an initialism
+        ("What did J&J earn per share?", [7, 9]),
+        ("What does DoD ask for?", [8]),  # "of" left out
+        ("What did J&J report for 2023?", [9]),
+        # what is expected of a year: the filings of the year before give it too
+        ("What EPS did J&J's management project for 2023?", [7, 9]),
     ],
 )
 def test_the_documents_a_question_names(question, named):
