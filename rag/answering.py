@@ -124,6 +124,14 @@ _NOISE = re.compile(
     r"^(?:Figure|Table|Chart|Exhibit|Appendix) [\dIVX]+ (?:also )?(?:shows|provides|illustrates|"
     r"presents|lists|depicts|displays|summarizes|describes|contains)\b(?! that)"
 )
+# Three figures in a row with nothing but spaces, currency or percent signs and dashes (empty
+# cells) between them: a table or a chart's axis read as one line ("$ 1,696 1,529 10.9 % 10.9
+# - $ 6,599", "0 50 100 150 200"), whose figures say nothing without their columns. Prose
+# parts its figures with words or commas ("in 2019, 2020 and 2021").
+_FIGURE = r"\(?[$€£]?\d(?:[\d,.]*\d)?\)?%?"
+_RUN_OF_FIGURES = re.compile(
+    rf"(?<![\w,.$€£(-]){_FIGURE}(?:(?:\s+(?:[$€£%]|-|—|–))*\s+{_FIGURE}){{2,}}(?![\w,]|\.\d)"
+)
 # an entry of a table of contents, run by normalisation into the next one: its last word,
 # its page number, the next entry's capital ("Control of the Strait 2 Inbound and ...")
 _CONTENTS_ENTRY = re.compile(r"[A-Za-z)’'] \d{1,3} (?=[A-Z])")
@@ -145,7 +153,13 @@ def is_contents(text: str) -> bool:
 
 def is_prose(sentence: str) -> bool:
     """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
-    pointers to other reports, headings, tables of contents."""
+    pointers to other reports, headings, tables of contents, and tables or chart axes read as
+    lines of text."""
+    return is_text(sentence) and not _RUN_OF_FIGURES.search(sentence)
+
+
+def is_text(sentence: str) -> bool:
+    """`is_prose`, a table or chart axis read as lines of text included: what says something."""
     letters = sum(char.isalpha() for char in sentence)
     return (
         MIN_SENTENCE_CHARS <= len(sentence) <= MAX_SENTENCE_CHARS
@@ -333,25 +347,25 @@ def quotable_pieces(
     return sentences + [(row.start, row.end, row.statement) for row in table_rows(text)]
 
 
-def _quotable_sentences(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
+def _quotable_sentences(
+    text: str, spans: list[tuple[int, int]], says: Callable[[str], bool] = is_prose
+) -> Iterator[tuple[int, int, str]]:
     for start, end in spans:
         start = past_footnote_number(text, start, end)
         sentence = text[start:end]
-        if (
-            is_prose(sentence)
-            and "|" not in sentence
-            and not sentence.rstrip(' "”’)').endswith("?")
-        ):
+        if says(sentence) and "|" not in sentence and not sentence.rstrip(' "”’)').endswith("?"):
             yield past_run_in_heading(text, start, end), end, ""
 
 
 def is_quotable(passage: Passage) -> bool:
-    """Whether the passage holds a sentence or table row an answer may quote and is no table
-    of contents."""
+    """Whether the passage holds a sentence or table row an answer may quote, or a table read
+    as lines of text (`is_text`: a statement's page, evidence a reader checks on the page
+    though no line of it is quoted), and is no table of contents."""
     text = passage.text
     if is_contents(text):
         return False
-    quotable = chain(_quotable_sentences(text, sentence_spans(text)), table_rows(text))
+    spans = sentence_spans(text)
+    quotable = chain(_quotable_sentences(text, spans, says=is_text), table_rows(text))
     return next(quotable, None) is not None
 
 

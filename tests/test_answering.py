@@ -121,6 +121,30 @@ def test_a_passage_is_quotable_with_one_sentence_or_row_to_quote():
     assert is_quotable(passage(table))
     contents = "Contents Introduction 1 Control of the Strait 2 Food and Feed 2 Steel 3 Cars 4"
     assert not is_quotable(passage(contents))
+    # a statement's page read as lines of text: no line of it is quoted, yet it is evidence
+    assert is_quotable(passage(SALES_TABLE_AS_TEXT))
+
+
+# Johnson & Johnson's Q4 2022 release (FinanceBench), a table the PDF's text gives as one line
+SALES_TABLE_AS_TEXT = (
+    "Johnson & Johnson and Subsidiaries Supplementary Sales Data (Unaudited; Dollars in "
+    "Millions) Percent Change 2022 2021 Total Operations Currency Sales to customers by "
+    "geographic area U.S. $ 12,516 12,163 2.9 % 2.9 - $ 48,580 47,156 3.0 % 3.0 - Europe "
+    "5,816 6,925 (16.0) (6.3) (9.7)"
+)
+
+
+def test_a_table_or_a_charts_axis_read_as_a_line_is_not_prose_to_quote():
+    from rag.answering import is_prose
+
+    assert not is_prose(SALES_TABLE_AS_TEXT)  # figures without their columns say nothing
+    assert not is_prose(
+        "0 50 100 150 200 250 300 350 400 Fossil Nuclear R&D programs Nuclear Petroleum Coal"
+    )
+    # prose parts its figures with words or commas
+    assert is_prose("Sales of the consumer segment grew in 2019, 2020 and 2021, then fell.")
+    assert is_prose("Sales in the United States were $48,580 million in 2022, up 3.0% a year.")
+    assert is_prose("On March 9, 2023 the company reported 1,355 stores in 50 states.")
 
 
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
