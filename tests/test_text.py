@@ -21,6 +21,20 @@ def test_abbreviations_decimals_and_footnotes():
     ]
 
 
+def test_a_decimal_before_a_capital_does_not_end_a_sentence():
+    # a full stop between digits is a decimal point, not a sentence's end and a footnote
+    text = (
+        "Ulta Beauty Announces Net Sales of $3.2 Billion Compared to $2.7 Billion. "
+        "See Table 4.3 (U.S. Trade) for more. Lending rose to $5 billion.12 The Fed agreed."
+    )
+    assert sentences(text) == [
+        "Ulta Beauty Announces Net Sales of $3.2 Billion Compared to $2.7 Billion.",
+        "See Table 4.3 (U.S. Trade) for more.",
+        "Lending rose to $5 billion.12",
+        "The Fed agreed.",
+    ]
+
+
 def test_an_abbreviation_in_brackets_does_not_end_a_sentence():
     text = (
         "The Administration issued Executive Order (E.O.) 14285 in April 2025. "
