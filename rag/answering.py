@@ -153,13 +153,18 @@ def is_contents(text: str) -> bool:
 
 def is_prose(sentence: str) -> bool:
     """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
-    pointers to other reports, headings, tables of contents, and tables or chart axes read as
-    lines of text."""
-    return is_text(sentence) and not _RUN_OF_FIGURES.search(sentence)
+    pointers to other reports, headings (with figures or without), tables of contents, and
+    tables or chart axes read as lines of text."""
+    return (
+        is_text(sentence)
+        and not _RUN_OF_FIGURES.search(sentence)
+        and not is_heading(sentence, figures=True)
+    )
 
 
 def is_text(sentence: str) -> bool:
-    """`is_prose`, a table or chart axis read as lines of text included: what says something."""
+    """`is_prose`, a table, a chart's axis or a title-case line with figures read as lines of
+    text included: what says something."""
     letters = sum(char.isalpha() for char in sentence)
     return (
         MIN_SENTENCE_CHARS <= len(sentence) <= MAX_SENTENCE_CHARS
@@ -170,16 +175,18 @@ def is_text(sentence: str) -> bool:
     )
 
 
-def is_heading(text: str) -> bool:
+def is_heading(text: str, figures: bool = False) -> bool:
     """A title-case line without a full stop or figures ("Formula Marketing: Companies Target
     Non-WIC Mothers"): it names a topic and states nothing. A sentence full of names ends
-    with a full stop; lines of a flattened table, title-case too, hold figures."""
+    with a full stop; lines of a flattened table, title-case too, hold figures. With
+    `figures`, a title-case line that holds figures too (a news release's headline, "... Net
+    Sales of $3.2 Billion Compared to $2.7 Billion ...", or a table's line)."""
     long_words = _WORD.findall(text)
     return (
         not text.rstrip(" \"'”’)").endswith((".", "!", "?"))
         and len(long_words) >= MIN_HEADING_WORDS
         and sum(word[0].isupper() for word in long_words) >= HEADING_CAPITALS * len(long_words)
-        and not any(char.isdigit() for char in text)
+        and (figures or not any(char.isdigit() for char in text))
     )
 
 

@@ -51,8 +51,9 @@ _LIST_ENDS = re.compile(rf"(?<=[a-z)]) (?=(?:{SENTENCE_OPENERS}) )")
 
 # A sentence ends at a mark (optionally followed by a closing quote or bracket and a footnote
 # number) before whitespace, a list item's mark if any, and a sentence start, at a line break,
-# or at a numbered item after an amount in thousands, as lines of figures run into one do
-# ("... Broker Non-Votes 172,969,325 (6) The shareholder proposal ..."). Digits right after a
+# at a numbered item after an amount in thousands, as lines of figures run into one do
+# ("... Broker Non-Votes 172,969,325 (6) The shareholder proposal ..."), or after a news
+# release's dateline. Digits right after a
 # full stop that follows a digit are a decimal's, not a footnote's: "Net Sales of $3.2
 # Billion", "Table 4.3 (U.S. ...)".
 _BOUNDARY = re.compile(
@@ -60,6 +61,8 @@ _BOUNDARY = re.compile(
     rf"(?={SENTENCE_START})"
     r"|\s*\n\s*"
     r"|(?<=\d,\d{3})\s+(?=\(\d{1,2}\)\s+[A-Z])"
+    # a news release's dateline ends its headline: "... BOLINGBROOK, Ill.--(BUSINESS WIRE)--"
+    r"|(?<=\(BUSINESS WIRE\)--)\s*|(?<=/PRNewswire/ --)\s*|(?<=\(GLOBE NEWSWIRE\) --)\s*"
 )
 _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Nos|Vol|Fig|Figs|Sec|Art|Gen|Sen|Rep|"

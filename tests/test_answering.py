@@ -145,6 +145,11 @@ def test_a_table_or_a_charts_axis_read_as_a_line_is_not_prose_to_quote():
     assert is_prose("Sales of the consumer segment grew in 2019, 2020 and 2021, then fell.")
     assert is_prose("Sales in the United States were $48,580 million in 2022, up 3.0% a year.")
     assert is_prose("On March 9, 2023 the company reported 1,355 stores in 50 states.")
+    # a title-case headline with figures states them without saying of what period or place
+    assert not is_prose(
+        "March 9, 2023 Ulta Beauty Announces Fourth Quarter Fiscal 2022 Results Net Sales of "
+        "$3.2 Billion Compared to $2.7 Billion in the Year-Ago Quarter"
+    )
 
 
 def test_a_bibliographic_footnote_is_not_prose_to_quote():
@@ -206,8 +211,9 @@ def test_a_bibliographic_footnote_is_not_prose_to_quote():
         ("See CRS In Focus IF11684, China’s 14th Five-Year Plan: A First Look.", False),
         # full of names, but a sentence: it ends with a full stop
         ("The Chief of Space Operations reports to the Secretary of the Air Force.", True),
-        # the title of a table, whose rows follow it, holds figures
-        ("Top 10 Foreign Holders of Federal Debt, by Country December 2025", True),
+        # a title with figures names a table or states figures without saying of what: its
+        # rows are quoted as rows (`table_rows`)
+        ("Top 10 Foreign Holders of Federal Debt, by Country December 2025", False),
         ("Smart contracts run on several blockchains, Ethereum among them", True),
     ],
 )

@@ -35,6 +35,17 @@ def test_a_decimal_before_a_capital_does_not_end_a_sentence():
     ]
 
 
+def test_a_news_releases_dateline_ends_its_headline():
+    text = (
+        "Ulta Beauty Announces Net Sales of $3.2 Billion BOLINGBROOK, Ill.--(BUSINESS WIRE)-- "
+        "Ulta Beauty, Inc. (NASDAQ: ULTA) today announced financial results."
+    )
+    assert sentences(text) == [
+        "Ulta Beauty Announces Net Sales of $3.2 Billion BOLINGBROOK, Ill.--(BUSINESS WIRE)--",
+        "Ulta Beauty, Inc. (NASDAQ: ULTA) today announced financial results.",
+    ]
+
+
 def test_an_abbreviation_in_brackets_does_not_end_a_sentence():
     text = (
         "The Administration issued Executive Order (E.O.) 14285 in April 2025. "
