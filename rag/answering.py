@@ -124,6 +124,24 @@ _NOISE = re.compile(
     r"^(?:Figure|Table|Chart|Exhibit|Appendix) [\dIVX]+ (?:also )?(?:shows|provides|illustrates|"
     r"presents|lists|depicts|displays|summarizes|describes|contains)\b(?! that)"
 )
+# Sentences that cite or point rather than state: a journal's volume ("..., Nature, vol. 571
+# (2019)"), a court decision's citation ("688 F. Supp. 3d 454"; "rev'd on other grounds";
+# "(5th Cir."), a pointer to another report within a sentence (", see CRS Report R48302,
+# ..."), a notice about the document itself ("Any CRS Report may be reproduced ..."; "not
+# subject to copyright"), and what the report does rather than what is so ("The report then
+# examines ..."; "It also outlines ..."; "finds", "concludes" and "recommends" state findings
+# and stay). Retrieval keeps the passages they are in (`is_text`), as before.
+_CITES_OR_POINTS = re.compile(
+    r"\bvol\. \d|\b\d+ F\. ?(?:Supp\. ?)?(?:\d(?:d|th) )?\d|\b(?:rev|aff)[’']d\b|"
+    r"\(\d+(?:st|nd|rd|th) Cir\.|\bsee (?:also )?(?:CRS|GAO)\b|"
+    r"\b(?:may be reproduced|not subject to copyright|all rights reserved|nonpartisan shared "
+    r"staff|should not be relied upon for purposes other than)\b|"
+    r"^(?:(?:First|Then|Next|Finally|Lastly|Second|Third|Also),? )?(?:(?:[Tt]his|[Tt]he) "
+    r"(?:report|section|chapter|In Focus|Insight|memo|paper|testimony|product)|It)"
+    r"(?: then| also| first| next| briefly| further)* (?:discusses|examines|describes|provides|"
+    r"reviews|presents|outlines|analyzes|analyses|summarizes|considers|addresses|covers|"
+    r"explores|begins|focuses)\b"
+)
 # Three figures in a row with nothing but spaces, currency or percent signs and dashes (empty
 # cells) between them: a table or a chart's axis read as one line ("$ 1,696 1,529 10.9 % 10.9
 # - $ 6,599", "0 50 100 150 200"), whose figures say nothing without their columns. Prose
@@ -153,18 +171,20 @@ def is_contents(text: str) -> bool:
 
 def is_prose(sentence: str) -> bool:
     """False for page furniture that splits like a sentence: links, footnotes, dot leaders,
-    pointers to other reports, headings (with figures or without), tables of contents, and
-    tables or chart axes read as lines of text."""
+    pointers to other reports, headings (with figures or without), tables of contents, tables
+    or chart axes read as lines of text, citations, notices about the document, and what the
+    report does rather than what is so."""
     return (
         is_text(sentence)
         and not _RUN_OF_FIGURES.search(sentence)
         and not is_heading(sentence, figures=True)
+        and not _CITES_OR_POINTS.search(sentence)
     )
 
 
 def is_text(sentence: str) -> bool:
-    """`is_prose`, a table, a chart's axis or a title-case line with figures read as lines of
-    text included: what says something."""
+    """`is_prose`, with a table, a chart's axis or a title-case line with figures read as
+    lines of text, a citation, a notice or what the report does: what retrieval keeps."""
     letters = sum(char.isalpha() for char in sentence)
     return (
         MIN_SENTENCE_CHARS <= len(sentence) <= MAX_SENTENCE_CHARS

@@ -67,7 +67,7 @@ _BOUNDARY = re.compile(
 _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Nos|Vol|Fig|Figs|Sec|Art|Gen|Sen|Rep|"
     r"Gov|Jr|Sr|Inc|Co|Corp|Ltd|vs|etc|e\.g|i\.e|al|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|"
-    r"Oct|Nov|Dec|p|pp|Pub|Stat|Cong|Res|Div|Dept|Lt|Col|Capt|Adm|Cmdr|Sgt)\.)$"
+    r"Oct|Nov|Dec|p|pp|vol|Pub|Stat|Cong|Res|Div|Dept|Lt|Col|Capt|Adm|Cmdr|Sgt)\.)$"
 )
 
 

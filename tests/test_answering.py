@@ -134,6 +134,37 @@ SALES_TABLE_AS_TEXT = (
 )
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "“Deep-Sea Dilemma,” Nature, vol. 571 (2019), pp. 465-469.",
+        "Van Loon v. Dep’t of Treasury, 688 F. Supp. 3d 454, 470–71 (W.D. Tex. 2023).",
+        "2023) (concluding plaintiffs failed to present sufficient evidence), rev’d on other "
+        "grounds, 122 F.4th 549 (5th Cir.",
+        "For information about seabed mining in U.S. waters, see CRS Report R48302, Critical "
+        "Minerals on the U.S. Outer Continental Shelf.",
+        "Any CRS Report may be reproduced and distributed in its entirety without permission.",
+        "Finally, the report discusses issues for Congress, including U.S. participation.",
+        "It also outlines domestic regulations for U.S. interests in seabed mining.",
+        "This In Focus discusses the actions of NOAA and U.S. companies.",
+    ],
+)
+def test_citations_notices_and_what_the_report_does_are_not_prose_to_quote(sentence):
+    from rag.answering import is_prose, is_text
+
+    assert not is_prose(sentence)
+    if not sentence.startswith(("“", "Van", "2023")):  # a citation is footnote text too
+        assert is_text(sentence)  # retrieval keeps the passage it is in
+
+
+def test_what_a_report_finds_or_recommends_is_prose():
+    from rag.answering import is_prose
+
+    assert is_prose("The report finds that seabed mining could harm ocean ecosystems.")
+    assert is_prose("This report recommends that the Secretary of Energy lead a strategy.")
+    assert is_prose("It also sanctioned certain wallet addresses in August 2022.")
+
+
 def test_a_table_or_a_charts_axis_read_as_a_line_is_not_prose_to_quote():
     from rag.answering import is_prose
 

@@ -35,6 +35,13 @@ def test_a_decimal_before_a_capital_does_not_end_a_sentence():
     ]
 
 
+def test_a_journals_volume_does_not_end_a_sentence():
+    assert sentences("Heffernan, “Deep-Sea Dilemma,” Nature, vol. 571 (2019). It grew.") == [
+        "Heffernan, “Deep-Sea Dilemma,” Nature, vol. 571 (2019).",
+        "It grew.",
+    ]
+
+
 def test_a_news_releases_dateline_ends_its_headline():
     text = (
         "Ulta Beauty Announces Net Sales of $3.2 Billion BOLINGBROOK, Ill.--(BUSINESS WIRE)-- "
