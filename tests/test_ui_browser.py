@@ -50,6 +50,7 @@ class Server:
     """`rag serve` in a subprocess, its output collected as it runs."""
 
     def __init__(self, index: Path, env: dict[str, str]) -> None:
+        self.index = index
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -326,10 +327,151 @@ def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Pa
     page.get_by_role("tab", name="Library").click()
     pick(page, "remove-pick", "Quellport lighthouse (quellport-lighthouse.md)")
     page.locator("#remove").click()
+    expect(page.locator("#remove-question")).to_contain_text("Its uploaded file is deleted too.")
+    page.locator("#remove-yes").click()
     message.get_by_text("Removed quellport-lighthouse.md").wait_for()
     assert "quellport-lighthouse.md" not in page.locator("#documents").inner_text()
     assert "19 documents" in page.locator("#stats").inner_text()
     shot(page, "removed")
+
+
+@pytest.fixture(scope="module")
+def quick_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app over a library of two notes, answering without a model: it indexes them as it
+    starts."""
+    folder = tmp_path_factory.mktemp("quick")
+    (folder / "library").mkdir()
+    (folder / "library" / "quellport-lighthouse.md").write_text(LIGHTHOUSE)
+    (folder / "library" / "varn-ferry.md").write_text(FERRY)
+    server = Server(
+        folder / "index",
+        {"RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")])},
+    )
+    server.wait_until_serving()
+    yield server
+    server.stop()
+
+
+FERRY = "# Varn ferry\n\nThe Varn ferry sails from Quellport twice a day since May 2021.\n"
+HARBOUR = "# Quellport harbour\n\nThe Quellport harbour was dredged to twelve metres in 1998.\n"
+
+
+def offers(page, dropdown: str, option: str) -> bool:
+    """Whether the Gradio dropdown with element id `dropdown` lists `option` when opened."""
+    page.locator(f"#{dropdown} input").click()
+    page.get_by_role("option").first.wait_for()
+    names = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return any(option in name for name in names)
+
+
+def test_a_reloaded_page_shows_the_library_as_it_is_now(quick_app: Server, browser, page, shot):
+    """What another user uploads, or `rag remove` removes, shows once the page is reloaded; a
+    document removed after it was chosen in Search in is named plainly, and dropped."""
+    harbour = "Quellport harbour (quellport-harbour.md)"
+    open_app(page, quick_app.url)
+    assert "2 documents" in page.locator("#stats").inner_text()
+    other = browser.new_context().new_page()  # another user, in another browser
+    open_app(other, quick_app.url)
+    other.get_by_role("tab", name="Library").click()
+    notes = quick_app.index.parent / "quellport-harbour.md"
+    notes.write_text(HARBOUR)
+    other.locator("#upload input[type=file]").set_input_files(str(notes))
+    other.locator("#library-message").get_by_text("Added quellport-harbour.md").wait_for()
+    other.context.close()
+
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    expect(page.locator("#stats")).to_contain_text("3 documents")
+    assert offers(page, "scope", harbour)
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#documents")).to_contain_text("quellport-harbour.md")
+    assert offers(page, "remove-pick", harbour)
+    page.get_by_role("tab", name="Briefing").click()
+    assert offers(page, "brief-scope", harbour)
+    page.get_by_role("tab", name="Compare").click()
+    assert offers(page, "compare-scope", harbour)
+    page.get_by_role("tab", name="Chat").click()
+    shot(page, "reloaded-after-upload")
+
+    pick(page, "scope", harbour)
+    removed = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "remove", "quellport-harbour.md"]
+        + ["--index", str(quick_app.index)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert removed.returncode == 0, removed.stderr
+    ask(page, "How deep was the Quellport harbour dredged?")
+    note = page.locator("#chat-note")
+    expect(note).to_contain_text("A document chosen in Search in has been removed")
+    assert "no document" not in note.inner_text()
+    expect(page.locator(ANSWERS)).to_have_count(0)
+    assert "dredged" in page.locator("#question textarea").input_value()  # to ask again
+    expect(page.locator("#stats")).to_contain_text("2 documents")
+    assert not offers(page, "scope", harbour)
+    shot(page, "removed-from-search-in")
+
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    expect(page.locator("#stats")).to_contain_text("2 documents")
+    assert not offers(page, "scope", harbour)
+    shot(page, "reloaded-after-removal")
+
+
+def test_removal_asks_first_and_cancel_keeps_the_document(quick_app: Server, page, shot):
+    lighthouse = "Quellport lighthouse (quellport-lighthouse.md)"
+    open_app(page, quick_app.url)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#remove").click()
+    expect(page.locator("#library-message")).to_have_text("Choose a document to remove.")
+    expect(page.locator("#remove-confirm")).to_be_hidden()
+
+    pick(page, "remove-pick", lighthouse)
+    page.locator("#remove").click()
+    question = page.locator("#remove-question")
+    expect(question).to_have_text(
+        "Remove Quellport lighthouse (quellport-lighthouse.md) from the library? "
+        "Its file stays on disk."
+    )
+    shot(page, "asked")
+    page.locator("#remove-no").click()
+    expect(page.locator("#remove-confirm")).to_be_hidden()
+    assert "2 documents" in page.locator("#stats").inner_text()
+    assert "quellport-lighthouse.md" in page.locator("#documents").inner_text()
+    shot(page, "kept")
+
+    pick(page, "remove-pick", lighthouse)
+    page.locator("#remove").click()
+    page.locator("#remove-yes").click()
+    expect(page.locator("#library-message")).to_contain_text(
+        "Removed quellport-lighthouse.md (Quellport lighthouse)."
+    )
+    expect(page.locator("#remove-confirm")).to_be_hidden()
+    expect(page.locator("#stats")).to_contain_text("1 documents")
+    assert "quellport-lighthouse.md" not in page.locator("#documents").inner_text()
+    assert (quick_app.index.parent / "library" / "quellport-lighthouse.md").is_file()
+    shot(page, "removed")
+
+
+def test_an_empty_question_says_so_and_a_question_shows_as_typed(quick_app: Server, page, shot):
+    open_app(page, quick_app.url)
+    page.locator("#question textarea").fill("   ")
+    page.locator("#send").click()
+    expect(page.locator("#chat-note")).to_have_text("Type a question first.")
+    expect(page.locator("#chat .message")).to_have_count(0)
+    shot(page, "empty")
+
+    typed = "<img src=x> **When** does the `Varn ferry` sail?"
+    ask(page, typed)
+    wait_for_answer(page)
+    expect(page.locator("#chat-note")).to_be_hidden()
+    asked = page.locator("#chat .message.user").last
+    assert asked.inner_text().strip() == typed
+    assert asked.locator("img, strong, code").count() == 0
+    shot(page, "asked")
 
 
 IF12608 = "U.S. Interest in Seabed Mining in Areas Beyond National (IF12608v18.pdf)"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import gradio as gr
 import pytest
 from conftest import settings_for
 
-from rag.answering import Evidence
+from rag.answering import Evidence, TextPiece
 from rag.errors import SettingsError
 from rag.library import Library
 from rag.records import NOT_IN_LIBRARY, Answer, Citation, Passage, Sentence
 from rag.settings import Settings
 from ui import render
-from ui.app import auth, build_app
+from ui.app import EMPTY_QUESTION, EMPTY_SOURCE, SCOPE_REMOVED, App, auth, build_app
 
 CITATION = Citation(
     n=1,
@@ -82,6 +85,73 @@ def test_a_quote_or_a_refusal_in_place_of_the_models_answer_says_so():
     assert render.answer_label("local", "local", settings, withdrawn=True) == (
         "Local: Qwen2.5-Coder 1.5B: its answer did not pass the checks"
     )
+
+
+def test_the_users_question_is_shown_as_typed_not_as_markup():
+    html = render.question_html("<img src=x> **What** is the `ESF`?\nAnd & more")
+    assert html == (
+        '<div class="asked">&lt;img src=x&gt; **What** is the `ESF`?<br>And &amp; more</div>'
+    )
+
+
+@pytest.fixture
+def ports(tmp_path) -> Iterator[App]:
+    """An app over a library of one note on Peru's ports."""
+    (tmp_path / "ports.txt").write_text(PORTS)
+    library = Library(settings_for(tmp_path / "index"))
+    library.ingest([tmp_path / "ports.txt"])
+    yield App(library)
+    library.close()
+
+
+PORTS = "Callao handles most container traffic. Paita is a smaller port in the north."
+SOURCE = 7  # the Source pane among the outputs of App.respond
+
+
+def test_the_final_answer_opens_its_own_citation_1_not_the_evidence_shown_before(
+    ports: App, monkeypatch: pytest.MonkeyPatch
+):
+    """The evidence numbers the passages the model reads; once the checked answer replaces the
+    draft, the Source pane shows what the answer's [1] quotes (or a hint when it cites none)."""
+    [passage] = ports.library.retrieve("Which port is smaller?")
+    callao = Citation.of(1, passage, 0, PORTS.index(" Paita"))
+    paita = Citation.of(1, passage, PORTS.index("Paita"), len(PORTS))
+    evidence = Evidence("Which port is smaller?", [passage], [callao])
+    answer = Answer(
+        question="Which port is smaller?",
+        text="Paita is a smaller port in the north [1].",
+        refused=False,
+        mode="local",
+        citations=[paita],
+        sentences=[Sentence("Paita is a smaller port in the north [1].", [1], "supported")],
+    )
+
+    def stream(*events: object) -> None:
+        monkeypatch.setattr(ports.library, "ask_stream", lambda *args, **kwargs: iter(events))
+
+    stream(evidence, TextPiece("Paita [1]."), answer)
+    steps = list(ports.respond("Which port is smaller?", [], [], "local", None))
+    assert '<mark class="quote">Callao handles most container traffic.</mark>' in steps[1][SOURCE]
+    final = steps[-1][SOURCE]
+    assert '<mark class="quote">Paita is a smaller port in the north.</mark>' in final
+    assert "Callao handles most container traffic." not in final.split("<mark")[1]
+
+    refused = Answer(question="Which port?", text=NOT_IN_LIBRARY, refused=True, mode="local")
+    stream(evidence, refused)
+    steps = list(ports.respond("Which port?", [], [], "local", None))
+    assert steps[-1][SOURCE] == render.notice_html(EMPTY_SOURCE)
+
+
+def test_a_question_not_asked_says_why(ports: App):
+    """An empty question, or one to search a document removed since the page listed it, asks
+    nothing and says so under the question box."""
+    for question, scope, note in (
+        ("  ", None, EMPTY_QUESTION),
+        ("Which port?", ["999"], SCOPE_REMOVED),
+    ):
+        [step] = list(ports.respond(question, [], [], "extractive", scope))
+        assert step[-1] == {"__type__": "update", "value": note, "visible": True}
+        assert step[:-1] == (gr.skip(),) * 10  # the chat and the panes as they were
 
 
 def test_review_flags_uncited_sentences():

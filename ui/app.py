@@ -37,7 +37,7 @@ from rag.disagreeing import to_markdown as disagreements_markdown
 from rag.errors import RagError, SettingsError, SourceFileError
 from rag.exporting import export, timeline_markdown, to_markdown
 from rag.library import Library
-from rag.records import Answer
+from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import write_review
 from rag.timeline import build_timeline
 from rag.uploads import SUPPORTED_KINDS
@@ -85,6 +85,11 @@ watch('value', () => {
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
+EMPTY_QUESTION = "Type a question first."
+SCOPE_REMOVED = (
+    "A document chosen in *Search in* has been removed from the library. The list is "
+    "refreshed: choose again, or leave it empty to search every document."
+)
 WATCH_LOG_LINES = 200
 Turn = tuple[str, Answer]  # the question as typed, and its answer
 
@@ -137,19 +142,25 @@ class App:
         documents: list[str] | None,
     ) -> Iterator[tuple[Any, ...]]:
         """Show the evidence at once (in the chat and the Source pane), then stream the answer
-        into the chat; when done, bind its citations and review it."""
+        into the chat; when done, bind its citations, review it and open its citation [1].
+        The last output is the note under the question box: why nothing was asked."""
         question = question.strip()
+        keep = (gr.skip(),) * 4
+        no_source = (gr.skip(),) * 3
+        unasked = (gr.skip(),) * 3
         if not question:
+            yield *unasked, *keep, *no_source, gr.update(value=EMPTY_QUESTION, visible=True)
+            return
+        if documents and self.removed(documents):
+            yield *unasked, *keep, *no_source, gr.update(value=SCOPE_REMOVED, visible=True)
             return
         turn = len(turns)
         messages = [
             *messages,
-            {"role": "user", "content": question},
+            {"role": "user", "content": render.question_html(question)},
             {"role": "assistant", "content": render.streaming_html("")},
         ]
-        keep = (gr.skip(),) * 4
-        no_source = (gr.skip(),) * 3
-        yield "", messages, turns, *keep, *no_source
+        yield "", messages, turns, *keep, *no_source, gr.update(value="", visible=False)
         evidence: Evidence | None = None
         text = ""
         history = [(asked, answer.text) for asked, answer in turns]
@@ -175,10 +186,10 @@ class App:
                     else render.streaming_html(text)
                 )
                 messages[-1] = {"role": "assistant", "content": content}
-                yield gr.skip(), messages, turns, *keep, *source
+                yield gr.skip(), messages, turns, *keep, *source, gr.skip()
         except RagError as error:
             messages[-1] = {"role": "assistant", "content": render.notice_html(str(error), "error")}
-            yield gr.skip(), messages, turns, *keep, *no_source
+            yield gr.skip(), messages, turns, *keep, *no_source, gr.skip()
             return
         turns = [*turns, (question, answer)]
         asked = mode or self.library.settings.generator
@@ -187,7 +198,12 @@ class App:
         )
         content = render.answer_html(answer, turn, label)
         messages[-1] = {"role": "assistant", "content": content}
-        yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source
+        yield gr.skip(), messages, turns, *self.review(turn, turns), *no_source, gr.skip()
+        yield *unasked, *keep, *self.answer_source(answer), gr.skip()
+
+    def removed(self, documents: list[str]) -> bool:
+        """Whether a document chosen (by id) has left the library since the page listed it."""
+        return not set(documents) <= {str(document.id) for document in self.library.documents()}
 
     def evidence_source(self, evidence: Evidence) -> tuple[Any, ...]:
         """The Source pane showing the best evidence quote in its page (no page image: it
@@ -225,10 +241,24 @@ class App:
                 "This citation belongs to an earlier conversation.", "error"
             )
             return notice, hidden, hidden, source_tab
+        return (*self.citation_source(citation), source_tab)
+
+    def answer_source(self, answer: Answer) -> tuple[Any, ...]:
+        """The Source pane once an answer is final, in place of the evidence shown while it was
+        written (numbered as the passages the model read, not as the answer's citations): the
+        answer's citation [1], or the hint to click a citation when it cites none."""
+        if not answer.citations:
+            hidden = gr.update(value=None, visible=False)
+            return render.notice_html(EMPTY_SOURCE), hidden, hidden
+        return self.citation_source(answer.citations[0])
+
+    def citation_source(self, citation: Citation) -> tuple[Any, ...]:
+        """The Source pane for a citation: its card, its page image (a PDF's) and its original."""
+        hidden = gr.update(value=None, visible=False)
         try:
             view = self.library.source_view(citation)
         except RagError as error:
-            return render.notice_html(str(error), "error"), hidden, hidden, source_tab
+            return render.notice_html(str(error), "error"), hidden, hidden
         try:
             served = copy_for_serving(view.document, self.files / "originals")
             span = (citation.page_start, citation.page_end)
@@ -239,14 +269,14 @@ class App:
             )
         except SourceFileError as error:
             card = render.source_html(view) + render.notice_html(str(error), "error")
-            return card, hidden, hidden, source_tab
+            return card, hidden, hidden
         page_image = gr.update(
             value=image,
             visible=image is not None,
             label=f"Page {view.page.number}" if image is not None else None,
         )
         download = gr.update(value=str(served), visible=True, label=f"Download {served.name}")
-        return render.source_html(view), page_image, download, source_tab
+        return render.source_html(view), page_image, download
 
     # -- reviewer view -------------------------------------------------------------------------
 
@@ -275,14 +305,37 @@ class App:
         the chosen documents that remain) and a message."""
         documents = self.library.documents()
         choices = render.document_choices(documents)
-        remaining = {str(document.id) for document in documents}
         return (
             render.stats_html(self.library.status()),
             render.library_rows(documents),
-            gr.update(choices=choices, value=[d for d in scope or [] if d in remaining]),
+            keep_chosen(choices, scope),
             gr.update(choices=choices, value=None),
-            gr.update(choices=choices, value=[d for d in brief_scope or [] if d in remaining]),
+            keep_chosen(choices, brief_scope),
             message,
+        )
+
+    def library_now(
+        self,
+        scope: list[str] | None,
+        to_remove: str | None,
+        brief_scope: list[str] | None,
+        compare_scope: list[str] | None,
+        across_scope: list[str] | None,
+    ) -> tuple[Any, ...]:
+        """The library as it is now, for a page (re)loaded or after a question or a removal:
+        the header counts, the table and every document picker (keeping the chosen documents
+        that remain), so that what another user or `rag` added or removed shows."""
+        documents = self.library.documents()
+        choices = render.document_choices(documents)
+        still = to_remove in {value for _, value in choices}
+        return (
+            render.stats_html(self.library.status()),
+            render.library_rows(documents),
+            keep_chosen(choices, scope),
+            gr.update(choices=choices, value=to_remove if still else None),
+            keep_chosen(choices, brief_scope),
+            keep_chosen(choices, compare_scope),
+            keep_chosen(choices, across_scope),
         )
 
     def upload(
@@ -313,6 +366,37 @@ class App:
         lines += [f"Could not add **{file}**: {reason}" for file, reason in report.skipped]
         lines += report.language_notes()
         return (*self.library_view(scope, brief_scope, "\n\n".join(lines)), None)
+
+    def ask_removal(self, document_id: str | None) -> tuple[Any, ...]:
+        """The first step of removing a document: the library message, the question naming it
+        and what becomes of its file (shown with Confirm and Cancel), and the document held
+        for Confirm."""
+        closed = (gr.update(visible=False), "", None)
+        if not document_id:
+            return "Choose a document to remove.", *closed
+        try:
+            document = self.library.document(int(document_id))
+        except RagError:
+            return "That document is no longer in the library: the lists are refreshed.", *closed
+        question = f"Remove **{document.title}** ({document.file}) from the library? "
+        question += self.file_fate(document)
+        return "", gr.update(visible=True), question, document_id
+
+    def file_fate(self, document: DocumentInfo) -> str:
+        """What removing a document does to its file (`Library.discard` deletes uploads)."""
+        if Path(document.source).parent == self.library.upload_folder().resolve():
+            return "Its uploaded file is deleted too."
+        return "Its file stays on disk."
+
+    def close_removal(self) -> tuple[Any, ...]:
+        """Cancel a removal asked for: nothing is removed."""
+        return "", gr.update(visible=False), None
+
+    def confirm_removal(
+        self, document_id: str | None, scope: list[str] | None, brief_scope: list[str] | None
+    ) -> tuple[Any, ...]:
+        """The second step of removing a document: `remove`, then close the question."""
+        return (*self.remove(document_id, scope, brief_scope), gr.update(visible=False), None)
 
     def remove(
         self, document_id: str | None, scope: list[str] | None, brief_scope: list[str] | None = None
@@ -377,11 +461,7 @@ class App:
         """The document pickers of the Compare and Timeline tabs after an upload or a removal
         (keeping the chosen documents that remain)."""
         choices = render.document_choices(self.library.documents())
-        remaining = {value for _, value in choices}
-        return (
-            gr.update(choices=choices, value=[d for d in compare_scope or [] if d in remaining]),
-            gr.update(choices=choices, value=[d for d in across_scope or [] if d in remaining]),
-        )
+        return keep_chosen(choices, compare_scope), keep_chosen(choices, across_scope)
 
     def _folder(self) -> Path:
         folder = self.files / uuid.uuid4().hex
@@ -513,6 +593,13 @@ class App:
             raise gr.Error(str(error)) from error
 
 
+def keep_chosen(choices: list[tuple[str, str]], chosen: list[str] | None) -> Any:
+    """A multiselect document picker with these (label, id) choices, keeping the chosen
+    documents that remain among them."""
+    remaining = {value for _, value in choices}
+    return gr.update(choices=choices, value=[d for d in chosen or [] if d in remaining])
+
+
 def build_app(library: Library) -> gr.Blocks:
     """The app's page and events, bound to `library`."""
     app = App(library)
@@ -588,6 +675,7 @@ def build_app(library: Library) -> gr.Blocks:
                             elem_id="send",
                             min_width=80,
                         )
+                    chat_note = gr.Markdown(visible=False, elem_id="chat-note")
                 with gr.Column(scale=5, elem_id="side"):
                     with gr.Tabs(selected="source", elem_id="side-tabs") as side_tabs:
                         with gr.Tab("Source", id="source"):
@@ -664,6 +752,14 @@ def build_app(library: Library) -> gr.Blocks:
                         elem_id="remove-pick",
                     )
                     remove = gr.Button("Remove", variant="stop", size="sm", elem_id="remove")
+                    with gr.Column(visible=False, elem_id="remove-confirm") as removal:
+                        removal_question = gr.Markdown(elem_id="remove-question")
+                        with gr.Row():
+                            confirm_remove = gr.Button(
+                                "Confirm", variant="stop", size="sm", elem_id="remove-yes"
+                            )
+                            keep_document = gr.Button("Cancel", size="sm", elem_id="remove-no")
+                    to_remove_held = gr.State(None)
                     cancel = gr.Button("Cancel indexing", size="sm", elem_id="cancel-ingest")
                     library_message = gr.Markdown(elem_id="library-message")
                     watch_log = gr.Textbox(
@@ -808,15 +904,33 @@ def build_app(library: Library) -> gr.Blocks:
         ask: dict[str, Any] = {
             "fn": app.respond,
             "inputs": [question, chatbot, turns, generator, scope],
-            "outputs": [question, chatbot, turns, *review_outputs, source, page_image, original],
+            "outputs": [
+                question,
+                chatbot,
+                turns,
+                *review_outputs,
+                source,
+                page_image,
+                original,
+                chat_note,
+            ],
             # not queued behind another user's answer: evidence and extractive answers come at
             # once, and questions for the local model take turns inside (AnswerChain.model_queue)
             "concurrency_limit": None,
             "show_progress": "hidden",
             **private,
         }
-        question.submit(**ask)
-        send.click(**ask)
+        pickers = [scope, to_remove, brief_scope, compare_scope, across_scope]
+        library_now: dict[str, Any] = {
+            "fn": app.library_now,
+            "inputs": pickers,
+            "outputs": [stats, table, *pickers],
+            "show_progress": "hidden",
+            **private,
+        }
+        blocks.load(**library_now)  # a page (re)loaded shows the library as it is now
+        question.submit(**ask).then(**library_now)
+        send.click(**ask).then(**library_now)
         conversation_outputs = [chatbot, turns, source, page_image, original, *review_outputs]
         new.click(app.new_conversation, None, conversation_outputs, **private)
         chatbot.clear(app.new_conversation, None, conversation_outputs, **private)
@@ -834,9 +948,16 @@ def build_app(library: Library) -> gr.Blocks:
         uploads.upload(
             app.upload, [uploads, scope, brief_scope], [*library_outputs, uploads], **private
         ).then(**across_pickers)
-        remove.click(app.remove, [to_remove, scope, brief_scope], library_outputs, **private).then(
-            **across_pickers
-        )
+        removal_outputs = [library_message, removal, removal_question, to_remove_held]
+        remove.click(app.ask_removal, [to_remove], removal_outputs, **private).then(**library_now)
+        confirm_remove.click(
+            app.confirm_removal,
+            [to_remove_held, scope, brief_scope],
+            [*library_outputs, removal, to_remove_held],
+            **private,
+        ).then(**across_pickers)
+        for closing in (keep_document.click, to_remove.input):
+            closing(app.close_removal, None, [library_message, removal, to_remove_held], **private)
         write.click(
             app.brief,
             [topic, brief_sections, brief_generator, brief_scope],

@@ -160,6 +160,12 @@ def _paragraphs(text: str) -> str:
     return escape(text, quote=False).replace("\n\n", "<br><br>").replace("\n", "<br>")
 
 
+def question_html(text: str) -> str:
+    """The user's question in the chat, shown as typed: escaped, its line breaks kept, in an
+    HTML block so that Markdown does not format it either."""
+    return f'<div class="asked">{_paragraphs(text)}</div>'
+
+
 def source_html(view: SourceView) -> str:
     """The source card: document, page, and the quote highlighted in its page text."""
     document = view.document
