@@ -52,6 +52,10 @@ _LIST_PREFIX = re.compile(
     r"^\s*(?:[-*\u2022]|\(?\d{1,2}[.):]|q\d{1,2}[.:)]?|question \d+:)\s*", re.I
 )
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|for|and|the|on)?\s*[A-Z][\w'-]*)*")
+# A date, not a name: "Iran on February 28" runs a name into a month
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
 # Words that never name what a passage adds to a topic: stopwords, and the vocabulary of reports.
 _PHRASE_STOPWORDS = STOPWORDS | frozenset(
     "may also among according however since although additional potential proposed several "
@@ -163,6 +167,7 @@ def key_phrase(passage: Passage, topic: str, used: set[str]) -> str | None:
                 match.start() > 0
                 and len(name.split()) > 1
                 and name.lower() not in passage.title.lower()
+                and not _MONTHS.intersection(name.lower().split())  # "Iran on February"
             ):
                 phrases[name] += 2
     ranked = [p for p, _ in phrases.most_common() if p.lower() not in used]

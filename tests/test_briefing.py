@@ -307,3 +307,15 @@ def test_planning_takes_passages_in_turn_from_each_relevant_document():
         1,
         2,
     ]
+
+
+def test_a_key_phrase_is_a_name_not_a_name_run_into_a_date():
+    from rag.briefing import key_phrase
+
+    text = (
+        "Strikes on Iran on February 28 closed the strait. Talks with Iran on February 2 "
+        "failed. Insurers raised war-risk premiums."
+    )
+    passage = Passage(1, 1, "The Strait in Brief", "s.pdf", 3, 0, len(text), text, 1.0)
+    phrase = key_phrase(passage, "Strait of Hormuz shipping", set())
+    assert phrase is not None and "february" not in phrase.lower()
