@@ -796,10 +796,11 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # drawn with rules across only, as Markdown too; 7: running lines numbered in roman numerals
 # blanked too; 8: a page's footnotes together, not one chunk each; 9: a number joined by a
 # hyphen at a line end kept joined (`rag.normalising`); 10: an open table may hold figures
-# among a label's words, and "Table of Contents" is no caption; Word and HTML 2:
+# among a label's words, and "Table of Contents" is no caption; 11: a compound's hyphen at a
+# line end after a capital kept too, "NOAA-issued" (`rag.normalising`); Word and HTML 2:
 # tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
 # earlier version are read again.
-LOADER_VERSIONS = {".pdf": 10, ".docx": 3, ".html": 2, ".htm": 2}
+LOADER_VERSIONS = {".pdf": 11, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# A word broken by a hyphen at a line end ("exam-\nple"), a number joined by a hyphen at a line
-# end ("P.L. 110-\n343", whose hyphen stays), a run of whitespace, a run of text with single
-# spaces between its words (matched whole, so that long text costs few matches), or one
-# character. PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
+# A compound whose hyphen falls at a line end after a figure or a capital ("P.L. 110-\n343",
+# "NOAA-\nissued", "F-\n35": the hyphen stays, the line break goes), a word broken by a
+# hyphen at a line end ("exam-\nple"), a run of whitespace, a run of text with single spaces
+# between its words (matched whole, so that long text costs few matches), or one character.
+# PDFium marks a hyphen it found at a line end with \x02 and drops the line break.
 _TOKEN = re.compile(
-    r"(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))|(?P<numbers>(?<=\d)-[ \t]*\r?\n\s*(?=\d))"
+    r"(?P<kept>(?<=[\dA-Z])(?:-[ \t]*\r?\n\s*|\x02)(?=\w))"
+    r"|(?P<hyphen>(?<=\w)(?:-[ \t]*\r?\n\s*|\x02)(?=[a-z]))"
     r"|(?P<space>\s+)"
     r"|(?P<run>[^\s\-\x02]++(?: [^\s\-\x02]++)*+)|(?P<char>.)",
     re.S,
@@ -73,7 +75,7 @@ class _Normaliser:
             kind, start = match.lastgroup, match.start()
             if kind == "hyphen":
                 continue
-            if kind == "numbers":
+            if kind == "kept":
                 self._emit("-", [start])
                 continue
             text = match.group()

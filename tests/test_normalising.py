@@ -33,3 +33,9 @@ def test_a_number_joined_by_a_hyphen_at_a_line_end_stays_joined():
     text, offsets = normalise("P.L. 110-\n343 and 1990-\n  2000, not 3 -\n4")
     assert text == "P.L. 110-343 and 1990-2000, not 3 - 4"
     assert "P.L. 110-\n343"[offsets[text.index("-")]] == "-"
+
+
+def test_a_compound_after_a_capital_keeps_its_hyphen_at_a_line_end():
+    text = normalise("NOAA-\nissued licenses, F-\n35 jets, NATO-\nRussia talks, Com-\nmerce")[0]
+    assert text == "NOAA-issued licenses, F-35 jets, NATO-Russia talks, Commerce"
+    assert normalise("JCPOA\x02mandated")[0] == "JCPOA-mandated"  # PDFium's line-end mark
