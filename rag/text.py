@@ -53,9 +53,8 @@ _LIST_ENDS = re.compile(rf"(?<=[a-z)]) (?=(?:{SENTENCE_OPENERS}) )")
 # number) before whitespace, a list item's mark if any, and a sentence start, at a line break,
 # at a numbered item after an amount in thousands, as lines of figures run into one do
 # ("... Broker Non-Votes 172,969,325 (6) The shareholder proposal ..."), or after a news
-# release's dateline. Digits right after a
-# full stop that follows a digit are a decimal's, not a footnote's: "Net Sales of $3.2
-# Billion", "Table 4.3 (U.S. ...)".
+# release's dateline. Digits right after a full stop that follows a digit are a decimal's,
+# not a footnote's: "Net Sales of $3.2 Billion", "Table 4.3 (U.S. ...)".
 _BOUNDARY = re.compile(
     rf"(?P<stop>{SENTENCE_END}[\"'”’)\]]*(?:(?<!\d[.!?…])\d{{1,3}}(?=\s))?)\s+(?:{BULLET}\s+)?"
     rf"(?={SENTENCE_START})"
