@@ -363,7 +363,7 @@ def to_markdown(result: Disagreements) -> str:
     judge = "the figure rule" if result.mode == EXTRACTIVE else f"the {result.mode} model"
     lines.append(
         f"Compared {result.compared} pairs of statements about the same thing from "
-        f"{len(result.scope)} documents; each pair shown was checked by {judge}."
+        f"{len(result.scope)} documents, each checked by {judge}."
     )
     aside = ", ".join(f"{n} for {reason}" for reason, n in sorted(result.set_aside.items()))
     if aside:

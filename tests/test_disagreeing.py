@@ -187,3 +187,13 @@ def test_the_local_model_confirms_figures_and_finds_opposite_claims(tmp_path: Pa
         "against.txt",
     }
     assert "not ratified" in claim.second.quote + claim.first.quote
+
+
+def test_a_report_without_conflicts_says_what_was_compared_and_how():
+    from rag.disagreeing import Disagreements
+
+    none_found = Disagreements("cod", "extractive", ["A (a.txt)", "B (b.txt)"], [], compared=4)
+    text = to_markdown(none_found)
+    assert "Compared 4 pairs of statements about the same thing from 2 documents" in text
+    assert "each checked by the figure rule." in text and "shown" not in text
+    assert text.rstrip().endswith(NO_DISAGREEMENT)
