@@ -303,16 +303,10 @@ class App:
     ) -> tuple[Any, ...]:
         """Stats, table, the document pickers of the chat, the library and the briefing (keeping
         the chosen documents that remain) and a message."""
-        documents = self.library.documents()
-        choices = render.document_choices(documents)
-        return (
-            render.stats_html(self.library.status()),
-            render.library_rows(documents),
-            keep_chosen(choices, scope),
-            gr.update(choices=choices, value=None),
-            keep_chosen(choices, brief_scope),
-            message,
+        stats, table, chat, remove, brief, *_ = self.library_now(
+            scope, None, brief_scope, None, None
         )
+        return stats, table, chat, remove, brief, message
 
     def library_now(
         self,
