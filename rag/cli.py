@@ -523,9 +523,10 @@ def command_timeline(args: argparse.Namespace) -> int:
 
 
 def command_disagree(args: argparse.Namespace) -> int:
-    from rag.disagreeing import find_disagreements, to_markdown
+    from rag.disagreeing import find_disagreements
+    from rag.exporting import FORMATS, export, to_markdown
 
-    _check_out(args.out, (".md",))
+    _check_out(args.out, FORMATS)
     library = _library(args)
     try:
         result = find_disagreements(
@@ -537,10 +538,9 @@ def command_disagree(args: argparse.Namespace) -> int:
         )
     finally:
         library.close()
-    text = to_markdown(result)
-    print(text)
+    print(to_markdown(result))
     if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
+        export(result, args.out)
         print(f"{args.out}: {len(result.conflicts)} disagreements")
     return 0
 
@@ -763,7 +763,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disagree.add_argument("topic", metavar="TOPIC")
     disagree.add_argument("--docs", nargs="+", metavar="DOC", help="only compare these documents")
-    disagree.add_argument("--out", type=Path, metavar="FILE.md", help="also write it as Markdown")
+    disagree.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write it: .md, .docx or .pdf"
+    )
     disagree.add_argument("--quiet", action="store_true", help="no progress bar")
     disagree.set_defaults(run=command_disagree)
     for sub in (comparison, timeline, disagree):

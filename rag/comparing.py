@@ -136,17 +136,19 @@ def compare(
 # -- export ------------------------------------------------------------------------------------
 
 
-def citation_line(citation: Citation) -> str:
-    """A citation as the exports write it: [n] file, page: "quote"."""
+def citation_line(citation: Citation, answer: str = "") -> str:
+    """A citation as the exports write it: [n] file, page: "quote"; the quote is left out when
+    the answer already gives it word for word (an extractive answer is its quotes)."""
     page = f", page {citation.page}" if citation.page is not None else ""
-    return f"[{citation.n}] {citation.file}{page}: \u201c{citation.quote}\u201d"
+    where = f"[{citation.n}] {citation.file}{page}"
+    return where if citation.quote in answer else f"{where}: \u201c{citation.quote}\u201d"
 
 
 def cell_text(cell: Cell | None) -> str:
     """A cell as text: the answer, then its citations one a line ("" when not answered)."""
     if cell is None:
         return ""
-    return "\n".join([cell.text, *(citation_line(c) for c in cell.citations)])
+    return "\n".join([cell.text, *(citation_line(c, cell.text) for c in cell.citations)])
 
 
 def _markdown_escape(text: str) -> str:

@@ -24,6 +24,7 @@ can check. When nothing is left, the result says "no disagreement found".
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 from collections.abc import Callable
@@ -128,6 +129,7 @@ class Disagreements:
     set_aside: dict[str, int] = field(default_factory=dict)  # reason -> pairs not reported
     rejected_by_judge: int = 0
     cancelled: bool = False  # stopped before every candidate pair was judged
+    date: str = field(default_factory=lambda: datetime.date.today().isoformat())  # ISO 8601
 
     @property
     def found(self) -> bool:
@@ -355,33 +357,3 @@ def find_disagreements(
     return Disagreements(
         topic, mode, scope, conflicts, compared, set_aside, rejected, cancelled=cancelled
     )
-
-
-def to_markdown(result: Disagreements) -> str:
-    """The conflicts found, each with both quotes and citations, or "No disagreement found."."""
-    lines = [f"# Where sources disagree: {result.topic}", ""]
-    judge = "the figure rule" if result.mode == EXTRACTIVE else f"the {result.mode} model"
-    lines.append(
-        f"Compared {result.compared} pairs of statements about the same thing from "
-        f"{len(result.scope)} documents, each checked by {judge}."
-    )
-    aside = ", ".join(f"{n} for {reason}" for reason, n in sorted(result.set_aside.items()))
-    if aside:
-        lines.append(f"Not reported as conflicts: {aside}.")
-    if result.rejected_by_judge:
-        lines.append(
-            f"Left out: {result.rejected_by_judge} pair(s) the judge found not to contradict "
-            "each other."
-        )
-    lines.append("")
-    if result.cancelled:
-        lines += ["*Cancelled: not every pair was judged.*", ""]
-    if not result.found:
-        return "\n".join([*lines, NO_DISAGREEMENT, ""])
-    for number, conflict in enumerate(result.conflicts, start=1):
-        lines += [f"## {number}. {conflict.first_words} \u2194 {conflict.second_words}", ""]
-        for citation in (conflict.first, conflict.second):
-            page = f", page {citation.page}" if citation.page is not None else ""
-            lines.append(f"- [{citation.n}] {citation.file}{page}: \u201c{citation.quote}\u201d")
-        lines += ["", f"Why: {conflict.why}.", ""]
-    return "\n".join(lines)

@@ -1,11 +1,19 @@
-"""A briefing or a timeline written as Markdown, Word (.docx) or PDF, each with the same
-reference list."""
+"""Briefings, timelines and disagreement reports written as Markdown, Word (.docx) or PDF.
+
+Each kind of document is first laid out as a list of `Block`s (title, front matter, headings,
+paragraphs, bullets, references, a closing note); one writer per format renders any such list,
+so the three formats hold the same words and the same reference list."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
+from typing import Literal
 
+from rag.answering import EXTRACTIVE
 from rag.briefing import NOT_COVERED, Briefing, reference_line
+from rag.disagreeing import NO_DISAGREEMENT, Disagreements
 from rag.errors import ExportError
 from rag.timeline import Event, Timeline
 
@@ -21,18 +29,29 @@ MODE_NAMES = {
     "openai": "OpenAI-compatible server",
 }
 
+Exportable = Briefing | Timeline | Disagreements
+BlockKind = Literal["title", "meta", "heading", "text", "bullet", "reference", "note"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of an exported document: its kind decides how each format sets it."""
+
+    kind: BlockKind
+    text: str
+
+
+def searched(scope: list[str]) -> str:
+    """The documents searched: listed when few, counted when many."""
+    return "; ".join(scope) if len(scope) <= LISTED_SCOPE else f"{len(scope)} documents"
+
 
 def front_matter(briefing: Briefing) -> list[str]:
     """The lines under the title: date, how it was written, which documents it searched."""
-    searched = (
-        "; ".join(briefing.scope)
-        if len(briefing.scope) <= LISTED_SCOPE
-        else f"{len(briefing.scope)} documents"
-    )
     return [
         f"Date: {briefing.date}",
         f"Written by: {MODE_NAMES.get(briefing.mode, briefing.mode)}",
-        f"Scope: searched {searched}; cited {len(briefing.cited_documents)}.",
+        f"Scope: searched {searched(briefing.scope)}; cited {len(briefing.cited_documents)}.",
     ]
 
 
@@ -54,144 +73,38 @@ def event_line(event: Event) -> str:
     return f"{event.when.label}{relative}: {event.text} [{event.citation.n}]"
 
 
-def to_markdown(briefing: Briefing) -> str:
-    """The briefing as Markdown: [n] markers in the text, a numbered reference list at the end."""
-    lines = [f"# {briefing.title}", ""]
-    lines += [f"{line}  " for line in front_matter(briefing)] + [""]
+def _blocks(kind: BlockKind, texts: list[str]) -> list[Block]:
+    return [Block(kind, text) for text in texts]
+
+
+def briefing_blocks(briefing: Briefing) -> list[Block]:
+    """The briefing laid out: key points, one section per sub-question, references."""
+    blocks = [Block("title", briefing.title), *_blocks("meta", front_matter(briefing))]
     if not briefing.covered:
-        return "\n".join(lines + [NOT_COVERED, ""])
-    lines += ["## Documents cited", ""] + [f"- {d}" for d in briefing.cited_documents] + [""]
-    lines += ["## Key points", ""] + [f"- {s.text}" for s in briefing.summary] + [""]
+        return [*blocks, Block("text", NOT_COVERED)]
+    blocks += [Block("heading", "Documents cited"), *_blocks("bullet", briefing.cited_documents)]
+    blocks += [Block("heading", "Key points")]
+    blocks += _blocks("bullet", [sentence.text for sentence in briefing.summary])
     for number, section in enumerate(briefing.sections, start=1):
-        lines += [f"## {section_heading(number, section.question)}", "", section.text, ""]
+        blocks += [Block("heading", section_heading(number, section.question))]
+        blocks += [Block("text", section.text)]
     if briefing.timeline:
-        lines += ["## Timeline", ""] + [f"- {event_line(e)}" for e in briefing.timeline] + [""]
+        blocks += [Block("heading", "Timeline")]
+        blocks += _blocks("bullet", [event_line(event) for event in briefing.timeline])
     if briefing.unanswered:
-        lines += ["## Not answered by the library", ""]
-        lines += [f"- {question}" for question in briefing.unanswered] + [""]
-    lines += ["## References", ""]
-    lines += [f"[{r.n}] {reference_line(r)}  " for r in briefing.references]
-    lines += ["", f"*{caveat(briefing)}*", ""]
-    return "\n".join(lines)
-
-
-def to_docx(briefing: Briefing, path: Path) -> None:
-    """The briefing as a Word document with real headings and a numbered reference list."""
-    from docx import Document  # imported here: only this export needs it
-
-    document = Document()
-    document.core_properties.title = briefing.title
-    document.add_heading(briefing.title, level=0)
-    for line in front_matter(briefing):
-        document.add_paragraph(line)
-    if not briefing.covered:
-        document.add_paragraph(NOT_COVERED)
-    else:
-        document.add_heading("Documents cited", level=1)
-        for label in briefing.cited_documents:
-            document.add_paragraph(label, style="List Bullet")
-        document.add_heading("Key points", level=1)
-        for sentence in briefing.summary:
-            document.add_paragraph(sentence.text, style="List Bullet")
-        for number, section in enumerate(briefing.sections, start=1):
-            document.add_heading(section_heading(number, section.question), level=1)
-            document.add_paragraph(section.text)
-        if briefing.timeline:
-            document.add_heading("Timeline", level=1)
-            for event in briefing.timeline:
-                document.add_paragraph(event_line(event), style="List Bullet")
-        if briefing.unanswered:
-            document.add_heading("Not answered by the library", level=1)
-            for question in briefing.unanswered:
-                document.add_paragraph(question, style="List Bullet")
-        document.add_heading("References", level=1)
-        for reference in briefing.references:
-            document.add_paragraph(f"[{reference.n}] {reference_line(reference)}")
-        document.add_paragraph().add_run(caveat(briefing)).italic = True
-    document.save(str(path))
-
-
-class _Pdf:
-    """An A4 PDF in DejaVu Sans (Unicode) with headings and paragraphs."""
-
-    def __init__(self, title: str, creator: str, font_dir: Path) -> None:
-        from fpdf import FPDF  # imported here: only this export needs it
-
-        missing = [name for name in PDF_FONTS.values() if not (font_dir / name).is_file()]
-        if missing:
-            raise ExportError(
-                f"PDF export needs the DejaVu fonts ({', '.join(missing)} not in {font_dir}); "
-                "install them with `apt-get install fonts-dejavu-core`"
-            )
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_margins(20, 20, 20)
-        self.pdf.set_auto_page_break(True, margin=20)
-        for style, name in PDF_FONTS.items():
-            self.pdf.add_font("DejaVu", style, str(font_dir / name))
-        self.pdf.set_title(title)
-        self.pdf.set_creator(creator)
-        self.pdf.add_page()
-
-    def heading(self, text: str, size: int) -> None:
-        self.pdf.set_font("DejaVu", "B", size)
-        self.pdf.ln(3)
-        self.pdf.multi_cell(0, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
-        self.pdf.ln(1.5)
-
-    def paragraph(self, text: str, style: str = "", size: float = 10.5, indent: str = "") -> None:
-        self.pdf.set_font("DejaVu", style, size)
-        self.pdf.multi_cell(0, 5.2, indent + text, align="L", new_x="LMARGIN", new_y="NEXT")
-        self.pdf.ln(1.2)
-
-    def save(self, path: Path) -> None:
-        self.pdf.output(str(path))
-
-
-def to_pdf(briefing: Briefing, path: Path, font_dir: Path = DEJAVU_DIR) -> None:
-    """The briefing as a PDF in DejaVu Sans (Unicode), with the same content as the Markdown."""
-    writer = _Pdf(briefing.title, "rag brief", font_dir)
-    heading, paragraph = writer.heading, writer.paragraph
-    heading(briefing.title, 18)
-    for line in front_matter(briefing):
-        paragraph(line, size=9.5)
-    if not briefing.covered:
-        paragraph(NOT_COVERED)
-    else:
-        heading("Documents cited", 13)
-        for label in briefing.cited_documents:
-            paragraph(label, indent="\u2022 ")
-        heading("Key points", 13)
-        for sentence in briefing.summary:
-            paragraph(sentence.text, indent="\u2022 ")
-        for number, section in enumerate(briefing.sections, start=1):
-            heading(section_heading(number, section.question), 13)
-            paragraph(section.text)
-        if briefing.timeline:
-            heading("Timeline", 13)
-            for event in briefing.timeline:
-                paragraph(event_line(event), indent="\u2022 ")
-        if briefing.unanswered:
-            heading("Not answered by the library", 13)
-            for question in briefing.unanswered:
-                paragraph(question, indent="\u2022 ")
-        heading("References", 13)
-        for reference in briefing.references:
-            paragraph(f"[{reference.n}] {reference_line(reference)}", size=9)
-        paragraph(caveat(briefing), style="I", size=9)
-    writer.save(path)
+        blocks += [Block("heading", "Not answered by the library")]
+        blocks += _blocks("bullet", briefing.unanswered)
+    blocks += [Block("heading", "References")]
+    blocks += _blocks("reference", [f"[{r.n}] {reference_line(r)}" for r in briefing.references])
+    return [*blocks, Block("note", caveat(briefing))]
 
 
 def timeline_front_matter(timeline: Timeline) -> list[str]:
     """The lines under a timeline's title: date, how it was written, what it searched."""
-    searched = (
-        "; ".join(timeline.scope)
-        if len(timeline.scope) <= LISTED_SCOPE
-        else f"{len(timeline.scope)} documents"
-    )
     return [
         f"Date: {timeline.date}",
         f"Written by: {MODE_NAMES.get(timeline.mode, timeline.mode)}",
-        f"Scope: searched {searched}; {len(timeline.events)} dated events.",
+        f"Scope: searched {searched(timeline.scope)}; {len(timeline.events)} dated events.",
     ]
 
 
@@ -206,65 +119,170 @@ def timeline_caveat(timeline: Timeline) -> str:
     return f"{kept}; {timeline.left_out} sentence(s) dated only relative to an unknown date were left out."
 
 
-def timeline_markdown(timeline: Timeline) -> str:
-    """The timeline as Markdown: one dated line per event, a numbered reference list."""
-    lines = [f"# {timeline.title}", ""]
-    lines += [f"{line}  " for line in timeline_front_matter(timeline)] + [""]
+def timeline_blocks(timeline: Timeline) -> list[Block]:
+    """The timeline laid out: one dated line per event, a numbered reference list."""
+    blocks = [Block("title", timeline.title), *_blocks("meta", timeline_front_matter(timeline))]
     if not timeline.covered:
-        return "\n".join(lines + [NO_EVENTS, ""])
-    lines += ["## Events", ""] + [f"- {event_line(e)}" for e in timeline.events] + [""]
-    lines += ["## References", ""]
-    lines += [f"[{e.citation.n}] {reference_line(e.citation)}  " for e in timeline.events]
-    lines += ["", f"*{timeline_caveat(timeline)}*", ""]
+        return [*blocks, Block("text", NO_EVENTS)]
+    blocks += [Block("heading", "Events")]
+    blocks += _blocks("bullet", [event_line(event) for event in timeline.events])
+    blocks += [Block("heading", "References")]
+    blocks += _blocks(
+        "reference", [f"[{e.citation.n}] {reference_line(e.citation)}" for e in timeline.events]
+    )
+    return [*blocks, Block("note", timeline_caveat(timeline))]
+
+
+def disagreements_front_matter(result: Disagreements) -> list[str]:
+    """What was compared, how each pair was checked, and what was not reported."""
+    judge = "the figure rule" if result.mode == EXTRACTIVE else f"the {result.mode} model"
+    lines = [
+        f"Date: {result.date}",
+        f"Compared {result.compared} pairs of statements about the same thing from "
+        f"{len(result.scope)} documents, each checked by {judge}.",
+    ]
+    aside = ", ".join(f"{n} for {reason}" for reason, n in sorted(result.set_aside.items()))
+    if aside:
+        lines.append(f"Not reported as conflicts: {aside}.")
+    if result.rejected_by_judge:
+        lines.append(
+            f"Left out: {result.rejected_by_judge} pair(s) the judge found not to contradict "
+            "each other."
+        )
+    return lines
+
+
+def disagreements_blocks(result: Disagreements) -> list[Block]:
+    """The conflicts found, each with both statements quoted and cited, and why they conflict;
+    or "No disagreement found."."""
+    blocks = [Block("title", f"Where sources disagree: {result.topic}")]
+    blocks += _blocks("meta", disagreements_front_matter(result))
+    if result.cancelled:
+        blocks += [Block("note", "Cancelled: not every pair was judged.")]
+    if not result.found:
+        return [*blocks, Block("text", NO_DISAGREEMENT)]
+    for number, conflict in enumerate(result.conflicts, start=1):
+        words = f"{conflict.first_words} \u2194 {conflict.second_words}"
+        blocks += [Block("heading", section_heading(number, words))]
+        blocks += _blocks(
+            "bullet", [f"[{c.n}] {reference_line(c)}" for c in (conflict.first, conflict.second)]
+        )
+        blocks += [Block("text", f"Why: {conflict.why}.")]
+    return blocks
+
+
+def blocks(document: Exportable) -> list[Block]:
+    """Any exportable document laid out as blocks."""
+    if isinstance(document, Briefing):
+        return briefing_blocks(document)
+    if isinstance(document, Timeline):
+        return timeline_blocks(document)
+    return disagreements_blocks(document)
+
+
+_MARKDOWN_LINE = {
+    "title": "# {}",
+    "meta": "{}  ",
+    "heading": "## {}",
+    "text": "{}",
+    "bullet": "- {}",
+    "reference": "{}  ",
+    "note": "*{}*",
+}
+_GROUPED = {"meta", "bullet", "reference"}  # consecutive blocks of these kinds form one list
+
+
+def to_markdown(document: Exportable) -> str:
+    """The document as Markdown: [n] markers in the text, its reference list at the end."""
+    lines: list[str] = []
+    for kind, group in groupby(blocks(document), key=lambda block: block.kind):
+        texts = [_MARKDOWN_LINE[kind].format(block.text) for block in group]
+        if kind in _GROUPED:
+            lines += [*texts, ""]
+        else:
+            lines += [line for text in texts for line in (text, "")]
     return "\n".join(lines)
 
 
-def timeline_docx(timeline: Timeline, path: Path) -> None:
-    """The timeline as a Word document."""
+def to_docx(document: Exportable, path: Path) -> None:
+    """The document as Word, with real headings and list paragraphs."""
     from docx import Document  # imported here: only this export needs it
 
-    document = Document()
-    document.core_properties.title = timeline.title
-    document.add_heading(timeline.title, level=0)
-    for line in timeline_front_matter(timeline):
-        document.add_paragraph(line)
-    if not timeline.covered:
-        document.add_paragraph(NO_EVENTS)
-    else:
-        document.add_heading("Events", level=1)
-        for event in timeline.events:
-            document.add_paragraph(event_line(event), style="List Bullet")
-        document.add_heading("References", level=1)
-        for event in timeline.events:
-            document.add_paragraph(f"[{event.citation.n}] {reference_line(event.citation)}")
-        document.add_paragraph().add_run(timeline_caveat(timeline)).italic = True
-    document.save(str(path))
+    word = Document()
+    for block in blocks(document):
+        if block.kind == "title":
+            word.core_properties.title = block.text
+            word.add_heading(block.text, level=0)
+        elif block.kind == "heading":
+            word.add_heading(block.text, level=1)
+        elif block.kind == "bullet":
+            word.add_paragraph(block.text, style="List Bullet")
+        elif block.kind == "note":
+            word.add_paragraph().add_run(block.text).italic = True
+        else:
+            word.add_paragraph(block.text)
+    word.save(str(path))
 
 
-def timeline_pdf(timeline: Timeline, path: Path, font_dir: Path = DEJAVU_DIR) -> None:
-    """The timeline as a PDF, with the same content as the Markdown."""
-    writer = _Pdf(timeline.title, "rag timeline", font_dir)
-    writer.heading(timeline.title, 18)
-    for line in timeline_front_matter(timeline):
-        writer.paragraph(line, size=9.5)
-    if not timeline.covered:
-        writer.paragraph(NO_EVENTS)
-    else:
-        writer.heading("Events", 13)
-        for event in timeline.events:
-            writer.paragraph(event_line(event), indent="\u2022 ")
-        writer.heading("References", 13)
-        for event in timeline.events:
-            writer.paragraph(f"[{event.citation.n}] {reference_line(event.citation)}", size=9)
-        writer.paragraph(timeline_caveat(timeline), style="I", size=9)
-    writer.save(path)
+def to_pdf(document: Exportable, path: Path, font_dir: Path = DEJAVU_DIR) -> None:
+    """The document as an A4 PDF in DejaVu Sans (Unicode)."""
+    from fpdf import FPDF  # imported here: only this export needs it
+
+    missing = [name for name in PDF_FONTS.values() if not (font_dir / name).is_file()]
+    if missing:
+        raise ExportError(
+            f"PDF export needs the DejaVu fonts ({', '.join(missing)} not in {font_dir}); "
+            "install them with `apt-get install fonts-dejavu-core`"
+        )
+    pdf = FPDF(format="A4")
+    pdf.set_margins(20, 20, 20)
+    pdf.set_auto_page_break(True, margin=20)
+    for style, name in PDF_FONTS.items():
+        pdf.add_font("DejaVu", style, str(font_dir / name))
+    pdf.set_creator("rag")
+    pdf.add_page()
+
+    def heading(text: str, size: int) -> None:
+        pdf.set_font("DejaVu", "B", size)
+        pdf.ln(3)
+        pdf.multi_cell(0, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)
+
+    def paragraph(text: str, style: str = "", size: float = 10.5, indent: str = "") -> None:
+        pdf.set_font("DejaVu", style, size)
+        pdf.multi_cell(0, 5.2, indent + text, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.2)
+
+    for block in blocks(document):
+        if block.kind == "title":
+            pdf.set_title(block.text)
+            heading(block.text, 18)
+        elif block.kind == "heading":
+            heading(block.text, 13)
+        elif block.kind == "meta":
+            paragraph(block.text, size=9.5)
+        elif block.kind == "bullet":
+            paragraph(block.text, indent="\u2022 ")
+        elif block.kind == "reference":
+            paragraph(block.text, size=9)
+        elif block.kind == "note":
+            paragraph(block.text, style="I", size=9)
+        else:
+            paragraph(block.text)
+    pdf.output(str(path))
 
 
-def export(document: Briefing | Timeline, path: Path) -> None:
-    """Write a briefing or a timeline to `path` in the format its suffix names (.md, .docx or
-    .pdf)."""
+def _kind(document: Exportable) -> str:
+    if isinstance(document, Briefing):
+        return "briefing"
+    return "timeline" if isinstance(document, Timeline) else "disagreement report"
+
+
+def export(document: Exportable, path: Path) -> None:
+    """Write a briefing, timeline or disagreement report to `path` in the format its suffix
+    names (.md, .docx or .pdf)."""
     suffix = path.suffix.lower()
-    kind = "briefing" if isinstance(document, Briefing) else "timeline"
+    kind = _kind(document)
     if suffix not in FORMATS:
         raise ExportError(
             f"{path}: unknown {kind} format '{suffix or '(none)'}'; end the file name in "
@@ -273,18 +291,11 @@ def export(document: Briefing | Timeline, path: Path) -> None:
     if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
     try:
-        if isinstance(document, Briefing):
-            if suffix == ".md":
-                path.write_text(to_markdown(document), encoding="utf-8")
-            elif suffix == ".docx":
-                to_docx(document, path)
-            else:
-                to_pdf(document, path)
-        elif suffix == ".md":
-            path.write_text(timeline_markdown(document), encoding="utf-8")
+        if suffix == ".md":
+            path.write_text(to_markdown(document), encoding="utf-8")
         elif suffix == ".docx":
-            timeline_docx(document, path)
+            to_docx(document, path)
         else:
-            timeline_pdf(document, path)
+            to_pdf(document, path)
     except OSError as error:
         raise ExportError(f"{path}: cannot write the {kind} ({error.strerror or error})") from error

@@ -16,6 +16,7 @@ from rag.comparing import (
     MAX_QUESTIONS,
     NOT_IN_DOCUMENT,
     Comparison,
+    cell_text,
     clean_questions,
     compare,
     compare_cells,
@@ -52,6 +53,7 @@ def test_every_cell_cites_its_own_document(seabed: Comparison):
         if cell.question != OFF_TOPIC:
             assert cell.found and cell.citations, (cell.document.file, cell.question)
             assert all(c.quote in cell.answer.text for c in cell.citations)
+            assert all(cell_text(cell).count(c.quote) == 1 for c in cell.citations)  # not again
     for document in seabed.documents:
         off = seabed.cell(document.id, OFF_TOPIC)
         assert off is not None and not off.found and off.text == NOT_IN_DOCUMENT

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.briefing import reference_line
 from rag.cli import main
-from rag.disagreeing import NO_DISAGREEMENT, figures, find_disagreements, negated, to_markdown
+from rag.disagreeing import NO_DISAGREEMENT, figures, find_disagreements, negated
+from rag.exporting import export, to_markdown
 from rag.ingesting import TextDocument
 from rag.library import Library
 from rag.settings import load_settings
@@ -149,6 +151,30 @@ def test_cli(atlantis: Library, tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*args, "--quiet", "--out", str(out)]) == 0
     assert "5,900 tonnes of cod" in capsys.readouterr().out
     assert "union.txt" in out.read_text()
+    assert main([*args, "--quiet", "--out", str(tmp_path / "atlantis.txt")]) == 1
+    assert "end the file name in .md, .docx, .pdf" in capsys.readouterr().err
+
+
+def test_a_report_exports_to_word_and_pdf_with_both_quotes_cited(atlantis: Library, tmp_path):
+    import docx
+    import pypdfium2
+
+    result = find_disagreements(
+        atlantis, TOPIC, documents=["ministry.txt", "union.txt"], mode="extractive"
+    )
+    [conflict] = result.conflicts
+    export(result, tmp_path / "cod.docx")
+    export(result, tmp_path / "cod.pdf")
+    word = docx.Document(str(tmp_path / "cod.docx"))
+    headings = [p.text for p in word.paragraphs if p.style and p.style.name == "Heading 1"]
+    assert headings == ["1. 4,200 tonnes of cod \u2194 5,900 tonnes of cod"]
+    text = "\n".join(p.text for p in word.paragraphs)
+    pdf = pypdfium2.PdfDocument(str(tmp_path / "cod.pdf"))
+    pdf_text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    for citation in (conflict.first, conflict.second):
+        line = f"[{citation.n}] {reference_line(citation)}"
+        assert line in text and line in to_markdown(result)
+        assert citation.quote in " ".join(pdf_text.split())
 
 
 @pytest.mark.model

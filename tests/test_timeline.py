@@ -9,7 +9,7 @@ import pytest
 
 from rag.briefing import build_briefing
 from rag.cli import main
-from rag.exporting import export, timeline_markdown
+from rag.exporting import export, to_markdown
 from rag.library import Library
 from rag.records import Passage
 from rag.settings import load_settings
@@ -168,7 +168,7 @@ def test_timeline_exports(iran, tmp_path: Path):
     for suffix in (".md", ".docx", ".pdf"):
         export(timeline, tmp_path / f"iran{suffix}")
     markdown = (tmp_path / "iran.md").read_text()
-    assert markdown == timeline_markdown(timeline)
+    assert markdown == to_markdown(timeline)
     listed = re.findall(r"^- (.+?): .* \[(\d+)\]$", markdown, re.M)
     assert [(label, int(n)) for label, n in listed] == [
         (e.when.label + (f" (\u201c{e.relative}\u201d)" if e.relative else ""), e.citation.n)

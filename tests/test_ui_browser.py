@@ -478,6 +478,41 @@ IF12608 = "U.S. Interest in Seabed Mining in Areas Beyond National (IF12608v18.p
 R47324 = "Seabed Mining in Areas Beyond National Jurisdiction: Issues for Congress (R47324v18.pdf)"
 
 
+def test_a_timeline_and_a_disagreement_report_download_as_markdown_word_and_pdf(
+    quick_app: Server, page, shot
+):
+    """Both work across the library without a model, and each offers the three formats."""
+    open_app(page, quick_app.url)
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#across-topic textarea").fill("the Quellport lighthouse")
+    page.locator("#timeline-run").click()
+    preview = page.locator("#across-preview")
+    preview.get_by_text("1931: Its lamp was converted").wait_for(timeout=60_000)
+    assert preview.inner_text().index("1887") < preview.inner_text().index("1931")
+    downloads = {element: page.locator(f"#{element}") for element in FORMAT_BUTTONS}
+    for button in downloads.values():
+        expect(button).to_be_visible()
+    shot(page, "timeline")
+
+    page.locator("#disagree-run").click()
+    preview.get_by_text("No disagreement found.").wait_for(timeout=60_000)
+    assert "Where sources disagree: the Quellport lighthouse" in preview.inner_text()
+    for element, button in downloads.items():
+        expect(button).to_be_visible()
+        with page.expect_download() as download:
+            button.click()
+        saved = Path(download.value.path()).read_bytes()
+        assert saved.startswith(FORMAT_BUTTONS[element]), element
+    shot(page, "disagreements")
+
+
+FORMAT_BUTTONS = {
+    "across-md": b"# Where sources disagree",
+    "across-docx": b"PK",
+    "across-pdf": b"%PDF",
+}
+
+
 def test_compare_tab_fills_the_table_cell_by_cell_and_cancels(app: Server, page, shot):
     open_app(page, app.url)
     page.get_by_role("tab", name="Compare").click()

@@ -154,6 +154,24 @@ def test_a_question_not_asked_says_why(ports: App):
         assert step[:-1] == (gr.skip(),) * 10  # the chat and the panes as they were
 
 
+def test_work_across_documents_names_a_chosen_document_that_was_removed(ports: App):
+    """Briefing, Compare, Timeline and disagreements say which picker holds a removed
+    document, rather than an error naming its id."""
+    gone = ["999"]
+    answers = {
+        "From": [
+            ports.brief("ports", 2, "extractive", gone)[0],
+            ports.timeline("ports", gone, "extractive")[0],
+            ports.disagree("ports", gone, "extractive")[0],
+        ],
+        "Documents to compare": [next(ports.compare(gone, "Which port?", "extractive"))[0]],
+    }
+    for picker, notes in answers.items():
+        for note in notes:
+            assert f"chosen in \u201c{picker}\u201d has been removed" in note
+            assert "999" not in note
+
+
 def test_review_flags_uncited_sentences():
     html = render.review_html(ANSWER, 2)
     assert '<tr class="flagged uncited">' in html and '<tr class="supported">' in html
@@ -177,3 +195,23 @@ def test_only_ask_is_a_public_api_endpoint(tmp_path):
     library.close()
     public = [fn.api_name for fn in blocks.fns.values() if fn.api_visibility == "public"]
     assert public == ["ask"]
+
+
+def test_a_comparison_cell_quotes_each_citation_once() -> None:
+    """An extractive cell is its quote: the citation under it gives the place, not the words
+    again; a generated cell's citation shows the words it rests on."""
+    from rag.comparing import Cell, Comparison
+    from rag.records import DocumentInfo
+
+    document = DocumentInfo(1, "ports.pdf", "/ports.pdf", "Ports of Peru", "pdf", "", 9, 9, "", "")
+    quoted = Answer("Which port?", f"{CITATION.quote} [1]", False, "extractive", [CITATION])
+    table = render.comparison_html(
+        Comparison(
+            [document],
+            ["Which port?", "Busiest?"],
+            "extractive",
+            [Cell(document, "Which port?", quoted), Cell(document, "Busiest?", ANSWER)],
+        )
+    )
+    assert table.count(CITATION.quote) == 2  # once in each cell
+    assert table.count("<q>") == 1 and "ports.pdf, p. 4" in table

@@ -33,9 +33,8 @@ from rag.comparing import (
     resolve_documents,
 )
 from rag.disagreeing import find_disagreements
-from rag.disagreeing import to_markdown as disagreements_markdown
 from rag.errors import RagError, SettingsError, SourceFileError
-from rag.exporting import export, timeline_markdown, to_markdown
+from rag.exporting import FORMATS, Exportable, export, to_markdown
 from rag.library import Library
 from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import write_review
@@ -89,6 +88,10 @@ EMPTY_QUESTION = "Type a question first."
 SCOPE_REMOVED = (
     "A document chosen in *Search in* has been removed from the library. The list is "
     "refreshed: choose again, or leave it empty to search every document."
+)
+PICKED_REMOVED = (
+    "A document chosen in \u201c{picker}\u201d has been removed from the library. Reload the page to "
+    "list the library as it is now, then choose again."
 )
 WATCH_LOG_LINES = 200
 Turn = tuple[str, Answer]  # the question as typed, and its answer
@@ -204,6 +207,11 @@ class App:
     def removed(self, documents: list[str]) -> bool:
         """Whether a document chosen (by id) has left the library since the page listed it."""
         return not set(documents) <= {str(document.id) for document in self.library.documents()}
+
+    def removed_note(self, documents: list[str] | None, picker: str) -> str | None:
+        """What to tell a user whose chosen documents include one removed since the page
+        listed it (the picker labelled `picker` is not refreshed by this tab's action)."""
+        return PICKED_REMOVED.format(picker=picker) if self.removed(documents or []) else None
 
     def evidence_source(self, evidence: Evidence) -> tuple[Any, ...]:
         """The Source pane showing the best evidence quote in its page (no page image: it
@@ -418,6 +426,8 @@ class App:
         hidden = (gr.update(value=None, visible=False),) * 3
         if not topic.strip():
             return ("Type a topic for the briefing.", *hidden)
+        if note := self.removed_note(documents, "From"):
+            return (note, *hidden)
 
         def step(label: str, done: int, total: int) -> None:
             progress((done, total), desc="Planning" if done == 0 else f"Writing: {label}")
@@ -434,7 +444,7 @@ class App:
             folder = self.files / uuid.uuid4().hex
             folder.mkdir()
             stem = "-".join(briefing.topic.lower().split())[:60] or "briefing"
-            paths = [folder / f"{stem}-briefing{suffix}" for suffix in (".md", ".docx", ".pdf")]
+            paths = [folder / f"{stem}-briefing{suffix}" for suffix in FORMATS]
             for path in paths:
                 export(briefing, path)
         except RagError as error:
@@ -468,6 +478,9 @@ class App:
         """Answer each question (one a line) from each document alone, streaming the table
         cell by cell; when done or cancelled, offer it as Markdown, CSV and Excel."""
         hidden = (gr.update(value=None, visible=False),) * len(TABLE_FORMATS)
+        if note := self.removed_note(documents, "Documents to compare"):
+            yield render.notice_html(note, "error"), "", *hidden
+            return
         self.cancel_across.clear()
         try:
             chosen = resolve_documents(self.library, documents or [])
@@ -518,6 +531,8 @@ class App:
         hidden = (gr.update(value=None, visible=False),) * 3
         if not topic.strip():
             return ("Type a topic for the timeline.", *hidden)
+        if note := self.removed_note(documents, "From"):
+            return (note, *hidden)
         self.cancel_across.clear()
 
         def step(label: str, done: int, total: int) -> None:
@@ -532,16 +547,9 @@ class App:
                 progress=step,
                 cancel=self.cancel_across,
             )
-            folder = self._folder()
-            paths = [folder / f"timeline{suffix}" for suffix in (".md", ".docx", ".pdf")]
-            for path in paths:
-                export(timeline, path)
         except RagError as error:
             return (f"**Could not make the timeline:** {error}", *hidden)
-        return (
-            timeline_markdown(timeline),
-            *(gr.update(value=str(p), visible=True) for p in paths),
-        )
+        return self._across_files(timeline, "timeline")
 
     def disagree(
         self,
@@ -550,11 +558,13 @@ class App:
         mode: str,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects progress through this default),
     ) -> tuple[Any, ...]:
-        """Where the documents disagree on the topic: the pairs found, as Markdown to read and
-        download (the Word and PDF buttons are the timeline's, hidden)."""
+        """Where the documents disagree on the topic: the pairs found, to read and to download
+        as .md/.docx/.pdf."""
         hidden = (gr.update(value=None, visible=False),) * 3
         if not topic.strip():
             return ("Type a topic to look for disagreements on.", *hidden)
+        if note := self.removed_note(documents, "From"):
+            return (note, *hidden)
         self.cancel_across.clear()
 
         def step(label: str, done: int, total: int) -> None:
@@ -571,10 +581,19 @@ class App:
             )
         except RagError as error:
             return (f"**Could not compare the documents:** {error}", *hidden)
-        text = disagreements_markdown(result)
-        path = self._folder() / "disagreements.md"
-        path.write_text(text, encoding="utf-8")
-        return (text, gr.update(value=str(path), visible=True), *hidden[1:])
+        return self._across_files(result, "disagreements")
+
+    def _across_files(self, document: Exportable, stem: str) -> tuple[Any, ...]:
+        """A timeline's or disagreement report's Markdown preview and its three downloads."""
+        folder = self._folder()
+        paths = [folder / f"{stem}{suffix}" for suffix in FORMATS]
+        try:
+            for path in paths:
+                export(document, path)
+        except RagError as error:
+            hidden = (gr.update(value=None, visible=False),) * len(paths)
+            return (f"**Could not write the files:** {error}", *hidden)
+        return (to_markdown(document), *(gr.update(value=str(p), visible=True) for p in paths))
 
     # -- API -------------------------------------------------------------------------------------
 

@@ -232,7 +232,8 @@ def review_html(answer: Answer, turn: int) -> str:
 
 def comparison_html(comparison: Comparison) -> str:
     """The documents × questions table: one row per question, one column per document; each
-    cell its short answer and the quoted words of each citation, "…" while not yet answered."""
+    cell its short answer and each citation's place, with its quoted words unless the answer
+    gives them already; "…" while not yet answered."""
     head = "".join(
         f'<th>{escape(d.title)}<div class="where">{escape(d.file)}</div></th>'
         for d in comparison.documents
@@ -246,8 +247,9 @@ def comparison_html(comparison: Comparison) -> str:
                 cells.append('<td class="pending">\u2026</td>')
                 continue
             quotes = "".join(
-                f'<li><span class="n">[{c.n}]</span> <q>{escape(c.quote)}</q>'
-                f'<div class="where">{escape(c.file)}'
+                f'<li><span class="n">[{c.n}]</span>'
+                + ("" if c.quote in cell.text else f" <q>{escape(c.quote)}</q>")
+                + f'<div class="where">{escape(c.file)}'
                 f"{escape(', ' + _page(c)) if c.page is not None else ''}</div></li>"
                 for c in cell.citations
             )
