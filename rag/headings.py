@@ -22,11 +22,14 @@ _SMALL_WORDS = frozenset(  # the words title case leaves in lower case
     "a an and as at but by for from in into nor of on onto or over per than the to upon via "
     "versus vs with within without".split()
 )
-_NOT_HEADINGS = re.compile(  # captions, sources, front and back matter: not sections
-    r"^(?:figure|table|source|sources|note|notes|contents|appendix|exhibit|chart)\b|"
-    r"^(?:author information|results in brief|agency comments\b.*|scope and methodology|"
-    r"related gao products)$|\bcontents$|"
+_NOT_HEADINGS = re.compile(  # captions, sources, contents, bylines: not headings at all
+    r"^(?:figure|table|source|sources|note|notes|contents|exhibit|chart)\b|\bcontents$|"
     r"\b(?:specialist|analyst|chairman|chairwoman|ranking member|honorable|director)\b",
+    re.IGNORECASE,
+)
+_BACK_MATTER = re.compile(  # headings of front and back matter: not sections a briefing follows
+    r"^appendix\b|^(?:author information|results in brief|agency comments\b.*|"
+    r"scope and methodology|related gao products)$",
     re.IGNORECASE,
 )
 _SENTENCE_END = (".", ",", ";", ":", "!", "?", '"', "”", "’")
@@ -47,10 +50,13 @@ class Heading:
     start: int
 
 
-def is_heading_line(line: str, min_words: int = MIN_HEADING_WORDS) -> bool:
+def is_heading_line(
+    line: str, min_words: int = MIN_HEADING_WORDS, back_matter: bool = False
+) -> bool:
     """A short title-case line of at least `min_words` words of four letters or more that does
     not end a sentence and is mostly letters: "Calls for a Deep-Seabed Mining Moratorium", not
-    a wrapped line of prose, a caption, a contents line or a table row."""
+    a wrapped line of prose, a caption, a contents line or a table row; the headings of front
+    and back matter ("Appendix I: Scope and Methodology") only with `back_matter`."""
     line = line.strip().lstrip("#").strip()
     long_words = _WORD.findall(line)
     letters = sum(char.isalpha() for char in line)
@@ -63,6 +69,7 @@ def is_heading_line(line: str, min_words: int = MIN_HEADING_WORDS) -> bool:
         and sum(char.isdigit() for char in line) <= 0.2 * letters
         and not _NOT_A_TITLE.search(line)
         and not _NOT_HEADINGS.search(line)
+        and (back_matter or not _BACK_MATTER.search(line))
     )
 
 
@@ -76,9 +83,11 @@ def heading_lines(raw: str) -> Iterator[str]:
     return (heading for heading, _ in _headings_and_next_lines(raw, MIN_HEADING_WORDS))
 
 
-def _headings_and_next_lines(raw: str, min_words: int) -> Iterator[tuple[str, str]]:
-    """`heading_lines` of at least `min_words` long words, each with the line after it ("" at
-    the page's end)."""
+def _headings_and_next_lines(
+    raw: str, min_words: int, back_matter: bool = False
+) -> Iterator[tuple[str, str]]:
+    """`heading_lines` of at least `min_words` long words (with `back_matter`, those of front
+    and back matter too), each with the line after it ("" at the page's end)."""
     lines = [line.strip().lstrip("#").strip() for line in raw.splitlines()]
     starts_block = True
     index = 0
@@ -87,11 +96,15 @@ def _headings_and_next_lines(raw: str, min_words: int) -> Iterator[tuple[str, st
         index += 1
         if _MARKER_LINE.fullmatch(line):  # a footnote marker or page number set apart
             continue
-        if not (starts_block and line and is_heading_line(line, min_words)):
+        if not (starts_block and line and is_heading_line(line, min_words, back_matter)):
             starts_block = not line or line.endswith(_PARAGRAPH_END)
             continue
         heading = line
-        while index < len(lines) and lines[index] and is_heading_line(f"{heading} {lines[index]}"):
+        while (
+            index < len(lines)
+            and lines[index]
+            and is_heading_line(f"{heading} {lines[index]}", back_matter=back_matter)
+        ):
             heading = f"{heading} {lines[index]}"
             index += 1
         if heading.split()[-1].lower() not in _SMALL_WORDS:
@@ -118,7 +131,8 @@ _DATE_LINE = re.compile(r"(?:Updated|Revised) [A-Z][a-z]+ \d{1,2}, \d{4}")
 def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
     """The spans, in a page's normalised text, of the headings that normalisation ran into the
     paragraph after them ("Reactions Oman, Kuwait and Saudi Arabia ... welcomed"), in order:
-    its headings (`heading_lines`) and one-word ones, a capitalised word of four letters or
+    its headings (`heading_lines`, and those of front and back matter: an appendix's title is
+    no part of the sentence after it) and one-word ones, a capitalised word of four letters or
     more on a line of its own that starts a block, each where the next line's first word
     follows it, and only where that line starts with a capital or a list item's mark; the
     document's `title` where the page sets it on lines of its own (`_is_title_line`), and a
@@ -127,7 +141,7 @@ def run_in_headings(page: Page, title: str = "") -> list[tuple[int, int]]:
     if _is_title_line(title, page.raw_text):
         spans += [match.span() for match in _spaced(title).finditer(page.text)]
     position = 0
-    for heading, after in _headings_and_next_lines(page.raw_text, min_words=1):
+    for heading, after in _headings_and_next_lines(page.raw_text, min_words=1, back_matter=True):
         if not (after[:1].isupper() or re.match(BULLET, after)):
             continue
         pattern = rf"({_spaced(heading).pattern})\s+{re.escape(after.split()[0])}"

@@ -17,16 +17,29 @@ from rag.library import Library
 from rag.records import Page, Passage
 
 SEABED_REPORT = "R47324v18.pdf"
-# Headings of the seabed report's sections, as its PDF sets them on lines of their own.
+# Section headings of the two seabed reports (R47324, IF12608), as their PDFs set them on
+# lines of their own.
 SEABED_HEADINGS = {
     "Background on Seabed Mining",
     "Proposed Seabed Mining Operations",
+    "Regulations for Deep-Seabed Mining in Areas Beyond National Jurisdiction",
     "International Seabed Authority",
+    "International Benefit-Sharing Mechanism for Seabed Resources",
+    "Exploration Licenses Issued Under the Deep Seabed Hard Mineral Resources Act",
+    "Pending Applications to the National Oceanic and Atmospheric Administration",
+    "Ratification of the United Nations Convention on the Law of the Sea",
+    "ISA Seabed Mining Options for U.S. Companies",
     "Potential Marine Environmental Impacts of Seabed Mining",
     "Calls for a Deep-Seabed Mining Moratorium",
     "Biodiversity Loss and Habitat Disturbance",
+    "Resuspended Sediment and Buried Carbon",
     "Noise Pollution",
+    "Processing of Seabed Mineral Resources in the United States",
     "Issues for Congress",
+    "UNCLOS and the International Seabed Authority",
+    "Exploration Licenses Issued by NOAA",
+    "Pending Applications to NOAA",
+    "Recent Congressional Interest",
 }
 
 
@@ -155,6 +168,23 @@ def test_headings_run_into_their_paragraphs_are_found_with_the_title_and_date() 
     ]
     untitled = [text[start:end] for start, end in run_in_headings(page)]
     assert untitled == found[1:]
+
+
+# A GAO appendix's first page: its running header and its title set on one line.
+APPENDIX_PAGE = (
+    "Appendix I: Scope and Methodology Appendix I: Scope and Methodology \r\nTo examine "
+    "estimates of when oil production could peak, we reviewed key \r\npeak oil studies."
+)
+
+
+def test_an_appendix_title_is_run_in_but_is_no_section() -> None:
+    """Quotes leave out an appendix's title; briefings do not follow it as a section."""
+    text = " ".join(APPENDIX_PAGE.split())
+    page = Page(number=48, text=text, raw_text=APPENDIX_PAGE)
+    assert [text[start:end] for start, end in run_in_headings(page)] == [
+        "Appendix I: Scope and Methodology Appendix I: Scope and Methodology"
+    ]
+    assert list(heading_lines(APPENDIX_PAGE)) == []
 
 
 @pytest.mark.parametrize(
