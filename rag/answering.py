@@ -859,20 +859,49 @@ _MAY_GO_ON = re.compile(r"[a-z,;:%)\]$\d]")
 BEGINS_SENTENCE = re.compile(r"[\"“‘(\[]?[A-Z]")
 
 
+# words a sentence cannot end on: a page that stops after one goes on over the page break
+_CANNOT_END = frozenset(
+    "a an the of in on at to for from by with into onto than and or nor but as its their "
+    "our his her whose".split()
+)
+MAX_CLOSING_WORDS = 3  # "Florida." after "... trains Guardians at Patrick SFB in"
+
+
+def goes_on(tail: str, head: str) -> bool:
+    """Whether `head`, the first piece of a page, finishes `tail`, the last sentence of the
+    body of the page before: `tail` begins a sentence and does not close it, and is no heading,
+    title-case run (a side heading or a figure's labels), table row or footnote; `head` opens
+    with a small letter, a mark that follows words or a figure, or is a few words that close
+    the sentence after a word no sentence ends on ("... at Patrick SFB in" / "Florida.")."""
+    if (
+        _NOISE.search(tail)
+        or _CLOSED.search(tail)
+        or not BEGINS_SENTENCE.match(tail)
+        or "|" in tail
+        or is_heading(tail)
+        or ends_in_heading(tail)
+    ):
+        return False
+    if _MAY_GO_ON.match(head):
+        return True
+    last = tail.split()[-1].lower() if tail.split() else ""
+    return (
+        last in _CANNOT_END
+        and len(head.split()) <= MAX_CLOSING_WORDS
+        and _CLOSED.search(head) is not None
+        and not is_heading(head)
+    )
+
+
 def sentence_begun_before(
     candidate: Candidate, page_chunks: PageChunks
 ) -> tuple[Passage, int, int] | None:
     """Where the sentence a page opens with began on the page before, as (chunk, start, end):
-    the last sentence of that page's body, when it does not close and the page opens with a
-    small letter, a mark that follows words, or a figure. Footnotes below the body are passed
-    over; after a closed sentence, a table row, a heading or a sentence ending in one, or a
-    chunk that the next one goes on from, there is no such sentence (None)."""
+    the last sentence of that page's body, when the page's opening piece `goes_on` from it.
+    Footnotes below the body are passed over; after a chunk that the next one goes on from,
+    there is no such sentence (None)."""
     passage = candidate.passage
-    opens_page_piece = (
-        not candidate.statement
-        and not passage.text[: candidate.start].strip()
-        and _MAY_GO_ON.match(candidate.text) is not None
-    )
+    opens_page_piece = not candidate.statement and not passage.text[: candidate.start].strip()
     if passage.page is None or passage.page < 2 or not opens_page_piece:
         return None
     chunks = page_chunks(passage.document_id, {passage.page - 1, passage.page})
@@ -888,10 +917,30 @@ def sentence_begun_before(
         if _NOISE.search(tail) or tail[:1].isdigit():
             continue  # a footnote: the body ends in an earlier chunk
         cut = any(other.start < chunk.end < other.end for other in before)
-        if cut or _CLOSED.search(tail) or not BEGINS_SENTENCE.match(tail) or "|" in tail:
-            return None
-        return None if is_heading(tail) or ends_in_heading(tail) else (chunk, start, end)
+        return None if cut or not goes_on(tail, candidate.text) else (chunk, start, end)
     return None
+
+
+def sentence_goes_on_after(
+    candidate: Candidate, page_chunks: PageChunks
+) -> tuple[Passage, int, int] | None:
+    """Where a sentence that ends a page's body unclosed goes on, as (chunk, start, end): the
+    first piece of the next page, when it `goes_on` from it. The candidate must end the last
+    body chunk of its page (footnote chunks below it passed over); else None."""
+    passage = candidate.passage
+    if passage.page is None or not candidate.runs_on:
+        return None
+    chunks = page_chunks(passage.document_id, {passage.page, passage.page + 1})
+    later = [c for c in chunks if c.page == passage.page and c.start > passage.start]
+    if any(not (_NOISE.search(c.text) or c.text.lstrip()[:1].isdigit()) for c in later):
+        return None  # not the page's last body chunk
+    following = sorted((c for c in chunks if c.page == passage.page + 1), key=lambda c: c.start)
+    spans = sentence_spans(following[0].text) if following else []
+    if not spans:
+        return None
+    start, end = spans[0]
+    head = following[0].text[start:end]
+    return (following[0], start, end) if goes_on(candidate.text, head) else None
 
 
 def ends_in_heading(text: str) -> bool:
@@ -911,15 +960,21 @@ def quoted_sentence(
 ) -> tuple[Sentence, list[tuple[Citation, Passage]]]:
     """The candidate quoted as a sentence, with its citations numbered from `first` and the
     passages they quote. A sentence a page opens mid-way is quoted whole when its start is
-    found on the page before (`sentence_begun_before`), citing both pages; else it is marked
-    as begun before ("… "). With `run_in_headings`, a heading run into the sentence's start is
-    left out."""
+    found on the page before (`sentence_begun_before`), and one a page ends mid-way when its
+    end is found on the next (`sentence_goes_on_after`), citing both pages; else it is marked
+    as begun before ("… ") or going on (" …"). With `run_in_headings`, a heading run into the
+    sentence's start is left out."""
     begun = sentence_begun_before(candidate, page_chunks) if page_chunks else None
+    going_on = sentence_goes_on_after(candidate, page_chunks) if page_chunks else None
     if run_in_headings and not candidate.statement:
         headings = run_in_headings(candidate.passage)
         start = past_headings(candidate.passage, candidate.start, candidate.end, headings)
         candidate = replace(candidate, start=start)
-    spans = [*([begun] if begun else []), (candidate.passage, candidate.start, candidate.end)]
+    spans = [
+        *([begun] if begun else []),
+        (candidate.passage, candidate.start, candidate.end),
+        *([going_on] if going_on else []),
+    ]
     cited = [
         (Citation.of(n, passage, start, end), passage)
         for n, (passage, start, end) in enumerate(spans, first)
@@ -927,7 +982,13 @@ def quoted_sentence(
     opening = (
         f"{begun[0].text[begun[1] : begun[2]]} " if begun else "… " if candidate.runs_in else ""
     )
-    closing = " …" if candidate.runs_on else ""
+    closing = (
+        f" {going_on[0].text[going_on[1] : going_on[2]]}"
+        if going_on
+        else " …"
+        if candidate.runs_on
+        else ""
+    )
     numbers = [citation.n for citation, _ in cited]
     text = f"{opening}{candidate.text}{closing} " + "".join(f"[{n}]" for n in numbers)
     return Sentence(text=text, citations=numbers, verdict="supported"), cited

@@ -86,12 +86,15 @@ _HEADING_TAGS = frozenset(["h1", "h2", "h3"])
 MAX_CAPTION_CHARS = 200  # a longer paragraph above a Word table is text, not its caption
 LAYOUT_CELL_CHARS = 400  # an HTML table with a cell this long lays out a page: not a data table
 # Running headers and footers: a line among the first or last EDGE_LINES lines of a page that
-# recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages (and of
-# MIN_RUNNING_PAGES). "Congressional Research Service 4", "Page 12 GAO-07-283 Peak Oil",
-# "Page ii GAO-07-283 Peak Oil" (front matter numbered in roman), "PART II" (a 10-K's parts).
+# recurs, numbers aside, at the edges of at least RUNNING_SHARE of a PDF's pages and of at
+# least MIN_RUNNING_PAGES, in a PDF of MIN_PAGES_TO_TELL pages or more. "Congressional
+# Research Service 4", "Page 12 GAO-07-283 Peak Oil", "Page ii GAO-07-283 Peak Oil" (front
+# matter numbered in roman), "PART II" (a 10-K's parts); a three-page brief's title, repeated
+# at the top of its pages 2 and 3.
 EDGE_LINES = 2
 RUNNING_SHARE = 0.5
-MIN_RUNNING_PAGES = 3
+MIN_RUNNING_PAGES = 2
+MIN_PAGES_TO_TELL = 3
 _LINE = re.compile(r"[^\r\n]*[^\s][^\r\n]*")
 _NUMBER = re.compile(r"\d+|\b[ivx]+\b")  # in a lower-cased line: arabic or roman
 _SPACES = re.compile(r"\s+")
@@ -407,6 +410,8 @@ def without_running_lines(pages: list[str]) -> list[str]:
     Each text keeps its length, so that offsets into it still locate characters on the page.
     The first page is left whole: it holds the title that later pages repeat as a header.
     """
+    if len(pages) < MIN_PAGES_TO_TELL:
+        return pages
     edges = [_edge_lines(text) for text in pages]
     seen = Counter(key for lines in edges for key in {key for _, key in lines})
     needed = max(MIN_RUNNING_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
@@ -797,10 +802,11 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # blanked too; 8: a page's footnotes together, not one chunk each; 9: a number joined by a
 # hyphen at a line end kept joined (`rag.normalising`); 10: an open table may hold figures
 # among a label's words, and "Table of Contents" is no caption; 11: a compound's hyphen at a
-# line end after a capital kept too, "NOAA-issued" (`rag.normalising`); Word and HTML 2:
-# tables as Markdown; Word 3: the paragraph above a table heads it), so that files read by an
-# earlier version are read again.
-LOADER_VERSIONS = {".pdf": 11, ".docx": 3, ".html": 2, ".htm": 2}
+# line end after a capital kept too, "NOAA-issued" (`rag.normalising`); 12: a line at the
+# edges of two pages is a running line, as a three-page brief's title on its pages 2 and 3;
+# Word and HTML 2: tables as Markdown; Word 3: the paragraph above a table heads it), so that
+# files read by an earlier version are read again.
+LOADER_VERSIONS = {".pdf": 12, ".docx": 3, ".html": 2, ".htm": 2}
 
 
 def loader_version(suffix: str) -> int:

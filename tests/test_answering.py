@@ -449,6 +449,39 @@ def test_no_sentence_is_taken_from_the_page_before_when_it_does_not_run_on():
     assert sentence_begun_before(Candidate(chunks[2][0], 0, 33, 0.5, 0.5), page_chunks)
 
 
+def test_a_sentence_a_page_ends_midway_goes_on_at_the_top_of_the_next_page():
+    """The quote of a sentence cut by the page's end takes its end from the next page's first
+    piece, past the footnotes below the body; a new sentence or a heading is not taken."""
+    from rag.answering import Candidate, sentence_goes_on_after
+
+    body = "The command is new. STARCOM prepares and trains Guardians at Patrick SFB in"
+    footnote = "12 See GAO-05-1234, Energy Markets (Washington, D.C.: 2005)."
+    chunks, page_chunks = _pages(
+        [(0, body), (len(body) + 1, footnote)], [(0, "Florida. SSC handles acquisition.")]
+    )
+    cut = Candidate(chunks[1][0], body.index("STARCOM"), len(body), 0.5, 0.5)
+    found = sentence_goes_on_after(cut, page_chunks)
+    assert found is not None and found[0] is chunks[2][0]
+    assert found[0].text[found[1] : found[2]] == "Florida."
+    for end, opening in (
+        ("Revenue losses from tax breaks rose to", "Tax expenditures grew to $4.9 billion."),
+        ("Revenue losses from tax breaks rose", "Florida."),  # may end there: a new sentence
+        ("Congress asked how grants were spent Revenue Losses Grew", "in 2005."),  # side heading
+        ("Tax breaks grew in that year.", "and then fell."),  # closed
+    ):
+        chunks, page_chunks = _pages([(0, end)], [(0, opening)])
+        assert (
+            sentence_goes_on_after(Candidate(chunks[1][0], 0, len(end), 0.5, 0.5), page_chunks)
+            is None
+        )
+    words = "Revenue losses from energy tax breaks rose to"
+    chunks, page_chunks = _pages([(0, words), (38, "rose to 12 percent.")], [(0, "$4.9 billion.")])
+    assert (
+        sentence_goes_on_after(Candidate(chunks[1][0], 0, len(words), 0.5, 0.5), page_chunks)
+        is None
+    )  # the next chunk goes on
+
+
 def test_a_sentence_split_between_two_pages_is_quoted_whole_citing_both(tmp_path):
     from conftest import make_pdf, settings_for
 

@@ -72,6 +72,11 @@ def test_running_headers_and_footers_are_blanked_after_the_first_page():
     assert blanked[1].split() == ["Contents"]
     two_pages = ["Fish Report\nAbout fish.", "Fish Report\nAbout cod."]
     assert without_running_lines(two_pages) == two_pages  # too few pages to tell
+    brief = ["Fish Report\nAbout fish.", "Fish Report\nCod swim.", "Fish Report\nEels too."]
+    assert [text.split() for text in without_running_lines(brief)[1:]] == [
+        ["Cod", "swim."],
+        ["Eels", "too."],
+    ]  # a three-page brief's title atop its later pages
 
 
 def test_running_lines_numbered_in_roman_numerals_are_blanked_with_the_arabic_ones():
