@@ -739,3 +739,46 @@ class ExpectedAnswer:
             return [word for word in content_words(sentence) if word.isalpha()]
         phrases = [_head(figure.counted) for figure in counts] + numbered
         return list(dict.fromkeys(word for phrase in phrases for word in phrase))
+
+
+# "What is the ISA?", "What are polymetallic nodules?", "Who is Ada Moravec?": the question
+# asks what a short term, with nothing else, is; "What is the deficit in 2025?" asks a figure.
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:the\s+|an?\s+)?"
+    r"(?P<term>[^\W\d_][^?,;:\d]{0,58}?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+MAX_DEFINED_WORDS = 4
+# What follows a term a sentence defines: an appositive ("the ISA, an autonomous
+# organization"), a copula after an optional aside ("The International Seabed Authority (ISA),
+# established under UNCLOS, is an autonomous organization"), or "refers to" / "means" (not
+# "refers to resources ... as minerals", which names something else).
+_DEFINING = (
+    r"(?:,\s*an?\s"
+    r"|(?:,[^,;.]{1,100},)?\s+(?:is|are|was|were)\s+(?:an?|the|one)\s"
+    r"|\s+(?:generally\s+)?(?:refers?\s+to|means)\s(?![^.]*\bas\b))"
+)
+
+
+def defined_term(question: str) -> str | None:
+    """The term a question asks to have defined ("What is the ISA?" -> "ISA"), or None: a
+    term of at most MAX_DEFINED_WORDS words, in a question that asks for no figure, place or
+    person (`expected_kind`)."""
+    match = _DEFINITION_QUESTION.match(question)
+    if match is None or expected_kind(question) is not None:
+        return None
+    term = match["term"].strip()
+    return term if len(term.split()) <= MAX_DEFINED_WORDS else None
+
+
+def defines(sentence: str, names: set[str]) -> bool:
+    """Whether the sentence says what one of `names` (a term and its other forms, such as an
+    acronym's long form) is: the name, or its long form with the name in brackets after it
+    ("Decentralized finance (or defi) refers to"), before an appositive, a copula or "refers
+    to"."""
+    for name in filter(None, names):
+        word = rf"\b{re.escape(name)}\b"
+        named = rf"(?:{word}(?:\s*\([^()]{{1,40}}\))?|\((?:or\s+)?{word}\))"
+        if re.search(named + _DEFINING, sentence, re.IGNORECASE):
+            return True
+    return False

@@ -25,7 +25,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.acronyms import definitions, spelled_out
-from rag.answer_kinds import ExpectedAnswer, figures
+from rag.answer_kinds import ExpectedAnswer, defined_term, defines, figures
 from rag.citations import Claim, Judge, attribute_uncited, check_answer, strip_markers
 from rag.embedding import SentenceVectors, TextEmbedder
 from rag.errors import RagError
@@ -52,6 +52,8 @@ MIN_SENTENCE_CHARS = 25
 MAX_SENTENCE_CHARS = 600
 LEXICAL_BONUS = 0.3  # weight of the share of question words a sentence contains
 SELECTION_MARGIN = 0.08  # later sentences must score within this of the best one
+# added to the score of a sentence that defines what the question asks about: above any other
+DEFINITION_PRIORITY = 10.0
 # other_language_gap was measured for English questions: a question in another language
 # meets many English sentences of the library, and lifting them all lets near-misses through
 GAP_MEASURED_FROM = "en"
@@ -623,6 +625,28 @@ def parts_of_longer_sentences(pieces: list[tuple[Passage, int, int, str]]) -> li
     ]
 
 
+def definitions_first(
+    question: str, candidates: list[Candidate], passages: list[Passage]
+) -> list[Candidate]:
+    """For a question that asks what a term is ("What is the ISA?"), the candidates that say
+    what it is (`rag.answer_kinds.defines`: "UNCLOS established the ISA, an autonomous
+    organization ...") ranked above the others; by the term's acronym or long form too, as the
+    passages define them. Whether one is relevant enough to quote stays its own similarity."""
+    term = defined_term(question)
+    if term is None:
+        return candidates
+    acronyms = definitions(" ".join(passage.text for passage in passages))
+    names = {term, acronyms.get(term, "")} | {
+        short for short, long in acronyms.items() if long.lower() == term.lower()
+    }
+    return [
+        replace(c, score=c.score + DEFINITION_PRIORITY)
+        if not c.statement and defines(c.text, names)
+        else c
+        for c in candidates
+    ]
+
+
 def select_sentences(
     candidates: list[Candidate], settings: Settings, min_similarity: float
 ) -> list[Candidate]:
@@ -1016,6 +1040,7 @@ def answer_extractively(
     mid-way is quoted with its start on the page before; with `run_in_headings`, without a
     heading run into its start."""
     candidates = candidate_sentences(question, passages, embedder, settings.other_language_gap)
+    candidates = definitions_first(question, candidates, passages)
     if min_similarity is None:
         min_similarity = settings.sentence_relevance_bar("claim" if claim_probability else "words")
     chosen = (

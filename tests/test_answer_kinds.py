@@ -11,6 +11,8 @@ from rag.answer_kinds import (
     asked_title,
     bare_words,
     counted_thing,
+    defined_term,
+    defines,
     expected_kind,
     figures,
     person_named,
@@ -481,3 +483,41 @@ def test_a_spelled_number_in_a_describing_compound_is_no_amount():
     assert not expected.held_by("The maps are three-dimensional.")
     assert expected.held_by("Investment fell over a five-year span.")
     assert expected.held_by("Investment saw a ten-fold fall.")
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("What is the ISA?", "ISA"),
+        ("What are polymetallic nodules?", "polymetallic nodules"),
+        ("Who are the Guardians?", "Guardians"),
+        ("What is the deficit in 2025?", None),  # a figure
+        ("What was Brazil's coffee export volume in 2023?", None),
+        ("How many ships does the ISA have?", None),
+        ("What is the ISA doing about mining in the Clarion-Clipperton Zone today?", None),
+    ],
+)
+def test_the_term_a_question_asks_to_have_defined(question: str, term: str | None) -> None:
+    assert defined_term(question) == term
+
+
+@pytest.mark.parametrize(
+    ("sentence", "defining"),
+    [
+        ("UNCLOS established the ISA, an autonomous organization that regulates mining.", True),
+        (
+            "The International Seabed Authority (ISA), established under the 1982 United Nations "
+            "Convention on the Law of the Sea (UNCLOS), is an autonomous organization.",
+            True,
+        ),
+        ("Decentralized finance (or defi) refers to the use of cryptocurrency.", True),
+        ("Parties to UNCLOS are members of the ISA.", False),
+        ("The ISA issued 31 exploration contracts.", False),
+        ("After the close of the session of the ISA, the ISA had not adopted rules.", False),
+        ("UNCLOS refers to resources recovered from ABNJ as minerals.", False),  # names them
+        ("The ISAF is a NATO mission.", False),  # another word
+    ],
+)
+def test_a_sentence_that_says_what_a_term_is(sentence: str, defining: bool) -> None:
+    names = {"ISA", "International Seabed Authority", "defi", "UNCLOS"}
+    assert defines(sentence, names) is defining

@@ -584,3 +584,31 @@ def test_a_sentence_below_the_relevance_bar_does_not_veto_one_above_it():
     answers = Candidate(passage, 40, len(text), similarity=0.46, score=0.46)
     assert select_sentences([shares_words, answers], Settings(), 0.43) == [answers]
     assert select_sentences([shares_words], Settings(), 0.43) == []
+
+
+def test_what_a_term_is_is_answered_by_the_sentence_that_says_what_it_is(tmp_path):
+    """ "What is the QHB?" quotes the sentence that says what the board is, not the one most
+    like the question, which only mentions it; by its long form as well."""
+    from conftest import settings_for
+
+    from rag.answering import candidate_sentences
+    from rag.library import Library
+
+    (tmp_path / "harbour.txt").write_text(
+        "Quellport harbour notes\n\nThe Quellport Harbour Board (QHB) met on Monday. Members "
+        "of the QHB voted on new fees for the QHB berths. The QHB, a public corporation "
+        "created in 1921, manages the port's berths and dredging. Fees rose by 4% this year."
+    )
+    defining = (
+        "The QHB, a public corporation created in 1921, manages the port's berths and dredging."
+    )
+    library = Library(settings_for(tmp_path / "index"))
+    try:
+        library.ingest([tmp_path / "harbour.txt"])
+        question = "What is the QHB?"
+        passages = library.retrieve(question)
+        ranked = candidate_sentences(question, passages, library.chain.sentence_vectors)
+        assert max(ranked, key=lambda c: c.score).text != defining  # not the most similar
+        assert library.ask(question, mode="extractive").text == f"{defining} [1]"
+    finally:
+        library.close()
