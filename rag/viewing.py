@@ -144,6 +144,14 @@ def _device_box(page: object, rect: Box, width: int, height: int) -> Box:
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
+@dataclass(frozen=True)
+class DrawnPage:
+    """A PDF page drawn as an image, and the box around its highlighted quote (None: none)."""
+
+    image: Image.Image
+    highlight: Box | None
+
+
 def render_page(
     path: Path,
     page: Page,
@@ -154,6 +162,17 @@ def render_page(
     """Page `page.number` of the PDF at `path` as an image, with the words of the normalised
     page-text `span` highlighted when the page still holds the text it was indexed with (for
     a scanned page, from the boxes of the words `ocr` read)."""
+    return drawn_page(path, page, span, scale, ocr).image
+
+
+def drawn_page(
+    path: Path,
+    page: Page,
+    span: tuple[int, int] | None = None,
+    scale: float = RENDER_SCALE,
+    ocr: Ocr | None = None,
+) -> DrawnPage:
+    """`render_page`, with the box (in the image's pixels) around the highlight drawn."""
     import pypdfium2 as pdfium
 
     if page.number is None:
@@ -172,19 +191,20 @@ def render_page(
             boxes = _ocr_quote_boxes(ocr, path, pdf_page, page, span, image.size)
     finally:
         pdf.close()
-    if boxes:
-        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-        draw = ImageDraw.Draw(overlay)
-        for left, top, right, bottom in boxes:
-            draw.rectangle(
-                (left - 2, top - 2, right + 2, bottom + 2),
-                fill=HIGHLIGHT_FILL,
-                outline=HIGHLIGHT_OUTLINE,
-                width=1,
-            )
-        image = Image.alpha_composite(image, overlay)
-    rgb: Image.Image = image.convert("RGB")
-    return rgb
+    if not boxes:
+        return DrawnPage(image.convert("RGB"), None)
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    drawn = [(left - 2, top - 2, right + 2, bottom + 2) for left, top, right, bottom in boxes]
+    for box in drawn:
+        draw.rectangle(box, fill=HIGHLIGHT_FILL, outline=HIGHLIGHT_OUTLINE, width=1)
+    highlight = (
+        min(box[0] for box in drawn),
+        min(box[1] for box in drawn),
+        max(box[2] for box in drawn),
+        max(box[3] for box in drawn),
+    )
+    return DrawnPage(Image.alpha_composite(image, overlay).convert("RGB"), highlight)
 
 
 def _extracted_from(raw_text: str, bounded: str) -> bool:

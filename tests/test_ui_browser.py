@@ -4,6 +4,7 @@ under test-output/ui-browser/<test>/."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -452,8 +453,17 @@ def test_removal_asks_first_and_cancel_keeps_the_document(quick_app: Server, pag
     expect(page.locator("#remove-confirm")).to_be_hidden()
     expect(page.locator("#stats")).to_contain_text("1 documents")
     assert "quellport-lighthouse.md" not in page.locator("#documents").inner_text()
-    assert (quick_app.index.parent / "library" / "quellport-lighthouse.md").is_file()
+    notes = quick_app.index.parent / "library" / "quellport-lighthouse.md"
+    assert notes.is_file()
     shot(page, "removed")
+    restored = subprocess.run(  # for the tests after this one
+        [sys.executable, "-m", "rag.cli", "ingest", str(notes), "--index", str(quick_app.index)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert restored.returncode == 0, restored.stderr
 
 
 def test_an_empty_question_says_so_and_a_question_shows_as_typed(quick_app: Server, page, shot):
@@ -619,3 +629,262 @@ def test_ask_endpoint_returns_the_rag_ask_json_object(guarded_app: Server):
         "Ada Moravec" in answer["answer"]
         and answer["citations"][0]["file"] == "quellport-lighthouse.md"
     )
+
+
+def survey_pdf(path: Path, basin: str, finding: str) -> None:
+    """A one-page survey report titled after its basin, its finding the last line of the page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="letter")
+    pdf.set_title(f"Quellport harbour dredging survey: results of the {basin} basin campaign")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    for section in range(1, 8):
+        pdf.multi_cell(0, 6, f"Section {section}. " + HARBOUR_OFFICE * 3)
+        pdf.ln(3)
+    pdf.multi_cell(0, 6, finding)
+    pdf.output(str(path))
+
+
+HARBOUR_OFFICE = (
+    "The harbour office keeps the tide tables, the pilot roster and the berth plan for the "
+    "season. Fishing boats moor along the east quay and ferries at the west pier. "
+)
+NORTH = "Quellport harbour dredging survey: results of the northern basin campaign"
+SOUTH = "Quellport harbour dredging survey: results of the southern basin campaign"
+
+
+@pytest.fixture(scope="module")
+def survey_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app over two PDF surveys whose titles differ only at their end, answering without a
+    model; each cites a sentence at the foot of its page."""
+    folder = tmp_path_factory.mktemp("surveys")
+    (folder / "library").mkdir()
+    survey_pdf(
+        folder / "library" / "survey-north.pdf",
+        "northern",
+        "The northern basin was dredged to twelve metres in 1998.",
+    )
+    survey_pdf(
+        folder / "library" / "survey-south.pdf",
+        "southern",
+        "The southern basin was dredged to nine metres in 2003.",
+    )
+    server = Server(
+        folder / "index",
+        {"RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")])},
+    )
+    server.wait_until_serving()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[object]:
+    """A page in a phone-sized window (390 x 844)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    yield opened
+    context.close()
+
+
+BASINS = "How deep were the northern and the southern basin dredged?"
+# Where the highlight of the quote is, against the page's box and the window.
+HIGHLIGHT_PLACE = """() => {
+    const box = document.querySelector('#page-image .page-scroll');
+    const quote = document.querySelector('#page-image .page-quote');
+    const sheet = quote.parentElement.getBoundingClientRect();
+    const seen = box.getBoundingClientRect(), marked = quote.getBoundingClientRect();
+    return {
+        fromTop: (marked.top - sheet.top) / sheet.height,
+        scrolls: box.scrollHeight > box.clientHeight,
+        inBox: marked.top >= seen.top && marked.bottom <= seen.top + box.clientHeight,
+        inWindow: marked.top >= 0 && marked.bottom <= window.innerHeight,
+    };
+}"""
+# The colour of the page image just inside the top left corner of the quote's marked box.
+MARKED_COLOUR = """() => {
+    const image = document.querySelector('#page-image img');
+    const quote = document.querySelector('#page-image .page-quote');
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    const x = Math.round(parseFloat(quote.style.left) / 100 * image.naturalWidth) + 3;
+    const y = Math.round(parseFloat(quote.style.top) / 100 * image.naturalHeight) + 3;
+    return [...context.getImageData(x, y, 1, 1).data.slice(0, 3)];
+}"""
+
+
+# The part of the page image's box that the window shows.
+PAGE_SHOWN = """() => {
+    const rect = document.querySelector('#page-image .page-scroll').getBoundingClientRect();
+    const top = Math.max(rect.top, 0), bottom = Math.min(rect.bottom, window.innerHeight);
+    return {x: rect.left, y: top, width: rect.width, height: Math.max(bottom - top, 1)};
+}"""
+
+
+def highlighted_pixels(png: bytes) -> int:
+    """How many pixels of a screenshot have the colour of a quote's highlight on white paper."""
+    import numpy as np
+    from PIL import Image
+
+    red, green, blue = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).transpose(2, 0, 1)
+    return int(((red > 245) & (green > 220) & (green < 250) & (blue > 145) & (blue < 185)).sum())
+
+
+def test_a_quote_low_on_a_pdf_page_is_in_view_when_its_page_opens(survey_app: Server, page, shot):
+    """Each citation opens its page in the Source pane scrolled to its highlight, which lies at
+    the foot of the page, within the page's box and the window."""
+    open_app(page, survey_app.url)
+    ask(page, BASINS)
+    wait_for_answer(page)
+    opened = "document.querySelector('#page-image img')?.src"
+    number = "document.querySelector('#source .source-head .num')?.innerText"
+    page.wait_for_function(f"() => {number} === '1' && {opened}")  # [1] opens by itself
+    for n in (1, 2, 1):
+        if page.evaluate(number) != str(n):
+            before = page.evaluate(opened)
+            last_answer(page).locator(f'a.cite[href$="-{n}"]').click()
+            page.wait_for_function(
+                f"(before) => {number} === '{n}' && {opened} !== before", arg=before
+            )
+        assert "basin was dredged" in page.locator("#source mark.quote").inner_text()
+        page.wait_for_function(f"() => ({HIGHLIGHT_PLACE})().inBox")
+        place = page.evaluate(HIGHLIGHT_PLACE)
+        assert place["fromTop"] > 0.8  # the foot of the page, out of view unless scrolled to
+        assert place["scrolls"] and place["inBox"] and place["inWindow"], place
+        red, green, blue = page.evaluate(MARKED_COLOUR)
+        assert red > 200 and blue < 200, (red, green, blue)  # the highlight's yellow
+        assert highlighted_pixels(page.screenshot(clip=page.evaluate(PAGE_SHOWN))) > 100
+        shot(page, f"citation-{n}")
+
+
+def test_sources_name_their_documents_by_their_whole_titles(survey_app: Server, browser, shot):
+    """Two titles that differ only at their end are told apart under the answer, at a desktop
+    width and a phone's."""
+    for width, height in ((1440, 900), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        open_app(page, survey_app.url)
+        ask(page, BASINS)
+        wait_for_answer(page)
+        chips = last_answer(page).locator("a.source-chip")
+        expect(chips).to_have_count(2)
+        titles = chips.locator(".title").all_inner_texts()
+        assert sorted(titles) == [NORTH, SOUTH]
+        for chip in chips.all():
+            title = chip.locator(".title")
+            assert chip.get_attribute("title").startswith(title.inner_text())
+            assert title.evaluate("title => title.scrollWidth <= title.clientWidth")  # not cut
+        shot(page, f"sources-{width}")
+        context.close()
+
+
+# The generator's name against the room its field leaves it before the dropdown's arrow, and
+# whether the field's label overflows.
+GENERATOR_ROOM = """(element) => {
+    const field = document.querySelector(`#${element} input`);
+    const arrow = document.querySelector(`#${element} .icon-wrap`);
+    const label = document.querySelector(`#${element} [data-testid=block-info]`);
+    const style = getComputedStyle(field);
+    const canvas = document.createElement('canvas').getContext('2d');
+    canvas.font = style.font;
+    const start = field.getBoundingClientRect().left + parseFloat(style.paddingLeft);
+    return {
+        name: field.value,
+        text: canvas.measureText(field.value).width,
+        room: arrow.getBoundingClientRect().left - start,
+        labelFits: label.scrollWidth <= label.clientWidth,
+    };
+}"""
+
+
+def open_tab(page, name: str) -> None:
+    """Open the main tab `name`, from the menu of tabs that do not fit when the window is narrow."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() == 0:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text=name).click()
+    else:
+        tab.click()
+
+
+def test_the_generator_pickers_show_the_generators_whole_name(quick_app: Server, browser, shot):
+    local = "Local: Qwen2.5-Coder 1.5B"
+    pickers = {
+        "Chat": "generator",
+        "Briefing": "brief-generator",
+        "Compare": "compare-generator",
+        "Timeline": "across-generator",
+    }
+    for width in (1024, 1280, 1440, 390):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        open_app(page, quick_app.url)
+        for tab, picker in pickers.items():
+            open_tab(page, tab)
+            pick(page, picker, local)
+            room = page.evaluate(GENERATOR_ROOM, picker)
+            assert room["name"] == local
+            assert room["text"] <= room["room"] and room["labelFits"], (width, picker, room)
+        open_tab(page, "Chat")
+        shot(page, f"chat-{width}")
+        context.close()
+
+
+# Elements whose content is cut at their side, or that reach past the window's right edge other
+# than in a box that scrolls sideways within the window; Gradio's hidden copy of the tab bar (it
+# measures the tabs) aside.
+OVERFLOWING = """() => {
+    const scrollable = (element) => {
+        for (let box = element.parentElement; box; box = box.parentElement)
+            if (['auto', 'scroll'].includes(getComputedStyle(box).overflowX))
+                return box.getBoundingClientRect().right <= window.innerWidth + 0.5;
+        return false;
+    };
+    const out = [];
+    for (const element of document.querySelectorAll('.gradio-container *')) {
+        if (element.closest('.visually-hidden, .sr-only')) continue;
+        const rect = element.getBoundingClientRect();
+        if (!rect.width || !rect.height) continue;
+        const cut = ['hidden', 'clip'].includes(getComputedStyle(element).overflowX)
+            && element.scrollWidth > element.clientWidth + 1
+            && !['INPUT', 'TEXTAREA'].includes(element.tagName);
+        const past = rect.right > window.innerWidth + 0.5 && !scrollable(element);
+        if (cut || past)
+            out.push(`${element.tagName}#${element.id}.${element.className}: ${
+                (element.innerText || '').slice(0, 40)}`);
+    }
+    return out;
+}"""
+
+
+def assert_fits(page) -> None:
+    """The page fits the window's width: nothing to scroll sideways, cut or out of view."""
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.evaluate(OVERFLOWING) == []
+
+
+def test_a_phone_shows_the_answer_its_sources_and_every_tab_within_its_width(
+    survey_app: Server, phone, shot
+):
+    open_app(phone, survey_app.url)
+    ask(phone, BASINS)
+    wait_for_answer(phone)
+    phone.locator("#page-image .page-quote").wait_for(state="attached")
+    assert_fits(phone)
+    shot(phone, "answer")
+    phone.locator("#side-tabs").scroll_into_view_if_needed()
+    shot(phone, "source")
+    phone.get_by_role("tab", name="Review").click()
+    expect(phone.locator("#review table.review")).to_be_visible()
+    assert_fits(phone)
+    shot(phone, "review")
+    for tab in ("Library", "Briefing", "Compare", "Timeline"):
+        phone.evaluate("window.scrollTo(0, 0)")
+        open_tab(phone, tab)
+        assert_fits(phone)
+        shot(phone, tab.lower())

@@ -46,10 +46,10 @@ def test_answer_markers_become_links_to_their_turn_and_html_is_escaped():
     assert '<a class="cite" href="#cite-3-1" title="Ports &lt;of&gt; Peru, p. 4">1</a>' in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert (
-        'href="#cite-3-1"><span class="num">1</span><span class="title">Ports &lt;of&gt; Peru'
-        in html
-    )
-    assert "ports.pdf · p. 4" in html
+        '<a class="source-chip" href="#cite-3-1" title="Ports &lt;of&gt; Peru · ports.pdf · p. 4">'
+        '<span class="num">1</span><span class="title">Ports &lt;of&gt; Peru</span> '
+        '<span class="where">ports.pdf · p. 4</span></a>'
+    ) in html
     assert "1 sentence to review" in html and "Local: Qwen2.5-Coder 1.5B · 1 source" in html
 
 
@@ -170,6 +170,19 @@ def test_work_across_documents_names_a_chosen_document_that_was_removed(ports: A
         for note in notes:
             assert f"chosen in \u201c{picker}\u201d has been removed" in note
             assert "999" not in note
+
+
+def test_a_pdf_page_marks_its_quote_in_percent_of_the_page():
+    from PIL import Image
+
+    html = render.page_html(Image.new("RGB", (200, 400), "white"), "Page 3", (20, 300, 120, 340))
+    assert html.count("<img ") == 1 and 'width="200" height="400" alt="Page 3"' in html
+    assert 'src="data:image/png;base64,' in html
+    assert (
+        '<span class="page-quote" style="left: 10.00%; top: 75.00%; width: 50.00%; '
+        'height: 10.00%"></span>'
+    ) in html
+    assert "page-quote" not in render.page_html(Image.new("RGB", (200, 400)), "Page 3", None)
 
 
 def test_review_flags_uncited_sentences():

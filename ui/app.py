@@ -40,7 +40,7 @@ from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import write_review
 from rag.timeline import build_timeline
 from rag.uploads import SUPPORTED_KINDS
-from rag.viewing import copy_for_serving, render_page
+from rag.viewing import SourceView, copy_for_serving, drawn_page
 from ui import render
 
 if TYPE_CHECKING:
@@ -79,8 +79,34 @@ SCROLL_TO_QUOTE = """
 watch('value', () => {
   const passage = element.querySelector('.passage');
   const quote = element.querySelector('mark.quote');
-  if (passage && quote) passage.scrollTop = quote.offsetTop - passage.offsetTop - 40;
+  if (passage && quote) passage.scrollTop = quote.offsetTop - passage.clientHeight / 3;
 });
+"""
+# A PDF page's box reaches down to the bottom of the window (at least 280 px tall), and the page
+# is scrolled in it to show the quote's highlight a third of the way down; both again whenever
+# the box is shown (in its tab) or the window changes size (fullscreen included).
+SCROLL_TO_HIGHLIGHT = """
+element.addEventListener('click', (event) => {
+  if (!event.target.closest('.page-full')) return;
+  if (document.fullscreenElement) document.exitFullscreen();
+  else element.querySelector('.page-view').requestFullscreen();
+});
+const fit = () => {
+  const box = element.querySelector('.page-scroll');
+  const quote = element.querySelector('.page-quote');
+  if (!box || !quote || !box.offsetParent) return;
+  const top = box.getBoundingClientRect().top;
+  const height = Math.min(innerHeight, Math.max(280, innerHeight - top - 16));
+  box.style.maxHeight = document.fullscreenElement ? 'none' : `${height}px`;
+  box.scrollTop += quote.getBoundingClientRect().top - top - box.clientHeight / 3;
+};
+const follow = () => {
+  const box = element.querySelector('.page-scroll');
+  if (box) new ResizeObserver(fit).observe(box);
+};
+addEventListener('resize', fit);
+follow();  // the component is created, with its first page, when first shown
+watch('value', follow);
 """
 EMPTY_SOURCE = "Click a numbered citation in an answer to open its source here."
 EMPTY_REVIEW = "Ask a question: each sentence of the answer, its citations and verdicts show here."
@@ -269,22 +295,20 @@ class App:
             return render.notice_html(str(error), "error"), hidden, hidden
         try:
             served = copy_for_serving(view.document, self.files / "originals")
-            span = (citation.page_start, citation.page_end)
-            image = (
-                render_page(served, view.page, span, ocr=self.library.ocr())
-                if view.is_pdf
-                else None
-            )
+            page = self.page_view(served, view) if view.is_pdf else None
         except SourceFileError as error:
             card = render.source_html(view) + render.notice_html(str(error), "error")
             return card, hidden, hidden
-        page_image = gr.update(
-            value=image,
-            visible=image is not None,
-            label=f"Page {view.page.number}" if image is not None else None,
-        )
         download = gr.update(value=str(served), visible=True, label=f"Download {served.name}")
-        return render.source_html(view), page_image, download
+        card = render.source_html(view, above_page=page is not None)
+        return card, gr.update(value=page, visible=page is not None), download
+
+    def page_view(self, path: Path, view: SourceView) -> str:
+        """The PDF page of a citation with its quote highlighted, the highlight's box marked
+        for the page to be scrolled to it."""
+        span = (view.citation.page_start, view.citation.page_end)
+        page = drawn_page(path, view.page, span, ocr=self.library.ocr())
+        return render.page_html(page.image, f"Page {view.page.number}", page.highlight)
 
     # -- reviewer view -------------------------------------------------------------------------
 
@@ -638,6 +662,7 @@ def build_app(library: Library) -> gr.Blocks:
                             multiselect=True,
                             label="Search in (all when empty)",
                             scale=2,
+                            min_width=210,  # its label on one line
                             elem_id="scope",
                         )
                         generator = gr.Dropdown(
@@ -645,7 +670,7 @@ def build_app(library: Library) -> gr.Blocks:
                             value=settings.generator if settings.generator in modes else modes[0],
                             label="Answer with",
                             scale=2,
-                            min_width=240,
+                            min_width=render.picker_width(app.mode_label(mode) for mode in modes),
                             elem_id="generator",
                         )
                         new = gr.Button(
@@ -697,13 +722,10 @@ def build_app(library: Library) -> gr.Blocks:
                                 elem_id="source",
                                 js_on_load=SCROLL_TO_QUOTE,
                             )
-                            page_image = gr.Image(
+                            page_image = gr.HTML(
                                 visible=False,
-                                interactive=False,
-                                show_label=True,
                                 elem_id="page-image",
-                                buttons=["fullscreen"],
-                                format="png",
+                                js_on_load=SCROLL_TO_HIGHLIGHT,
                             )
                             original = gr.DownloadButton(
                                 "Download original",

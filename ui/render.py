@@ -6,11 +6,15 @@ Presentation only: every value shown comes from rag/ records. A citation is writ
 
 from __future__ import annotations
 
+import base64
+import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from html import escape
 from pathlib import Path
+
+from PIL import Image
 
 from rag.answering import NOTHING_QUOTED, Evidence, opening
 from rag.citations import parse_markers
@@ -20,7 +24,7 @@ from rag.records import Answer, Citation, DocumentInfo
 from rag.reviewing import VERDICT_LABELS, review_rows
 from rag.settings import Settings
 from rag.store import StoreStats
-from rag.viewing import SourceView
+from rag.viewing import Box, SourceView
 
 FORMAT_NAMES = {
     "pdf": "PDF",
@@ -48,6 +52,12 @@ def generator_label(mode: str, settings: Settings) -> str:
     if mode == "openai":
         return f"Server: {settings.openai_model}"
     return GENERATOR_NAMES.get(mode, mode)
+
+
+def picker_width(labels: Iterable[str]) -> int:
+    """The width in pixels at which a dropdown shows the longest of `labels` whole: at most 9 px
+    a character of its 14 px font, and 80 px for its padding and arrow."""
+    return 80 + 9 * max(map(len, labels), default=0)
 
 
 def answer_label(answered: str, asked: str, settings: Settings, withdrawn: bool = False) -> str:
@@ -125,6 +135,17 @@ def evidence_html(evidence: Evidence, status: str, text: str = "") -> str:
     return f'<div class="evidence"><div class="label">Evidence</div><ol>{"".join(items)}</ol></div>{progress}'
 
 
+def _source_chip(turn: int, citation: Citation) -> str:
+    """A source under an answer: its number, the document's whole title, file and page."""
+    where = " · ".join(part for part in (citation.file, _page(citation)) if part)
+    return (
+        f'<a class="source-chip" href="#cite-{turn}-{citation.n}" '
+        f'title="{escape(f"{citation.document} · {where}")}">'
+        f'<span class="num">{citation.n}</span><span class="title">{escape(citation.document)}'
+        f'</span> <span class="where">{escape(where)}</span></a>'
+    )
+
+
 def answer_html(answer: Answer, turn: int, mode_label: str) -> str:
     """A finished answer: clickable citation chips in the text, its sources listed under it."""
     if answer.refused:
@@ -135,12 +156,7 @@ def answer_html(answer: Answer, turn: int, mode_label: str) -> str:
             answer.text,
             lambda n: cite_link(turn, by_number[n]) if n in by_number else f"[{n}]",
         )
-    sources = "".join(
-        f'<a class="source-chip" href="#cite-{turn}-{c.n}">'
-        f'<span class="num">{c.n}</span><span class="title">{escape(c.document)}</span>'
-        f'<span class="where">{escape(" · ".join(p for p in (c.file, _page(c)) if p))}</span></a>'
-        for c in answer.citations
-    )
+    sources = "".join(_source_chip(turn, c) for c in answer.citations)
     flagged = sum(s.verdict in ("unsupported", "uncited") for s in answer.sentences)
     notes = [escape(mode_label)]
     if answer.citations:
@@ -166,20 +182,53 @@ def question_html(text: str) -> str:
     return f'<div class="asked">{_paragraphs(text)}</div>'
 
 
-def source_html(view: SourceView) -> str:
-    """The source card: document, page, and the quote highlighted in its page text."""
+def source_html(view: SourceView, above_page: bool = False) -> str:
+    """The source card: document, page, and the quote highlighted in its page text (fewer lines
+    of it `above_page` image, which shows the quote in its place as well)."""
     document = view.document
     facts = [FORMAT_NAMES.get(document.format, document.format), document.file]
     if view.page.number is not None:
         facts.insert(0, f"Page {view.page.number} of {document.pages}")
     return (
-        '<div class="source-card">'
+        f'<div class="source-card{" above-page" if above_page else ""}">'
         f'<div class="source-head"><span class="num">{view.citation.n}</span>'
         f'<div><div class="source-title">{escape(document.title)}</div>'
         f'<div class="source-facts">{escape(" · ".join(facts))}</div></div></div>'
         f'<div class="passage">{_paragraphs(view.before)}'
         f'<mark class="quote">{_paragraphs(view.quote)}</mark>{_paragraphs(view.after)}</div>'
         "</div>"
+    )
+
+
+FULLSCREEN_ICON = (
+    '<svg viewBox="0 0 24 24" width="14" height="14" fill="none" stroke="currentColor" '
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">'
+    '<path d="M8 3H5a2 2 0 0 0-2 2v3m18 0V5a2 2 0 0 0-2-2h-3m0 18h3a2 2 0 0 0 2-2v-3M3 16v3a2 '
+    '2 0 0 0 2 2h3"/></svg>'
+)
+
+
+def page_html(image: Image.Image, label: str, quote: Box | None) -> str:
+    """A PDF page as an image in a box of its own that scrolls, with the quote's highlight
+    (`quote`: its box in the image's pixels) marked for the page to be scrolled to it."""
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    width, height = image.size
+    marker = ""
+    if quote is not None:
+        left, top, right, bottom = quote
+        marker = (
+            f'<span class="page-quote" style="left: {100 * left / width:.2f}%; '
+            f"top: {100 * top / height:.2f}%; width: {100 * (right - left) / width:.2f}%; "
+            f'height: {100 * (bottom - top) / height:.2f}%"></span>'
+        )
+    return (
+        f'<div class="page-view"><div class="page-bar"><span>{escape(label)}</span>'
+        f'<button class="page-full" type="button" title="Fullscreen">{FULLSCREEN_ICON}</button>'
+        "</div>"
+        f'<div class="page-scroll"><div class="page-sheet">'
+        f'<img src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}" '
+        f'width="{width}" height="{height}" alt="{escape(label)}">{marker}</div></div></div>'
     )
 
 
