@@ -336,6 +336,17 @@ def test_upload_ask_about_it_and_remove_it(app: Server, page, shot, tmp_path: Pa
     shot(page, "removed")
 
 
+def extractive_app(library: Path, index: Path) -> Iterator[Server]:
+    """The app over the files of `library`, answering without a model: it indexes them into
+    `index` as it starts."""
+    server = Server(
+        index, {"RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(library)])}
+    )
+    server.wait_until_serving()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def quick_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app over a library of two notes, answering without a model: it indexes them as it
@@ -344,13 +355,7 @@ def quick_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (folder / "library").mkdir()
     (folder / "library" / "quellport-lighthouse.md").write_text(LIGHTHOUSE)
     (folder / "library" / "varn-ferry.md").write_text(FERRY)
-    server = Server(
-        folder / "index",
-        {"RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")])},
-    )
-    server.wait_until_serving()
-    yield server
-    server.stop()
+    yield from extractive_app(folder / "library", folder / "index")
 
 
 FERRY = "# Varn ferry\n\nThe Varn ferry sails from Quellport twice a day since May 2021.\n"
@@ -670,13 +675,7 @@ def survey_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "southern",
         "The southern basin was dredged to nine metres in 2003.",
     )
-    server = Server(
-        folder / "index",
-        {"RAG_GENERATOR": "extractive", "RAG_LIBRARY_PATHS": json.dumps([str(folder / "library")])},
-    )
-    server.wait_until_serving()
-    yield server
-    server.stop()
+    yield from extractive_app(folder / "library", folder / "index")
 
 
 @pytest.fixture
